@@ -1,0 +1,1 @@
+"""The domain core. Nothing here imports dagster or fastapi; functions take ``now``."""

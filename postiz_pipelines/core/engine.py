@@ -1,0 +1,440 @@
+"""Publishing a claimed batch of jobs: concurrency, per-account spacing, retries, outcomes.
+
+For each job the engine writes the intent (an attempt row ``sending``) and commits before
+the irreversible platform call, then writes the outcome right after, with its analytics
+event and audit row in the same transaction (DESIGN: never post twice, never lose a post).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from postiz_pipelines.core import queue
+from postiz_pipelines.core.accounts import credentials, store_tokens
+from postiz_pipelines.core.audit import audit
+from postiz_pipelines.core.backoff import RetryPolicy
+from postiz_pipelines.core.clock import Clock
+from postiz_pipelines.core.crypto import Keyring
+from postiz_pipelines.core.db import Database
+from postiz_pipelines.core.events import EventType, record_event
+from postiz_pipelines.core.ids import new_id
+from postiz_pipelines.core.models import (
+    AccountStatus,
+    AttemptOutcome,
+    JobStatus,
+    Post,
+    PostStatus,
+    PostTarget,
+    PublishAttempt,
+    PublishJob,
+    SocialAccount,
+    TargetStatus,
+)
+from postiz_pipelines.core.posts import media_file
+from postiz_pipelines.errors import (
+    AuthExpired,
+    AuthRevoked,
+    OutcomeUnknown,
+    PostizError,
+    ProviderError,
+    RateLimited,
+)
+from postiz_pipelines.providers.base import (
+    AccountCredentials,
+    IdempotencyMode,
+    PostContent,
+    PublishResult,
+)
+from postiz_pipelines.providers.registry import ProviderSet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    concurrency: int = 3
+    account_spacing_seconds: float = 1.0  # POSTIZ_WORKER_RATE_LIMIT_DELAY
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    lease: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job_id: str
+    status: str  # completed | retrying | failed | canceled | released | lost
+    platform: str = ""
+    error_class: str | None = None
+    error: str | None = None
+    remote_id: str | None = None
+
+
+@dataclass
+class BatchReport:
+    outcomes: list[JobOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    def as_dict(self) -> dict[str, int]:
+        keys = ("completed", "retrying", "failed", "canceled", "released", "lost")
+        return {"claimed": len(self.outcomes), **{k: self.count(k) for k in keys}}
+
+
+@dataclass
+class _Work:
+    job_id: str
+    attempt_id: str
+    platform: str
+    account_id: str
+    idempotency_key: str
+    credentials: AccountCredentials
+    content: PostContent
+    recheck_first: bool  # the previous try's outcome is unknown and the platform allows a lookup
+    started: float
+
+
+class Publisher:
+    """Publishes jobs that ``owner`` has claimed."""
+
+    def __init__(
+        self,
+        db: Database,
+        keyring: Keyring,
+        providers: ProviderSet,
+        *,
+        clock: Clock,
+        owner: str,
+        config: EngineConfig | None = None,
+        media_root: Path = Path("."),
+    ) -> None:
+        self.db = db
+        self.keyring = keyring
+        self.providers = providers
+        self.clock = clock
+        self.owner = owner
+        self.config = config or EngineConfig()
+        self.media_root = media_root
+        self._stopping = asyncio.Event()
+        self._account_locks: dict[str, asyncio.Lock] = {}
+        self._account_next: dict[str, datetime] = {}
+
+    def request_stop(self) -> None:
+        """Stop starting jobs; jobs not yet sent are returned to the queue."""
+        self._stopping.set()
+
+    async def run(self, jobs: Sequence[PublishJob]) -> BatchReport:
+        report = BatchReport()
+        sem = asyncio.Semaphore(self.config.concurrency)
+        held = {j.id for j in jobs}
+        renewer = asyncio.create_task(self._renew_leases(held))
+
+        async def one(job: PublishJob) -> None:
+            outcome = await self._wait_then_publish(job, sem)
+            held.discard(job.id)
+            report.outcomes.append(outcome)
+
+        try:
+            await asyncio.gather(*(one(j) for j in sorted(jobs, key=lambda j: j.next_attempt_at)))
+        finally:
+            renewer.cancel()
+        return report
+
+    async def _renew_leases(self, held: set[str]) -> None:
+        interval = max(self.config.lease.total_seconds() / 3, 1.0)
+        while True:
+            await asyncio.sleep(interval)
+            ids = list(held)
+            if ids:
+                await asyncio.to_thread(self._renew, ids)
+
+    def _renew(self, ids: list[str]) -> None:
+        with self.db.session() as s:
+            queue.renew_leases(s, ids, owner=self.owner, now=self.clock.now(), lease=self.config.lease)
+
+    async def _wait_then_publish(self, job: PublishJob, sem: asyncio.Semaphore) -> JobOutcome:
+        await self._sleep_until_or_stop(job.next_attempt_at)
+        if self._stopping.is_set():
+            return await asyncio.to_thread(self._release, job)
+        async with sem:
+            await self._space_account(job.account_id)
+            if self._stopping.is_set():
+                return await asyncio.to_thread(self._release, job)
+            return await self._publish(job)
+
+    async def _sleep_until_or_stop(self, when: datetime) -> None:
+        sleeper = asyncio.create_task(self.clock.sleep_until(when))
+        stopper = asyncio.create_task(self._stopping.wait())
+        await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        sleeper.cancel()
+        stopper.cancel()
+
+    async def _space_account(self, account_id: str) -> None:
+        """POSTIZ_WORKER_RATE_LIMIT_DELAY between two jobs on the same account."""
+        lock = self._account_locks.setdefault(account_id, asyncio.Lock())
+        async with lock:
+            ready = self._account_next.get(account_id)
+            if ready is not None:
+                await self._sleep_until_or_stop(ready)
+            self._account_next[account_id] = self.clock.now() + timedelta(
+                seconds=self.config.account_spacing_seconds
+            )
+
+    def _release(self, job: PublishJob) -> JobOutcome:
+        with self.db.session() as s:
+            queue.release(s, [job.id], owner=self.owner, now=self.clock.now())
+        return JobOutcome(job.id, "released", job.platform)
+
+    # -- one job --------------------------------------------------------------------------
+    async def _publish(self, job: PublishJob) -> JobOutcome:
+        begun = await asyncio.to_thread(self._begin, job.id)
+        if isinstance(begun, JobOutcome):
+            return begun
+        work = begun
+        provider = self.providers.get(work.platform)
+        try:
+            result: PublishResult | None = None
+            if work.recheck_first:
+                found = await provider.find_recent(
+                    work.credentials, since=job.run_at - timedelta(minutes=5),
+                    text=work.content.text, idempotency_key=work.idempotency_key,
+                )
+                if found is not None:
+                    result = PublishResult(remote_id=found.remote_id, url=found.url)
+            if result is None:
+                result = await self._publish_refreshing(provider, work)
+        except ProviderError as exc:
+            return await asyncio.to_thread(self._finish_error, work, exc)
+        except Exception as exc:  # a bug after the request may have left: outcome unknown
+            log.exception("unexpected error publishing job %s", work.job_id)
+            unknown = OutcomeUnknown(f"unexpected {type(exc).__name__}", platform=work.platform)
+            return await asyncio.to_thread(self._finish_error, work, unknown)
+        return await asyncio.to_thread(self._finish_success, work, result)
+
+    async def _publish_refreshing(self, provider, work: _Work) -> PublishResult:  # type: ignore[no-untyped-def]
+        try:
+            return await provider.publish(work.credentials, work.content, idempotency_key=work.idempotency_key)
+        except AuthExpired:
+            tokens = await self._refresh(provider, work)
+            work.credentials.access_token = tokens.access_token
+            if tokens.refresh_token is not None:
+                work.credentials.refresh_token = tokens.refresh_token
+            return await provider.publish(work.credentials, work.content, idempotency_key=work.idempotency_key)
+
+    async def _refresh(self, provider, work: _Work):  # type: ignore[no-untyped-def]
+        try:
+            tokens = await provider.refresh(work.credentials)
+        except ProviderError as exc:
+            await asyncio.to_thread(self._record_refresh, work, None, exc)
+            raise AuthRevoked(
+                f"token expired and refresh failed: {exc.message}", platform=work.platform,
+                status=exc.status, code=exc.code,
+            ) from exc
+        await asyncio.to_thread(self._record_refresh, work, tokens, None)
+        return tokens
+
+    def _record_refresh(self, work: _Work, tokens, error: ProviderError | None) -> None:  # type: ignore[no-untyped-def]
+        now = self.clock.now()
+        with self.db.session() as s:
+            account = s.get(SocialAccount, work.account_id)
+            assert account is not None
+            if tokens is not None:
+                store_tokens(account, tokens, self.keyring, now=now)
+                record_event(s, EventType.TOKEN_REFRESHED, now=now, workspace_id=account.workspace_id,
+                             platform=work.platform, account_id=account.id, job_id=work.job_id)
+            else:
+                account.status = AccountStatus.EXPIRED
+                record_event(s, EventType.TOKEN_REFRESH_FAILED, now=now, workspace_id=account.workspace_id,
+                             platform=work.platform, account_id=account.id, job_id=work.job_id,
+                             error=str(error.message if error else ""), code=error.code if error else None)
+
+    def _begin(self, job_id: str) -> _Work | JobOutcome:
+        """Load the job and write the intent (attempt ``sending``) in one committed transaction."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            job = s.scalar(
+                select(PublishJob).where(
+                    PublishJob.id == job_id,
+                    PublishJob.status == JobStatus.RUNNING,
+                    PublishJob.lease_owner == self.owner,
+                )
+            )
+            if job is None:
+                return JobOutcome(job_id, "lost")
+            target = s.get(PostTarget, job.target_id)
+            post = s.get(Post, job.post_id)
+            account = s.get(SocialAccount, job.account_id)
+            assert target is not None and post is not None and account is not None
+            if post.deleted_at is not None or post.status == PostStatus.CANCELED or target.status == TargetStatus.CANCELED:
+                job.status = JobStatus.CANCELED
+                job.lease_owner = None
+                job.completed_at = now
+                return JobOutcome(job_id, "canceled", job.platform)
+            if account.status != AccountStatus.ACTIVE or account.deleted_at is not None:
+                return self._fail_now(s, job, target, post, now,
+                                      f"account {account.handle} is {account.status}; reconnect it", "auth_revoked")
+            try:
+                creds = credentials(account, self.keyring)
+            except PostizError as exc:
+                return self._fail_now(s, job, target, post, now, str(exc), "sealing")
+            last = s.scalar(
+                select(PublishAttempt).where(PublishAttempt.job_id == job.id)
+                .order_by(PublishAttempt.attempt_no.desc()).limit(1)
+            )
+            mode = self.providers.get(job.platform).capabilities.idempotency
+            recheck = bool(last and last.outcome == AttemptOutcome.UNCERTAIN and mode == IdempotencyMode.LOOKUP)
+            thread = tuple((post.settings or {}).get("thread") or ())
+            content = PostContent(
+                text=target.content_override if target.content_override is not None else post.content,
+                media=tuple(media_file(pm.asset, self.media_root) for pm in post.media),
+                thread=thread,
+                settings={**(post.settings or {}), **(target.settings_override or {})},
+            )
+            job.attempts += 1
+            job.updated_at = now
+            attempt = PublishAttempt(
+                id=new_id("att"), job_id=job.id, attempt_no=job.attempts, lease_owner=self.owner,
+                request_key=job.idempotency_key, started_at=now, outcome=AttemptOutcome.SENDING,
+            )
+            s.add(attempt)
+            if post.status == PostStatus.SCHEDULED:
+                post.status = PostStatus.PUBLISHING
+            return _Work(
+                job_id=job.id, attempt_id=attempt.id, platform=job.platform, account_id=account.id,
+                idempotency_key=job.idempotency_key, credentials=creds, content=content,
+                recheck_first=recheck, started=time.monotonic(),
+            )
+
+    def _fail_now(self, s: Session, job: PublishJob, target: PostTarget, post: Post,
+                  now: datetime, error: str, error_class: str) -> JobOutcome:
+        queue.fail(s, job.id, owner=self.owner, now=now, error=error, error_class=error_class)
+        target.status = TargetStatus.FAILED
+        _settle_post(s, post)
+        record_event(s, EventType.POST_PUBLISH_FAILED, now=now, workspace_id=job.workspace_id,
+                     platform=job.platform, account_id=job.account_id, post_id=job.post_id,
+                     job_id=job.id, error_class=error_class, error=error)
+        return JobOutcome(job.id, "failed", job.platform, error_class, error)
+
+    def _finish_success(self, work: _Work, result: PublishResult) -> JobOutcome:
+        now = self.clock.now()
+        with self.db.session() as s:
+            attempt = s.get(PublishAttempt, work.attempt_id)
+            assert attempt is not None
+            attempt.outcome = AttemptOutcome.SUCCEEDED
+            attempt.finished_at = now
+            attempt.remote_id = result.remote_id
+            attempt.remote_url = result.url
+            attempt.http_status = result.http_status
+            attempt.duration_ms = int((time.monotonic() - work.started) * 1000)
+            job = queue.complete(s, work.job_id, owner=self.owner, now=now, remote_id=result.remote_id)
+            if job is None:
+                # Our lease was taken (recovered as expired) while we were sending; the post
+                # is out, so record it on the job whatever state recovery left it in.
+                job = s.get(PublishJob, work.job_id)
+                assert job is not None
+                job.status = JobStatus.COMPLETED
+                job.remote_id = result.remote_id
+                job.completed_at = now
+                job.lease_owner = None
+            target = s.get(PostTarget, job.target_id)
+            post = s.get(Post, job.post_id)
+            assert target is not None and post is not None
+            target.status = TargetStatus.PUBLISHED
+            target.remote_id = result.remote_id
+            target.remote_url = result.url
+            target.published_at = now
+            _settle_post(s, post)
+            record_event(s, EventType.POST_PUBLISHED, now=now, workspace_id=job.workspace_id,
+                         platform=job.platform, account_id=job.account_id, post_id=job.post_id,
+                         job_id=job.id, remote_id=result.remote_id, attempt=attempt.attempt_no,
+                         latency_s=round((now - job.run_at).total_seconds(), 3))
+            audit(s, actor=f"engine:{self.owner}", action="post.publish", object_type="publish_job",
+                  object_id=job.id, workspace_id=job.workspace_id, now=now, remote_id=result.remote_id)
+            return JobOutcome(job.id, "completed", job.platform, remote_id=result.remote_id)
+
+    def _finish_error(self, work: _Work, exc: ProviderError) -> JobOutcome:
+        now = self.clock.now()
+        with self.db.session() as s:
+            attempt = s.get(PublishAttempt, work.attempt_id)
+            job = s.get(PublishJob, work.job_id)
+            assert attempt is not None and job is not None
+            uncertain = isinstance(exc, OutcomeUnknown)
+            attempt.outcome = AttemptOutcome.UNCERTAIN if uncertain else AttemptOutcome.FAILED
+            attempt.finished_at = now
+            attempt.http_status = exc.status
+            attempt.error_class = exc.error_class
+            attempt.error_code = exc.code
+            attempt.error_message = exc.message[:2000]
+            attempt.duration_ms = int((time.monotonic() - work.started) * 1000)
+            mode = self.providers.get(work.platform).capabilities.idempotency
+            error_class = exc.error_class
+            retry = exc.retryable and job.attempts < job.max_attempts
+            if uncertain and mode == IdempotencyMode.NONE:
+                retry, error_class = False, "uncertain_outcome"
+            if retry:
+                retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+                delay = self.config.retry.delay(job.attempts, retry_after=retry_after)
+                if queue.schedule_retry(s, job.id, owner=self.owner, now=now, delay=delay,
+                                        error=exc.message, error_class=error_class) is None:
+                    return JobOutcome(job.id, "lost", job.platform, error_class, exc.message)
+                record_event(s, EventType.POST_PUBLISH_RETRYING, now=now, workspace_id=job.workspace_id,
+                             platform=job.platform, account_id=job.account_id, post_id=job.post_id,
+                             job_id=job.id, error_class=error_class, attempt=job.attempts,
+                             delay_s=round(delay.total_seconds(), 1))
+                return JobOutcome(job.id, "retrying", job.platform, error_class, exc.message)
+            reason = exc.message
+            if exc.retryable and not uncertain:
+                reason = f"attempts exhausted ({job.attempts}/{job.max_attempts}): {exc.message}"
+            if error_class == "uncertain_outcome":
+                reason = (f"the platform may or may not have published this post ({exc.message}); "
+                          f"{work.platform} offers no way to check, so a person must decide")
+            if isinstance(exc, AuthRevoked):
+                account = s.get(SocialAccount, job.account_id)
+                if account is not None and account.status == AccountStatus.ACTIVE:
+                    account.status = AccountStatus.REVOKED
+            if queue.fail(s, job.id, owner=self.owner, now=now, error=reason, error_class=error_class) is None:
+                return JobOutcome(job.id, "lost", job.platform, error_class, reason)
+            target = s.get(PostTarget, job.target_id)
+            post = s.get(Post, job.post_id)
+            assert target is not None and post is not None
+            target.status = TargetStatus.FAILED
+            _settle_post(s, post)
+            record_event(s, EventType.POST_PUBLISH_FAILED, now=now, workspace_id=job.workspace_id,
+                         platform=job.platform, account_id=job.account_id, post_id=job.post_id,
+                         job_id=job.id, error_class=error_class, error=reason[:500],
+                         http_status=exc.status, code=exc.code)
+            audit(s, actor=f"engine:{self.owner}", action="post.publish_failed", object_type="publish_job",
+                  object_id=job.id, workspace_id=job.workspace_id, now=now, error_class=error_class)
+            return JobOutcome(job.id, "failed", job.platform, error_class, reason)
+
+
+def _settle_post(session: Session, post: Post) -> None:
+    """Derive a single-schedule post's status from its targets.
+
+    The post row is locked first: two targets finishing at once must not each see the
+    other unfinished (PostgreSQL, read committed) and leave the post ``publishing``.
+    """
+    session.flush()
+    session.refresh(post, with_for_update=True)
+    states = list(session.scalars(select(PostTarget.status).where(PostTarget.post_id == post.id)))
+    if not states or post.status == PostStatus.CANCELED:
+        return
+    done = {TargetStatus.PUBLISHED, TargetStatus.FAILED, TargetStatus.CANCELED}
+    if all(st in done for st in states):
+        published = sum(1 for st in states if st == TargetStatus.PUBLISHED)
+        if published == len(states):
+            post.status = PostStatus.PUBLISHED
+        elif published:
+            post.status = PostStatus.PARTIALLY_PUBLISHED
+        else:
+            post.status = PostStatus.FAILED
+    else:
+        post.status = PostStatus.PUBLISHING

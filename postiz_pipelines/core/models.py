@@ -1,0 +1,460 @@
+"""SQLAlchemy 2 typed models of the app database (SQLite and PostgreSQL).
+
+Times are stored in UTC (``UTCDateTime``); soft-deleted rows carry ``deleted_at``.
+The hot queries each have an index: due jobs by (status, next_attempt_at), a partition's
+due jobs by (workspace, platform, status, next_attempt_at), accounts by token expiry, and
+a workspace's posts by time. Partial indexes are declared for PostgreSQL and SQLite alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from postiz_pipelines.core.clock import ensure_utc, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = ensure_utc(value)
+        if dialect.name == "sqlite":
+            # SQLite compares the stored text; one naive UTC format keeps ordering right.
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else ensure_utc(value)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON().with_variant(JSONB(), "postgresql"),
+    }
+
+
+class Platform(StrEnum):
+    MASTODON = "mastodon"
+    BLUESKY = "bluesky"
+    X = "x"
+    LINKEDIN = "linkedin"
+    FACEBOOK = "facebook"
+    INSTAGRAM = "instagram"
+    THREADS = "threads"
+    TELEGRAM = "telegram"
+    DISCORD = "discord"
+    SLACK = "slack"
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"  # token expired and could not be refreshed
+    REVOKED = "revoked"  # needs reconnecting
+    DISABLED = "disabled"
+
+
+class PostStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    PARTIALLY_PUBLISHED = "partially_published"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class TargetStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    RETRYING = "retrying"
+    CANCELED = "canceled"
+
+
+TERMINAL_JOB_STATES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED})
+CLAIMABLE_JOB_STATES = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RETRYING)
+
+
+class AttemptOutcome(StrEnum):
+    SENDING = "sending"  # intent written, platform call under way
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"  # the process died while sending; resolved by recovery
+
+
+class ScheduleKind(StrEnum):
+    SINGLE = "single"
+    RECURRING = "recurring"
+    EVERGREEN = "evergreen"
+
+
+class ScheduleStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+
+
+def _pending_states_sql() -> Any:
+    return text("status IN ('pending', 'queued', 'retrying')")
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    slug: Mapped[str] = mapped_column(String(48), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+
+class WorkspaceMember(Base):
+    __tablename__ = "workspace_members"
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class SocialAccount(Base):
+    __tablename__ = "social_accounts"
+    __table_args__ = (
+        Index(
+            "uq_social_accounts_identity",
+            "workspace_id",
+            "platform",
+            "external_id",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
+        Index(
+            "ix_social_accounts_token_expiry",
+            "token_expires_at",
+            postgresql_where=text("deleted_at IS NULL AND token_expires_at IS NOT NULL"),
+            sqlite_where=text("deleted_at IS NULL AND token_expires_at IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(24))
+    handle: Mapped[str] = mapped_column(String(200))
+    external_id: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    base_url: Mapped[str | None] = mapped_column(String(500))
+    access_token_sealed: Mapped[str] = mapped_column(Text)
+    refresh_token_sealed: Mapped[str | None] = mapped_column(Text)
+    token_expires_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default=AccountStatus.ACTIVE)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:  # never the sealed tokens
+        return f"SocialAccount(id={self.id!r}, platform={self.platform!r}, handle={self.handle!r})"
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        Index("ix_posts_workspace_time", "workspace_id", "scheduled_at", "id"),
+        Index("ix_posts_workspace_created", "workspace_id", "created_at", "id"),
+        Index(
+            "uq_posts_idempotency",
+            "workspace_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
+    author_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    content: Mapped[str] = mapped_column(Text)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(24), default=PostStatus.SCHEDULED)
+    scheduled_at: Mapped[datetime | None]
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+    targets: Mapped[list[PostTarget]] = relationship(
+        back_populates="post", order_by="PostTarget.id", cascade="all, delete-orphan"
+    )
+    media: Mapped[list[PostMedia]] = relationship(
+        order_by="PostMedia.position", cascade="all, delete-orphan"
+    )
+
+
+class PostTarget(Base):
+    __tablename__ = "post_targets"
+    __table_args__ = (UniqueConstraint("post_id", "account_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("social_accounts.id"), index=True)
+    content_override: Mapped[str | None] = mapped_column(Text)
+    settings_override: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default=TargetStatus.SCHEDULED)
+    remote_id: Mapped[str | None] = mapped_column(String(300))
+    remote_url: Mapped[str | None] = mapped_column(String(1000))
+    published_at: Mapped[datetime | None]
+
+    post: Mapped[Post] = relationship(back_populates="targets")
+    account: Mapped[SocialAccount] = relationship()
+
+
+class MediaAsset(Base):
+    __tablename__ = "media_assets"
+    __table_args__ = (
+        Index(
+            "uq_media_assets_workspace_sha",
+            "workspace_id",
+            "sha256",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))  # image | video
+    mime_type: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    duration_ms: Mapped[int | None]
+    storage_key: Mapped[str] = mapped_column(String(500))
+    original_filename: Mapped[str] = mapped_column(String(300), default="")
+    alt_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+
+class PostMedia(Base):
+    __tablename__ = "post_media"
+
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[str] = mapped_column(ForeignKey("media_assets.id"), index=True)
+
+    asset: Mapped[MediaAsset] = relationship()
+
+
+class Schedule(Base):
+    __tablename__ = "schedules"
+    __table_args__ = (Index("ix_schedules_active", "status", "kind"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    post_id: Mapped[str | None] = mapped_column(ForeignKey("posts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=ScheduleStatus.ACTIVE)
+    run_at: Mapped[datetime | None]  # single
+    rrule: Mapped[str | None] = mapped_column(Text)  # recurring, RFC 5545
+    cron: Mapped[str | None] = mapped_column(String(200))  # recurring, cron
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    starts_at: Mapped[datetime | None]
+    until: Mapped[datetime | None]
+    count: Mapped[int | None]
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    grace_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    expanded_until: Mapped[datetime | None]
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+
+class PublishJob(Base):
+    __tablename__ = "publish_jobs"
+    __table_args__ = (
+        Index(
+            "ix_publish_jobs_due",
+            "status",
+            "next_attempt_at",
+            postgresql_where=_pending_states_sql(),
+            sqlite_where=_pending_states_sql(),
+        ),
+        Index(
+            "ix_publish_jobs_partition_due",
+            "workspace_id",
+            "platform",
+            "status",
+            "next_attempt_at",
+        ),
+        Index(
+            "ix_publish_jobs_lease",
+            "lease_expires_at",
+            postgresql_where=text("status = 'running'"),
+            sqlite_where=text("status = 'running'"),
+        ),
+        Index("ix_publish_jobs_post", "post_id"),
+        Index("ix_publish_jobs_account_status", "account_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
+    platform: Mapped[str] = mapped_column(String(24))
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id"))
+    target_id: Mapped[str] = mapped_column(ForeignKey("post_targets.id"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("social_accounts.id"))
+    schedule_id: Mapped[str | None] = mapped_column(ForeignKey("schedules.id"), index=True)
+    occurrence_at: Mapped[datetime]  # the instant the schedule asked for
+    run_at: Mapped[datetime]  # first due time (UTC)
+    next_attempt_at: Mapped[datetime]  # when the job is next eligible to be claimed
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=4)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None]
+    queued_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_class: Mapped[str | None] = mapped_column(String(40))
+    remote_id: Mapped[str | None] = mapped_column(String(300))
+    completed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PublishAttempt(Base):
+    __tablename__ = "publish_attempts"
+    __table_args__ = (UniqueConstraint("job_id", "attempt_no"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("publish_jobs.id"))
+    attempt_no: Mapped[int] = mapped_column(Integer)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    request_key: Mapped[str | None] = mapped_column(String(200))  # idempotency key sent
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(String(16), default=AttemptOutcome.SENDING)
+    http_status: Mapped[int | None]
+    error_class: Mapped[str | None] = mapped_column(String(40))
+    error_code: Mapped[str | None] = mapped_column(String(100))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    remote_id: Mapped[str | None] = mapped_column(String(300))
+    remote_url: Mapped[str | None] = mapped_column(String(1000))
+    duration_ms: Mapped[int | None]
+
+
+class AnalyticsEvent(Base):
+    __tablename__ = "analytics_events"
+    __table_args__ = (
+        Index("ix_analytics_events_workspace_time", "workspace_id", "occurred_at"),
+        Index("ix_analytics_events_type_time", "event_type", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    workspace_id: Mapped[str | None] = mapped_column(String(40))
+    event_type: Mapped[str] = mapped_column(String(48))
+    occurred_at: Mapped[datetime]
+    platform: Mapped[str | None] = mapped_column(String(24))
+    account_id: Mapped[str | None] = mapped_column(String(40))
+    post_id: Mapped[str | None] = mapped_column(String(40))
+    job_id: Mapped[str | None] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_workspace_time", "workspace_id", "at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    workspace_id: Mapped[str | None] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(40))
+    at: Mapped[datetime]
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

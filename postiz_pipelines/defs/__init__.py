@@ -1,0 +1,1 @@
+"""The Dagster layer: thin adapters over ``postiz_pipelines.core``."""

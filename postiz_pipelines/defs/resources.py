@@ -1,0 +1,47 @@
+"""Resources: the app context (database, keyring, settings) for ops, sensors and assets."""
+
+from __future__ import annotations
+
+import os
+
+from dagster import ConfigurableResource
+from pydantic import PrivateAttr
+
+from postiz_pipelines.core.context import AppContext
+from postiz_pipelines.settings import Settings
+
+
+class PostizResource(ConfigurableResource):  # type: ignore[type-arg]
+    """The app database and settings, from POSTIZ_* variables; fields override them.
+
+    Tests and deployments set ``database_url``/``sandbox_url`` here rather than in the
+    environment when one process hosts several configurations.
+    """
+
+    database_url: str | None = None
+    sandbox_url: str | None = None
+    data_dir: str | None = None
+
+    _app: AppContext | None = PrivateAttr(default=None)
+
+    def settings(self) -> Settings:
+        env = dict(os.environ)
+        for field, var in (
+            ("database_url", "POSTIZ_DATABASE_URL"),
+            ("sandbox_url", "POSTIZ_SANDBOX_URL"),
+            ("data_dir", "POSTIZ_DATA_DIR"),
+        ):
+            value = getattr(self, field)
+            if value:
+                env[var] = value
+        return Settings.from_env(env)
+
+    def app(self) -> AppContext:
+        if self._app is None:
+            self._app = AppContext.from_settings(self.settings())
+        return self._app
+
+    def teardown_after_execution(self, context) -> None:  # type: ignore[no-untyped-def]
+        if self._app is not None:
+            self._app.close()
+            self._app = None

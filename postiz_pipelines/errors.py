@@ -1,0 +1,165 @@
+"""The exception tree of postiz_pipelines.
+
+Every error the engine raises on purpose is a ``PostizError``::
+
+    PostizError
+    ├── ConfigError              a POSTIZ_* variable is missing or malformed (names the variable)
+    ├── ValidationFailed         bad input; carries ``problems`` (field, value, limit)
+    ├── NotFound                 an object does not exist, or not in the caller's workspaces
+    ├── Conflict                 the request contradicts stored state (e.g. job already terminal)
+    ├── SealingError             a sealed secret cannot be opened (unknown key id, tampered)
+    └── ProviderError            a platform call failed; carries platform, HTTP status,
+        │                        platform error code and whether it is retryable
+        ├── RateLimited          429 or a platform throttle code; ``retry_after`` seconds
+        ├── TransientError       5xx, network errors, timeouts: retry with backoff
+        │   └── OutcomeUnknown   the request may have reached the platform (timeout after
+        │                        sending, dropped connection): see DESIGN "never post twice"
+        ├── AuthExpired          the access token expired: refresh, then retry once
+        ├── AuthRevoked          the account must be reconnected (permanent)
+        ├── ContentRejected      permanent: duplicate, too long, policy
+        └── MediaRejected        permanent: the platform refused a media file
+
+Provider errors are raised only from ``providers/``; httpx exceptions never leave it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class PostizError(Exception):
+    """Base class of every error raised on purpose by postiz_pipelines."""
+
+
+class ConfigError(PostizError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason an input was refused: the field, what was wrong, and the limit."""
+
+    field: str
+    message: str
+    value: Any = None
+    limit: Any = None
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field, "message": self.message}
+        if self.value is not None:
+            out["value"] = self.value
+        if self.limit is not None:
+            out["limit"] = self.limit
+        return out
+
+
+class ValidationFailed(PostizError):
+    """Input was refused before anything was stored."""
+
+    def __init__(self, problems: list[Problem] | Problem) -> None:
+        self.problems = [problems] if isinstance(problems, Problem) else list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+class NotFound(PostizError):
+    """The object does not exist or is outside the caller's workspaces."""
+
+    def __init__(self, kind: str, ident: str) -> None:
+        self.kind = kind
+        self.ident = ident
+        super().__init__(f"{kind} {ident!r} not found")
+
+
+class Conflict(PostizError):
+    """The request contradicts the stored state."""
+
+
+class SealingError(PostizError):
+    """A sealed secret could not be opened."""
+
+
+class ProviderError(PostizError):
+    """A platform call failed.
+
+    ``retryable`` tells the engine whether another attempt may succeed; ``code`` is the
+    platform's own error code (Meta 190, LinkedIn 65601, Slack ``token_revoked``...).
+    """
+
+    retryable: bool = False
+    error_class: str = "provider_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        platform: str,
+        status: int | None = None,
+        code: str | int | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.platform = platform
+        self.status = status
+        self.code = None if code is None else str(code)
+        if retryable is not None:
+            self.retryable = retryable
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(platform={self.platform!r}, status={self.status!r}, "
+            f"code={self.code!r}, retryable={self.retryable!r}, message={self.message!r})"
+        )
+
+
+class RateLimited(ProviderError):
+    """The platform throttled us; wait ``retry_after`` seconds before the next call."""
+
+    retryable = True
+    error_class = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class TransientError(ProviderError):
+    """5xx, network error or timeout before the request could have been acted on."""
+
+    retryable = True
+    error_class = "transient"
+
+
+class OutcomeUnknown(TransientError):
+    """The request may have been acted on (timeout or drop after sending)."""
+
+    error_class = "outcome_unknown"
+
+
+class AuthExpired(ProviderError):
+    """The access token expired; refresh it and retry once."""
+
+    retryable = True
+    error_class = "auth_expired"
+
+
+class AuthRevoked(ProviderError):
+    """The account's authorization is gone; a person must reconnect it."""
+
+    error_class = "auth_revoked"
+
+
+class ContentRejected(ProviderError):
+    """The platform refused the content for good (duplicate, too long, policy)."""
+
+    error_class = "content_rejected"
+
+
+class MediaRejected(ProviderError):
+    """The platform refused a media file for good."""
+
+    error_class = "media_rejected"

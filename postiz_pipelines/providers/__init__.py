@@ -1,0 +1,1 @@
+"""Platform clients behind one ``Provider`` interface (see ``base.py``)."""

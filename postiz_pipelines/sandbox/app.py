@@ -1,0 +1,166 @@
+"""The sandbox ASGI app: every registered platform under ``/{platform}``, and a JSON
+control API under ``/_sandbox`` for tests, benchmarks and the demo.
+
+Adding a platform is one module (a ``PlatformSandbox`` subclass) and one line in
+``PLATFORMS``. Control API::
+
+    GET    /_sandbox/health                        {"ok": true} once the app serves
+    GET    /_sandbox/platforms                     registered platform names
+    POST   /_sandbox/reset                         forget everything, faults included
+    GET    /_sandbox/{platform}/posts              accepted posts, oldest first
+    GET    /_sandbox/{platform}/requests           request counts per endpoint
+    GET    /_sandbox/{platform}/faults             the active fault spec
+    PUT    /_sandbox/{platform}/faults             replace it (FaultSpec fields; POST works too)
+    DELETE /_sandbox/{platform}/faults             clear it
+    POST   /_sandbox/{platform}/accounts           {token, username?, display_name?, disabled?}
+    POST   /_sandbox/{platform}/tokens/revoke      {token}
+    POST   /_sandbox/{platform}/tokens/expire      {token}
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from postiz_pipelines.sandbox.base import PlatformSandbox
+from postiz_pipelines.sandbox.faults import FaultSpec
+from postiz_pipelines.sandbox.mastodon import MastodonSandbox
+from postiz_pipelines.sandbox.state import SandboxState
+
+PLATFORMS: tuple[type[PlatformSandbox], ...] = (
+    MastodonSandbox,
+    # a new platform: import its emulator above and add its class here
+)
+
+
+def create_app(
+    state: SandboxState | None = None,
+    *,
+    platforms: tuple[type[PlatformSandbox], ...] = PLATFORMS,
+) -> Starlette:
+    """The sandbox app over ``state`` (a fresh one when None), kept as ``app.state.sandbox``."""
+    state = state if state is not None else SandboxState()
+    emulators = {cls.name: cls(state) for cls in platforms}
+    control = _ControlApi(state, emulators)
+    routes: list[BaseRoute] = [Mount("/_sandbox", routes=control.routes())]
+    routes += [Mount(f"/{name}", routes=emu.routes()) for name, emu in emulators.items()]
+    app = Starlette(routes=routes, exception_handlers={_Refused: _refused})
+    app.state.sandbox = state
+    return app
+
+
+class _ControlApi:
+    """The ``/_sandbox`` routes; see the module docstring."""
+
+    def __init__(self, state: SandboxState, emulators: dict[str, PlatformSandbox]) -> None:
+        self.state = state
+        self.emulators = emulators
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/health", self.health, methods=["GET"]),
+            Route("/platforms", self.platforms, methods=["GET"]),
+            Route("/reset", self.reset, methods=["POST"]),
+            Route("/{platform}/posts", self.posts, methods=["GET"]),
+            Route("/{platform}/requests", self.requests, methods=["GET"]),
+            Route("/{platform}/faults", self.faults, methods=["GET", "PUT", "POST", "DELETE"]),
+            Route("/{platform}/accounts", self.accounts, methods=["POST"]),
+            Route("/{platform}/tokens/{action}", self.tokens, methods=["POST"]),
+        ]
+
+    def _platform(self, request: Request) -> str:
+        name = request.path_params["platform"]
+        if name not in self.emulators:
+            raise _Refused(404, f"unknown platform {name!r}; known: {sorted(self.emulators)}")
+        return name
+
+    async def _body(self, request: Request) -> dict[str, Any]:
+        try:
+            data = json.loads(await request.body() or b"{}")
+        except json.JSONDecodeError as exc:
+            raise _Refused(400, f"body is not JSON: {exc.msg}") from None
+        if not isinstance(data, dict):
+            raise _Refused(400, "body must be a JSON object")
+        return data
+
+    async def _token(self, request: Request) -> str:
+        token = (await self._body(request)).get("token")
+        if not isinstance(token, str) or not token:
+            raise _Refused(400, "body needs a non-empty string 'token'")
+        return token
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def platforms(self, request: Request) -> Response:
+        return JSONResponse({"platforms": sorted(self.emulators)})
+
+    async def reset(self, request: Request) -> Response:
+        self.state.reset()
+        return JSONResponse({"reset": True})
+
+    async def posts(self, request: Request) -> Response:
+        name = self._platform(request)
+        return JSONResponse({"posts": [p.as_json() for p in self.state.accepted(name)]})
+
+    async def requests(self, request: Request) -> Response:
+        return JSONResponse({"requests": self.state.request_counts(self._platform(request))})
+
+    async def faults(self, request: Request) -> Response:
+        name = self._platform(request)
+        if request.method == "DELETE":
+            self.state.faults.reset(name)
+        elif request.method in ("PUT", "POST"):
+            try:
+                spec = FaultSpec.from_json(await self._body(request))
+            except ValueError as exc:
+                raise _Refused(422, str(exc)) from None
+            self.state.faults.set(name, spec)
+        return JSONResponse({"faults": self.state.faults.get(name).as_json()})
+
+    async def accounts(self, request: Request) -> Response:
+        name = self._platform(request)
+        body = await self._body(request)
+        token = await self._token(request)
+        account = self.state.provision(
+            name,
+            token,
+            username=body.get("username"),
+            display_name=body.get("display_name"),
+            disabled=bool(body.get("disabled", False)),
+        )
+        return JSONResponse(
+            {"id": account.id, "username": account.username, "disabled": account.disabled},
+            status_code=201,
+        )
+
+    async def tokens(self, request: Request) -> Response:
+        name = self._platform(request)
+        action = request.path_params["action"]
+        token = await self._token(request)
+        if action == "revoke":
+            self.state.revoke_token(name, token)
+        elif action == "expire":
+            self.state.expire_token(name, token)
+        else:
+            raise _Refused(404, f"unknown token action {action!r}; use revoke or expire")
+        return JSONResponse({"token": action + "d"})
+
+
+class _Refused(Exception):
+    """A control-API request that cannot be served; answered as ``{"error": message}``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, _Refused)
+    return JSONResponse({"error": exc.message}, status_code=exc.status)

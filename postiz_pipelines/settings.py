@@ -1,0 +1,92 @@
+"""One typed settings object, read from ``POSTIZ_*`` environment variables.
+
+``Settings.from_env(environ)`` takes any mapping, so tests pass a dict instead of patching
+``os.environ``. Every problem names the variable it came from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from postiz_pipelines.errors import ConfigError
+
+PREFIX = "POSTIZ_"
+
+
+class Settings(BaseModel):
+    """Validated configuration. Field ``x`` is read from ``POSTIZ_X``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_dir: Path = Field(default=Path(".data"), description="Local data folder")
+    database_url: str = Field(default="", description="SQLAlchemy URL of the app database")
+    media_dir: Path | None = Field(default=None, description="Where uploaded media is stored")
+
+    worker_concurrency: int = Field(default=3, ge=1, le=200)
+    worker_poll_interval: int = Field(default=5000, ge=50, le=3_600_000, description="ms")
+    worker_rate_limit_delay: int = Field(default=1000, ge=0, le=3_600_000, description="ms")
+    worker_api_key: SecretStr | None = None
+    batch_api_key: SecretStr | None = None
+    encryption_key: SecretStr | None = Field(
+        default=None, description="kid:base64-32-bytes[,kid:key...]; the first key seals"
+    )
+
+    max_retries: int = Field(default=3, ge=0, le=20)
+    retry_base_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    lease_seconds: int = Field(default=300, ge=10, le=86_400)
+    lookahead_seconds: int = Field(default=60, ge=0, le=3_600)
+    claim_batch_size: int = Field(default=500, ge=1, le=10_000)
+    sandbox_url: str | None = Field(
+        default=None, description="Point every provider at this sandbox base URL"
+    )
+    http_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("sandbox_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if value else value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the ``POSTIZ_*`` variables of ``environ`` (default: os.environ)."""
+        env = os.environ if environ is None else environ
+        names = {f"{PREFIX}{name.upper()}": name for name in cls.model_fields}
+        values: dict[str, Any] = {}
+        for var, field in names.items():
+            raw = env.get(var)
+            if raw is not None and raw.strip() != "":
+                values[field] = raw.strip()
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                field = str(err["loc"][0]) if err["loc"] else "?"
+                var = f"{PREFIX}{field.upper()}"
+                shown = "<secret>" if "key" in field else repr(values.get(field))
+                problems.append(f"{var}={shown}: {err['msg']}")
+            raise ConfigError("invalid settings: " + "; ".join(problems)) from None
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'postiz.db').resolve()}"
+
+    @property
+    def resolved_media_dir(self) -> Path:
+        return (self.media_dir or self.data_dir / "media").resolve()

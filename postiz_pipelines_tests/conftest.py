@@ -1,0 +1,170 @@
+"""Shared fixtures: the app database on SQLite and PostgreSQL, a clean environment, clocks.
+
+PostgreSQL comes from ``POSTIZ_TEST_POSTGRES_URL`` (default: the local server's
+``postgres`` database, used only to create a throwaway database per test session). When it
+cannot be reached the PostgreSQL cases are skipped, except under ``CI=true``, where that is
+an error.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from postiz_pipelines.core.clock import FixedClock
+from postiz_pipelines.core.context import AppContext
+from postiz_pipelines.core.crypto import Keyring
+from postiz_pipelines.core.db import Database
+from postiz_pipelines.core.migrate import upgrade
+from postiz_pipelines.core.models import Base
+from postiz_pipelines.settings import Settings
+
+PG_ADMIN_URL = os.environ.get(
+    "POSTIZ_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+TEST_KEY = Keyring.generate_spec("test")
+
+
+def _pg_reachable() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session (one per xdist worker)."""
+    problem = _pg_reachable()
+    if problem:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and PostgreSQL at {PG_ADMIN_URL} is not reachable: {problem}")
+        pytest.skip(f"PostgreSQL not reachable: {problem}")
+    name = f"pz_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _truncate_pg(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The app database URL, migrated and empty, for each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+        upgrade(url)
+        return url
+    url = request.getfixturevalue("pg_url")
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def env(db_url: str, tmp_path: Path) -> dict[str, str]:
+    """A clean POSTIZ_* environment for one test (a dict, never os.environ)."""
+    return {
+        "POSTIZ_DATABASE_URL": db_url,
+        "POSTIZ_DATA_DIR": str(tmp_path / "data"),
+        "POSTIZ_ENCRYPTION_KEY": TEST_KEY,
+        "POSTIZ_WORKER_RATE_LIMIT_DELAY": "0",
+    }
+
+
+@pytest.fixture
+def app(env: dict[str, str]) -> Iterator[AppContext]:
+    ctx = AppContext.from_settings(Settings.from_env(env))
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def db(app: AppContext) -> Database:
+    return app.db
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 11, 28, 12, 0, tzinfo=UTC))
+
+
+class Factory:
+    """Rows for tests that exercise one layer (the queue, the engine) without the others."""
+
+    def __init__(self, app: AppContext) -> None:
+        self.app = app
+
+    def workspace(self, slug: str = "acme", timezone: str | None = "Europe/Berlin"):  # type: ignore[no-untyped-def]
+        from postiz_pipelines.core.workspaces import create_workspace
+
+        with self.app.db.session() as s:
+            return create_workspace(s, slug=slug, timezone=timezone, now=datetime.now(UTC))
+
+    def account(self, workspace, *, platform: str = "mastodon", handle: str = "alice",  # type: ignore[no-untyped-def]
+                token: str = "tok-alice", base_url: str | None = None, **kw):
+        from postiz_pipelines.core.accounts import add_account
+
+        with self.app.db.session() as s:
+            return add_account(s, self.app.keyring, workspace=workspace, platform=platform,
+                               handle=handle, access_token=token, base_url=base_url,
+                               now=datetime.now(UTC), **kw)
+
+    def jobs(self, workspace, account, n: int, *, run_at: datetime, text: str = "hello",  # type: ignore[no-untyped-def]
+             priority: int = 0, max_attempts: int = 4) -> list[str]:
+        """``n`` posts of one target each, enqueued as jobs due at ``run_at`` (no validation)."""
+        from postiz_pipelines.core.ids import new_id
+        from postiz_pipelines.core.models import Post, PostTarget
+        from postiz_pipelines.core.queue import enqueue, new_job_row
+
+        rows = []
+        with self.app.db.session() as s:
+            for i in range(n):
+                post = Post(id=new_id("post"), workspace_id=workspace.id, content=f"{text} {i}",
+                            scheduled_at=run_at)
+                target = PostTarget(id=new_id("tgt"), account_id=account.id)
+                post.targets.append(target)
+                s.add(post)
+                s.flush()
+                rows.append(new_job_row(workspace_id=workspace.id, platform=account.platform,
+                                        post_id=post.id, target_id=target.id, account_id=account.id,
+                                        run_at=run_at, priority=priority, max_attempts=max_attempts,
+                                        now=run_at))
+            enqueue(s, rows)
+        return [r["id"] for r in rows]
+
+
+@pytest.fixture
+def make(app: AppContext) -> Factory:
+    return Factory(app)
