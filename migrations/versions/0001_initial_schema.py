@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-28 11:22:59.331936
 """
 
 from __future__ import annotations
@@ -74,6 +73,26 @@ def upgrade() -> None:
         batch_op.create_index("ix_audit_log_workspace_time", ["workspace_id", "at"], unique=False)
 
     op.create_table(
+        "circuit_breakers",
+        sa.Column("platform", sa.String(length=24), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("consecutive_failures", sa.Integer(), nullable=False),
+        sa.Column("opened_count", sa.Integer(), nullable=False),
+        sa.Column("open_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("probe_owner", sa.String(length=200), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("platform", name=op.f("pk_circuit_breakers")),
+    )
+    op.create_table(
+        "throttles",
+        sa.Column("scope", sa.String(length=80), nullable=False),
+        sa.Column("blocked_until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.String(length=300), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("scope", name=op.f("pk_throttles")),
+    )
+    op.create_table(
         "users",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
@@ -82,6 +101,20 @@ def upgrade() -> None:
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
+    )
+    op.create_table(
+        "worker_heartbeats",
+        sa.Column("id", sa.String(length=200), nullable=False),
+        sa.Column("host", sa.String(length=200), nullable=False),
+        sa.Column("pid", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_beat_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published", sa.Integer(), nullable=False),
+        sa.Column("failed", sa.Integer(), nullable=False),
+        sa.Column("retried", sa.Integer(), nullable=False),
+        sa.Column("passes", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_worker_heartbeats")),
     )
     op.create_table(
         "workspaces",
@@ -453,6 +486,7 @@ def downgrade() -> None:
         batch_op.drop_index(
             "ix_publish_jobs_due",
             postgresql_where=sa.text("status IN ('pending', 'queued', 'retrying')"),
+            sqlite_where=sa.text("status IN ('pending', 'queued', 'retrying')"),
         )
         batch_op.drop_index("ix_publish_jobs_account_status")
 
@@ -513,7 +547,10 @@ def downgrade() -> None:
 
     op.drop_table("api_tokens")
     op.drop_table("workspaces")
+    op.drop_table("worker_heartbeats")
     op.drop_table("users")
+    op.drop_table("throttles")
+    op.drop_table("circuit_breakers")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_log_workspace_time")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postiz_pipelines.core import queue
+from postiz_pipelines.core import breaker, queue, throttle
 from postiz_pipelines.core.accounts import credentials, store_tokens
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.backoff import RetryPolicy
@@ -47,6 +47,7 @@ from postiz_pipelines.errors import (
     PostizError,
     ProviderError,
     RateLimited,
+    TransientError,
 )
 from postiz_pipelines.providers.base import (
     AccountCredentials,
@@ -65,12 +66,14 @@ class EngineConfig:
     account_spacing_seconds: float = 1.0  # POSTIZ_WORKER_RATE_LIMIT_DELAY
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     lease: timedelta = timedelta(minutes=5)
+    breaker: breaker.BreakerPolicy = field(default_factory=breaker.BreakerPolicy)
+    token_buckets: bool = True  # per-account budgets from each platform's default rate limit
 
 
 @dataclass(frozen=True)
 class JobOutcome:
     job_id: str
-    status: str  # completed | retrying | failed | canceled | released | lost
+    status: str  # completed | retrying | failed | canceled | deferred | released | lost
     platform: str = ""
     error_class: str | None = None
     error: str | None = None
@@ -85,7 +88,7 @@ class BatchReport:
         return sum(1 for o in self.outcomes if o.status == status)
 
     def as_dict(self) -> dict[str, int]:
-        keys = ("completed", "retrying", "failed", "canceled", "released", "lost")
+        keys = ("completed", "retrying", "failed", "canceled", "deferred", "released", "lost")
         return {"claimed": len(self.outcomes), **{k: self.count(k) for k in keys}}
 
 
@@ -126,6 +129,7 @@ class Publisher:
         self._stopping = asyncio.Event()
         self._account_locks: dict[str, asyncio.Lock] = {}
         self._account_next: dict[str, datetime] = {}
+        self._buckets: dict[str, throttle.TokenBucket] = {}
 
     def request_stop(self) -> None:
         """Stop starting jobs; jobs not yet sent are returned to the queue."""
@@ -162,13 +166,16 @@ class Publisher:
 
     async def _wait_then_publish(self, job: PublishJob, sem: asyncio.Semaphore) -> JobOutcome:
         await self._sleep_until_or_stop(job.next_attempt_at)
-        if self._stopping.is_set():
-            return await asyncio.to_thread(self._release, job)
-        async with sem:
-            await self._space_account(job.account_id)
+        # One job at a time per account: posts keep their order, and a 429 or a revoked
+        # token seen by one job is in the database before the account's next job begins.
+        lock = self._account_locks.setdefault(job.account_id, asyncio.Lock())
+        async with lock:
+            if not self._stopping.is_set():
+                await self._space_account(job.account_id, job.platform)
             if self._stopping.is_set():
                 return await asyncio.to_thread(self._release, job)
-            return await self._publish(job)
+            async with sem:
+                return await self._publish(job)
 
     async def _sleep_until_or_stop(self, when: datetime) -> None:
         sleeper = asyncio.create_task(self.clock.sleep_until(when))
@@ -177,16 +184,23 @@ class Publisher:
         sleeper.cancel()
         stopper.cancel()
 
-    async def _space_account(self, account_id: str) -> None:
-        """POSTIZ_WORKER_RATE_LIMIT_DELAY between two jobs on the same account."""
-        lock = self._account_locks.setdefault(account_id, asyncio.Lock())
-        async with lock:
-            ready = self._account_next.get(account_id)
-            if ready is not None:
-                await self._sleep_until_or_stop(ready)
-            self._account_next[account_id] = self.clock.now() + timedelta(
-                seconds=self.config.account_spacing_seconds
-            )
+    async def _space_account(self, account_id: str, platform: str) -> None:
+        """POSTIZ_WORKER_RATE_LIMIT_DELAY between two jobs on the same account, and the
+        account's token bucket (the platform's default budget). Called under the account lock."""
+        ready = self._account_next.get(account_id)
+        if ready is not None:
+            await self._sleep_until_or_stop(ready)
+        if self.config.token_buckets:
+            bucket = self._buckets.get(account_id)
+            if bucket is None:
+                rl = self.providers.get(platform).capabilities.rate_limit
+                bucket = self._buckets[account_id] = throttle.TokenBucket(
+                    rl.requests, rl.per_seconds, self.clock
+                )
+            await bucket.acquire()
+        self._account_next[account_id] = self.clock.now() + timedelta(
+            seconds=self.config.account_spacing_seconds
+        )
 
     def _release(self, job: PublishJob) -> JobOutcome:
         with self.db.session() as s:
@@ -281,6 +295,9 @@ class Publisher:
             if account.status != AccountStatus.ACTIVE or account.deleted_at is not None:
                 return self._fail_now(s, job, target, post, now,
                                       f"account {account.handle} is {account.status}; reconnect it", "auth_revoked")
+            deferred = self._gate(s, job, now)
+            if deferred is not None:
+                return deferred
             try:
                 creds = credentials(account, self.keyring)
             except PostizError as exc:
@@ -313,6 +330,21 @@ class Publisher:
                 recheck_first=recheck, started=time.monotonic(),
             )
 
+    def _gate(self, s: Session, job: PublishJob, now: datetime) -> JobOutcome | None:
+        """Defer the job, untried, while the platform throttles the account or the breaker is open."""
+        scopes = [throttle.account_scope(job.account_id), throttle.platform_scope(job.platform)]
+        until = throttle.blocked_until(s, scopes, now=now)
+        reason = "rate limited by the platform"
+        if until is None:
+            g = breaker.gate(s, job.platform, owner=f"{self.owner}:{job.id}", now=now,
+                             policy=self.config.breaker)
+            if not g.allow:
+                until, reason = g.until, f"circuit breaker for {job.platform} is open"
+        if until is None:
+            return None
+        queue.defer(s, job.id, owner=self.owner, now=now, until=until, reason=reason)
+        return JobOutcome(job.id, "deferred", job.platform, "deferred", reason)
+
     def _fail_now(self, s: Session, job: PublishJob, target: PostTarget, post: Post,
                   now: datetime, error: str, error_class: str) -> JobOutcome:
         queue.fail(s, job.id, owner=self.owner, now=now, error=error, error_class=error_class)
@@ -344,6 +376,7 @@ class Publisher:
                 job.remote_id = result.remote_id
                 job.completed_at = now
                 job.lease_owner = None
+            breaker.record_success(s, job.platform, now=now)
             target = s.get(PostTarget, job.target_id)
             post = s.get(Post, job.post_id)
             assert target is not None and post is not None
@@ -374,6 +407,7 @@ class Publisher:
             attempt.error_code = exc.code
             attempt.error_message = exc.message[:2000]
             attempt.duration_ms = int((time.monotonic() - work.started) * 1000)
+            self._note_platform_health(s, job, exc, now)
             mode = self.providers.get(work.platform).capabilities.idempotency
             error_class = exc.error_class
             retry = exc.retryable and job.attempts < job.max_attempts
@@ -414,6 +448,19 @@ class Publisher:
             audit(s, actor=f"engine:{self.owner}", action="post.publish_failed", object_type="publish_job",
                   object_id=job.id, workspace_id=job.workspace_id, now=now, error_class=error_class)
             return JobOutcome(job.id, "failed", job.platform, error_class, reason)
+
+    def _note_platform_health(self, s: Session, job: PublishJob, exc: ProviderError, now: datetime) -> None:
+        """A 429 throttles the account for everyone; an outage-like failure feeds the breaker."""
+        if isinstance(exc, RateLimited):
+            wait = exc.retry_after if exc.retry_after is not None else self.config.retry.base_seconds
+            throttle.impose(s, throttle.account_scope(job.account_id),
+                            until=now + timedelta(seconds=wait), reason=exc.message, now=now)
+        elif isinstance(exc, TransientError):
+            opened = breaker.record_failure(s, job.platform, now=now, error=exc.message,
+                                            policy=self.config.breaker)
+            if opened:
+                record_event(s, EventType.ALERT, now=now, platform=job.platform, job_id=job.id,
+                             alert="breaker_open", error=exc.message[:500])
 
 
 def _settle_post(session: Session, post: Post) -> None:

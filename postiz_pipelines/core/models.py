@@ -458,3 +458,129 @@ class AuditLog(Base):
     object_id: Mapped[str | None] = mapped_column(String(40))
     at: Mapped[datetime]
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# -- engine tables --
+
+
+class Throttle(Base):
+    """A wait imposed by a platform (429, reset headers), kept so every run and worker obeys it.
+
+    ``scope`` is ``account:<id>`` or ``platform:<name>``.
+    """
+
+    __tablename__ = "throttles"
+
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
+    blocked_until: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class CircuitBreaker(Base):
+    """One platform's circuit breaker, shared by every run and worker through the database."""
+
+    __tablename__ = "circuit_breakers"
+
+    platform: Mapped[str] = mapped_column(String(24), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default=BreakerState.CLOSED)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    opened_count: Mapped[int] = mapped_column(Integer, default=0)  # in a row, for the cooldown
+    open_until: Mapped[datetime | None]
+    probe_owner: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkerHeartbeat(Base):
+    """A continuous worker's health, written every poll."""
+
+    __tablename__ = "worker_heartbeats"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # starting | running | stopping | stopped
+    started_at: Mapped[datetime]
+    last_beat_at: Mapped[datetime]
+    published: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    retried: Mapped[int] = mapped_column(Integer, default=0)
+    passes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# -- API tables --
+
+
+class IdempotencyRecord(Base):
+    """The stored answer to a client's POST sent with an ``Idempotency-Key``, per user."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(300))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class WebhookSubscription(Base):
+    """An outgoing webhook of one workspace: where to send which post lifecycle events."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    url: Mapped[str] = mapped_column(String(1000))
+    events: Mapped[str] = mapped_column(String(200))  # comma-separated event names
+    secret_sealed: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    last_event_id: Mapped[int] = mapped_column(BigInteger, default=0)  # fan-out cursor
+    created_by: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:  # never the sealed secret
+        return f"WebhookSubscription(id={self.id!r}, url={self.url!r})"
+
+
+class WebhookDelivery(Base):
+    """One event to send to one subscription, retried with backoff until delivered or failed."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id"),
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("webhook_subscriptions.id"))
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    event_type: Mapped[str] = mapped_column(String(48))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -265,26 +265,38 @@ def schedule_retry(
     delay: timedelta,
     error: str,
     error_class: str,
-    spend_attempt: bool = True,
 ) -> PublishJob | None:
-    """Put the job back for another try after ``delay``.
-
-    ``spend_attempt=False`` (breaker open, rate limit before sending) gives back the attempt.
-    """
+    """Put the job back for another try after ``delay`` (the failed try stays counted)."""
     job = _owned(session, job_id, owner)
     if job is None:
         return None
-    if not spend_attempt and job.attempts > 0:
-        job.attempts -= 1
+    back_to_queue(job, now=now, at=now + delay)
+    job.last_error = error
+    job.last_error_class = error_class
+    return job
+
+
+def defer(
+    session: Session, job_id: str, *, owner: str, now: datetime, until: datetime, reason: str
+) -> PublishJob | None:
+    """Hand the job back untried until ``until`` (open breaker, platform throttle): no attempt spent."""
+    job = _owned(session, job_id, owner)
+    if job is None:
+        return None
+    back_to_queue(job, now=now, at=until)
+    job.last_error = reason
+    job.last_error_class = "deferred"
+    return job
+
+
+def back_to_queue(job: PublishJob, *, now: datetime, at: datetime) -> None:
+    """Return a job to waiting (``retrying`` once tried), due at ``at``, lease dropped."""
     job.status = JobStatus.RETRYING if job.attempts > 0 else JobStatus.PENDING
-    job.next_attempt_at = now + delay
+    job.next_attempt_at = at
     job.lease_owner = None
     job.lease_expires_at = None
     job.queued_at = None
-    job.last_error = error
-    job.last_error_class = error_class
     job.updated_at = now
-    return job
 
 
 def fail(
@@ -311,11 +323,7 @@ def release(session: Session, job_ids: Sequence[str], *, owner: str, now: dateti
         job = _owned(session, job_id, owner)
         if job is None:
             continue
-        job.status = JobStatus.RETRYING if job.attempts else JobStatus.PENDING
-        job.lease_owner = None
-        job.lease_expires_at = None
-        job.queued_at = None
-        job.updated_at = now
+        back_to_queue(job, now=now, at=job.next_attempt_at)
         n += 1
     return n
 

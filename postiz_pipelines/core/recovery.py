@@ -20,7 +20,6 @@ from postiz_pipelines.core.db import Database
 from postiz_pipelines.core.events import EventType, record_event
 from postiz_pipelines.core.models import (
     AttemptOutcome,
-    JobStatus,
     PostTarget,
     PublishAttempt,
     TargetStatus,
@@ -50,7 +49,7 @@ def recover_expired_leases(db: Database, *, now: datetime, limit: int = 500) -> 
             )
             dead_owner = job.lease_owner
             if last is None or last.outcome != AttemptOutcome.SENDING:
-                _requeue(job, now)
+                queue.back_to_queue(job, now=now, at=now)
                 requeued += 1
                 record_event(s, EventType.JOB_RECOVERED, now=now, workspace_id=job.workspace_id,
                              platform=job.platform, job_id=job.id, post_id=job.post_id,
@@ -71,19 +70,10 @@ def recover_expired_leases(db: Database, *, now: datetime, limit: int = 500) -> 
                 failed += 1
                 resolution = "failed_uncertain"
             else:
-                _requeue(job, now)
+                queue.back_to_queue(job, now=now, at=now)
                 requeued += 1
                 resolution = f"retry_{mode.value}"
             record_event(s, EventType.JOB_RECOVERED, now=now, workspace_id=job.workspace_id,
                          platform=job.platform, job_id=job.id, post_id=job.post_id,
                          resolution=resolution, owner=dead_owner)
     return RecoveryReport(requeued, failed)
-
-
-def _requeue(job, now: datetime) -> None:  # type: ignore[no-untyped-def]
-    job.status = JobStatus.RETRYING if job.attempts else JobStatus.PENDING
-    job.lease_owner = None
-    job.lease_expires_at = None
-    job.queued_at = None
-    job.next_attempt_at = now
-    job.updated_at = now

@@ -162,6 +162,7 @@ def _compile_rrule(
             )
         )
         return None, None, None
+    known = len(problems)
     kept: list[str] = []
     seen: set[str] = set()
     count: int | None = None
@@ -187,7 +188,7 @@ def _compile_rrule(
             problems.append(Problem("rrule", "sub-minute recurrence is not supported", value=text))
         else:
             kept.append(f"{key}={value}")
-    if problems:
+    if len(problems) > known:
         return None, None, None
     try:
         rule = rrulestr(";".join(kept), dtstart=start_wall)
@@ -199,6 +200,13 @@ def _compile_rrule(
         problems.append(Problem("rrule", "the rule never matches a date", value=text))
         return None, None, None
     return rule, count, until
+
+
+def _rrule_walls(rule: rrule) -> Callable[[datetime], Iterator[datetime]]:
+    def walls(seek: datetime) -> Iterator[datetime]:
+        return rule.xafter(seek, inc=True)
+
+    return walls
 
 
 def _cron_walls(expression: str) -> Callable[[datetime], Iterator[datetime]]:
@@ -265,33 +273,28 @@ def _compile(spec: RecurrenceSpec, start: datetime) -> tuple[_Series | None, lis
                     limit=start.isoformat(),
                 )
             )
-    if problems:
+    if spec.rrule and spec.cron:
         return None, problems
-
-    zone = ZoneInfo(spec.timezone)
-    start_wall = utc_to_local(start, zone).replace(second=0, microsecond=0)
+    # Parse the rule even when other fields failed, so one answer lists every problem.
+    zone = ZoneInfo("UTC" if zone_issue else spec.timezone)
+    begin = start if start_problem is None else datetime(2000, 1, 1, tzinfo=UTC)
+    start_wall = utc_to_local(begin, zone).replace(second=0, microsecond=0)
     until, count = spec.until, spec.count
+    walls: Callable[[datetime], Iterator[datetime]] | None = None
     if spec.rrule:
         rule, rule_count, rule_until = _compile_rrule(spec.rrule, zone, start_wall, problems)
-        if rule is None:
-            return None, problems
-        if rule_until is not None and rule_until < start:
+        if rule is not None and rule_until is not None and rule_until < begin:
             problems.append(
                 Problem("rrule", "UNTIL is before the start of the series", value=spec.rrule)
             )
-            return None, problems
-        bound_rule = rule
-
-        def walls(seek: datetime) -> Iterator[datetime]:
-            return bound_rule.xafter(seek, inc=True)
-
-        until = min((u for u in (until, rule_until) if u is not None), default=None)
-        count = min((c for c in (count, rule_count) if c is not None), default=None)
-    else:
-        assert spec.cron is not None
-        if not _check_cron(spec.cron, start_wall, problems):
-            return None, problems
+        if rule is not None:
+            walls = _rrule_walls(rule)
+            until = min((u for u in (until, rule_until) if u is not None), default=None)
+            count = min((c for c in (count, rule_count) if c is not None), default=None)
+    elif spec.cron and _check_cron(spec.cron, start_wall, problems):
         walls = _cron_walls(spec.cron)
+    if problems or walls is None:
+        return None, problems
     return _Series(zone, walls, start_wall, until.astimezone(UTC) if until else None, count), []
 
 

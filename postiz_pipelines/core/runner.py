@@ -58,7 +58,7 @@ async def publish_claimed(
         return BatchReport()
     s = app.settings
     async with httpx.AsyncClient(timeout=s.http_timeout_seconds, transport=transport) as http:
-        providers = ProviderSet(http, sandbox_url=s.sandbox_url)
+        providers = ProviderSet(http, sandbox_url=s.sandbox_url, clock=clock)
         publisher = Publisher(
             app.db, app.keyring, providers, clock=clock, owner=owner,
             config=app.engine_config(), media_root=app.media_root,

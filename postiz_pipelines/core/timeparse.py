@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from postiz_pipelines.core.clock import ensure_utc
+from postiz_pipelines.core.recurrence import local_to_utc
 from postiz_pipelines.core.workspaces import check_zone
 from postiz_pipelines.errors import Problem, ValidationFailed
 
@@ -37,5 +38,5 @@ def parse_instant(
             Problem(field, f"{parsed.isoformat()} has no UTC offset and {fallback_name} has no time zone; "
                     "add an offset (e.g. +01:00) or a time zone", str(value))
         )
-    zone = check_zone(zone_name, "timezone")
-    return ensure_utc(parsed.replace(tzinfo=zone))
+    # the same wall-time rule as recurring schedules (a skipped local time moves forward)
+    return local_to_utc(parsed, check_zone(zone_name, "timezone"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,19 +12,18 @@ from sqlalchemy.orm import Session
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.ids import new_id
 from postiz_pipelines.core.models import Workspace
+from postiz_pipelines.core.recurrence import zone_problem
 from postiz_pipelines.errors import NotFound, Problem, ValidationFailed
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$")
 
 
 def check_zone(name: str, field: str = "timezone") -> ZoneInfo:
-    """The IANA zone ``name``, or ValidationFailed naming ``field``."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationFailed(
-            Problem(field, f"unknown time zone {name!r} (use an IANA name like Europe/Berlin)", name)
-        ) from None
+    """The IANA zone ``name``, or ValidationFailed naming ``field`` (never the server's zone)."""
+    problem = zone_problem(name, field)
+    if problem is not None:
+        raise ValidationFailed(problem)
+    return ZoneInfo(name)
 
 
 def create_workspace(

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from postiz_pipelines.core.clock import Clock, SystemClock
 from postiz_pipelines.core.crypto import Secret
 from postiz_pipelines.errors import OutcomeUnknown, Problem, TransientError
 
@@ -157,10 +158,18 @@ class Provider(ABC):
     capabilities: ClassVar[Capabilities]
     default_base_url: ClassVar[str] = ""
 
-    def __init__(self, http: httpx.AsyncClient | None = None, *, base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient | None = None,
+        *,
+        base_url: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         # ``http`` may be None for validation-only use (creating a post checks every target).
         self.http = http  # type: ignore[assignment]
         self.base_url = (base_url or self.default_base_url).rstrip("/")
+        # Reset headers are read against the caller's clock, the one retries are scheduled on.
+        self.clock: Clock = clock or SystemClock()
 
     @property
     def platform(self) -> str:

@@ -53,6 +53,15 @@ PLATFORM = "mastodon"
 VISIBILITIES = frozenset({"public", "unlisted", "private", "direct"})
 DESCRIPTION_LIMIT = 1500
 VIDEO_MATRIX_LIMIT = 8_294_400
+STATUS_LIMIT_KEYS = ("max_characters", "max_media_attachments", "characters_reserved_per_url")
+MEDIA_LIMIT_KEYS = (
+    "supported_mime_types",
+    "description_limit",
+    "image_size_limit",
+    "image_matrix_limit",
+    "video_size_limit",
+    "video_matrix_limit",
+)
 # Which call failed decides the error class of a 404/422: media, a status, or a read.
 MEDIA_ENDPOINT = "media"
 STATUS_ENDPOINT = "status"
@@ -66,15 +75,7 @@ CAPABILITIES = Capabilities(
     media=MediaLimits(
         max_items=4,
         image_types=frozenset(
-            {
-                "image/jpeg",
-                "image/png",
-                "image/gif",
-                "image/webp",
-                "image/heic",
-                "image/heif",
-                "image/avif",
-            }
+            f"image/{t}" for t in ("jpeg", "png", "gif", "webp", "heic", "heif", "avif")
         ),
         video_types=frozenset({"video/mp4", "video/quicktime", "video/webm"}),
         max_image_bytes=16 * 1024 * 1024,
@@ -96,17 +97,8 @@ def instance_limits(instance: Mapping[str, Any]) -> dict[str, Any]:
     config = instance.get("configuration") or {}
     statuses = config.get("statuses") or {}
     media = config.get("media_attachments") or {}
-    keys = ("max_characters", "max_media_attachments", "characters_reserved_per_url")
-    out = {k: statuses[k] for k in keys if k in statuses}
-    media_keys = (
-        "supported_mime_types",
-        "description_limit",
-        "image_size_limit",
-        "image_matrix_limit",
-        "video_size_limit",
-        "video_matrix_limit",
-    )
-    out.update({k: media[k] for k in media_keys if k in media})
+    out = {k: statuses[k] for k in STATUS_LIMIT_KEYS if k in statuses}
+    out.update({k: media[k] for k in MEDIA_LIMIT_KEYS if k in media})
     return out
 
 

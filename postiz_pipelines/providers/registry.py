@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import httpx
 
+from postiz_pipelines.core.clock import Clock
 from postiz_pipelines.errors import Problem, ValidationFailed
 from postiz_pipelines.providers.base import Provider
 
@@ -69,8 +70,10 @@ class ProviderSet:
         *,
         sandbox_url: str | None = None,
         base_urls: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.http = http
+        self.clock = clock
         self.sandbox_url = sandbox_url
         self.base_urls = dict(base_urls or {})
         self._built: dict[str, Provider] = {}
@@ -79,6 +82,8 @@ class ProviderSet:
         if platform not in self._built:
             cls = provider_class(platform)
             self._built[platform] = cls(
-                self.http, base_url=base_url_for(platform, self.sandbox_url, self.base_urls)
+                self.http,
+                base_url=base_url_for(platform, self.sandbox_url, self.base_urls),
+                clock=self.clock,
             )
         return self._built[platform]

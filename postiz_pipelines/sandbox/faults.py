@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -156,10 +156,6 @@ class Faults:
                 self._active.clear()
             else:
                 self._active.pop(platform, None)
-
-    def platforms(self) -> Iterable[str]:
-        with self._lock:
-            return list(self._active)
 
     def decide(self, platform: str, endpoint: str) -> FaultDecision:
         """The fault for one request; consumes counted faults and one RNG draw."""

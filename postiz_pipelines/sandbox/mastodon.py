@@ -10,7 +10,6 @@ null`` and report 206 for ``PROCESSING_POLLS`` polls of ``GET /api/v1/media/:id`
 from __future__ import annotations
 
 import hashlib
-import html
 import io
 from dataclasses import replace
 from datetime import datetime
@@ -22,6 +21,24 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from postiz_pipelines.providers.text import mastodon_length
 from postiz_pipelines.sandbox.base import Call, PlatformSandbox, endpoint
+from postiz_pipelines.sandbox.mastodon_entities import (
+    AUDIO_TYPES,
+    CHARACTERS_RESERVED_PER_URL,
+    DESCRIPTION_LIMIT,
+    IMAGE_MATRIX_LIMIT,
+    IMAGE_SIZE_LIMIT,
+    IMAGE_TYPES,
+    MAX_CHARACTERS,
+    MAX_MEDIA_ATTACHMENTS,
+    VIDEO_SIZE_LIMIT,
+    VIDEO_TYPES,
+    account_json,
+    instance_json,
+    iso,
+    media_json,
+    needs_processing,
+    status_json,
+)
 from postiz_pipelines.sandbox.state import (
     AcceptedPost,
     RateWindow,
@@ -30,19 +47,6 @@ from postiz_pipelines.sandbox.state import (
     TokenStatus,
 )
 
-MAX_CHARACTERS = 500
-MAX_MEDIA_ATTACHMENTS = 4
-CHARACTERS_RESERVED_PER_URL = 23
-DESCRIPTION_LIMIT = 1500
-IMAGE_SIZE_LIMIT = 16 * 1024 * 1024
-IMAGE_MATRIX_LIMIT = 33_177_600
-VIDEO_SIZE_LIMIT = 103_809_024
-VIDEO_MATRIX_LIMIT = 8_294_400
-IMAGE_TYPES = tuple(f"image/{t}" for t in ("jpeg", "png", "gif", "heic", "heif", "webp", "avif"))
-VIDEO_TYPES = ("video/webm", "video/mp4", "video/quicktime", "video/ogg")
-AUDIO_TYPES = tuple(
-    f"audio/{t}" for t in ("wave", "wav", "x-wav", "mpeg", "mp3", "ogg", "flac", "aac", "mp4")
-)
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 IDEMPOTENCY_SECONDS = 3600
 API_LIMIT = (300, 300.0)
@@ -54,26 +58,8 @@ BAD_GATEWAY_PAGE = (
 )
 
 
-def _iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
 def _truthy(value: Any) -> bool:
     return str(value).lower() in {"1", "true", "t", "on", "yes"}
-
-
-def _needs_processing(mime_type: str) -> bool:
-    """GIFs (turned into gifv), video and audio are transcoded after the upload answers."""
-    return mime_type not in IMAGE_TYPES or mime_type == "image/gif"
-
-
-def _html_content(text: str) -> str:
-    """Plain text as Mastodon renders it: paragraphs on blank lines, ``<br />`` inside."""
-    paragraphs = [p for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
-    return "".join(
-        "<p>" + "<br />".join(html.escape(line) for line in p.split("\n")) + "</p>"
-        for p in paragraphs
-    )
 
 
 class MastodonSandbox(PlatformSandbox):
@@ -94,7 +80,7 @@ class MastodonSandbox(PlatformSandbox):
             response.headers["X-RateLimit-Limit"] = str(limit)
             response.headers["X-RateLimit-Remaining"] = "0"
             if reset_at is not None:
-                response.headers["X-RateLimit-Reset"] = _iso(reset_at)
+                response.headers["X-RateLimit-Reset"] = iso(reset_at)
             return response
         if status == 503:
             message = "There was a temporary problem serving your request, please try again"
@@ -114,7 +100,7 @@ class MastodonSandbox(PlatformSandbox):
     def _rate_headers(call: Call, window: RateWindow) -> None:
         call.headers["X-RateLimit-Limit"] = str(window.limit)
         call.headers["X-RateLimit-Remaining"] = str(window.remaining)
-        call.headers["X-RateLimit-Reset"] = _iso(window.reset_at)
+        call.headers["X-RateLimit-Reset"] = iso(window.reset_at)
 
     def _account(self, call: Call, *, required: bool = True) -> SandboxAccount | None:
         """The caller's account (401/403 as Mastodon answers them), after throttling."""
@@ -137,133 +123,21 @@ class MastodonSandbox(PlatformSandbox):
 
     # -- rendering ---------------------------------------------------------------------
     def _account_json(self, call: Call, account: SandboxAccount) -> dict[str, Any]:
-        url = f"{call.platform_url}/@{account.username}"
-        statuses = [p for p in self.state.accepted(self.name) if p.account_id == account.id]
-        return {
-            "id": account.id,
-            "username": account.username,
-            "acct": account.username,
-            "display_name": account.display_name,
-            "locked": False,
-            "bot": False,
-            "discoverable": True,
-            "group": False,
-            "created_at": _iso(account.created_at),
-            "note": "",
-            "url": url,
-            "uri": f"{call.platform_url}/users/{account.username}",
-            "avatar": f"{call.platform_url}/avatars/original/missing.png",
-            "header": f"{call.platform_url}/headers/original/missing.png",
-            "followers_count": 0,
-            "following_count": 0,
-            "statuses_count": len(statuses),
-            "last_status_at": statuses[-1].created_at.date().isoformat() if statuses else None,
-            "emojis": [],
-            "fields": [],
-        }
-
-    def _media_json(self, call: Call, media: StoredMedia) -> dict[str, Any]:
-        kind = media.mime_type.split("/")[0]
-        kind = "gifv" if media.mime_type == "image/gif" else kind
-        kind = kind if kind in {"image", "video", "gifv", "audio"} else "unknown"
-        url = f"{call.platform_url}/system/media_attachments/files/{media.id}/original"
-        meta: dict[str, Any] = {}
-        if media.width and media.height:
-            meta["original"] = {
-                "width": media.width,
-                "height": media.height,
-                "size": f"{media.width}x{media.height}",
-                "aspect": media.width / media.height,
-            }
-        if media.focus is not None:
-            meta["focus"] = {"x": media.focus[0], "y": media.focus[1]}
-        return {
-            "id": media.id,
-            "type": kind,
-            "url": url if media.ready else None,
-            "preview_url": f"{url}/small" if media.ready else None,
-            "remote_url": None,
-            "text_url": None,
-            "meta": meta,
-            "description": media.description or None,
-            "blurhash": None,
-        }
+        count, last = self.state.activity(self.name, account.id)
+        return account_json(call.platform_url, account, count, last)
 
     def _status_json(self, call: Call, post: AcceptedPost) -> dict[str, Any]:
         account = self.state.account(self.name, post.account_id)
         assert account is not None
         parent = self.state.post(self.name, post.reply_to) if post.reply_to else None
-        return {
-            "id": post.remote_id,
-            "created_at": _iso(post.created_at),
-            "in_reply_to_id": post.reply_to,
-            "in_reply_to_account_id": parent.account_id if parent else None,
-            "sensitive": bool(post.extra.get("sensitive")),
-            "spoiler_text": post.extra.get("spoiler_text", ""),
-            "visibility": post.extra.get("visibility", "public"),
-            "language": post.extra.get("language"),
-            "uri": f"{call.platform_url}/users/{account.username}/statuses/{post.remote_id}",
-            "url": f"{call.platform_url}/@{account.username}/{post.remote_id}",
-            "replies_count": 0,
-            "reblogs_count": 0,
-            "favourites_count": 0,
-            "edited_at": None,
-            "content": _html_content(post.text),
-            "reblog": None,
-            "application": {"name": "postiz_pipelines", "website": None},
-            "account": self._account_json(call, account),
-            "media_attachments": [self._media_json(call, m) for m in post.media],
-            "mentions": [],
-            "tags": [],
-            "emojis": [],
-            "card": None,
-            "poll": None,
-        }
+        author = self._account_json(call, account)
+        return status_json(call.platform_url, post, author, parent)
 
     # -- endpoints -----------------------------------------------------------------------
     @endpoint("GET", "/api/v2/instance")
     async def instance(self, call: Call) -> Response:
         self._account(call, required=False)
-        domain = call.request.url.netloc
-        return JSONResponse(
-            {
-                "domain": domain,
-                "title": "Mastodon sandbox",
-                "version": "4.3.0",
-                "source_url": "https://github.com/mastodon/mastodon",
-                "description": "A local emulator of a Mastodon instance.",
-                "usage": {"users": {"active_month": 0}},
-                "languages": ["en"],
-                "configuration": {
-                    "urls": {"streaming": f"wss://{domain}"},
-                    "accounts": {"max_featured_tags": 10, "max_pinned_statuses": 5},
-                    "statuses": {
-                        "max_characters": MAX_CHARACTERS,
-                        "max_media_attachments": MAX_MEDIA_ATTACHMENTS,
-                        "characters_reserved_per_url": CHARACTERS_RESERVED_PER_URL,
-                    },
-                    "media_attachments": {
-                        "supported_mime_types": [*IMAGE_TYPES, *VIDEO_TYPES, *AUDIO_TYPES],
-                        "description_limit": DESCRIPTION_LIMIT,
-                        "image_size_limit": IMAGE_SIZE_LIMIT,
-                        "image_matrix_limit": IMAGE_MATRIX_LIMIT,
-                        "video_size_limit": VIDEO_SIZE_LIMIT,
-                        "video_frame_rate_limit": 120,
-                        "video_matrix_limit": VIDEO_MATRIX_LIMIT,
-                    },
-                    "polls": {
-                        "max_options": 4,
-                        "max_characters_per_option": 50,
-                        "min_expiration": 300,
-                        "max_expiration": 2_629_746,
-                    },
-                    "translation": {"enabled": False},
-                },
-                "registrations": {"enabled": False, "approval_required": False},
-                "contact": {"email": "", "account": None},
-                "rules": [],
-            }
-        )
+        return JSONResponse(instance_json(call.request.url.netloc))
 
     @endpoint("GET", "/api/v1/accounts/verify_credentials")
     async def verify_credentials(self, call: Call) -> Response:
@@ -339,7 +213,7 @@ class MastodonSandbox(PlatformSandbox):
         media = self._check_media(media, data)
         self.state.put_media(media)
         status = 200 if media.ready else 202
-        return JSONResponse(self._media_json(call, media), status_code=status)
+        return JSONResponse(media_json(call.platform_url, media), status_code=status)
 
     def _snowflake(self) -> str:
         # Mastodon ids are 64-bit numbers that sort by time; a large base keeps that look.
@@ -379,7 +253,7 @@ class MastodonSandbox(PlatformSandbox):
                     f"Validation failed: File dimensions of {width}x{height} exceed the limit",
                 )
             media = replace(media, width=width, height=height)
-        if _needs_processing(media.mime_type):
+        if needs_processing(media.mime_type):
             media = replace(media, pending_polls=PROCESSING_POLLS)
         return media
 
@@ -402,8 +276,8 @@ class MastodonSandbox(PlatformSandbox):
             raise self.error(404, "Record not found")
         if not media.ready:  # this poll still sees it processing; a later one will not
             self.state.update_media(self.name, media_id, pending_polls=media.pending_polls - 1)
-            return JSONResponse(self._media_json(call, media), status_code=206)
-        return JSONResponse(self._media_json(call, media))
+            return JSONResponse(media_json(call.platform_url, media), status_code=206)
+        return JSONResponse(media_json(call.platform_url, media))
 
     @endpoint("POST", "/api/v1/statuses", publish=True)
     async def create_status(self, call: Call) -> Response:
@@ -483,6 +357,6 @@ class MastodonSandbox(PlatformSandbox):
             raise self.error(
                 422, "Cannot attach files that have not finished processing. Try again in a moment!"
             )
-        if len(media) > 1 and any(_needs_processing(m.mime_type) for m in media):
+        if len(media) > 1 and any(needs_processing(m.mime_type) for m in media):
             raise self.error(422, "Cannot attach a video to a post that already contains images")
         return media

@@ -152,6 +152,8 @@ class SandboxState:
         self._accounts: dict[tuple[str, str], SandboxAccount] = {}
         self._posts: dict[str, list[AcceptedPost]] = defaultdict(list)
         self._posts_by_id: dict[tuple[str, str], AcceptedPost] = {}
+        self._by_key: dict[tuple[str, str, str], AcceptedPost] = {}
+        self._activity: dict[tuple[str, str], tuple[int, datetime]] = {}
         self._media: dict[tuple[str, str], StoredMedia] = {}
         self._requests: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._windows: dict[tuple[str, str, str], tuple[int, int]] = {}
@@ -249,6 +251,10 @@ class SandboxState:
         with self.lock:
             self._posts[post.platform].append(post)
             self._posts_by_id[(post.platform, post.remote_id)] = post
+            if post.idempotency_key:
+                self._by_key[(post.platform, post.account_id, post.idempotency_key)] = post
+            count, _ = self._activity.get((post.platform, post.account_id), (0, post.created_at))
+            self._activity[(post.platform, post.account_id)] = (count + 1, post.created_at)
             for media in post.media:
                 self._media[(post.platform, media.id)] = replace(media, attached_to=post.remote_id)
             return post
@@ -268,12 +274,14 @@ class SandboxState:
         """The post this account made with ``key`` no longer than ``within_seconds`` ago."""
         since = self.now() - timedelta(seconds=within_seconds)
         with self.lock:
-            for post in reversed(self._posts.get(platform, ())):
-                if post.created_at < since:
-                    return None
-                if post.account_id == account_id and post.idempotency_key == key:
-                    return post
-            return None
+            post = self._by_key.get((platform, account_id, key))
+            return post if post is not None and post.created_at >= since else None
+
+    def activity(self, platform: str, account_id: str) -> tuple[int, datetime | None]:
+        """How many posts the account made, and when the last one was made."""
+        with self.lock:
+            count, last = self._activity.get((platform, account_id), (0, None))
+            return count, last
 
     # -- media -------------------------------------------------------------------------
     def put_media(self, media: StoredMedia) -> StoredMedia:

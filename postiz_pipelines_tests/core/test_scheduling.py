@@ -171,7 +171,13 @@ DST_CASES = [
         (2026, 3, 7),
         [utc(2026, 3, 7, 3, 30), utc(2026, 3, 8, 3, 30), utc(2026, 3, 9, 3, 30)],
     ),
-    ("UTC", 9, 0, (2026, 10, 24), [utc(2026, 10, 24, 9), utc(2026, 10, 25, 9), utc(2026, 10, 26, 9)]),
+    (
+        "UTC",
+        9,
+        0,
+        (2026, 10, 24),
+        [utc(2026, 10, 24, 9), utc(2026, 10, 25, 9), utc(2026, 10, 26, 9)],
+    ),
 ]
 
 
@@ -374,10 +380,20 @@ def test_validation_reports_every_problem_at_once() -> None:
     assert fields(problems) == {"timezone", "count", "until"}
     until = next(p for p in problems if p.field == "until")
     assert until.limit == "2026-01-01T00:00:00+00:00"
+    bad_rule = RecurrenceSpec(rrule="FREQ=NOPE", timezone="Mars/Base", count=0)
+    assert fields(validate_recurrence(bad_rule, start=datetime(2026, 1, 1))) == {
+        "rrule",
+        "timezone",
+        "count",
+        "starts_at",
+    }
 
 
 def test_valid_specs_have_no_problems_and_invalid_ones_raise_on_use() -> None:
-    assert validate_recurrence(RecurrenceSpec(cron="0 9 * * 1-5", timezone=NY), start=utc(2026, 1, 1)) == []
+    assert (
+        validate_recurrence(RecurrenceSpec(cron="0 9 * * 1-5", timezone=NY), start=utc(2026, 1, 1))
+        == []
+    )
     with pytest.raises(ValidationFailed) as info:
         series(RecurrenceSpec(cron="nope"), utc(2026, 1, 1), utc(2026, 2, 1))
     assert info.value.problems[0].field == "cron"
@@ -466,9 +482,7 @@ def test_single_next_slot_uses_the_accounts_slots() -> None:
     slots = [PostingSlot(0, "09:00"), PostingSlot(2, "14:30")]
     first = resolve_single("next_slot", now=now, zone=ZoneInfo(BERLIN), slots=slots)
     assert first == utc(2026, 3, 2, 8)
-    second = resolve_single(
-        "next_slot", now=now, zone=ZoneInfo(BERLIN), slots=slots, taken={first}
-    )
+    second = resolve_single("next_slot", now=now, zone=ZoneInfo(BERLIN), slots=slots, taken={first})
     assert second == utc(2026, 3, 4, 13, 30)
 
 
@@ -501,7 +515,11 @@ def test_expansion_after_downtime_reports_missed_without_a_burst() -> None:
     start = utc(2026, 3, 1)
     now = utc(2026, 3, 1, 5, 40)  # down since 00:00 expanded_until; 01:00..05:00 passed
     result = expand_recurring(
-        spec, start=start, expanded_until=utc(2026, 3, 1, 0, 30), now=now, horizon=timedelta(hours=2)
+        spec,
+        start=start,
+        expanded_until=utc(2026, 3, 1, 0, 30),
+        now=now,
+        horizon=timedelta(hours=2),
     )
     assert result.missed == [utc(2026, 3, 1, h) for h in (1, 2, 3, 4)]
     assert result.to_publish == [utc(2026, 3, 1, 5), utc(2026, 3, 1, 6), utc(2026, 3, 1, 7)]

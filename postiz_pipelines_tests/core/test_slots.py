@@ -43,7 +43,10 @@ def test_invalid_slot_names_its_field(slot: PostingSlot, field: str) -> None:
 
 
 def test_edges_of_the_day_are_valid() -> None:
-    assert validate_slots([PostingSlot(6, "00:00"), PostingSlot(6, "23:59"), PostingSlot(3, "7:05")]) == []
+    assert (
+        validate_slots([PostingSlot(6, "00:00"), PostingSlot(6, "23:59"), PostingSlot(3, "7:05")])
+        == []
+    )
 
 
 def test_parse_slots_from_stored_json_checks_types() -> None:
@@ -122,6 +125,9 @@ def test_weekly_instants_are_half_open_and_ordered() -> None:
 def test_weekly_instants_across_a_local_date_line() -> None:
     # Monday 00:30 in Kolkata is Sunday 19:00 UTC: the window is in UTC, the slot is local.
     found = weekly_instants(
-        [PostingSlot(0, "00:30")], ZoneInfo("Asia/Kolkata"), utc(2026, 3, 1, 18), utc(2026, 3, 1, 20)
+        [PostingSlot(0, "00:30")],
+        ZoneInfo("Asia/Kolkata"),
+        utc(2026, 3, 1, 18),
+        utc(2026, 3, 1, 20),
     )
     assert found == [(utc(2026, 3, 1, 19), 0)]

@@ -22,7 +22,10 @@ def call(client: httpx.AsyncClient, method: str, path: str, **kw: Any) -> httpx.
     return asyncio.run(client.request(method, path, **kw))
 
 
-def publish(client: httpx.AsyncClient, token: str = "tok-a") -> httpx.Response:
+ALICE = "tok-a"
+
+
+def publish(client: httpx.AsyncClient, token: str = ALICE) -> httpx.Response:
     return call(
         client,
         "POST",
@@ -59,7 +62,9 @@ def test_faults_are_set_read_and_cleared_over_http(
 def test_bad_fault_bodies_name_the_problem(sandbox_client: httpx.AsyncClient) -> None:
     unknown = call(sandbox_client, "POST", "/_sandbox/mastodon/faults", json={"lag": 1})
     assert (unknown.status_code, unknown.json()["error"]) == (422, "unknown fault field(s): lag")
-    bad = call(sandbox_client, "POST", "/_sandbox/mastodon/faults", json={"error_rates": {"503": 2}})
+    bad = call(
+        sandbox_client, "POST", "/_sandbox/mastodon/faults", json={"error_rates": {"503": 2}}
+    )
     assert bad.status_code == 422
     assert "error_rates[503]" in bad.json()["error"]
     not_json = call(sandbox_client, "POST", "/_sandbox/mastodon/faults", content=b"{")

@@ -112,7 +112,11 @@ def test_a_status_is_recorded_and_rendered_like_mastodon(
 ) -> None:
     sandbox_state.provision("mastodon", "tok-alice", username="alice")
     response = post_status(
-        sandbox_client, "tok-alice", key="k-1", status="Hello <world>\n\nline", visibility="unlisted"
+        sandbox_client,
+        "tok-alice",
+        key="k-1",
+        status="Hello <world>\n\nline",
+        visibility="unlisted",
     )
     assert response.status_code == 200
     body = response.json()
@@ -120,8 +124,13 @@ def test_a_status_is_recorded_and_rendered_like_mastodon(
     assert body["visibility"] == "unlisted"
     assert body["url"] == f"http://sandbox.test/mastodon/@alice/{body['id']}"
     assert body["created_at"] == "2026-11-28T12:00:00.000Z"
+    assert body["account"]["statuses_count"] == 1
     [post] = sandbox_state.accepted("mastodon")
-    assert (post.remote_id, post.handle, post.text) == (body["id"], "alice", "Hello <world>\n\nline")
+    assert (post.remote_id, post.handle, post.text) == (
+        body["id"],
+        "alice",
+        "Hello <world>\n\nline",
+    )
     assert (post.idempotency_key, post.created_at) == ("k-1", clock.now())
 
 

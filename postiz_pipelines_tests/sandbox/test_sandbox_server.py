@@ -22,7 +22,9 @@ def test_accept_then_drop_over_tcp_records_once_and_the_key_recovers_it() -> Non
             assert put.status_code == 200
             headers = {**TOKEN, "Idempotency-Key": "k-tcp"}
             with pytest.raises(httpx.RemoteProtocolError):
-                await client.post("/mastodon/api/v1/statuses", headers=headers, json={"status": "hi"})
+                await client.post(
+                    "/mastodon/api/v1/statuses", headers=headers, json={"status": "hi"}
+                )
             retry = await client.post(
                 "/mastodon/api/v1/statuses", headers=headers, json={"status": "hi"}
             )
@@ -71,10 +73,13 @@ def test_the_server_stops_even_with_a_request_left_hanging() -> None:
     with running_sandbox(state=state) as url:
         client = threading.Thread(target=_hang_on, args=(url, outcome))
         client.start()
-        # Wait until the hung request reached the server, by its count.
-        ready = threading.Event()
-        while state.request_count("mastodon", "GET /api/v2/instance") == 0:
-            ready.wait(0.01)
+        # Stop only once the request is hanging inside the server (a condition, polled).
+        arrived = threading.Event()
+        for _ in range(1000):
+            if state.request_count("mastodon", "GET /api/v2/instance"):
+                break
+            arrived.wait(0.01)
+        assert state.request_count("mastodon", "GET /api/v2/instance") == 1
     client.join(10)
     assert not client.is_alive()
     assert len(outcome) == 1  # the client was answered or cut off; it did not wait 30 s

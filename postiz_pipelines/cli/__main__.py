@@ -1,0 +1,3 @@
+from postiz_pipelines.cli import main
+
+main()

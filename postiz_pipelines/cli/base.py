@@ -1,0 +1,104 @@
+"""What every ``postiz-pipelines`` command shares: the environment, errors, output.
+
+Errors print what was wrong (field and limit) to stderr and exit non-zero: 1 for refused
+input or missing objects, 2 for bad usage (click's own), 3 for configuration errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+import click
+
+from postiz_pipelines.core.clock import utcnow
+from postiz_pipelines.core.context import AppContext
+from postiz_pipelines.errors import ConfigError, NotFound, PostizError, ValidationFailed
+from postiz_pipelines.settings import Settings
+
+
+class Env:
+    """What every command shares: settings, and the app context built on first use."""
+
+    def __init__(self, environ: dict[str, str] | None = None, now: Callable[[], datetime] = utcnow) -> None:
+        self.environ = environ
+        self.now = now
+        self._app: AppContext | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return Settings.from_env(self.environ)
+
+    @property
+    def app(self) -> AppContext:
+        if self._app is None:
+            self._app = AppContext.from_settings(self.settings)
+        return self._app
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ValidationFailed as exc:
+            click.echo("error: the input was refused; nothing was stored:", err=True)
+            for p in exc.problems:
+                click.echo(f"  - {p}", err=True)
+            sys.exit(1)
+        except NotFound as exc:
+            fail(str(exc))
+        except ConfigError as exc:
+            fail(str(exc), 3)
+        except PostizError as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+def emit(rows: Sequence[dict[str, Any]], as_json: bool, columns: Sequence[str]) -> None:
+    """A table for people, or JSON for scripts."""
+    if as_json:
+        click.echo(json.dumps(list(rows), indent=2, default=str))
+        return
+    if not rows:
+        click.echo("(none)")
+        return
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    click.echo("  ".join(c.upper().ljust(widths[c]) for c in columns))
+    for r in rows:
+        click.echo("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+@contextmanager
+def write(env: Env) -> Iterator[Any]:
+    with env.app.db.session() as session:
+        yield session
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Publish and schedule social-media posts with Dagster."""
+    if ctx.obj is None:
+        ctx.obj = Env()
+    ctx.call_on_close(ctx.obj.close)
+
+
+pass_env = click.make_pass_decorator(Env)
+
+

@@ -1,0 +1,74 @@
+"""Rate limits: waits the platforms impose (kept in the database) and per-account token buckets.
+
+A 429 or a reset header becomes a ``Throttle`` row for the account (or the platform), so
+every run and every worker defers that account's jobs until the platform said it may try
+again, without spending their attempts. Within one run, a token bucket per account keeps
+to the platform's default budget (``Capabilities.rate_limit``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from postiz_pipelines.core.clock import Clock
+from postiz_pipelines.core.models import Throttle
+
+
+def account_scope(account_id: str) -> str:
+    return f"account:{account_id}"
+
+
+def platform_scope(platform: str) -> str:
+    return f"platform:{platform}"
+
+
+def blocked_until(session: Session, scopes: Sequence[str], *, now: datetime) -> datetime | None:
+    """The latest instant any of ``scopes`` is blocked until, if later than ``now``."""
+    latest = None
+    for row in session.scalars(select(Throttle).where(Throttle.scope.in_(list(scopes)))):
+        if row.blocked_until > now and (latest is None or row.blocked_until > latest):
+            latest = row.blocked_until
+    return latest
+
+
+def impose(session: Session, scope: str, *, until: datetime, reason: str, now: datetime) -> None:
+    """Block ``scope`` until ``until`` (never shortening a longer block already in place)."""
+    row = session.get(Throttle, scope, with_for_update=True)
+    if row is None:
+        session.add(Throttle(scope=scope, blocked_until=until, reason=reason[:300], updated_at=now))
+    elif row.blocked_until < until:
+        row.blocked_until = until
+        row.reason = reason[:300]
+        row.updated_at = now
+
+
+class TokenBucket:
+    """``capacity`` tokens, refilled at ``rate`` per second; ``acquire`` waits on the clock."""
+
+    def __init__(self, capacity: int, per_seconds: float, clock: Clock) -> None:
+        self.capacity = float(capacity)
+        self.rate = capacity / per_seconds
+        self.clock = clock
+        self.tokens = float(capacity)
+        self.stamp = clock.now()
+
+    def _refill(self) -> None:
+        now = self.clock.now()
+        elapsed = (now - self.stamp).total_seconds()
+        if elapsed > 0:
+            self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
+            self.stamp = now
+
+    def wait_time(self) -> float:
+        """Seconds until a token is free (0 when one is free now)."""
+        self._refill()
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    async def acquire(self) -> None:
+        while (wait := self.wait_time()) > 0:
+            await self.clock.sleep_until(self.clock.now() + timedelta(seconds=wait))
+        self.tokens -= 1
