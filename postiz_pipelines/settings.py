@@ -45,6 +45,8 @@ class Settings(BaseModel):
         default=None, description="Point every provider at this sandbox base URL"
     )
     http_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    breaker_threshold: int = Field(default=5, ge=1, le=100_000, description="failures in a row")
+    breaker_cooldown_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
     @field_validator("database_url")
     @classmethod

@@ -109,7 +109,7 @@ def list_members(session: Session, workspace_id: str) -> list[tuple[WorkspaceMem
             .join(User, User.id == WorkspaceMember.user_id)
             .where(WorkspaceMember.workspace_id == workspace_id)
             .order_by(User.email)
-        ).tuples()
+        ).all()
     )
 
 

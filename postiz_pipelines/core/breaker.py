@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from postiz_pipelines.core.db import insert_ignoring_conflicts
 from postiz_pipelines.core.models import BreakerState, CircuitBreaker
 
 
@@ -40,6 +41,19 @@ class Gate:
 
 def _row(session: Session, platform: str) -> CircuitBreaker | None:
     return session.get(CircuitBreaker, platform, with_for_update=True)
+
+
+def _row_for_update(session: Session, platform: str, now: datetime) -> CircuitBreaker:
+    """The platform's row, created if missing (safely: two runs may fail at once), locked."""
+    insert_ignoring_conflicts(
+        session, CircuitBreaker,
+        [{"platform": platform, "state": BreakerState.CLOSED.value, "consecutive_failures": 0,
+          "opened_count": 0, "updated_at": now}],
+        on=["platform"],
+    )
+    row = session.get(CircuitBreaker, platform, with_for_update=True, populate_existing=True)
+    assert row is not None
+    return row
 
 
 def gate(session: Session, platform: str, *, owner: str, now: datetime, policy: BreakerPolicy) -> Gate:
@@ -83,11 +97,7 @@ def record_failure(
     session: Session, platform: str, *, now: datetime, error: str, policy: BreakerPolicy
 ) -> bool:
     """Count a transient failure; True when this failure opened the breaker."""
-    row = _row(session, platform)
-    if row is None:
-        row = CircuitBreaker(platform=platform, state=BreakerState.CLOSED, consecutive_failures=0,
-                             opened_count=0, updated_at=now)
-        session.add(row)
+    row = _row_for_update(session, platform, now)
     row.consecutive_failures = (row.consecutive_failures or 0) + 1
     row.last_error = error[:1000]
     row.updated_at = now

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from postiz_pipelines.core.backoff import RetryPolicy
+from postiz_pipelines.core.breaker import BreakerPolicy
 from postiz_pipelines.core.crypto import Keyring
 from postiz_pipelines.core.db import Database
 from postiz_pipelines.core.engine import EngineConfig
@@ -38,6 +39,8 @@ class AppContext:
             account_spacing_seconds=s.worker_rate_limit_delay / 1000,
             retry=RetryPolicy(max_retries=s.max_retries, base_seconds=s.retry_base_seconds),
             lease=timedelta(seconds=s.lease_seconds),
+            breaker=BreakerPolicy(failure_threshold=s.breaker_threshold,
+                                  cooldown_seconds=s.breaker_cooldown_seconds),
         )
 
     def close(self) -> None:

@@ -56,6 +56,18 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def insert_ignoring_conflicts(session: Session, model: Any, rows: list[dict[str, Any]], *, on: list[str]) -> int:
+    """INSERT ... ON CONFLICT (``on``) DO NOTHING on either backend; returns rows inserted."""
+    if not rows:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    result = session.execute(insert(model).values(rows).on_conflict_do_nothing(index_elements=on))
+    return max(result.rowcount or 0, 0)
+
+
 def is_postgres(engine_or_session: Engine | Session) -> bool:
     bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
     return bind.dialect.name == "postgresql"

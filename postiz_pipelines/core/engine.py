@@ -142,7 +142,13 @@ class Publisher:
         renewer = asyncio.create_task(self._renew_leases(held))
 
         async def one(job: PublishJob) -> None:
-            outcome = await self._wait_then_publish(job, sem)
+            try:
+                outcome = await self._wait_then_publish(job, sem)
+            except Exception:
+                # e.g. the database went away while recording: the job keeps its lease
+                # and its attempt row, and lease recovery resolves it; the batch goes on.
+                log.exception("job %s could not be recorded; left to lease recovery", job.id)
+                outcome = JobOutcome(job.id, "lost", job.platform, "internal")
             held.discard(job.id)
             report.outcomes.append(outcome)
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.ids import new_id
-from postiz_pipelines.core.models import MediaAsset, PostMedia
+from postiz_pipelines.core.models import MediaAsset, Post, PostMedia, PostStatus
 from postiz_pipelines.core.storage import LocalStorage, StagedFile
 from postiz_pipelines.errors import Conflict, NotFound, Problem, ValidationFailed
 
@@ -256,10 +256,16 @@ def list_media(
 
 
 def delete_media(session: Session, asset: MediaAsset, *, now: datetime, actor: str = "system") -> None:
-    """Soft-delete an asset no scheduled post uses; the file stays for posts that did use it."""
-    used = session.scalar(select(PostMedia.post_id).where(PostMedia.media_id == asset.id).limit(1))
+    """Soft-delete an asset no unpublished post uses; the file stays for posts that used it."""
+    used = session.scalar(
+        select(PostMedia.post_id)
+        .join(Post, Post.id == PostMedia.post_id)
+        .where(PostMedia.media_id == asset.id, Post.deleted_at.is_(None),
+               Post.status.in_([PostStatus.DRAFT, PostStatus.SCHEDULED, PostStatus.PUBLISHING]))
+        .limit(1)
+    )
     if used is not None:
-        raise Conflict(f"media {asset.id} is attached to post {used}; remove it from the post first")
+        raise Conflict(f"media {asset.id} is attached to unpublished post {used}; remove it from the post first")
     asset.deleted_at = now
     audit(session, actor=actor, action="media.delete", object_type="media", object_id=asset.id,
           workspace_id=asset.workspace_id, now=now)

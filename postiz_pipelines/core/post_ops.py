@@ -316,5 +316,5 @@ def post_attempts(session: Session, post_id: str) -> list[tuple[PublishAttempt, 
             .join(PublishJob, PublishJob.id == PublishAttempt.job_id)
             .where(PublishJob.post_id == post_id)
             .order_by(PublishAttempt.started_at, PublishAttempt.job_id, PublishAttempt.attempt_no)
-        ).tuples()
+        ).all()
     )

@@ -16,11 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from postiz_pipelines.core.db import Database
+from postiz_pipelines.core.db import Database, insert_ignoring_conflicts
 from postiz_pipelines.core.ids import new_id
 from postiz_pipelines.core.models import (
     CLAIMABLE_JOB_STATES,
@@ -89,15 +87,7 @@ def new_job_row(
 
 def enqueue(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Insert job rows, skipping any whose idempotency key exists; returns how many were new."""
-    if not rows:
-        return 0
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(PublishJob).values(list(rows)).on_conflict_do_nothing(
-        index_elements=["idempotency_key"]
-    )
-    result = session.execute(stmt)
-    return max(result.rowcount or 0, 0)
+    return insert_ignoring_conflicts(session, PublishJob, list(rows), on=["idempotency_key"])
 
 
 def _claimable(now: datetime, horizon: datetime) -> Any:

@@ -95,14 +95,14 @@ def workspace_stats(session: Session, *, since: datetime) -> list[dict[str, Any]
             select(PublishJob.workspace_id, func.count())
             .where(PublishJob.status.in_(CLAIMABLE_JOB_STATES))
             .group_by(PublishJob.workspace_id)
-        ).tuples()
+        ).all()
     )
     dead = dict(
         session.execute(
             select(PublishJob.workspace_id, func.count())
             .where(PublishJob.status == JobStatus.FAILED)
             .group_by(PublishJob.workspace_id)
-        ).tuples()
+        ).all()
     )
     events: dict[str, dict[str, int]] = {}
     for ws, event_type, n in session.execute(

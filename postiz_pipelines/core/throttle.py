@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.core.clock import Clock
+from postiz_pipelines.core.db import insert_ignoring_conflicts
 from postiz_pipelines.core.models import Throttle
 
 
@@ -37,10 +38,15 @@ def blocked_until(session: Session, scopes: Sequence[str], *, now: datetime) -> 
 
 def impose(session: Session, scope: str, *, until: datetime, reason: str, now: datetime) -> None:
     """Block ``scope`` until ``until`` (never shortening a longer block already in place)."""
-    row = session.get(Throttle, scope, with_for_update=True)
-    if row is None:
-        session.add(Throttle(scope=scope, blocked_until=until, reason=reason[:300], updated_at=now))
-    elif row.blocked_until < until:
+    inserted = insert_ignoring_conflicts(
+        session, Throttle,
+        [{"scope": scope, "blocked_until": until, "reason": reason[:300], "updated_at": now}],
+        on=["scope"],
+    )
+    if inserted:
+        return
+    row = session.get(Throttle, scope, with_for_update=True, populate_existing=True)
+    if row is not None and row.blocked_until < until:
         row.blocked_until = until
         row.reason = reason[:300]
         row.updated_at = now

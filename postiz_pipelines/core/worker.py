@@ -101,7 +101,13 @@ class PublishingWorker:
             while not self._stop.is_set():
                 if max_passes is not None and self.stats.passes >= max_passes:
                     break
-                claimed = await self._one_pass(providers)
+                try:
+                    claimed = await self._one_pass(providers)
+                except Exception:
+                    # a long-running daemon outlives a bad pass (database restart, network)
+                    log.exception("worker pass failed; trying again after the poll interval")
+                    self.stats.extra["failed_passes"] = self.stats.extra.get("failed_passes", 0) + 1
+                    claimed = 0
                 if claimed == 0:
                     if stop_when_idle:
                         break

@@ -16,6 +16,15 @@ from postiz_pipelines.providers.base import Provider
 
 PROVIDER_PATHS: dict[str, str] = {
     "mastodon": "postiz_pipelines.providers.mastodon:MastodonProvider",
+    "facebook": "postiz_pipelines.providers.facebook:FacebookProvider",
+    "instagram": "postiz_pipelines.providers.instagram:InstagramProvider",
+    "threads": "postiz_pipelines.providers.threads:ThreadsProvider",
+    "bluesky": "postiz_pipelines.providers.bluesky:BlueskyProvider",
+    "x": "postiz_pipelines.providers.x:XProvider",
+    "linkedin": "postiz_pipelines.providers.linkedin:LinkedInProvider",
+    "telegram": "postiz_pipelines.providers.telegram:TelegramProvider",
+    "discord": "postiz_pipelines.providers.discord:DiscordProvider",
+    "slack": "postiz_pipelines.providers.slack:SlackProvider",
 }
 
 _classes: dict[str, type[Provider]] = {}

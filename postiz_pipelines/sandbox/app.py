@@ -28,12 +28,30 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from postiz_pipelines.sandbox.base import PlatformSandbox
+from postiz_pipelines.sandbox.bluesky import BlueskySandbox
+from postiz_pipelines.sandbox.discord import DiscordSandbox
+from postiz_pipelines.sandbox.facebook import FacebookSandbox
 from postiz_pipelines.sandbox.faults import FaultSpec
+from postiz_pipelines.sandbox.instagram import InstagramSandbox
+from postiz_pipelines.sandbox.linkedin import LinkedInSandbox
 from postiz_pipelines.sandbox.mastodon import MastodonSandbox
+from postiz_pipelines.sandbox.slack import SlackSandbox
 from postiz_pipelines.sandbox.state import SandboxState
+from postiz_pipelines.sandbox.telegram import TelegramSandbox
+from postiz_pipelines.sandbox.threads import ThreadsSandbox
+from postiz_pipelines.sandbox.x import XSandbox
 
 PLATFORMS: tuple[type[PlatformSandbox], ...] = (
     MastodonSandbox,
+    BlueskySandbox,
+    XSandbox,
+    LinkedInSandbox,
+    TelegramSandbox,
+    DiscordSandbox,
+    SlackSandbox,
+    FacebookSandbox,
+    InstagramSandbox,
+    ThreadsSandbox,
     # a new platform: import its emulator above and add its class here
 )
 

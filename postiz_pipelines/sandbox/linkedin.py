@@ -39,6 +39,7 @@ import secrets
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -98,10 +99,20 @@ class _Upload:
 
 
 @dataclass
+class _Asset:
+    """An image or video as the Assets service tracks it: its owner URN and status."""
+
+    owner: str
+    status: str = "WAITING_UPLOAD"
+    polls_left: int = 0  # status polls still answered PROCESSING
+
+
+@dataclass
 class _World:
     access: dict[str, _Issued] = field(default_factory=dict)  # token digest -> member
     refresh: dict[str, _Issued] = field(default_factory=dict)
     codes: set[str] = field(default_factory=set)
+    assets: dict[str, _Asset] = field(default_factory=dict)  # URN -> asset
     uploads: dict[str, _Upload] = field(default_factory=dict)  # video URN -> session
 
 
@@ -154,14 +165,18 @@ class LinkedInSandbox(PlatformSandbox):
             phrase = "Bad Gateway" if status == 502 else "Gateway Timeout"
             return HTMLResponse(GATEWAY_PAGE.format(f"{status} {phrase}"), status_code=status)
         if status == 429:  # LinkedIn documents no rate-limit headers
-            return self.restli_error(429, _throttle_message("APPLICATION"), code="TOO_MANY_REQUESTS", service=101)
-        return self.restli_error(status, _phrase(status))
+            return self.restli_error(
+                429, _throttle_message("APPLICATION"), code="TOO_MANY_REQUESTS", service=101
+            )
+        return self.restli_error(status, HTTPStatus(status).phrase)
 
     # -- auth --------------------------------------------------------------------------
     def _member(self, call: Call) -> SandboxAccount:
         token = call.bearer_token()
         if token is None:
-            raise self.fail(401, "Empty oauth2 access token", code="EMPTY_ACCESS_TOKEN", service=65604)
+            raise self.fail(
+                401, "Empty oauth2 access token", code="EMPTY_ACCESS_TOKEN", service=65604
+            )
         auth = self.state.authenticate(self.name, token)
         issued = _world(self.state).access.get(_digest(token))
         account = self.state.account(self.name, issued.account_id) if issued else None
@@ -229,7 +244,9 @@ class LinkedInSandbox(PlatformSandbox):
         try:
             body = await call.json_or_form()
         except ValueError:
-            raise self.fail(400, "Unable to parse the request body as JSON", code="ILLEGAL_ARGUMENT") from None
+            raise self.fail(
+                400, "Unable to parse the request body as JSON", code="ILLEGAL_ARGUMENT"
+            ) from None
         return body
 
     # -- identity ----------------------------------------------------------------------
@@ -259,19 +276,7 @@ class LinkedInSandbox(PlatformSandbox):
         self._may_act_as(member, owner, call)
         asset = f"D{self.state.next_number():05d}AQ{secrets.token_hex(6)}"
         urn = f"urn:li:image:{asset}"
-        self.state.put_media(
-            StoredMedia(
-                PLATFORM,
-                urn,
-                member.id,
-                "",
-                0,
-                "",
-                self.state.now(),
-                description=owner,
-                pending_polls=-1,
-            )
-        )
+        self._new_asset(urn, member, owner, "")
         expires = self.state.now() + timedelta(hours=1)
         return JSONResponse(
             {
@@ -283,40 +288,59 @@ class LinkedInSandbox(PlatformSandbox):
             }
         )
 
+    def _new_asset(self, urn: str, member: SandboxAccount, owner: str, mime: str) -> None:
+        _world(self.state).assets[urn] = _Asset(owner)
+        self.state.put_media(StoredMedia(PLATFORM, urn, member.id, mime, 0, "", self.state.now()))
+
     @endpoint("PUT", "/dms-uploads/{asset}/uploaded-image/0")
     async def put_image(self, call: Call) -> Response:
         member = self._member(call)
         urn = f"urn:li:image:{call.request.path_params['asset']}"
+        asset = _world(self.state).assets.get(urn)
         media = self.state.media(self.name, urn)
-        if media is None or media.account_id != member.id:
+        if asset is None or media is None or media.account_id != member.id:
             raise self.fail(404, "Upload URL not found")
         data = await call.request.body()
         mime, width, height = _probe_image(data)
-        ok = mime is not None and width * height < MAX_IMAGE_PIXELS
+        usable = mime is not None and width * height < MAX_IMAGE_PIXELS
+        asset.status = "AVAILABLE" if usable else "PROCESSING_FAILED"
         self.state.update_media(
             self.name,
             urn,
-            mime_type=mime or (call.request.headers.get("content-type") or ""),
+            mime_type=mime or call.request.headers.get("content-type", ""),
             size_bytes=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
             width=width or None,
             height=height or None,
-            filename="AVAILABLE" if ok else "PROCESSING_FAILED",
-            pending_polls=0,
         )
         return Response(status_code=201)
 
     @endpoint("GET", "/rest/images/{urn}")
     async def image_status(self, call: Call) -> Response:
+        return self._asset_status(call, "image")
+
+    def _asset_status(self, call: Call, kind: str) -> Response:
         member = self._member(call)
         self._versioned(call)
         urn = call.request.path_params["urn"]
+        asset = _world(self.state).assets.get(urn)
         media = self.state.media(self.name, urn)
-        if media is None or not urn.startswith("urn:li:image:") or media.account_id != member.id:
-            raise self.fail(404, f"Image {urn} does not exist", code="NOT_FOUND")
-        body: dict[str, Any] = {"id": urn, "owner": media.description, "status": _status(media)}
-        if body["status"] == "AVAILABLE":
-            body["downloadUrl"] = f"{call.platform_url}/dms/image/{urn}"
+        if (
+            asset is None
+            or media is None
+            or not urn.startswith(f"urn:li:{kind}:")
+            or media.account_id != member.id
+        ):
+            raise self.fail(404, f"{kind.title()} {urn} does not exist", code="NOT_FOUND")
+        body: dict[str, Any] = {"id": urn, "owner": asset.owner, "status": asset.status}
+        if asset.status == "PROCESSING":  # this poll still sees it processing; a later one not
+            asset.polls_left -= 1
+            if asset.polls_left <= 0:
+                asset.status = "AVAILABLE"
+        elif asset.status == "AVAILABLE":
+            body["downloadUrl"] = f"{call.platform_url}/dms/{kind}/{urn}"
+        elif asset.status == "PROCESSING_FAILED":
+            body["processingFailureReason"] = f"The {kind} could not be processed"
         return JSONResponse(body)
 
     # -- videos ------------------------------------------------------------------------
@@ -338,9 +362,11 @@ class LinkedInSandbox(PlatformSandbox):
         owner = str(request.get("owner") or "")
         self._may_act_as(member, owner, call)
         try:
-            size = int(request.get("fileSizeBytes"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise self.fail(400, "/fileSizeBytes :: field is required", code="ILLEGAL_ARGUMENT") from None
+            size = int(request["fileSizeBytes"])
+        except (KeyError, TypeError, ValueError):
+            raise self.fail(
+                400, "/fileSizeBytes :: field is required", code="ILLEGAL_ARGUMENT"
+            ) from None
         if not VIDEO_MIN_BYTES <= size <= VIDEO_MAX_BYTES:
             raise self.fail(
                 400,
@@ -350,12 +376,12 @@ class LinkedInSandbox(PlatformSandbox):
             )
         asset = f"C{self.state.next_number():05d}AQ{secrets.token_hex(6)}"
         urn = f"urn:li:video:{asset}"
-        parts = range(0, size, VIDEO_PART_BYTES)
-        etags = [f"/ambry-video/signedId/{asset}-{i}-{secrets.token_hex(4)}" for i, _ in enumerate(parts)]
+        starts = range(0, size, VIDEO_PART_BYTES)
+        etags = [
+            f"/ambry-video/signedId/{asset}-{i}-{secrets.token_hex(4)}" for i in range(len(starts))
+        ]
         _world(self.state).uploads[urn] = _Upload(member.id, size, etags)
-        self.state.put_media(
-            StoredMedia(PLATFORM, urn, member.id, "video/mp4", size, "", self.state.now(), description=owner, pending_polls=-1)
-        )
+        self._new_asset(urn, member, owner, "video/mp4")
         expires = self.state.now() + timedelta(hours=8)
         instructions = [
             {
@@ -363,7 +389,7 @@ class LinkedInSandbox(PlatformSandbox):
                 "firstByte": start,
                 "lastByte": min(size, start + VIDEO_PART_BYTES) - 1,
             }
-            for i, start in enumerate(parts)
+            for i, start in enumerate(starts)
         ]
         return JSONResponse(
             {
@@ -393,40 +419,27 @@ class LinkedInSandbox(PlatformSandbox):
 
     def _finalize_video(self, member: SandboxAccount, request: dict[str, Any]) -> Response:
         urn = str(request.get("video") or "")
-        upload = _world(self.state).uploads.get(urn)
+        world = _world(self.state)
+        upload = world.uploads.get(urn)
         if upload is None or upload.account_id != member.id:
             raise self.fail(404, f"Video {urn} does not exist", code="NOT_FOUND")
-        if list(request.get("uploadedPartIds") or []) != upload.etags or len(upload.parts) != len(upload.etags):
-            raise self.fail(400, "uploadedPartIds do not match the uploaded parts", code="ILLEGAL_ARGUMENT")
+        complete = len(upload.parts) == len(upload.etags)
+        if not complete or list(request.get("uploadedPartIds") or []) != upload.etags:
+            raise self.fail(
+                400, "uploadedPartIds do not match the uploaded parts", code="ILLEGAL_ARGUMENT"
+            )
         data = b"".join(upload.parts[i] for i in range(len(upload.etags)))
-        is_mp4 = data[4:8] == b"ftyp"
-        self.state.update_media(
-            self.name,
-            urn,
-            sha256=hashlib.sha256(data).hexdigest(),
-            filename="PROCESSING" if is_mp4 else "PROCESSING_FAILED",
-            pending_polls=VIDEO_PROCESSING_POLLS if is_mp4 else 0,
-        )
+        asset = world.assets[urn]
+        if data[4:8] == b"ftyp":  # an ISO media file: MP4
+            asset.status, asset.polls_left = "PROCESSING", VIDEO_PROCESSING_POLLS
+        else:
+            asset.status = "PROCESSING_FAILED"
+        self.state.update_media(self.name, urn, sha256=hashlib.sha256(data).hexdigest())
         return Response(status_code=200)
 
     @endpoint("GET", "/rest/videos/{urn}")
     async def video_status(self, call: Call) -> Response:
-        member = self._member(call)
-        self._versioned(call)
-        urn = call.request.path_params["urn"]
-        media = self.state.media(self.name, urn)
-        if media is None or not urn.startswith("urn:li:video:") or media.account_id != member.id:
-            raise self.fail(404, f"Video {urn} does not exist", code="NOT_FOUND")
-        status = _status(media)
-        if status == "PROCESSING":
-            left = media.pending_polls - 1
-            self.state.update_media(
-                self.name, urn, pending_polls=left, filename="PROCESSING" if left else "AVAILABLE"
-            )
-        body: dict[str, Any] = {"id": urn, "owner": media.description, "status": status}
-        if status == "PROCESSING_FAILED":
-            body["processingFailureReason"] = "The video file is not a valid MP4"
-        return JSONResponse(body)
+        return self._asset_status(call, "video")
 
     # -- posts -------------------------------------------------------------------------
     @endpoint("POST", "/rest/posts", publish=True)
@@ -437,7 +450,7 @@ class LinkedInSandbox(PlatformSandbox):
         author = str(body.get("author") or "")
         self._may_act_as(member, author, call)
         text = unescape_commentary(str(body.get("commentary") or ""))
-        media = self._content_media(member, body.get("content"))
+        media = self._content_media(member, author, body.get("content"))
         self._check_post(body, text, media)
         window = self.state.hit_rate_limit(
             self.name, "posts", member.id, limit=POSTS_PER_DAY, per_seconds=86400
@@ -474,12 +487,20 @@ class LinkedInSandbox(PlatformSandbox):
 
     def _check_post(self, body: dict[str, Any], text: str, media: tuple[StoredMedia, ...]) -> None:
         if body.get("visibility") not in ("PUBLIC", "CONNECTIONS", "LOGGED_IN", "CONTAINER"):
-            raise self.fail(422, "/visibility :: is required and must be PUBLIC, CONNECTIONS, LOGGED_IN or CONTAINER", code="UNPROCESSABLE_ENTITY")
+            raise self.fail(
+                422,
+                "/visibility :: is required and must be PUBLIC, CONNECTIONS, LOGGED_IN or CONTAINER",
+                code="UNPROCESSABLE_ENTITY",
+            )
         if body.get("lifecycleState") not in ("PUBLISHED", "DRAFT"):
-            raise self.fail(422, "/lifecycleState :: must be PUBLISHED or DRAFT", code="UNPROCESSABLE_ENTITY")
+            raise self.fail(
+                422, "/lifecycleState :: must be PUBLISHED or DRAFT", code="UNPROCESSABLE_ENTITY"
+            )
         distribution = body.get("distribution") or {}
         if distribution.get("feedDistribution") not in ("MAIN_FEED", "NONE"):
-            raise self.fail(422, "/distribution/feedDistribution :: is required", code="UNPROCESSABLE_ENTITY")
+            raise self.fail(
+                422, "/distribution/feedDistribution :: is required", code="UNPROCESSABLE_ENTITY"
+            )
         length = utf16_units(text)
         if length > COMMENTARY_LIMIT:
             raise self.fail(
@@ -488,9 +509,15 @@ class LinkedInSandbox(PlatformSandbox):
                 code="UNPROCESSABLE_ENTITY",
             )
         if not text.strip() and not media:
-            raise self.fail(422, "/commentary :: is required when there is no content", code="UNPROCESSABLE_ENTITY")
+            raise self.fail(
+                422,
+                "/commentary :: is required when there is no content",
+                code="UNPROCESSABLE_ENTITY",
+            )
 
-    def _content_media(self, member: SandboxAccount, content: Any) -> tuple[StoredMedia, ...]:
+    def _content_media(
+        self, member: SandboxAccount, author: str, content: Any
+    ) -> tuple[StoredMedia, ...]:
         if not content:
             return ()
         if not isinstance(content, dict):
@@ -505,19 +532,38 @@ class LinkedInSandbox(PlatformSandbox):
                 )
             ids = [str((i or {}).get("id") or "") for i in images]
             if not all(i.startswith("urn:li:image:") for i in ids):
-                raise self.fail(422, "/content/multiImage/images :: only images may be used", code="UNPROCESSABLE_ENTITY")
+                raise self.fail(
+                    422,
+                    "/content/multiImage/images :: only images may be used",
+                    code="UNPROCESSABLE_ENTITY",
+                )
         elif "media" in content:
             ids = [str((content.get("media") or {}).get("id") or "")]
         else:
-            raise self.fail(422, "/content :: unsupported content type", code="UNPROCESSABLE_ENTITY")
+            raise self.fail(
+                422, "/content :: unsupported content type", code="UNPROCESSABLE_ENTITY"
+            )
+        world = _world(self.state)
         found = []
         for urn in ids:
+            asset = world.assets.get(urn)
             media = self.state.media(self.name, urn)
-            if media is None or media.account_id != member.id:
-                raise self.fail(422, f"/content :: {urn} does not exist", code="UNPROCESSABLE_ENTITY")
-            status = _status(media)
-            if status != "AVAILABLE":
-                raise self.fail(422, f"/content :: {urn} is not available ({status})", code="UNPROCESSABLE_ENTITY")
+            if asset is None or media is None or media.account_id != member.id:
+                raise self.fail(
+                    422, f"/content :: {urn} does not exist", code="UNPROCESSABLE_ENTITY"
+                )
+            if asset.owner != author:
+                raise self.fail(
+                    422,
+                    f"/content :: the owner of {urn} must be the author {author}",
+                    code="UNPROCESSABLE_ENTITY",
+                )
+            if asset.status != "AVAILABLE":
+                raise self.fail(
+                    422,
+                    f"/content :: {urn} is not available ({asset.status})",
+                    code="UNPROCESSABLE_ENTITY",
+                )
             found.append(media)
         return tuple(found)
 
@@ -536,7 +582,9 @@ class LinkedInSandbox(PlatformSandbox):
         if grant == "authorization_code":
             code = str(form.get("code") or "")
             if not code or code in world.codes:
-                return _oauth_error(400, "invalid_grant", "The authorization code is invalid or was already used")
+                return _oauth_error(
+                    400, "invalid_grant", "The authorization code is invalid or was already used"
+                )
             world.codes.add(code)
             account = self.state.provision(self.name, f"code:{code}")
             refresh = f"AQX{secrets.token_urlsafe(24)}"
@@ -546,18 +594,28 @@ class LinkedInSandbox(PlatformSandbox):
         elif grant == "refresh_token":
             refresh = str(form.get("refresh_token") or "")
             grant_ = world.refresh.get(_digest(refresh))
-            if grant_ is None or now >= grant_.expires_at or self.state.account(self.name, grant_.account_id) is None:
+            if (
+                grant_ is None
+                or now >= grant_.expires_at
+                or self.state.account(self.name, grant_.account_id) is None
+            ):
                 return _oauth_error(
-                    400, "invalid_grant", "The provided authorization grant or refresh token is invalid, expired or revoked"
+                    400,
+                    "invalid_grant",
+                    "The provided authorization grant or refresh token is invalid, expired or revoked",
                 )
             account = self.state.account(self.name, grant_.account_id)
             assert account is not None
         else:
-            return _oauth_error(400, "unsupported_grant_type", f"grant_type {grant!r} is not supported")
+            return _oauth_error(
+                400, "unsupported_grant_type", f"grant_type {grant!r} is not supported"
+            )
         access = f"AQV{secrets.token_urlsafe(32)}"
         # The state provisions a placeholder for the new token; the book points it at the member.
         self.state.provision(self.name, access)
-        world.access[_digest(access)] = _Issued(account.id, now + timedelta(seconds=ACCESS_TOKEN_SECONDS))
+        world.access[_digest(access)] = _Issued(
+            account.id, now + timedelta(seconds=ACCESS_TOKEN_SECONDS)
+        )
         refresh_life = world.refresh[_digest(refresh)].expires_at - now
         return JSONResponse(
             {
@@ -576,17 +634,6 @@ def _oauth_error(status: int, error: str, description: str) -> Response:
 
 def _throttle_message(scope: str) -> str:
     return f"Resource level throttle {scope} DAY limit for calls to this resource is reached."
-
-
-def _phrase(status: int) -> str:
-    from http import HTTPStatus
-
-    return HTTPStatus(status).phrase
-
-
-def _status(media: StoredMedia) -> str:
-    """The media's LinkedIn status, kept in ``filename`` (empty until its bytes arrive)."""
-    return media.filename or "WAITING_UPLOAD"
 
 
 def _alt_texts(content: Any) -> list[str]:

@@ -1,0 +1,179 @@
+"""RFC 9457 problem details: every error the API answers is ``application/problem+json``.
+
+A body carries ``type``, ``title``, ``status``, ``detail`` and, for refused input,
+``problems``: a list of ``{field, message, value, limit}``. Nothing of a stack trace or of
+a secret ever reaches a body; unexpected errors are logged and answered with a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from postiz_pipelines.core.storage import UploadTooLarge
+from postiz_pipelines.errors import (
+    ConfigError,
+    Conflict,
+    NotFound,
+    PostizError,
+    Problem,
+    ValidationFailed,
+)
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://postiz-pipelines.dev/problems/"
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Content too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+SLUGS = {
+    401: "unauthorized", 403: "forbidden", 404: "not-found", 409: "conflict", 413: "too-large",
+    422: "validation", 429: "rate-limited", 500: "internal", 503: "unavailable",
+}
+
+
+class ApiProblem(Exception):
+    """An HTTP answer other than the domain errors: 401, 403, 413, 429, 400."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        problems: Sequence[Problem] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.problems = list(problems)
+        self.headers = headers or {}
+
+
+def unauthorized(detail: str) -> ApiProblem:
+    return ApiProblem(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(detail: str) -> ApiProblem:
+    return ApiProblem(403, detail)
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    problems: Sequence[Problem] = (),
+    headers: dict[str, str] | None = None,
+    instance: str | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + SLUGS.get(status, str(status)),
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if problems:
+        body["problems"] = [_jsonable(p.as_dict()) for p in problems]
+    return JSONResponse(body, status_code=status, headers=headers, media_type=MEDIA_TYPE)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _field(loc: Sequence[Any]) -> str:
+    """``("body", "targetAccounts", 0)`` -> ``targetAccounts[0]``; query/header names as given."""
+    parts = [p for p in loc if p not in ("body", "query", "path", "header", "form", "cookie")]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "body"
+
+
+_LIMIT_KEYS = ("max_length", "min_length", "le", "lt", "ge", "gt", "expected", "pattern")
+
+
+def validation_problems(exc: RequestValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        ctx = err.get("ctx") or {}
+        limit = next((ctx[k] for k in _LIMIT_KEYS if k in ctx), None)
+        value = err.get("input")
+        if isinstance(value, dict | list) or (isinstance(value, str) and len(value) > 200):
+            value = None  # the field names it; echoing a whole body back helps nobody
+        problems.append(Problem(_field(err.get("loc", ())), err.get("msg", "is invalid"), value, limit))
+    return problems
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into a problem+json answer."""
+
+    @app.exception_handler(ValidationFailed)
+    async def _validation_failed(request: Request, exc: ValidationFailed) -> JSONResponse:
+        if isinstance(exc, UploadTooLarge):
+            return problem_response(413, "the upload is larger than the limit", problems=exc.problems)
+        return problem_response(422, "the input was refused; nothing was stored", problems=exc.problems)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = validation_problems(exc)
+        return problem_response(422, "the request does not match the schema: " +
+                                "; ".join(str(p) for p in problems[:5]), problems=problems)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return problem_response(404, str(exc))
+
+    @app.exception_handler(Conflict)
+    async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
+        return problem_response(409, str(exc))
+
+    @app.exception_handler(ApiProblem)
+    async def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
+        return problem_response(exc.status, exc.detail, problems=exc.problems, headers=exc.headers)
+
+    @app.exception_handler(ConfigError)
+    async def _config(request: Request, exc: ConfigError) -> JSONResponse:
+        log.error("configuration error: %s", exc)
+        return problem_response(503, "the server is not configured for this request")
+
+    @app.exception_handler(PostizError)
+    async def _other(request: Request, exc: PostizError) -> JSONResponse:
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return problem_response(500, "internal error")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
+        return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem_response(500, "internal error")

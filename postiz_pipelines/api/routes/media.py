@@ -1,0 +1,105 @@
+"""``/api/postiz/media``: streamed upload (deduplicated per workspace), list, read, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from postiz_pipelines.api import idempotency
+from postiz_pipelines.api.deps import CallerDep, State, WriterDep
+from postiz_pipelines.api.routes.posts import resolve_workspace
+from postiz_pipelines.api.schemas import MediaList, MediaOut
+from postiz_pipelines.api.upload import read_upload
+from postiz_pipelines.core import media
+from postiz_pipelines.core.models import Role
+from postiz_pipelines.core.storage import MAX_UPLOAD_BYTES
+from postiz_pipelines.errors import Problem, ValidationFailed
+
+router = APIRouter(prefix="/api/postiz/media", tags=["media"])
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary",
+                                 "description": f"JPEG, PNG, GIF, WebP, MP4, MOV or AVI; at most {MAX_UPLOAD_BYTES} bytes"},
+                        "workspace_id": {"type": "string", "maxLength": 64},
+                        "alt_text": {"type": "string", "maxLength": 1500},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/upload", status_code=201, response_model=MediaOut, openapi_extra=UPLOAD_BODY,
+             summary="Upload an image or video (multipart 'file' and 'workspace_id')")
+async def upload(
+    request: Request,
+    st: State,
+    caller: WriterDep,
+    workspace_id: Annotated[str | None, Query(max_length=64, description="or a form field")] = None,
+    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> JSONResponse:
+    if workspace_id is not None:  # refuse before receiving 100 MB for a workspace we would refuse
+        caller.require(workspace_id, Role.EDITOR)
+    with st.storage.stage(st.max_upload_bytes) as staged:
+        form = await read_upload(request.headers.get("content-type", ""), request.stream(), staged)
+        ws_id = workspace_id or form.fields.get("workspace_id")
+        if not ws_id:
+            raise ValidationFailed(Problem("workspace_id", "is required (query parameter or form field)"))
+        if workspace_id and form.fields.get("workspace_id") not in (None, workspace_id):
+            raise ValidationFailed(Problem("workspace_id", "the query and the form name different workspaces"))
+        caller.require(ws_id, Role.EDITOR)
+        alt = form.fields.get("alt_text", "")
+
+        def work(s: Any) -> tuple[int, dict[str, Any]]:
+            asset, created = media.ingest(s, st.storage, staged, workspace_id=ws_id, filename=form.filename,
+                                          alt_text=alt, now=st.now(), actor=caller.actor)
+            return (201 if created else 200), MediaOut.of(asset, deduplicated=not created).dump()
+
+        body = {"workspace_id": ws_id, "sha256": staged.sha256, "alt_text": alt}
+        return await run_in_threadpool(
+            idempotency.run, st, caller, key, method="POST", path=request.url.path, body=body, work=work
+        )
+
+
+@router.get("", response_model=MediaList, summary="A workspace's media, newest first")
+def list_media(
+    st: State,
+    caller: CallerDep,
+    workspace_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64, description="nextCursor of the previous page")] = None,
+) -> JSONResponse:
+    ws_id = resolve_workspace(caller, workspace_id)
+    with st.app.db.read() as s:
+        rows = media.list_media(s, workspace_id=ws_id, limit=limit + 1, before_id=cursor)
+        nxt = rows[limit - 1].id if len(rows) > limit else None
+        out = MediaList(media=[MediaOut.of(m) for m in rows[:limit]], next_cursor=nxt)
+    return JSONResponse(out.dump())
+
+
+@router.get("/{media_id}", response_model=MediaOut, summary="One media item")
+def read(media_id: str, st: State, caller: CallerDep) -> JSONResponse:
+    with st.app.db.read() as s:
+        asset = media.get_media(s, media_id)
+        caller.require(asset.workspace_id, Role.VIEWER, kind="media", ident=media_id)
+        return JSONResponse(MediaOut.of(asset).dump())
+
+
+@router.delete("/{media_id}", status_code=204, summary="Delete a media item no pending post uses")
+def delete(media_id: str, st: State, caller: WriterDep) -> None:
+    with st.app.db.session() as s:
+        asset = media.get_media(s, media_id)
+        caller.require(asset.workspace_id, Role.EDITOR, kind="media", ident=media_id)
+        media.delete_media(s, asset, now=st.now(), actor=caller.actor)

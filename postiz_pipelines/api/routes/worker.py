@@ -1,0 +1,98 @@
+"""Worker and batch endpoints, authenticated by their own keys rather than user tokens:
+``POST /api/postiz/worker/process``, ``GET /api/postiz/worker/stats`` and
+``POST /api/postiz/oauth/refresh-batch``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from postiz_pipelines.api.deps import State, batch_key, worker_key
+from postiz_pipelines.api.schemas import WorkerProcessIn
+from postiz_pipelines.core.audit import audit
+from postiz_pipelines.core.runner import publish_due
+from postiz_pipelines.core.stats import worker_stats
+from postiz_pipelines.core.tokens import refresh_expiring_tokens
+
+router = APIRouter(prefix="/api/postiz", tags=["worker"])
+EXPANSION_MODULE = "postiz_pipelines.core.expansion"
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly view of whatever the scheduler returns."""
+    if hasattr(value, "as_dict"):
+        return value.as_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def run_scheduler(st: Any) -> dict[str, Any]:
+    """Expand recurring and evergreen schedules into jobs, when that module is installed."""
+    import importlib
+
+    try:
+        expansion = importlib.import_module(EXPANSION_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != EXPANSION_MODULE:
+            raise
+        return {"ran": False, "reason": f"{EXPANSION_MODULE} is not available in this build"}
+    result = expansion.expand_schedules(st.app.db, now=st.now())
+    return {"ran": True, "result": _plain(result)}
+
+
+@router.post("/worker/process", dependencies=[Depends(worker_key)],
+             summary="Process due jobs now (Authorization: Bearer POSTIZ_WORKER_API_KEY)")
+def process(st: State, body: WorkerProcessIn | None = None) -> JSONResponse:
+    body = body or WorkerProcessIn()
+    started = st.now()
+    scheduler = run_scheduler(st) if body.include_scheduler else None
+    owner = f"api:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    report = publish_due(st.app, owner=owner, clock=st.clock, workspace_id=body.workspace_id,
+                         platform=body.platform, limit=body.max_jobs, transport=st.transport)
+    summary = report.as_dict()
+    with st.app.db.session() as s:
+        audit(s, actor="worker-api", action="worker.process", object_type="worker", object_id=None,
+              now=st.now(), **summary)
+    return JSONResponse({
+        "timestamp": started.isoformat(),
+        "processed": summary,
+        "jobs": [
+            {"jobId": o.job_id, "status": o.status, "platform": o.platform, "errorClass": o.error_class,
+             "error": o.error, "remoteId": o.remote_id}
+            for o in report.outcomes
+        ],
+        "scheduler": scheduler,
+    })
+
+
+@router.get("/worker/stats", dependencies=[Depends(worker_key)],
+            summary="Queue, 24 h activity and per-workspace figures (Bearer POSTIZ_WORKER_API_KEY)")
+def stats(st: State) -> JSONResponse:
+    with st.app.db.read() as s:
+        return JSONResponse(worker_stats(s, now=st.now()))
+
+
+@router.post("/oauth/refresh-batch", dependencies=[Depends(batch_key)],
+             summary="Refresh every token expiring within 24 h (Bearer POSTIZ_BATCH_API_KEY)")
+def refresh_batch(st: State) -> JSONResponse:
+    now = st.now()
+    report = refresh_expiring_tokens(st.app, now=now, transport=st.transport)
+    out = report.as_dict()
+    with st.app.db.session() as s:
+        audit(s, actor="batch-api", action="tokens.refresh_batch", object_type="worker", object_id=None,
+              now=now, checked=out["checked"], refreshed=out["refreshed"], failed=out["failed"])
+    return JSONResponse({"timestamp": now.isoformat(), **out})

@@ -1,0 +1,566 @@
+"""Bluesky (AT Protocol): posts with link and mention facets, up to four images or one
+video, threads as replies (root + parent strong refs), sessions refreshed by rotation.
+
+What the account keeps (``AccountCredentials``): ``handle`` the Bluesky handle,
+``external_id`` the DID (the repo every record is written to), ``access_token`` the
+session's access JWT (2 hours), ``refresh_token`` its refresh JWT (90 days; every refresh
+returns a new one and revokes the old), ``token_expires_at`` the access JWT's ``exp``,
+``base_url`` the account's PDS from the session's DID document (None: the provider's base,
+``https://bsky.social``, which routes to it). The app password is used once, by
+``login()`` when the account is connected, and never stored; when the refresh JWT is
+refused the account must be connected again.
+
+Never post twice: every record is created at a record key derived from the idempotency
+key (``atproto.record_key_for``; thread items use ``{key}:{i}``). When the PDS answers
+that the record exists (400 ``RecordAlreadyExists``, or 500 on PDS versions before that
+error), or fails with a 5xx, the provider reads the record at that key with ``getRecord``
+and, when it holds the same text, takes it as the post it made.
+
+Video goes through the video service: ``getServiceAuth`` (aud ``did:web:<PDS host>``, lxm
+``com.atproto.repo.uploadBlob``), ``uploadVideo``, then ``getJobStatus`` until the job
+carries a blob (409 ``already_exists`` names the job of the same bytes). The service URL is
+``video_base_url``; by default ``https://video.bsky.app`` beside the production base URL,
+else ``<base_url>/video`` (the sandbox's layout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import urlparse
+
+import httpx
+
+from postiz_pipelines.core.clock import Clock, SystemClock, ensure_utc
+from postiz_pipelines.core.crypto import Secret
+from postiz_pipelines.errors import (
+    AuthExpired,
+    AuthRevoked,
+    ContentRejected,
+    MediaRejected,
+    OutcomeUnknown,
+    Problem,
+    ProviderError,
+    RateLimited,
+    TransientError,
+)
+from postiz_pipelines.providers.atproto import (
+    POST_COLLECTION,
+    AtUri,
+    find_spans,
+    link_facet,
+    mention_facet,
+    record_key_for,
+)
+from postiz_pipelines.providers.base import (
+    AccountCredentials,
+    Capabilities,
+    IdempotencyMode,
+    MediaFile,
+    MediaLimits,
+    PostContent,
+    Provider,
+    PublishResult,
+    RateLimit,
+    RemotePost,
+    TokenSet,
+    json_body,
+    retry_after_seconds,
+    transport_errors,
+)
+from postiz_pipelines.providers.text import graphemes
+
+PLATFORM = "bluesky"
+PRODUCTION_VIDEO_URL = "https://video.bsky.app"
+MAX_TEXT_BYTES = 3000
+MAX_LANGS = 3
+SERVICE_AUTH_SECONDS = 30 * 60
+UPLOAD_LXM = "com.atproto.repo.uploadBlob"
+REVOKED_CODES = frozenset({"AccountTakedown", "AccountDeactivated", "AccountSuspended"})
+EXPIRED_CODES = frozenset({"ExpiredToken", "InvalidToken"})
+# Which call failed decides the class of a 400: a blob or video, a record, or a session.
+MEDIA, RECORD, SESSION, READ = "media", "record", "session", "read"
+
+CAPABILITIES = Capabilities(
+    platform=PLATFORM,
+    text_limit=300,
+    text_unit="graphemes",
+    count_text=graphemes,
+    media=MediaLimits(
+        max_items=4,
+        image_types=frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"}),
+        video_types=frozenset({"video/mp4"}),
+        max_image_bytes=2_000_000,
+        max_video_bytes=100_000_000,
+        max_video_seconds=180,
+        max_videos=1,
+        allow_mixed=False,
+    ),
+    supports_threads=True,
+    supports_refresh=True,
+    idempotency=IdempotencyMode.DETERMINISTIC_ID,
+    # 5,000 write points an hour, 3 per created record.
+    rate_limit=RateLimit(requests=1666, per_seconds=3600),
+)
+
+
+@dataclass(frozen=True)
+class BlueskySession:
+    """What ``login`` learns: the account's DID, handle, PDS and first tokens."""
+
+    did: str
+    handle: str
+    pds_url: str | None
+    tokens: TokenSet
+
+
+class BlueskyProvider(Provider):
+    """Publishes to Bluesky; see the module docstring.
+
+    ``poll_interval`` seconds pass between video job polls, at most ``max_polls`` times;
+    ``clock`` dates records and reads rate-limit resets against the caller's "now".
+    """
+
+    capabilities: ClassVar[Capabilities] = CAPABILITIES
+    default_base_url: ClassVar[str] = "https://bsky.social"
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient | None,
+        *,
+        base_url: str | None = None,
+        video_base_url: str | None = None,
+        poll_interval: float = 1.0,
+        max_polls: int = 120,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(http, base_url=base_url)
+        production = self.base_url == self.default_base_url
+        default_video = PRODUCTION_VIDEO_URL if production else f"{self.base_url}/video"
+        self.video_base_url = (video_base_url or default_video).rstrip("/")
+        self.poll_interval = poll_interval
+        self.max_polls = max_polls
+        self.clock: Clock = clock or SystemClock()
+
+    # -- validation (pure) -------------------------------------------------------------
+    def validate(
+        self, content: PostContent, account: AccountCredentials | None = None
+    ) -> list[Problem]:
+        """The shared checks (300 graphemes), plus the lexicon's 3,000 UTF-8 bytes per text
+        and at most three languages."""
+        problems = super().validate(content, account)
+        items = [("text", content.text)] + [
+            (f"thread[{i}]", t) for i, t in enumerate(content.thread, start=1)
+        ]
+        for name, text in items:
+            n = len(text.encode("utf-8"))
+            if n > MAX_TEXT_BYTES:
+                problems.append(
+                    Problem(
+                        f"{PLATFORM}.{name}",
+                        f"{name} is {n} UTF-8 bytes, limit {MAX_TEXT_BYTES}",
+                        n,
+                        MAX_TEXT_BYTES,
+                    )
+                )
+        langs = _langs(content)
+        if len(langs) > MAX_LANGS:
+            problems.append(
+                Problem(
+                    f"{PLATFORM}.langs",
+                    f"{len(langs)} languages, limit {MAX_LANGS}",
+                    len(langs),
+                    MAX_LANGS,
+                )
+            )
+        return problems
+
+    # -- sessions ----------------------------------------------------------------------
+    async def login(self, identifier: str, password: str) -> BlueskySession:
+        """Open a session with a handle (or DID, or email) and an app password."""
+        response = await self._request(
+            "POST",
+            f"{self.base_url}/xrpc/com.atproto.server.createSession",
+            json={"identifier": identifier, "password": Secret(password).reveal()},
+        )
+        body = self._expect(response, SESSION)
+        doc = body.get("didDoc") or {}
+        pds = next(
+            (
+                s.get("serviceEndpoint")
+                for s in doc.get("service") or []
+                if isinstance(s, dict) and str(s.get("id", "")).endswith("#atproto_pds")
+            ),
+            None,
+        )
+        return BlueskySession(str(body["did"]), str(body["handle"]), pds, _tokens(body))
+
+    async def refresh(self, account: AccountCredentials) -> TokenSet:
+        """Rotate the session with the refresh JWT; ``AuthRevoked`` when it is refused."""
+        if account.refresh_token is None:
+            raise AuthRevoked(
+                f"{PLATFORM}: no refresh token; connect the account again with an app password",
+                platform=PLATFORM,
+            )
+        response = await self._send(
+            "POST",
+            account,
+            "/xrpc/com.atproto.server.refreshSession",
+            token=account.refresh_token,
+        )
+        if response.status_code != 200:
+            error = self._error(response, SESSION)
+            if isinstance(error, RateLimited | TransientError):
+                raise error
+            raise AuthRevoked(
+                f"{error.message}; connect the account again with an app password",
+                platform=PLATFORM,
+                status=error.status,
+                code=error.code,
+            )
+        return _tokens(self._expect(response, SESSION))
+
+    # -- publishing --------------------------------------------------------------------
+    async def publish(
+        self, account: AccountCredentials, content: PostContent, *, idempotency_key: str
+    ) -> PublishResult:
+        """Upload the media, create the post, then each thread item as a reply to the last."""
+        did = await self._did(account)
+        embed = await self._embed(account, did, content.media)
+        refs: list[dict[str, str]] = []
+        for i, text in enumerate((content.text, *content.thread)):
+            record: dict[str, Any] = {
+                "$type": POST_COLLECTION,
+                "text": text,
+                "createdAt": _iso(self.clock.now()),
+            }
+            if langs := _langs(content):
+                record["langs"] = langs
+            if facets := await self._facets(account, text):
+                record["facets"] = facets
+            if i == 0 and embed:
+                record["embed"] = embed
+            if refs:
+                record["reply"] = {"root": refs[0], "parent": refs[-1]}
+            key = idempotency_key if i == 0 else f"{idempotency_key}:{i}"
+            refs.append(await self._create(account, did, record, record_key_for(key)))
+        first = AtUri.parse(refs[0]["uri"])
+        return PublishResult(
+            remote_id=refs[0]["uri"],
+            url=f"https://bsky.app/profile/{first.repo}/post/{first.rkey}",
+            thread_ids=tuple(ref["uri"] for ref in refs[1:]),
+            http_status=200,
+        )
+
+    async def find_recent(
+        self, account: AccountCredentials, *, since: datetime, text: str, idempotency_key: str
+    ) -> RemotePost | None:
+        """The record at the idempotency key's record key, when it holds ``text``."""
+        did = await self._did(account)
+        rkey = record_key_for(idempotency_key)
+        found = await self._get_record(account, did, rkey)
+        if found is None or _normalise(found["value"].get("text", "")) != _normalise(text):
+            return None
+        created = _parse_time(found["value"].get("createdAt"))
+        url = f"https://bsky.app/profile/{did}/post/{rkey}"
+        return RemotePost(str(found["uri"]), url, text, created)
+
+    # -- steps -------------------------------------------------------------------------
+    async def _did(self, account: AccountCredentials) -> str:
+        if account.external_id:
+            return account.external_id
+        response = await self._send("GET", account, "/xrpc/com.atproto.server.getSession")
+        return str(self._expect(response, READ)["did"])
+
+    async def _facets(self, account: AccountCredentials, text: str) -> list[dict[str, Any]]:
+        facets = []
+        for span in find_spans(text):
+            if span.kind == "link":
+                facets.append(link_facet(span))
+                continue
+            response = await self._send(
+                "GET",
+                account,
+                "/xrpc/com.atproto.identity.resolveHandle",
+                params={"handle": span.value},
+            )
+            body = json_body(response) if response.status_code == 400 else None
+            if isinstance(body, dict) and body.get("error") == "InvalidRequest":
+                continue  # no such handle: the mention stays plain text, as the app does
+            did = self._expect(response, READ).get("did")
+            if did:
+                facets.append(mention_facet(span, str(did)))
+        return facets
+
+    async def _create(
+        self, account: AccountCredentials, did: str, record: dict[str, Any], rkey: str
+    ) -> dict[str, str]:
+        body = {"repo": did, "collection": POST_COLLECTION, "rkey": rkey, "record": record}
+        response = await self._send(
+            "POST", account, "/xrpc/com.atproto.repo.createRecord", json=body
+        )
+        if response.status_code == 200:
+            created = json_body(response)
+            if not isinstance(created, dict) or not created.get("uri") or not created.get("cid"):
+                raise OutcomeUnknown(
+                    f"{PLATFORM}: record accepted but the answer was unreadable",
+                    platform=PLATFORM,
+                    status=200,
+                )
+            return {"uri": str(created["uri"]), "cid": str(created["cid"])}
+        error = self._error(response, RECORD)
+        if error.code != "RecordAlreadyExists" and type(error) is not TransientError:
+            raise error
+        try:
+            existing = await self._get_record(account, did, rkey)
+        except ProviderError:
+            raise error from None
+        if existing is None:
+            raise error
+        if existing["value"].get("text") != record["text"]:
+            raise ContentRejected(
+                f"{PLATFORM}: record key {rkey} already holds a different post",
+                platform=PLATFORM,
+                status=error.status,
+                code="RecordAlreadyExists",
+            )
+        return {"uri": str(existing["uri"]), "cid": str(existing["cid"])}
+
+    async def _get_record(
+        self, account: AccountCredentials, did: str, rkey: str
+    ) -> dict[str, Any] | None:
+        params = {"repo": did, "collection": POST_COLLECTION, "rkey": rkey}
+        response = await self._send(
+            "GET", account, "/xrpc/com.atproto.repo.getRecord", params=params
+        )
+        if response.status_code == 400 and (json_body(response) or {}).get("error") in (
+            "RecordNotFound",
+            "NotFound",
+        ):
+            return None
+        found = self._expect(response, READ)
+        if not isinstance(found.get("value"), dict) or not found.get("uri"):
+            raise TransientError(f"{PLATFORM}: unreadable record", platform=PLATFORM, status=200)
+        return found
+
+    async def _embed(
+        self, account: AccountCredentials, did: str, media: tuple[MediaFile, ...]
+    ) -> dict[str, Any] | None:
+        if not media:
+            return None
+        video = next((m for m in media if m.kind == "video"), None)
+        if video is not None:
+            embed: dict[str, Any] = {
+                "$type": "app.bsky.embed.video",
+                "video": await self._upload_video(account, did, video),
+            }
+            if video.alt_text:
+                embed["alt"] = video.alt_text
+            return _with_aspect(embed, video)
+        images = []
+        for item in media:
+            response = await self._send(
+                "POST",
+                account,
+                "/xrpc/com.atproto.repo.uploadBlob",
+                content=_read(item),
+                headers={"Content-Type": item.mime_type},
+            )
+            blob = self._expect(response, MEDIA).get("blob")
+            images.append(_with_aspect({"image": blob, "alt": item.alt_text}, item))
+        return {"$type": "app.bsky.embed.images", "images": images}
+
+    async def _upload_video(
+        self, account: AccountCredentials, did: str, video: MediaFile
+    ) -> dict[str, Any]:
+        data = _read(video)
+        host = urlparse(self.base_url_for(account)).hostname or ""
+        expires = int(self.clock.now().timestamp()) + SERVICE_AUTH_SECONDS
+        params = {"aud": f"did:web:{host}", "lxm": UPLOAD_LXM, "exp": str(expires)}
+        response = await self._send(
+            "GET", account, "/xrpc/com.atproto.server.getServiceAuth", params=params
+        )
+        token = Secret(str(self._expect(response, MEDIA).get("token", "")))
+        response = await self._request(
+            "POST",
+            f"{self.video_base_url}/xrpc/app.bsky.video.uploadVideo",
+            token=token,
+            params={"did": did, "name": video.path.name},
+            content=data,
+            headers={"Content-Type": video.mime_type},
+        )
+        body = json_body(response)
+        already = (
+            response.status_code == 409
+            and isinstance(body, dict)
+            and body.get("error") == "already_exists"
+        )
+        if response.status_code != 200 and not already:
+            raise self._error(response, MEDIA)
+        status = self._expect(response, MEDIA, ok=(200, 409))
+        status = status.get("jobStatus", status)
+        for _ in range(self.max_polls + 1):
+            if isinstance(status.get("blob"), dict):
+                return status["blob"]
+            if status.get("state") == "JOB_STATE_FAILED":
+                raise MediaRejected(
+                    f"{PLATFORM}: {status.get('message') or 'video processing failed'}",
+                    platform=PLATFORM,
+                    status=200,
+                    code=status.get("error"),
+                )
+            if not status.get("jobId"):
+                raise TransientError(f"{PLATFORM}: video job without an id", platform=PLATFORM)
+            await asyncio.sleep(self.poll_interval)
+            response = await self._request(
+                "GET",
+                f"{self.video_base_url}/xrpc/app.bsky.video.getJobStatus",
+                params={"jobId": status["jobId"]},
+            )
+            polled = self._expect(response, MEDIA).get("jobStatus")
+            status = polled if isinstance(polled, dict) else {}
+        raise TransientError(
+            f"{PLATFORM}: video still processing after {self.max_polls} polls", platform=PLATFORM
+        )
+
+    # -- HTTP --------------------------------------------------------------------------
+    async def _send(
+        self,
+        method: str,
+        account: AccountCredentials,
+        path: str,
+        *,
+        token: Secret | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        url = self.base_url_for(account) + path
+        return await self._request(method, url, token=token or account.access_token, **kwargs)
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        token: Secret | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token.reveal()}"
+        with transport_errors(PLATFORM):
+            return await self.http.request(method, url, headers=all_headers, **kwargs)
+
+    def _expect(
+        self, response: httpx.Response, endpoint: str, ok: tuple[int, ...] = (200,)
+    ) -> dict[str, Any]:
+        if response.status_code not in ok:
+            raise self._error(response, endpoint)
+        body = json_body(response)
+        if not isinstance(body, dict):
+            raise TransientError(
+                f"{PLATFORM}: unreadable answer (HTTP {response.status_code}, "
+                f"{response.headers.get('content-type', 'no content type')})",
+                platform=PLATFORM,
+                status=response.status_code,
+            )
+        return body
+
+    def _error(self, response: httpx.Response, endpoint: str) -> ProviderError:
+        """The error of a failed call, from its status and XRPC's ``{error, message}``."""
+        status = response.status_code
+        body = json_body(response)
+        if isinstance(body, dict) and isinstance(body.get("jobStatus"), dict):
+            body = body["jobStatus"]  # the video service wraps some of its refusals
+        body = body if isinstance(body, dict) else {}
+        code = body.get("error") or None
+        reason = body.get("message") or code or f"HTTP {status} {response.reason_phrase}".strip()
+        message = f"{PLATFORM}: {reason}"
+        kw: dict[str, Any] = {"platform": PLATFORM, "status": status, "code": code}
+        if status == 429:
+            retry = retry_after_seconds(response.headers, now=self.clock.now())
+            return RateLimited(message, retry_after=retry, **kw)
+        if status >= 500:
+            return TransientError(message, **kw)
+        if code in REVOKED_CODES or (endpoint == SESSION and status == 401):
+            return AuthRevoked(message, **kw)
+        if code in EXPIRED_CODES or status == 401:
+            return AuthExpired(message, **kw)
+        if endpoint == MEDIA and 400 <= status < 500:
+            return MediaRejected(message, **kw)
+        if endpoint == RECORD and status == 400:
+            if code == "BlobNotFound" or "Record/embed" in str(reason):
+                return MediaRejected(message, **kw)
+            return ContentRejected(message, **kw)
+        if 200 <= status < 300:
+            return TransientError(f"{message} (unexpected answer)", **kw)
+        return ProviderError(message, **kw)
+
+
+def _read(media: MediaFile) -> bytes:
+    try:
+        return media.path.read_bytes()
+    except OSError as exc:
+        raise MediaRejected(
+            f"{PLATFORM}: cannot read media file {media.path.name} ({exc.strerror})",
+            platform=PLATFORM,
+        ) from None
+
+
+def _with_aspect(item: dict[str, Any], media: MediaFile) -> dict[str, Any]:
+    if media.width and media.height:
+        item["aspectRatio"] = {"width": media.width, "height": media.height}
+    return item
+
+
+def _langs(content: PostContent) -> list[str]:
+    langs = content.settings.get("langs")
+    if langs is None and content.settings.get("language"):
+        langs = [content.settings["language"]]
+    return [str(x) for x in langs or []]
+
+
+def _tokens(session: dict[str, Any]) -> TokenSet:
+    access = str(session.get("accessJwt") or "")
+    refresh = session.get("refreshJwt")
+    if not access:
+        raise TransientError(f"{PLATFORM}: session without an access token", platform=PLATFORM)
+    return TokenSet(
+        access_token=Secret(access),
+        refresh_token=Secret(str(refresh)) if refresh else None,
+        expires_at=jwt_expiry(access),
+    )
+
+
+def jwt_expiry(token: str) -> datetime | None:
+    """The ``exp`` of a JWT, read without verifying it (the PDS's own business)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        return datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _iso(value: datetime) -> str:
+    value = ensure_utc(value)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return ensure_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return None

@@ -1,0 +1,409 @@
+"""X (API v2): posts with up to four images, one GIF or one video, threads as replies,
+OAuth 2.0 user tokens refreshed with rotating refresh tokens.
+
+Media: a still image goes up in one ``POST /2/media/upload``; a GIF or video in chunks
+(``initialize``, ``append`` of ``chunk_bytes`` each, ``finalize``), then ``command=STATUS``
+is polled every ``check_after_secs`` (or ``poll_interval`` when set) until the processing
+``succeeded``. Alt text is set with ``POST /2/media/metadata``.
+
+The account: ``external_id`` the user id, ``handle`` the username, ``access_token`` the
+OAuth 2.0 user token (2 hours), ``refresh_token`` the refresh token (single use: every
+refresh returns the next one). The OAuth client id comes from the provider
+(``client_id``) or the account's ``settings["client_id"]``; with a ``client_secret`` the
+refresh authenticates as a confidential client (HTTP Basic).
+
+X offers no idempotency key and no cheap read of one's own recent posts, so an uncertain
+outcome needs a person (``IdempotencyMode.NONE``). A 401 is ``AuthExpired`` when the
+account has a refresh token (X does not say whether a token expired or was revoked), else
+``AuthRevoked``; 403 duplicate content and other refusals are ``ContentRejected``; a
+suspended or unpermitted account is ``AuthRevoked``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import httpx
+
+from postiz_pipelines.core.clock import Clock, SystemClock
+from postiz_pipelines.core.crypto import Secret
+from postiz_pipelines.errors import (
+    AuthExpired,
+    AuthRevoked,
+    ContentRejected,
+    MediaRejected,
+    OutcomeUnknown,
+    Problem,
+    ProviderError,
+    RateLimited,
+    TransientError,
+)
+from postiz_pipelines.providers.base import (
+    AccountCredentials,
+    Capabilities,
+    IdempotencyMode,
+    MediaFile,
+    MediaLimits,
+    PostContent,
+    Provider,
+    PublishResult,
+    RateLimit,
+    TokenSet,
+    json_body,
+    retry_after_seconds,
+    transport_errors,
+)
+from postiz_pipelines.providers.text import x_weighted_length
+
+PLATFORM = "x"
+CHUNK_BYTES = 4 * 1024 * 1024
+ALT_TEXT_LIMIT = 1000
+MIN_VIDEO_RATIO, MAX_VIDEO_RATIO = 1 / 3, 3.0
+REVOKING_WORDS = ("suspended", "not permitted", "locked")
+# Which call failed decides the class of a 400/404: media, a post, or a token.
+MEDIA, POST, TOKEN, READ = "media", "post", "token", "read"
+
+CAPABILITIES = Capabilities(
+    platform=PLATFORM,
+    text_limit=280,
+    text_unit="weighted characters",
+    count_text=x_weighted_length,
+    media=MediaLimits(
+        max_items=4,
+        image_types=frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"}),
+        video_types=frozenset({"video/mp4", "video/quicktime"}),
+        max_image_bytes=5 * 1024 * 1024,
+        max_gif_bytes=15 * 1024 * 1024,
+        max_video_bytes=512 * 1024 * 1024,
+        min_video_seconds=0.5,
+        max_video_seconds=140,
+        max_videos=1,
+        allow_mixed=False,
+    ),
+    supports_threads=True,
+    supports_refresh=True,
+    idempotency=IdempotencyMode.NONE,
+    rate_limit=RateLimit(requests=100, per_seconds=900),
+)
+
+
+class XProvider(Provider):
+    """Publishes to X; see the module docstring."""
+
+    capabilities: ClassVar[Capabilities] = CAPABILITIES
+    default_base_url: ClassVar[str] = "https://api.x.com"
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient | None,
+        *,
+        base_url: str | None = None,
+        client_id: str | None = None,
+        client_secret: Secret | None = None,
+        chunk_bytes: int = CHUNK_BYTES,
+        poll_interval: float | None = None,
+        max_polls: int = 120,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(http, base_url=base_url)
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.chunk_bytes = chunk_bytes
+        self.poll_interval = poll_interval
+        self.max_polls = max_polls
+        self.clock: Clock = clock or SystemClock()
+
+    # -- validation (pure) -------------------------------------------------------------
+    def validate(
+        self, content: PostContent, account: AccountCredentials | None = None
+    ) -> list[Problem]:
+        """The shared checks (280 weighted characters), plus X's own: a GIF goes alone,
+        a video's aspect ratio lies within 1:3 and 3:1, alt text is at most 1,000."""
+        problems = super().validate(content, account)
+        gifs = [m for m in content.media if m.is_gif]
+        if gifs and len(content.media) > 1:
+            problems.append(
+                Problem(f"{PLATFORM}.media", "a GIF must be the only media item", len(content.media), 1)
+            )
+        for i, media in enumerate(content.media):
+            field = f"{PLATFORM}.media[{i}]"
+            if media.kind == "video" and media.width and media.height:
+                ratio = media.width / media.height
+                if not MIN_VIDEO_RATIO - 1e-9 <= ratio <= MAX_VIDEO_RATIO + 1e-9:
+                    problems.append(
+                        Problem(field, f"video aspect ratio {ratio:.3f}, allowed 1:3 to 3:1", round(ratio, 3), "1:3-3:1")
+                    )
+            if len(media.alt_text) > ALT_TEXT_LIMIT:
+                n = len(media.alt_text)
+                problems.append(
+                    Problem(f"{field}.alt_text", f"alt text is {n} characters, limit {ALT_TEXT_LIMIT}", n, ALT_TEXT_LIMIT)
+                )
+        return problems
+
+    # -- tokens ------------------------------------------------------------------------
+    async def exchange_code(
+        self, code: str, *, redirect_uri: str, code_verifier: str
+    ) -> TokenSet:
+        """Trade an authorization code (PKCE) for the account's first tokens."""
+        fields = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": code_verifier,
+        }
+        return await self._token_request(fields, self.client_id)
+
+    async def refresh(self, account: AccountCredentials) -> TokenSet:
+        """Trade the refresh token for new tokens (the old refresh token stops working)."""
+        if account.refresh_token is None:
+            raise AuthRevoked(
+                f"{PLATFORM}: no refresh token (was offline.access granted?); reconnect",
+                platform=PLATFORM,
+            )
+        fields = {"grant_type": "refresh_token", "refresh_token": account.refresh_token.reveal()}
+        client_id = self.client_id or account.settings.get("client_id")
+        return await self._token_request(fields, client_id)
+
+    async def _token_request(self, fields: dict[str, str], client_id: str | None) -> TokenSet:
+        if not client_id:
+            raise AuthRevoked(
+                f"{PLATFORM}: no OAuth client id configured for token requests", platform=PLATFORM
+            )
+        headers: dict[str, str] = {}
+        if self.client_secret is not None:
+            pair = f"{client_id}:{self.client_secret.reveal()}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        else:
+            fields = {**fields, "client_id": client_id}
+        with transport_errors(PLATFORM):
+            response = await self.http.post(
+                f"{self.base_url}/2/oauth2/token", data=fields, headers=headers
+            )
+        body = self._expect(response, TOKEN, None)
+        access = body.get("access_token")
+        if not access:
+            raise TransientError(f"{PLATFORM}: token answer without an access token", platform=PLATFORM)
+        expires_in = body.get("expires_in")
+        return TokenSet(
+            access_token=Secret(str(access)),
+            refresh_token=Secret(str(body["refresh_token"])) if body.get("refresh_token") else None,
+            expires_at=self.clock.now() + timedelta(seconds=int(expires_in)) if expires_in else None,
+        )
+
+    async def me(self, account: AccountCredentials) -> dict[str, Any]:
+        """The user the token acts for: ``{id, name, username}``."""
+        response = await self._send("GET", account, "/2/users/me")
+        data = self._expect(response, READ, account).get("data")
+        if not isinstance(data, dict):
+            raise TransientError(f"{PLATFORM}: unreadable user", platform=PLATFORM, status=200)
+        return data
+
+    # -- publishing --------------------------------------------------------------------
+    async def publish(
+        self, account: AccountCredentials, content: PostContent, *, idempotency_key: str
+    ) -> PublishResult:
+        """Upload the media, post, then post each thread item as a reply to the last."""
+        media_ids = [await self._upload(account, media) for media in content.media]
+        body: dict[str, Any] = {"text": content.text}
+        if media_ids:
+            body["media"] = {"media_ids": media_ids}
+        first = await self._post(account, body)
+        previous, thread_ids = first, []
+        for text in content.thread:
+            previous = await self._post(
+                account, {"text": text, "reply": {"in_reply_to_tweet_id": previous}}
+            )
+            thread_ids.append(previous)
+        return PublishResult(
+            remote_id=first,
+            url=f"https://x.com/{account.handle}/status/{first}",
+            thread_ids=tuple(thread_ids),
+            http_status=201,
+        )
+
+    async def _post(self, account: AccountCredentials, body: dict[str, Any]) -> str:
+        response = await self._send("POST", account, "/2/tweets", json=body)
+        if response.status_code not in (200, 201):
+            raise self._error(response, POST, account)
+        answer = json_body(response)
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, dict) or not data.get("id"):
+            # A 201 means the post exists; without its body we cannot say which it is.
+            raise OutcomeUnknown(
+                f"{PLATFORM}: post accepted but the answer was unreadable",
+                platform=PLATFORM,
+                status=response.status_code,
+            )
+        return str(data["id"])
+
+    async def _upload(self, account: AccountCredentials, media: MediaFile) -> str:
+        try:
+            data = media.path.read_bytes()
+        except OSError as exc:
+            raise MediaRejected(
+                f"{PLATFORM}: cannot read media file {media.path.name} ({exc.strerror})",
+                platform=PLATFORM,
+            ) from None
+        if media.kind == "image" and not media.is_gif:
+            response = await self._send(
+                "POST",
+                account,
+                "/2/media/upload",
+                files={"media": (media.path.name, data, media.mime_type)},
+                data={"media_category": "tweet_image", "media_type": media.mime_type},
+            )
+            uploaded = self._data(response, account)
+        else:
+            uploaded = await self._upload_chunked(account, media, data)
+        media_id = str(uploaded.get("id") or "")
+        if not media_id:
+            raise TransientError(f"{PLATFORM}: media upload without an id", platform=PLATFORM)
+        if uploaded.get("processing_info"):
+            await self._wait_processed(account, media_id, uploaded["processing_info"])
+        if media.alt_text:
+            metadata = {"id": media_id, "metadata": {"alt_text": {"text": media.alt_text}}}
+            response = await self._send("POST", account, "/2/media/metadata", json=metadata)
+            self._data(response, account)
+        return media_id
+
+    async def _upload_chunked(
+        self, account: AccountCredentials, media: MediaFile, data: bytes
+    ) -> dict[str, Any]:
+        category = "tweet_gif" if media.is_gif else "tweet_video"
+        init = {"media_type": media.mime_type, "total_bytes": len(data), "media_category": category}
+        response = await self._send("POST", account, "/2/media/upload/initialize", json=init)
+        media_id = str(self._data(response, account).get("id") or "")
+        if not media_id:
+            raise TransientError(f"{PLATFORM}: media initialize without an id", platform=PLATFORM)
+        for index, start in enumerate(range(0, len(data), self.chunk_bytes)):
+            response = await self._send(
+                "POST",
+                account,
+                f"/2/media/upload/{media_id}/append",
+                files={"media": ("chunk", data[start : start + self.chunk_bytes], "application/octet-stream")},
+                data={"segment_index": str(index)},
+            )
+            if response.status_code not in (200, 204):
+                raise self._error(response, MEDIA, account)
+        response = await self._send("POST", account, f"/2/media/upload/{media_id}/finalize")
+        return self._data(response, account)
+
+    async def _wait_processed(
+        self, account: AccountCredentials, media_id: str, info: dict[str, Any]
+    ) -> None:
+        for _ in range(self.max_polls):
+            state = info.get("state")
+            if state == "succeeded":
+                return
+            if state == "failed":
+                error = info.get("error") or {}
+                raise MediaRejected(
+                    f"{PLATFORM}: {error.get('message') or 'media processing failed'}",
+                    platform=PLATFORM,
+                    status=200,
+                    code=error.get("name") or error.get("code"),
+                )
+            wait = self.poll_interval
+            if wait is None:
+                wait = float(info.get("check_after_secs") or 1)
+            await asyncio.sleep(wait)
+            response = await self._send(
+                "GET", account, "/2/media/upload", params={"command": "STATUS", "media_id": media_id}
+            )
+            info = self._data(response, account).get("processing_info") or {"state": "succeeded"}
+        raise TransientError(
+            f"{PLATFORM}: media {media_id} still processing after {self.max_polls} polls",
+            platform=PLATFORM,
+        )
+
+    # -- HTTP --------------------------------------------------------------------------
+    async def _send(
+        self, method: str, account: AccountCredentials, path: str, **kwargs: Any
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {account.access_token.reveal()}"}
+        with transport_errors(PLATFORM):
+            return await self.http.request(
+                method, self.base_url_for(account) + path, headers=headers, **kwargs
+            )
+
+    def _data(self, response: httpx.Response, account: AccountCredentials) -> dict[str, Any]:
+        data = self._expect(response, MEDIA, account).get("data")
+        if not isinstance(data, dict):
+            raise TransientError(
+                f"{PLATFORM}: media answer without data", platform=PLATFORM, status=response.status_code
+            )
+        return data
+
+    def _expect(
+        self, response: httpx.Response, endpoint: str, account: AccountCredentials | None
+    ) -> dict[str, Any]:
+        if response.status_code not in (200, 201):
+            raise self._error(response, endpoint, account)
+        body = json_body(response)
+        if not isinstance(body, dict):
+            raise TransientError(
+                f"{PLATFORM}: unreadable answer (HTTP {response.status_code}, "
+                f"{response.headers.get('content-type', 'no content type')})",
+                platform=PLATFORM,
+                status=response.status_code,
+            )
+        return body
+
+    def _error(
+        self, response: httpx.Response, endpoint: str, account: AccountCredentials | None
+    ) -> ProviderError:
+        """The error of a failed call, from its status and X's problem JSON (or OAuth's
+        ``{error, error_description}`` at the token endpoint)."""
+        status = response.status_code
+        body = json_body(response)
+        body = body if isinstance(body, dict) else {}
+        errors = body.get("errors") if isinstance(body.get("errors"), list) else []
+        first = errors[0] if errors and isinstance(errors[0], dict) else {}
+        kind = str(body.get("type") or "")
+        code = (
+            body.get("error")
+            or (kind.rsplit("/", 1)[-1] if kind.startswith("http") else None)
+            or body.get("title")
+        )
+        reason = (
+            first.get("message")
+            or body.get("detail")
+            or body.get("error_description")
+            or body.get("title")
+            or f"HTTP {status} {response.reason_phrase}".strip()
+        )
+        message = f"{PLATFORM}: {reason}"
+        kw: dict[str, Any] = {"platform": PLATFORM, "status": status, "code": code}
+        lowered = str(reason).lower()
+        if status == 429:
+            return RateLimited(message, retry_after=self._retry_after(response), **kw)
+        if status >= 500:
+            return TransientError(message, **kw)
+        if endpoint == TOKEN and 400 <= status < 500:
+            return AuthRevoked(message, **kw)
+        if status == 401:
+            refreshable = account is not None and account.refresh_token is not None
+            return (AuthExpired if refreshable else AuthRevoked)(message, **kw)
+        if status == 403:
+            if any(word in lowered for word in REVOKING_WORDS):
+                return AuthRevoked(message, **kw)
+            return ContentRejected(message, **kw)
+        if endpoint == MEDIA and status in (400, 404, 413, 415):
+            return MediaRejected(message, **kw)
+        if endpoint == POST and status == 400:
+            return (MediaRejected if "media" in lowered else ContentRejected)(message, **kw)
+        if 200 <= status < 300:
+            return TransientError(f"{message} (unexpected answer)", **kw)
+        return ProviderError(message, **kw)
+
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        """The wait of the exhausted window: the app's 24-hour one when it is at zero."""
+        now = self.clock.now()
+        headers = response.headers
+        for prefix in ("x-app-limit-24hour", "x-user-limit-24hour"):
+            if headers.get(f"{prefix}-remaining") == "0" and headers.get(f"{prefix}-reset"):
+                return retry_after_seconds({"x-rate-limit-reset": headers[f"{prefix}-reset"]}, now=now)
+        return retry_after_seconds(headers, now=now)
