@@ -62,7 +62,9 @@ class BodyLimit:
         limit = self.overrides.get(scope["path"], self.default)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await problem_response(413, f"the request body is larger than {limit} bytes")(scope, receive, send)
+            await problem_response(413, f"the request body is larger than {limit} bytes")(
+                scope, receive, send
+            )
             return
         seen = 0
 
@@ -112,9 +114,21 @@ def create_app(
     async def _too_large(request: Any, exc: BodyTooLarge) -> Any:
         return problem_response(413, f"the request body is larger than {exc.limit} bytes")
 
-    for module in (health, posts, media, accounts, workspaces, tokens, deadletter, webhooks, worker):
+    for module in (
+        health,
+        posts,
+        media,
+        accounts,
+        workspaces,
+        tokens,
+        deadletter,
+        webhooks,
+        worker,
+    ):
         app.include_router(module.router)
     app.add_middleware(
-        BodyLimit, default=max_json_bytes, overrides={UPLOAD_PATH: max_upload_bytes + MULTIPART_OVERHEAD}
+        BodyLimit,
+        default=max_json_bytes,
+        overrides={UPLOAD_PATH: max_upload_bytes + MULTIPART_OVERHEAD},
     )
     return app

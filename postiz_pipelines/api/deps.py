@@ -65,8 +65,14 @@ class Caller:
     def workspace_ids(self) -> set[str]:
         return set(self.roles)
 
-    def require(self, workspace_id: str, role: Role | str = Role.VIEWER, *, kind: str = "workspace",
-                ident: str | None = None) -> None:
+    def require(
+        self,
+        workspace_id: str,
+        role: Role | str = Role.VIEWER,
+        *,
+        kind: str = "workspace",
+        ident: str | None = None,
+    ) -> None:
         """404 (as ``kind ident``) outside the caller's workspaces, 403 below ``role``."""
         have = self.roles.get(workspace_id)
         if have is None:

@@ -46,12 +46,16 @@ def _replay(record: IdempotencyRecord, digest: str) -> JSONResponse:
         raise ValidationFailed(
             Problem(HEADER, "was already used for a different request; use a new key", record.key)
         )
-    return JSONResponse(record.response_body, status_code=record.status_code,
-                        headers={"Idempotent-Replayed": "true"})
+    return JSONResponse(
+        record.response_body,
+        status_code=record.status_code,
+        headers={"Idempotent-Replayed": "true"},
+    )
 
 
-def run(st: ApiState, caller: Caller, key: str | None, *, method: str, path: str, body: Any,
-        work: Work) -> JSONResponse:
+def run(
+    st: ApiState, caller: Caller, key: str | None, *, method: str, path: str, body: Any, work: Work
+) -> JSONResponse:
     """Run ``work`` in a write transaction, once per (caller, key); returns its JSON answer."""
     if key is None:
         with st.app.db.session() as s:
@@ -66,11 +70,21 @@ def run(st: ApiState, caller: Caller, key: str | None, *, method: str, path: str
             return _replay(found, digest)
     try:
         with st.app.db.session() as s:
-            s.execute(delete(IdempotencyRecord).where(
-                IdempotencyRecord.user_id == caller.user_id, IdempotencyRecord.expires_at <= now))
+            s.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.user_id == caller.user_id, IdempotencyRecord.expires_at <= now
+                )
+            )
             record = IdempotencyRecord(
-                id=new_id("idem"), user_id=caller.user_id, key=key, method=method, path=path[:300],
-                request_hash=digest, status_code=0, response_body={}, created_at=now,
+                id=new_id("idem"),
+                user_id=caller.user_id,
+                key=key,
+                method=method,
+                path=path[:300],
+                request_hash=digest,
+                status_code=0,
+                response_body={},
+                created_at=now,
                 expires_at=now + TTL,
             )
             s.add(record)
@@ -89,5 +103,7 @@ def run(st: ApiState, caller: Caller, key: str | None, *, method: str, path: str
 
 def _lookup(s: Session, user_id: str, key: str) -> IdempotencyRecord | None:
     return s.scalar(
-        select(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key)
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
+        )
     )

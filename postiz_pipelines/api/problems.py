@@ -45,8 +45,15 @@ TITLES = {
     503: "Service unavailable",
 }
 SLUGS = {
-    401: "unauthorized", 403: "forbidden", 404: "not-found", 409: "conflict", 413: "too-large",
-    422: "validation", 429: "rate-limited", 500: "internal", 503: "unavailable",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    409: "conflict",
+    413: "too-large",
+    422: "validation",
+    429: "rate-limited",
+    500: "internal",
+    503: "unavailable",
 }
 
 
@@ -127,7 +134,9 @@ def validation_problems(exc: RequestValidationError) -> list[Problem]:
         value = err.get("input")
         if isinstance(value, dict | list) or (isinstance(value, str) and len(value) > 200):
             value = None  # the field names it; echoing a whole body back helps nobody
-        problems.append(Problem(_field(err.get("loc", ())), err.get("msg", "is invalid"), value, limit))
+        problems.append(
+            Problem(_field(err.get("loc", ())), err.get("msg", "is invalid"), value, limit)
+        )
     return problems
 
 
@@ -137,14 +146,21 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ValidationFailed)
     async def _validation_failed(request: Request, exc: ValidationFailed) -> JSONResponse:
         if isinstance(exc, UploadTooLarge):
-            return problem_response(413, "the upload is larger than the limit", problems=exc.problems)
-        return problem_response(422, "the input was refused; nothing was stored", problems=exc.problems)
+            return problem_response(
+                413, "the upload is larger than the limit", problems=exc.problems
+            )
+        return problem_response(
+            422, "the input was refused; nothing was stored", problems=exc.problems
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = validation_problems(exc)
-        return problem_response(422, "the request does not match the schema: " +
-                                "; ".join(str(p) for p in problems[:5]), problems=problems)
+        return problem_response(
+            422,
+            "the request does not match the schema: " + "; ".join(str(p) for p in problems[:5]),
+            problems=problems,
+        )
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> JSONResponse:

@@ -61,13 +61,19 @@ class PostCreate(In):
     workspace_id: Id = Field(min_length=1, max_length=64)
     target_accounts: list[Id] = Field(min_length=1, max_length=50)
     scheduled_at: str | None = Field(
-        None, max_length=64, description="ISO 8601 with offset, or local time with timezone; omit for now"
+        None,
+        max_length=64,
+        description="ISO 8601 with offset, or local time with timezone; omit for now",
     )
-    timezone: str | None = Field(None, max_length=64, description="IANA zone for a scheduledAt without offset")
+    timezone: str | None = Field(
+        None, max_length=64, description="IANA zone for a scheduledAt without offset"
+    )
     schedule: SingleSchedule | None = None
     media_ids: list[Id] = Field(default_factory=list, max_length=20)
     settings: dict[str, Any] = Field(default_factory=dict)
-    overrides: dict[Id, TargetOverrideIn] = Field(default_factory=dict, description="per target account")
+    overrides: dict[Id, TargetOverrideIn] = Field(
+        default_factory=dict, description="per target account"
+    )
     thread: list[str] = Field(default_factory=list, max_length=25)
     priority: int = Field(0, ge=-100, le=100)
 
@@ -118,17 +124,29 @@ class PostOut(Out):
     @classmethod
     def of(cls, p: Post) -> PostOut:
         return cls(
-            id=p.id, workspace_id=p.workspace_id, content=p.content, status=p.status,
-            scheduled_at=_iso(p.scheduled_at), settings=dict(p.settings or {}),
+            id=p.id,
+            workspace_id=p.workspace_id,
+            content=p.content,
+            status=p.status,
+            scheduled_at=_iso(p.scheduled_at),
+            settings=dict(p.settings or {}),
             media_ids=[m.media_id for m in p.media],
             targets=[
-                TargetOut(id=t.id, account_id=t.account_id, platform=t.account.platform if t.account else None,
-                          status=t.status, content_override=t.content_override,
-                          settings_override=dict(t.settings_override or {}), remote_id=t.remote_id,
-                          remote_url=t.remote_url, published_at=_iso(t.published_at))
+                TargetOut(
+                    id=t.id,
+                    account_id=t.account_id,
+                    platform=t.account.platform if t.account else None,
+                    status=t.status,
+                    content_override=t.content_override,
+                    settings_override=dict(t.settings_override or {}),
+                    remote_id=t.remote_id,
+                    remote_url=t.remote_url,
+                    published_at=_iso(t.published_at),
+                )
                 for t in p.targets
             ],
-            created_at=p.created_at.isoformat(), updated_at=p.updated_at.isoformat(),
+            created_at=p.created_at.isoformat(),
+            updated_at=p.updated_at.isoformat(),
         )
 
 
@@ -163,10 +181,19 @@ class JobOut(Out):
     @classmethod
     def of(cls, j: PublishJob) -> JobOut:
         return cls(
-            id=j.id, post_id=j.post_id, workspace_id=j.workspace_id, account_id=j.account_id,
-            platform=j.platform, status=j.status, attempts=j.attempts, max_attempts=j.max_attempts,
-            run_at=j.run_at.isoformat(), next_attempt_at=j.next_attempt_at.isoformat(),
-            last_error=j.last_error, last_error_class=j.last_error_class, remote_id=j.remote_id,
+            id=j.id,
+            post_id=j.post_id,
+            workspace_id=j.workspace_id,
+            account_id=j.account_id,
+            platform=j.platform,
+            status=j.status,
+            attempts=j.attempts,
+            max_attempts=j.max_attempts,
+            run_at=j.run_at.isoformat(),
+            next_attempt_at=j.next_attempt_at.isoformat(),
+            last_error=j.last_error,
+            last_error_class=j.last_error_class,
+            remote_id=j.remote_id,
             completed_at=_iso(j.completed_at),
         )
 
@@ -195,10 +222,19 @@ class AttemptOut(Out):
     @classmethod
     def of(cls, a: PublishAttempt, j: PublishJob) -> AttemptOut:
         return cls(
-            job_id=j.id, account_id=j.account_id, platform=j.platform, attempt_no=a.attempt_no,
-            outcome=a.outcome, started_at=a.started_at.isoformat(), finished_at=_iso(a.finished_at),
-            http_status=a.http_status, error_class=a.error_class, error_code=a.error_code,
-            error_message=a.error_message, remote_id=a.remote_id, remote_url=a.remote_url,
+            job_id=j.id,
+            account_id=j.account_id,
+            platform=j.platform,
+            attempt_no=a.attempt_no,
+            outcome=a.outcome,
+            started_at=a.started_at.isoformat(),
+            finished_at=_iso(a.finished_at),
+            http_status=a.http_status,
+            error_class=a.error_class,
+            error_code=a.error_code,
+            error_message=a.error_message,
+            remote_id=a.remote_id,
+            remote_url=a.remote_url,
             duration_ms=a.duration_ms,
         )
 
@@ -226,10 +262,19 @@ class MediaOut(Out):
     @classmethod
     def of(cls, m: MediaAsset, deduplicated: bool = False) -> MediaOut:
         return cls(
-            id=m.id, workspace_id=m.workspace_id, kind=m.kind, mime_type=m.mime_type,
-            size_bytes=m.size_bytes, sha256=m.sha256, width=m.width, height=m.height,
-            duration_ms=m.duration_ms, original_filename=m.original_filename, alt_text=m.alt_text,
-            created_at=m.created_at.isoformat(), deduplicated=deduplicated,
+            id=m.id,
+            workspace_id=m.workspace_id,
+            kind=m.kind,
+            mime_type=m.mime_type,
+            size_bytes=m.size_bytes,
+            sha256=m.sha256,
+            width=m.width,
+            height=m.height,
+            duration_ms=m.duration_ms,
+            original_filename=m.original_filename,
+            alt_text=m.alt_text,
+            created_at=m.created_at.isoformat(),
+            deduplicated=deduplicated,
         )
 
 
@@ -267,9 +312,15 @@ class AccountOut(Out):
     @classmethod
     def of(cls, a: SocialAccount) -> AccountOut:
         return cls(
-            id=a.id, workspace_id=a.workspace_id, platform=a.platform, handle=a.handle,
-            display_name=a.display_name, external_id=a.external_id, status=a.status,
-            base_url=a.base_url, token_expires_at=_iso(a.token_expires_at),
+            id=a.id,
+            workspace_id=a.workspace_id,
+            platform=a.platform,
+            handle=a.handle,
+            display_name=a.display_name,
+            external_id=a.external_id,
+            status=a.status,
+            base_url=a.base_url,
+            token_expires_at=_iso(a.token_expires_at),
             created_at=a.created_at.isoformat(),
         )
 
@@ -340,9 +391,15 @@ class TokenOut(Out):
 
     @classmethod
     def of(cls, t: ApiToken) -> TokenOut:
-        return cls(id=t.id, name=t.name, prefix=t.prefix, created_at=t.created_at.isoformat(),
-                   last_used_at=_iso(t.last_used_at), expires_at=_iso(t.expires_at),
-                   revoked_at=_iso(t.revoked_at))
+        return cls(
+            id=t.id,
+            name=t.name,
+            prefix=t.prefix,
+            created_at=t.created_at.isoformat(),
+            last_used_at=_iso(t.last_used_at),
+            expires_at=_iso(t.expires_at),
+            revoked_at=_iso(t.revoked_at),
+        )
 
 
 class TokenCreated(TokenOut):
@@ -376,8 +433,14 @@ class WebhookOut(Out):
 
     @classmethod
     def of(cls, w: WebhookSubscription) -> WebhookOut:
-        return cls(id=w.id, workspace_id=w.workspace_id, url=w.url, events=w.events.split(","),
-                   status=w.status, created_at=w.created_at.isoformat())
+        return cls(
+            id=w.id,
+            workspace_id=w.workspace_id,
+            url=w.url,
+            events=w.events.split(","),
+            status=w.status,
+            created_at=w.created_at.isoformat(),
+        )
 
 
 class WebhookCreated(WebhookOut):
@@ -401,10 +464,17 @@ class DeliveryOut(Out):
 
     @classmethod
     def of(cls, d: WebhookDelivery) -> DeliveryOut:
-        return cls(id=d.id, event_type=d.event_type, event_id=d.event_id, status=d.status,
-                   attempts=d.attempts, next_attempt_at=d.next_attempt_at.isoformat(),
-                   last_status_code=d.last_status_code, last_error=d.last_error,
-                   delivered_at=_iso(d.delivered_at))
+        return cls(
+            id=d.id,
+            event_type=d.event_type,
+            event_id=d.event_id,
+            status=d.status,
+            attempts=d.attempts,
+            next_attempt_at=d.next_attempt_at.isoformat(),
+            last_status_code=d.last_status_code,
+            last_error=d.last_error,
+            delivered_at=_iso(d.delivered_at),
+        )
 
 
 class DeliveryList(Out):

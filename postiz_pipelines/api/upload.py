@@ -28,7 +28,9 @@ class UploadForm:
     got_file: bool = False
 
 
-async def read_upload(content_type: str, chunks: AsyncIterator[bytes], staged: StagedFile) -> UploadForm:
+async def read_upload(
+    content_type: str, chunks: AsyncIterator[bytes], staged: StagedFile
+) -> UploadForm:
     """Parse the body into ``staged`` (the ``file`` part) and the returned text fields."""
     ctype, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
@@ -66,7 +68,9 @@ async def read_upload(content_type: str, chunks: AsyncIterator[bytes], staged: S
             form.filename = opts.get(b"filename", b"").decode("utf-8", "replace")[:300]
         else:
             if len(form.fields) >= MAX_FIELDS:
-                raise ValidationFailed(Problem("form", f"more than {MAX_FIELDS} fields", None, MAX_FIELDS))
+                raise ValidationFailed(
+                    Problem("form", f"more than {MAX_FIELDS} fields", None, MAX_FIELDS)
+                )
             part["buf"] = bytearray()
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
@@ -78,7 +82,12 @@ async def read_upload(content_type: str, chunks: AsyncIterator[bytes], staged: S
         buf.extend(data[start:end])
         if len(buf) > MAX_FIELD_BYTES:
             raise ValidationFailed(
-                Problem(str(part["name"]), f"is longer than {MAX_FIELD_BYTES} bytes", None, MAX_FIELD_BYTES)
+                Problem(
+                    str(part["name"]),
+                    f"is longer than {MAX_FIELD_BYTES} bytes",
+                    None,
+                    MAX_FIELD_BYTES,
+                )
             )
 
     def on_part_end() -> None:
@@ -103,7 +112,9 @@ async def read_upload(content_type: str, chunks: AsyncIterator[bytes], staged: S
             parser.write(chunk)
         parser.finalize()
     except FormParserError as exc:
-        raise ApiProblem(400, f"the multipart body cannot be parsed ({type(exc).__name__})") from None
+        raise ApiProblem(
+            400, f"the multipart body cannot be parsed ({type(exc).__name__})"
+        ) from None
     staged.finish()
     if not form.got_file:
         raise ValidationFailed(Problem("file", "is required (a multipart part named 'file')"))

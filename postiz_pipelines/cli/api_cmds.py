@@ -38,15 +38,25 @@ def users() -> None:
 @users.command("create")
 @click.option("--email", required=True)
 @click.option("--name", default="")
-@click.option("--workspace", "workspace_ref", default=None, help="Make the user a member of this workspace.")
+@click.option(
+    "--workspace", "workspace_ref", default=None, help="Make the user a member of this workspace."
+)
 @click.option("--role", type=ROLE_CHOICE, default="owner", show_default=True)
 @click.option("--token-name", default="bootstrap", show_default=True)
 @click.option("--no-token", is_flag=True, help="Do not issue an API token.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 @handles_errors
-def users_create(env: Env, email: str, name: str, workspace_ref: str | None, role: str, token_name: str,
-                 no_token: bool, as_json: bool) -> None:
+def users_create(
+    env: Env,
+    email: str,
+    name: str,
+    workspace_ref: str | None,
+    role: str,
+    token_name: str,
+    no_token: bool,
+    as_json: bool,
+) -> None:
     """Create a user (and membership), and print an API token once."""
     from postiz_pipelines.core import auth
     from postiz_pipelines.core.workspaces import get_workspace
@@ -58,9 +68,18 @@ def users_create(env: Env, email: str, name: str, workspace_ref: str | None, rol
         if workspace_ref:
             ws = get_workspace(s, workspace_ref)
             auth.set_member(s, workspace_id=ws.id, user_id=user.id, role=role, now=now, actor="cli")
-        issued = None if no_token else auth.create_token(s, user_id=user.id, name=token_name, now=now, actor="cli")
-        row = {"id": user.id, "email": user.email, "workspace": ws.slug if ws else "", "role": role if ws else "",
-               "token": issued.token if issued else ""}
+        issued = (
+            None
+            if no_token
+            else auth.create_token(s, user_id=user.id, name=token_name, now=now, actor="cli")
+        )
+        row = {
+            "id": user.id,
+            "email": user.email,
+            "workspace": ws.slug if ws else "",
+            "role": role if ws else "",
+            "token": issued.token if issued else "",
+        }
     emit([row], as_json, ["id", "email", "workspace", "role"])
     if issued and not as_json:
         click.echo(f"\nAPI token (shown once, store it now):\n{issued.token}")
@@ -74,7 +93,10 @@ def tokens() -> None:
 
 def token_row(t: Any) -> dict[str, Any]:
     return {
-        "id": t.id, "name": t.name, "prefix": t.prefix, "created_at": t.created_at.isoformat(),
+        "id": t.id,
+        "name": t.name,
+        "prefix": t.prefix,
+        "created_at": t.created_at.isoformat(),
         "last_used_at": t.last_used_at.isoformat() if t.last_used_at else "",
         "expires_at": t.expires_at.isoformat() if t.expires_at else "",
         "revoked_at": t.revoked_at.isoformat() if t.revoked_at else "",
@@ -88,13 +110,21 @@ def token_row(t: Any) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 @handles_errors
-def tokens_create(env: Env, email: str, name: str, expires_in_days: int | None, as_json: bool) -> None:
+def tokens_create(
+    env: Env, email: str, name: str, expires_in_days: int | None, as_json: bool
+) -> None:
     from postiz_pipelines.core import auth
 
     with write(env) as s:
         user = auth.get_user(s, email)
-        issued = auth.create_token(s, user_id=user.id, name=name, now=env.now(),
-                                   expires_in_days=expires_in_days, actor="cli")
+        issued = auth.create_token(
+            s,
+            user_id=user.id,
+            name=name,
+            now=env.now(),
+            expires_in_days=expires_in_days,
+            actor="cli",
+        )
         row = {**token_row(issued.row), "token": issued.token}
     if as_json:
         emit([row], True, [])
@@ -125,7 +155,9 @@ def tokens_revoke(env: Env, token_id: str, as_json: bool) -> None:
     from postiz_pipelines.core import auth
 
     with write(env) as s:
-        row = token_row(auth.revoke_token(s, token_id=token_id, user_id=None, now=env.now(), actor="cli"))
+        row = token_row(
+            auth.revoke_token(s, token_id=token_id, user_id=None, now=env.now(), actor="cli")
+        )
     emit([row], as_json, ["id", "name", "revoked_at"])
 
 
@@ -146,7 +178,10 @@ def members_list(env: Env, workspace_ref: str, as_json: bool) -> None:
 
     with env.app.db.read() as s:
         ws = get_workspace(s, workspace_ref)
-        rows = [{"user_id": u.id, "email": u.email, "role": m.role} for m, u in auth.list_members(s, ws.id)]
+        rows = [
+            {"user_id": u.id, "email": u.email, "role": m.role}
+            for m, u in auth.list_members(s, ws.id)
+        ]
     emit(rows, as_json, ["user_id", "email", "role"])
 
 
@@ -165,8 +200,14 @@ def members_set(env: Env, workspace_ref: str, email: str, role: str, as_json: bo
     with write(env) as s:
         ws = get_workspace(s, workspace_ref)
         user = auth.get_user(s, email)
-        auth.set_member(s, workspace_id=ws.id, user_id=user.id, role=role, now=env.now(), actor="cli")
-    emit([{"user_id": user.id, "email": user.email, "role": role}], as_json, ["user_id", "email", "role"])
+        auth.set_member(
+            s, workspace_id=ws.id, user_id=user.id, role=role, now=env.now(), actor="cli"
+        )
+    emit(
+        [{"user_id": user.id, "email": user.email, "role": role}],
+        as_json,
+        ["user_id", "email", "role"],
+    )
 
 
 @members.command("remove")

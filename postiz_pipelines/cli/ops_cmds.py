@@ -36,29 +36,44 @@ def posts_show(env: Env, post_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return
-    emit([{k: out[k] for k in ("id", "status", "scheduledAt", "content")}], False,
-         ["id", "status", "scheduledAt", "content"])
+    emit(
+        [{k: out[k] for k in ("id", "status", "scheduledAt", "content")}],
+        False,
+        ["id", "status", "scheduledAt", "content"],
+    )
     emit(out["targets"], False, ["accountId", "platform", "status", "remoteUrl"])
 
 
 @posts.command("edit")
 @click.argument("post_id")
 @click.option("--text", default=None)
-@click.option("--at", default=None, help="New time: ISO 8601 with offset, or local time with --timezone.")
+@click.option(
+    "--at", default=None, help="New time: ISO 8601 with offset, or local time with --timezone."
+)
 @click.option("--timezone", default=None)
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 @handles_errors
-def posts_edit(env: Env, post_id: str, text: str | None, at: str | None, timezone: str | None,
-               as_json: bool) -> None:
+def posts_edit(
+    env: Env, post_id: str, text: str | None, at: str | None, timezone: str | None, as_json: bool
+) -> None:
     """Edit or reschedule a post that has not started publishing."""
     from postiz_pipelines.core.post_ops import get_post, update_post
     from postiz_pipelines.core.workspaces import get_workspace
 
     with write(env) as s:
         post = get_post(s, post_id)
-        update_post(s, post, now=env.now(), workspace=get_workspace(s, post.workspace_id), content=text,
-                    scheduled_at=at, timezone=timezone, media_root=env.app.media_root, actor="cli")
+        update_post(
+            s,
+            post,
+            now=env.now(),
+            workspace=get_workspace(s, post.workspace_id),
+            content=text,
+            scheduled_at=at,
+            timezone=timezone,
+            media_root=env.app.media_root,
+            actor="cli",
+        )
         row = post_row(post)
     emit([row], as_json, ["id", "status", "scheduled_at", "content"])
 
@@ -79,15 +94,24 @@ def posts_cancel(env: Env, post_id: str, as_json: bool) -> None:
 
 
 def job_row(j: Any) -> dict[str, Any]:
-    return {"id": j.id, "post_id": j.post_id, "platform": j.platform, "status": j.status,
-            "attempts": j.attempts, "error_class": j.last_error_class or "",
-            "error": (j.last_error or "")[:80], "next_attempt_at": j.next_attempt_at.isoformat()}
+    return {
+        "id": j.id,
+        "post_id": j.post_id,
+        "platform": j.platform,
+        "status": j.status,
+        "attempts": j.attempts,
+        "error_class": j.last_error_class or "",
+        "error": (j.last_error or "")[:80],
+        "next_attempt_at": j.next_attempt_at.isoformat(),
+    }
 
 
 @posts.command("retry")
 @click.argument("post_id")
 @click.option("--at", default=None)
-@click.option("--force", is_flag=True, help="Also requeue jobs whose outcome is uncertain (you checked).")
+@click.option(
+    "--force", is_flag=True, help="Also requeue jobs whose outcome is uncertain (you checked)."
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 @handles_errors
@@ -96,8 +120,15 @@ def posts_retry(env: Env, post_id: str, at: str | None, force: bool, as_json: bo
     from postiz_pipelines.core.post_ops import get_post, retry_post
 
     with write(env) as s:
-        jobs = retry_post(s, get_post(s, post_id), now=env.now(), at=_at(at), force=force,
-                          extra_attempts=env.settings.max_retries + 1, actor="cli")
+        jobs = retry_post(
+            s,
+            get_post(s, post_id),
+            now=env.now(),
+            at=_at(at),
+            force=force,
+            extra_attempts=env.settings.max_retries + 1,
+            actor="cli",
+        )
         rows = [job_row(j) for j in jobs]
     emit(rows, as_json, ["id", "platform", "status", "next_attempt_at"])
 
@@ -113,12 +144,21 @@ def posts_attempts(env: Env, post_id: str, as_json: bool) -> None:
 
     with env.app.db.read() as s:
         rows = [
-            {"job_id": j.id, "platform": j.platform, "attempt": a.attempt_no, "outcome": a.outcome,
-             "started_at": a.started_at.isoformat(), "http_status": a.http_status or "",
-             "error_class": a.error_class or "", "error": (a.error_message or "")[:80]}
+            {
+                "job_id": j.id,
+                "platform": j.platform,
+                "attempt": a.attempt_no,
+                "outcome": a.outcome,
+                "started_at": a.started_at.isoformat(),
+                "http_status": a.http_status or "",
+                "error_class": a.error_class or "",
+                "error": (a.error_message or "")[:80],
+            }
             for a, j in post_attempts(s, get_post(s, post_id).id)
         ]
-    emit(rows, as_json, ["job_id", "attempt", "outcome", "started_at", "http_status", "error_class"])
+    emit(
+        rows, as_json, ["job_id", "attempt", "outcome", "started_at", "http_status", "error_class"]
+    )
 
 
 # -- dead letter -----------------------------------------------------------------------
@@ -138,7 +178,11 @@ def dead_letter_list(env: Env, workspace_ref: str | None, limit: int, as_json: b
     from postiz_pipelines.core.workspaces import get_workspace, list_workspaces
 
     with env.app.db.read() as s:
-        ids = [get_workspace(s, workspace_ref).id] if workspace_ref else [w.id for w in list_workspaces(s)]
+        ids = (
+            [get_workspace(s, workspace_ref).id]
+            if workspace_ref
+            else [w.id for w in list_workspaces(s)]
+        )
         rows = [job_row(j) for j in list_dead_letter(s, workspace_ids=ids, limit=limit).jobs]
     emit(rows, as_json, ["id", "post_id", "platform", "attempts", "error_class", "error"])
 
@@ -146,7 +190,9 @@ def dead_letter_list(env: Env, workspace_ref: str | None, limit: int, as_json: b
 @dead_letter.command("requeue")
 @click.argument("job_id")
 @click.option("--at", default=None, help="When to try again (default now): reschedules the job.")
-@click.option("--force", is_flag=True, help="Requeue even an uncertain outcome (you checked the account).")
+@click.option(
+    "--force", is_flag=True, help="Requeue even an uncertain outcome (you checked the account)."
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 @handles_errors
@@ -155,8 +201,15 @@ def dead_letter_requeue(env: Env, job_id: str, at: str | None, force: bool, as_j
 
     with write(env) as s:
         job = get_job(s, job_id)
-        requeue_jobs(s, [job], now=env.now(), at=_at(at), force=force,
-                     extra_attempts=env.settings.max_retries + 1, actor="cli")
+        requeue_jobs(
+            s,
+            [job],
+            now=env.now(),
+            at=_at(at),
+            force=force,
+            extra_attempts=env.settings.max_retries + 1,
+            actor="cli",
+        )
         row = job_row(job)
     emit([row], as_json, ["id", "status", "next_attempt_at"])
 
@@ -181,8 +234,16 @@ def media() -> None:
 
 
 def media_row(m: Any, dedup: bool = False) -> dict[str, Any]:
-    return {"id": m.id, "kind": m.kind, "mime_type": m.mime_type, "size_bytes": m.size_bytes,
-            "width": m.width or "", "height": m.height or "", "sha256": m.sha256, "deduplicated": dedup}
+    return {
+        "id": m.id,
+        "kind": m.kind,
+        "mime_type": m.mime_type,
+        "size_bytes": m.size_bytes,
+        "width": m.width or "",
+        "height": m.height or "",
+        "sha256": m.sha256,
+        "deduplicated": dedup,
+    }
 
 
 @media.command("upload")
@@ -202,10 +263,20 @@ def media_upload(env: Env, path: Path, workspace_ref: str, alt_text: str, as_jso
     with write(env) as s:
         ws = get_workspace(s, workspace_ref)
         with storage.stage_file(path) as staged:
-            asset, created = ingest(s, storage, staged, workspace_id=ws.id, filename=path.name,
-                                    alt_text=alt_text, now=env.now(), actor="cli")
+            asset, created = ingest(
+                s,
+                storage,
+                staged,
+                workspace_id=ws.id,
+                filename=path.name,
+                alt_text=alt_text,
+                now=env.now(),
+                actor="cli",
+            )
         row = media_row(asset, not created)
-    emit([row], as_json, ["id", "kind", "mime_type", "size_bytes", "width", "height", "deduplicated"])
+    emit(
+        [row], as_json, ["id", "kind", "mime_type", "size_bytes", "width", "height", "deduplicated"]
+    )
 
 
 @media.command("list")
@@ -219,7 +290,10 @@ def media_list(env: Env, workspace_ref: str, limit: int, as_json: bool) -> None:
     from postiz_pipelines.core.workspaces import get_workspace
 
     with env.app.db.read() as s:
-        rows = [media_row(m) for m in list_media(s, workspace_id=get_workspace(s, workspace_ref).id, limit=limit)]
+        rows = [
+            media_row(m)
+            for m in list_media(s, workspace_id=get_workspace(s, workspace_ref).id, limit=limit)
+        ]
     emit(rows, as_json, ["id", "kind", "mime_type", "size_bytes", "width", "height"])
 
 
@@ -273,18 +347,32 @@ def webhooks() -> None:
 @webhooks.command("add")
 @click.option("--workspace", "workspace_ref", required=True)
 @click.option("--url", required=True)
-@click.option("--event", "events", multiple=True, help="post.published, post.failed, post.canceled (default all)")
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    help="post.published, post.failed, post.canceled (default all)",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 @handles_errors
-def webhooks_add(env: Env, workspace_ref: str, url: str, events: tuple[str, ...], as_json: bool) -> None:
+def webhooks_add(
+    env: Env, workspace_ref: str, url: str, events: tuple[str, ...], as_json: bool
+) -> None:
     from postiz_pipelines.core.webhooks import create_subscription
     from postiz_pipelines.core.workspaces import get_workspace
 
     with write(env) as s:
         ws = get_workspace(s, workspace_ref)
-        sub, secret = create_subscription(s, env.app.keyring, workspace_id=ws.id, url=url,
-                                          events=list(events) or None, now=env.now(), actor="cli")
+        sub, secret = create_subscription(
+            s,
+            env.app.keyring,
+            workspace_id=ws.id,
+            url=url,
+            events=list(events) or None,
+            now=env.now(),
+            actor="cli",
+        )
         row = {"id": sub.id, "url": sub.url, "events": sub.events, "secret": secret.reveal()}
     emit([row], as_json, ["id", "url", "events"])
     if not as_json:
@@ -301,8 +389,10 @@ def webhooks_list(env: Env, workspace_ref: str, as_json: bool) -> None:
     from postiz_pipelines.core.workspaces import get_workspace
 
     with env.app.db.read() as s:
-        rows = [{"id": w.id, "url": w.url, "events": w.events, "status": w.status}
-                for w in list_subscriptions(s, get_workspace(s, workspace_ref).id)]
+        rows = [
+            {"id": w.id, "url": w.url, "events": w.events, "status": w.status}
+            for w in list_subscriptions(s, get_workspace(s, workspace_ref).id)
+        ]
     emit(rows, as_json, ["id", "url", "events", "status"])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.deadletter import settle_post_status
@@ -18,18 +19,22 @@ from postiz_pipelines.core.models import (
     SocialAccount,
     TargetStatus,
 )
-from sqlalchemy.orm import Session
 
 
-def remove_account(session: Session, account: SocialAccount, *, now: datetime, actor: str = "system") -> int:
+def remove_account(
+    session: Session, account: SocialAccount, *, now: datetime, actor: str = "system"
+) -> int:
     """Soft-delete the account and cancel its jobs still waiting; returns how many were canceled.
 
     A job being sent right now is left to finish (its outcome is recorded as usual).
     """
-    jobs = list(session.scalars(
-        select(PublishJob).where(PublishJob.account_id == account.id,
-                                 PublishJob.status.in_(CLAIMABLE_JOB_STATES))
-    ))
+    jobs = list(
+        session.scalars(
+            select(PublishJob).where(
+                PublishJob.account_id == account.id, PublishJob.status.in_(CLAIMABLE_JOB_STATES)
+            )
+        )
+    )
     for job in jobs:
         job.status = JobStatus.CANCELED
         job.last_error = "account disconnected"
@@ -45,6 +50,14 @@ def remove_account(session: Session, account: SocialAccount, *, now: datetime, a
     account.deleted_at = now
     account.status = AccountStatus.DISABLED
     account.updated_at = now
-    audit(session, actor=actor, action="account.remove", object_type="social_account", object_id=account.id,
-          workspace_id=account.workspace_id, now=now, canceled_jobs=len(jobs))
+    audit(
+        session,
+        actor=actor,
+        action="account.remove",
+        object_type="social_account",
+        object_id=account.id,
+        workspace_id=account.workspace_id,
+        now=now,
+        canceled_jobs=len(jobs),
+    )
     return len(jobs)

@@ -56,13 +56,17 @@ def create_user(
     if not EMAIL_RE.match(email):
         raise ValidationFailed(Problem("email", "is not an email address", email))
     if len(name) > 200:
-        raise ValidationFailed(Problem("name", f"is {len(name)} characters, limit 200", len(name), 200))
+        raise ValidationFailed(
+            Problem("name", f"is {len(name)} characters, limit 200", len(name), 200)
+        )
     if session.scalar(select(User.id).where(User.email == email)):
         raise ValidationFailed(Problem("email", f"a user with email {email!r} exists", email))
     user = User(id=new_id("usr"), email=email, name=name, created_at=now)
     session.add(user)
     session.flush()
-    audit(session, actor=actor, action="user.create", object_type="user", object_id=user.id, now=now)
+    audit(
+        session, actor=actor, action="user.create", object_type="user", object_id=user.id, now=now
+    )
     return user
 
 
@@ -129,7 +133,9 @@ def set_member(
     _check_role(role)
     member = session.get(WorkspaceMember, (workspace_id, user_id))
     if member is None:
-        member = WorkspaceMember(workspace_id=workspace_id, user_id=user_id, role=role, created_at=now)
+        member = WorkspaceMember(
+            workspace_id=workspace_id, user_id=user_id, role=role, created_at=now
+        )
         session.add(member)
         action = "member.add"
     else:
@@ -138,8 +144,16 @@ def set_member(
         member.role = role
         action = "member.role"
     session.flush()
-    audit(session, actor=actor, action=action, object_type="user", object_id=user_id,
-          workspace_id=workspace_id, now=now, role=role)
+    audit(
+        session,
+        actor=actor,
+        action=action,
+        object_type="user",
+        object_id=user_id,
+        workspace_id=workspace_id,
+        now=now,
+        role=role,
+    )
     return member
 
 
@@ -152,15 +166,22 @@ def remove_member(
     if member.role == Role.OWNER:
         _keep_an_owner(session, workspace_id)
     session.delete(member)
-    audit(session, actor=actor, action="member.remove", object_type="user", object_id=user_id,
-          workspace_id=workspace_id, now=now)
+    audit(
+        session,
+        actor=actor,
+        action="member.remove",
+        object_type="user",
+        object_id=user_id,
+        workspace_id=workspace_id,
+        now=now,
+    )
 
 
 def _keep_an_owner(session: Session, workspace_id: str) -> None:
     owners = session.scalar(
-        select(func.count()).select_from(WorkspaceMember).where(
-            WorkspaceMember.workspace_id == workspace_id, WorkspaceMember.role == Role.OWNER
-        )
+        select(func.count())
+        .select_from(WorkspaceMember)
+        .where(WorkspaceMember.workspace_id == workspace_id, WorkspaceMember.role == Role.OWNER)
     )
     if (owners or 0) <= 1:
         raise Conflict("a workspace must keep at least one owner; make someone else owner first")
@@ -209,8 +230,16 @@ def create_token(
     )
     session.add(row)
     session.flush()
-    audit(session, actor=actor, action="token.create", object_type="api_token", object_id=row.id,
-          now=now, user_id=user_id, name=row.name)
+    audit(
+        session,
+        actor=actor,
+        action="token.create",
+        object_type="api_token",
+        object_id=row.id,
+        now=now,
+        user_id=user_id,
+        name=row.name,
+    )
     return IssuedToken(row=row, token=token)
 
 
@@ -233,14 +262,18 @@ def verify_token(session: Session, token: str, *, now: datetime) -> tuple[User, 
 def touch_token(session: Session, token_id: str, *, now: datetime) -> None:
     """Record use, at most once a minute per token (a write per request would be waste)."""
     row = session.get(ApiToken, token_id)
-    if row is not None and (row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1)):
+    if row is not None and (
+        row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1)
+    ):
         row.last_used_at = now
 
 
 def list_tokens(session: Session, user_id: str) -> list[ApiToken]:
     return list(
         session.scalars(
-            select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at, ApiToken.id)
+            select(ApiToken)
+            .where(ApiToken.user_id == user_id)
+            .order_by(ApiToken.created_at, ApiToken.id)
         )
     )
 
@@ -257,8 +290,15 @@ def revoke_token(
         raise NotFound("token", token_id)
     if row.revoked_at is None:
         row.revoked_at = now
-        audit(session, actor=actor, action="token.revoke", object_type="api_token",
-              object_id=row.id, now=now, user_id=row.user_id)
+        audit(
+            session,
+            actor=actor,
+            action="token.revoke",
+            object_type="api_token",
+            object_id=row.id,
+            now=now,
+            user_id=row.user_id,
+        )
     return row
 
 

@@ -64,8 +64,10 @@ def insert_ignoring_conflicts(session: Session, model: Any, rows: list[dict[str,
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    result = session.execute(insert(model).values(rows).on_conflict_do_nothing(index_elements=on))
-    return max(result.rowcount or 0, 0)
+    pk = list(model.__table__.primary_key.columns)
+    stmt = insert(model).values(rows).on_conflict_do_nothing(index_elements=on).returning(*pk)
+    # RETURNING lists only the rows actually inserted (rowcount is unreliable here on psycopg)
+    return len(session.execute(stmt).all())
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:

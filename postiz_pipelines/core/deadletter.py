@@ -56,7 +56,9 @@ def decode_cursor(cursor: str, parts: int, field: str = "cursor") -> list[str | 
     return values
 
 
-def get_job(session: Session, job_id: str, *, workspace_ids: Iterable[str] | None = None) -> PublishJob:
+def get_job(
+    session: Session, job_id: str, *, workspace_ids: Iterable[str] | None = None
+) -> PublishJob:
     """A job; outside ``workspace_ids`` it does not exist."""
     job = session.get(PublishJob, job_id)
     if job is None or (workspace_ids is not None and job.workspace_id not in set(workspace_ids)):
@@ -70,7 +72,9 @@ def list_dead_letter(
     """Failed jobs of these workspaces, the latest failure first (keyset on completed_at, id)."""
     q = (
         select(PublishJob)
-        .where(PublishJob.workspace_id.in_(list(workspace_ids)), PublishJob.status == JobStatus.FAILED)
+        .where(
+            PublishJob.workspace_id.in_(list(workspace_ids)), PublishJob.status == JobStatus.FAILED
+        )
         .order_by(PublishJob.completed_at.desc(), PublishJob.id.desc())
         .limit(limit + 1)
     )
@@ -79,7 +83,9 @@ def list_dead_letter(
         try:
             when = datetime.fromisoformat(at or "")
         except ValueError:
-            raise ValidationFailed(Problem("cursor", "is not a cursor this API returned", cursor[:100])) from None
+            raise ValidationFailed(
+                Problem("cursor", "is not a cursor this API returned", cursor[:100])
+            ) from None
         q = q.where(
             (PublishJob.completed_at < when)
             | ((PublishJob.completed_at == when) & (PublishJob.id < (job_id or "")))
@@ -106,7 +112,12 @@ def requeue_jobs(
     """Put failed jobs back in the queue, due ``at`` (default now), with a fresh attempt budget."""
     if at is not None and at < now - PAST_TOLERANCE:
         raise ValidationFailed(
-            Problem("at", f"{at.isoformat()} is in the past (now {now.isoformat()})", at.isoformat(), now.isoformat())
+            Problem(
+                "at",
+                f"{at.isoformat()} is in the past (now {now.isoformat()})",
+                at.isoformat(),
+                now.isoformat(),
+            )
         )
     when = max(at or now, now)
     for job in jobs:
@@ -129,8 +140,17 @@ def requeue_jobs(
         target = session.get(PostTarget, job.target_id)
         if target is not None and target.status != TargetStatus.PUBLISHED:
             target.status = TargetStatus.SCHEDULED
-        audit(session, actor=actor, action="job.requeue", object_type="publish_job", object_id=job.id,
-              workspace_id=job.workspace_id, now=now, at=when.isoformat(), forced=force)
+        audit(
+            session,
+            actor=actor,
+            action="job.requeue",
+            object_type="publish_job",
+            object_id=job.id,
+            workspace_id=job.workspace_id,
+            now=now,
+            at=when.isoformat(),
+            forced=force,
+        )
     for post_id in {j.post_id for j in jobs}:
         post = session.get(Post, post_id)
         if post is not None:
@@ -139,11 +159,18 @@ def requeue_jobs(
 
 
 def cancel_failed_job(
-    session: Session, job: PublishJob, *, now: datetime, actor: str = "system", reason: str = "canceled"
+    session: Session,
+    job: PublishJob,
+    *,
+    now: datetime,
+    actor: str = "system",
+    reason: str = "canceled",
 ) -> PublishJob:
     """Close a dead-lettered job for good: nobody will retry it."""
     if job.status != JobStatus.FAILED:
-        raise Conflict(f"job {job.id} is {job.status}; only failed jobs are in the dead-letter queue")
+        raise Conflict(
+            f"job {job.id} is {job.status}; only failed jobs are in the dead-letter queue"
+        )
     job.status = JobStatus.CANCELED
     job.last_error = f"{reason} (was: {job.last_error or job.last_error_class or 'failed'})"[:2000]
     job.updated_at = now
@@ -153,11 +180,26 @@ def cancel_failed_job(
     post = session.get(Post, job.post_id)
     if post is not None:
         settle_post_status(session, post)
-    record_event(session, EventType.POST_CANCELED, now=now, workspace_id=job.workspace_id,
-                 platform=job.platform, account_id=job.account_id, post_id=job.post_id, job_id=job.id,
-                 reason=reason)
-    audit(session, actor=actor, action="job.cancel", object_type="publish_job", object_id=job.id,
-          workspace_id=job.workspace_id, now=now)
+    record_event(
+        session,
+        EventType.POST_CANCELED,
+        now=now,
+        workspace_id=job.workspace_id,
+        platform=job.platform,
+        account_id=job.account_id,
+        post_id=job.post_id,
+        job_id=job.id,
+        reason=reason,
+    )
+    audit(
+        session,
+        actor=actor,
+        action="job.cancel",
+        object_type="publish_job",
+        object_id=job.id,
+        workspace_id=job.workspace_id,
+        now=now,
+    )
     return job
 
 

@@ -36,6 +36,8 @@ from postiz_pipelines.core.models import (
     PostTarget,
     PublishAttempt,
     PublishJob,
+    Schedule,
+    ScheduleKind,
     SocialAccount,
     TargetStatus,
 )
@@ -477,6 +479,9 @@ def _settle_post(session: Session, post: Post) -> None:
     """
     session.flush()
     session.refresh(post, with_for_update=True)
+    kind = session.scalar(select(Schedule.kind).where(Schedule.post_id == post.id).limit(1))
+    if kind == ScheduleKind.RECURRING:
+        return  # a recurring post is a template; each occurrence lives on its own job
     states = list(session.scalars(select(PostTarget.status).where(PostTarget.post_id == post.id)))
     if not states or post.status == PostStatus.CANCELED:
         return

@@ -21,6 +21,7 @@ class EventType(StrEnum):
     WEBHOOK_RECEIVED = "webhook_received"
     JOB_RECOVERED = "job_recovered"
     OCCURRENCE_MISSED = "occurrence_missed"
+    EVERGREEN_SLOT_SKIPPED = "evergreen_slot_skipped"
     ALERT = "alert"
 
 

@@ -87,8 +87,12 @@ def _measure_image(path: Path, ftype: FileType) -> Measured:
             img.verify()  # checks structure without decoding every pixel
     except Image.DecompressionBombError:
         raise ValidationFailed(
-            Problem("file", f"image has too many pixels (limit {Image.MAX_IMAGE_PIXELS})",
-                    None, Image.MAX_IMAGE_PIXELS)
+            Problem(
+                "file",
+                f"image has too many pixels (limit {Image.MAX_IMAGE_PIXELS})",
+                None,
+                Image.MAX_IMAGE_PIXELS,
+            )
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         name = ftype.mime_type.split("/")[1].upper()
@@ -180,11 +184,14 @@ def ingest(
     ftype = sniff(staged.head)
     if ftype is None:
         raise ValidationFailed(
-            Problem("file", f"is not an accepted media type; accepted: {ACCEPTED}", filename or None)
+            Problem(
+                "file", f"is not an accepted media type; accepted: {ACCEPTED}", filename or None
+            )
         )
     if len(alt_text) > 1500:
-        raise ValidationFailed(Problem("alt_text", f"is {len(alt_text)} characters, limit 1500",
-                                       len(alt_text), 1500))
+        raise ValidationFailed(
+            Problem("alt_text", f"is {len(alt_text)} characters, limit 1500", len(alt_text), 1500)
+        )
     existing = _by_hash(session, workspace_id, sha)
     if existing is not None:
         staged.discard()
@@ -193,10 +200,18 @@ def ingest(
     key = storage.key_for(workspace_id, sha, ftype.ext)
     storage.commit(staged, key)
     asset = MediaAsset(
-        id=new_id("med"), workspace_id=workspace_id, sha256=sha, kind=ftype.kind,
-        mime_type=ftype.mime_type, size_bytes=staged.size, width=measured.width,
-        height=measured.height, duration_ms=measured.duration_ms, storage_key=key,
-        original_filename=Path(filename).name[:300] if filename else "", alt_text=alt_text,
+        id=new_id("med"),
+        workspace_id=workspace_id,
+        sha256=sha,
+        kind=ftype.kind,
+        mime_type=ftype.mime_type,
+        size_bytes=staged.size,
+        width=measured.width,
+        height=measured.height,
+        duration_ms=measured.duration_ms,
+        storage_key=key,
+        original_filename=Path(filename).name[:300] if filename else "",
+        alt_text=alt_text,
         created_at=now,
     )
     try:
@@ -208,8 +223,18 @@ def ingest(
         if existing is None:
             raise
         return existing, False
-    audit(session, actor=actor, action="media.upload", object_type="media", object_id=asset.id,
-          workspace_id=workspace_id, now=now, sha256=sha, size=staged.size, mime=ftype.mime_type)
+    audit(
+        session,
+        actor=actor,
+        action="media.upload",
+        object_type="media",
+        object_id=asset.id,
+        workspace_id=workspace_id,
+        now=now,
+        sha256=sha,
+        size=staged.size,
+        mime=ftype.mime_type,
+    )
     return asset, True
 
 
@@ -223,7 +248,9 @@ def _by_hash(session: Session, workspace_id: str, sha: str) -> MediaAsset | None
     )
 
 
-def get_media(session: Session, media_id: str, *, workspace_ids: set[str] | None = None) -> MediaAsset:
+def get_media(
+    session: Session, media_id: str, *, workspace_ids: set[str] | None = None
+) -> MediaAsset:
     """A live asset; outside ``workspace_ids`` it does not exist."""
     asset = session.get(MediaAsset, media_id)
     if (
@@ -255,17 +282,31 @@ def list_media(
     return list(session.scalars(q))
 
 
-def delete_media(session: Session, asset: MediaAsset, *, now: datetime, actor: str = "system") -> None:
+def delete_media(
+    session: Session, asset: MediaAsset, *, now: datetime, actor: str = "system"
+) -> None:
     """Soft-delete an asset no unpublished post uses; the file stays for posts that used it."""
     used = session.scalar(
         select(PostMedia.post_id)
         .join(Post, Post.id == PostMedia.post_id)
-        .where(PostMedia.media_id == asset.id, Post.deleted_at.is_(None),
-               Post.status.in_([PostStatus.DRAFT, PostStatus.SCHEDULED, PostStatus.PUBLISHING]))
+        .where(
+            PostMedia.media_id == asset.id,
+            Post.deleted_at.is_(None),
+            Post.status.in_([PostStatus.DRAFT, PostStatus.SCHEDULED, PostStatus.PUBLISHING]),
+        )
         .limit(1)
     )
     if used is not None:
-        raise Conflict(f"media {asset.id} is attached to unpublished post {used}; remove it from the post first")
+        raise Conflict(
+            f"media {asset.id} is attached to unpublished post {used}; remove it from the post first"
+        )
     asset.deleted_at = now
-    audit(session, actor=actor, action="media.delete", object_type="media", object_id=asset.id,
-          workspace_id=asset.workspace_id, now=now)
+    audit(
+        session,
+        actor=actor,
+        action="media.delete",
+        object_type="media",
+        object_id=asset.id,
+        workspace_id=asset.workspace_id,
+        now=now,
+    )

@@ -515,6 +515,46 @@ class WorkerHeartbeat(Base):
     passes: Mapped[int] = mapped_column(Integer, default=0)
 
 
+# -- evergreen tables --
+
+
+class EvergreenPost(Base):
+    """A reusable post of a workspace's evergreen library, in one category."""
+
+    __tablename__ = "evergreen_posts"
+    __table_args__ = (Index("ix_evergreen_posts_workspace_category", "workspace_id", "category"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
+    category: Mapped[str] = mapped_column(String(100))
+    variations: Mapped[list[str]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    max_uses: Mapped[int | None]
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    last_published_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    cooldown_seconds: Mapped[int | None]
+    last_variation_by_account: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+
+class EvergreenTimetable(Base):
+    """A workspace's weekly evergreen slots, the accounts they publish to, and the rules."""
+
+    __tablename__ = "evergreen_timetables"
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    schedule_id: Mapped[str] = mapped_column(ForeignKey("schedules.id"))
+    slots: Mapped[list[Any]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    account_ids: Mapped[list[Any]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    cooldown_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    shuffle: Mapped[bool] = mapped_column(default=False)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    paused_categories: Mapped[list[Any]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 # -- API tables --
 
 

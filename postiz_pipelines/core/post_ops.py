@@ -14,8 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session, selectinload
 
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.deadletter import (
@@ -32,6 +32,7 @@ from postiz_pipelines.core.models import (
     Post,
     PostMedia,
     PostStatus,
+    PostTarget,
     PublishAttempt,
     PublishJob,
     Schedule,
@@ -47,7 +48,12 @@ from postiz_pipelines.providers import registry
 from postiz_pipelines.providers.base import PostContent
 
 WAITING = (JobStatus.PENDING, JobStatus.QUEUED)
-FINISHED_POST = {PostStatus.PUBLISHED, PostStatus.PARTIALLY_PUBLISHED, PostStatus.FAILED, PostStatus.CANCELED}
+FINISHED_POST = {
+    PostStatus.PUBLISHED,
+    PostStatus.PARTIALLY_PUBLISHED,
+    PostStatus.FAILED,
+    PostStatus.CANCELED,
+}
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,10 @@ def list_posts_page(
         # index is read backwards without a sort; SQLite is told the same explicitly.
         .order_by(Post.scheduled_at.desc().nulls_first(), Post.id.desc())
         .limit(limit + 1)
+        # one query per relation for the whole page, not one per post
+        .options(
+            selectinload(Post.targets).selectinload(PostTarget.account), selectinload(Post.media)
+        )
     )
     if status:
         q = q.where(Post.status == status)
@@ -103,10 +113,10 @@ def list_posts_page(
             try:
                 when = datetime.fromisoformat(at)
             except ValueError:
-                raise ValidationFailed(Problem("cursor", "is not a cursor this API returned", cursor[:100])) from None
-            q = q.where(
-                (Post.scheduled_at < when) | ((Post.scheduled_at == when) & (Post.id < (post_id or "")))
-            )
+                raise ValidationFailed(
+                    Problem("cursor", "is not a cursor this API returned", cursor[:100])
+                ) from None
+            q = q.where(tuple_(Post.scheduled_at, Post.id) < tuple_(when, post_id or ""))
     elif offset:
         q = q.offset(offset)
     posts = list(session.scalars(q))
@@ -121,13 +131,17 @@ def list_posts_page(
 
 def post_jobs(session: Session, post_id: str) -> list[PublishJob]:
     return list(
-        session.scalars(select(PublishJob).where(PublishJob.post_id == post_id).order_by(PublishJob.id))
+        session.scalars(
+            select(PublishJob).where(PublishJob.post_id == post_id).order_by(PublishJob.id)
+        )
     )
 
 
 def _require_unstarted(session: Session, post: Post) -> list[PublishJob]:
     if post.status in FINISHED_POST:
-        raise Conflict(f"post {post.id} is {post.status}; only a post not yet published can be edited")
+        raise Conflict(
+            f"post {post.id} is {post.status}; only a post not yet published can be edited"
+        )
     jobs = post_jobs(session, post.id)
     started = [j for j in jobs if j.status not in WAITING or j.attempts > 0]
     if started:
@@ -163,20 +177,32 @@ def update_post(
     when: datetime | None = None
     if scheduled_at is not None:
         try:
-            when = parse_instant(scheduled_at, field="scheduledAt", timezone=timezone,
-                                 fallback_zone=workspace.timezone,
-                                 fallback_name=f"workspace {workspace.slug!r}")
+            when = parse_instant(
+                scheduled_at,
+                field="scheduledAt",
+                timezone=timezone,
+                fallback_zone=workspace.timezone,
+                fallback_name=f"workspace {workspace.slug!r}",
+            )
         except ValidationFailed as exc:
             problems.extend(exc.problems)
         if when is not None and when < now - PAST_TOLERANCE:
-            problems.append(Problem("scheduledAt", f"{when.isoformat()} is in the past (now {now.isoformat()})",
-                                    when.isoformat(), now.isoformat()))
+            problems.append(
+                Problem(
+                    "scheduledAt",
+                    f"{when.isoformat()} is in the past (now {now.isoformat()})",
+                    when.isoformat(),
+                    now.isoformat(),
+                )
+            )
         when = max(when, now) if when is not None else None
 
     targets = {t.account_id: t for t in post.targets}
     for acc_id in overrides or {}:
         if acc_id not in targets:
-            problems.append(Problem(f"overrides.{acc_id}", "is not one of the post's target accounts", acc_id))
+            problems.append(
+                Problem(f"overrides.{acc_id}", "is not one of the post's target accounts", acc_id)
+            )
 
     assets: list[MediaAsset] | None = None
     if media_ids is not None:
@@ -184,15 +210,26 @@ def update_post(
         problems.extend(media_problems)
     text = content if content is not None else post.content
     base_settings = dict(settings) if settings is not None else dict(post.settings or {})
-    files = tuple(media_file(a, media_root) for a in (assets if assets is not None else [pm.asset for pm in post.media]))
-    accounts = {a.id: a for a in session.scalars(select(SocialAccount).where(SocialAccount.id.in_(list(targets))))}
+    files = tuple(
+        media_file(a, media_root)
+        for a in (assets if assets is not None else [pm.asset for pm in post.media])
+    )
+    accounts = {
+        a.id: a
+        for a in session.scalars(select(SocialAccount).where(SocialAccount.id.in_(list(targets))))
+    }
     for acc_id, target in targets.items():
         ov = (overrides or {}).get(acc_id)
-        t_text = ov.text if ov is not None and ov.text is not None else (
-            target.content_override if target.content_override is not None else text)
+        t_text = (
+            ov.text
+            if ov is not None and ov.text is not None
+            else (target.content_override if target.content_override is not None else text)
+        )
         t_settings = ov.settings if ov is not None else dict(target.settings_override or {})
         thread = tuple(base_settings.get("thread") or ())
-        item = PostContent(text=t_text, media=files, thread=thread, settings={**base_settings, **t_settings})
+        item = PostContent(
+            text=t_text, media=files, thread=thread, settings={**base_settings, **t_settings}
+        )
         acc = accounts.get(acc_id)
         if acc is None:
             continue
@@ -222,8 +259,11 @@ def update_post(
         changed.append(f"overrides.{acc_id}")
     if when is not None and when != post.scheduled_at:
         post.scheduled_at = when
-        for sched in session.scalars(select(Schedule).where(Schedule.post_id == post.id,
-                                                            Schedule.kind == ScheduleKind.SINGLE)):
+        for sched in session.scalars(
+            select(Schedule).where(
+                Schedule.post_id == post.id, Schedule.kind == ScheduleKind.SINGLE
+            )
+        ):
             sched.run_at = when
             sched.expanded_until = when
             sched.updated_at = now
@@ -235,20 +275,37 @@ def update_post(
             job.updated_at = now
         changed.append("scheduledAt")
     post.updated_at = now
-    audit(session, actor=actor, action="post.update", object_type="post", object_id=post.id,
-          workspace_id=post.workspace_id, now=now, changed=changed)
+    audit(
+        session,
+        actor=actor,
+        action="post.update",
+        object_type="post",
+        object_id=post.id,
+        workspace_id=post.workspace_id,
+        now=now,
+        changed=changed,
+    )
     return post
 
 
-def _assets(session: Session, workspace_id: str, media_ids: Sequence[str]) -> tuple[list[MediaAsset], list[Problem]]:
+def _assets(
+    session: Session, workspace_id: str, media_ids: Sequence[str]
+) -> tuple[list[MediaAsset], list[Problem]]:
     found = {
         m.id: m
         for m in session.scalars(
-            select(MediaAsset).where(MediaAsset.id.in_(list(media_ids)), MediaAsset.workspace_id == workspace_id,
-                                     MediaAsset.deleted_at.is_(None))
+            select(MediaAsset).where(
+                MediaAsset.id.in_(list(media_ids)),
+                MediaAsset.workspace_id == workspace_id,
+                MediaAsset.deleted_at.is_(None),
+            )
         )
     }
-    problems = [Problem(f"mediaIds[{i}]", f"unknown media {m!r}", m) for i, m in enumerate(media_ids) if m not in found]
+    problems = [
+        Problem(f"mediaIds[{i}]", f"unknown media {m!r}", m)
+        for i, m in enumerate(media_ids)
+        if m not in found
+    ]
     if len(set(media_ids)) != len(media_ids):
         problems.append(Problem("mediaIds", "lists a media item more than once"))
     return [found[m] for m in media_ids if m in found], problems
@@ -260,8 +317,14 @@ def cancel_post(session: Session, post: Post, *, now: datetime, actor: str = "sy
     jobs = post_jobs(session, post.id)
     running = [j for j in jobs if j.status == JobStatus.RUNNING]
     if running:
-        raise Conflict(f"post {post.id} is being published right now (job {running[0].id}); try again shortly")
-    open_jobs = [j for j in jobs if j.status not in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)]
+        raise Conflict(
+            f"post {post.id} is being published right now (job {running[0].id}); try again shortly"
+        )
+    open_jobs = [
+        j
+        for j in jobs
+        if j.status not in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
+    ]
     if post.status in FINISHED_POST or (jobs and not open_jobs):
         raise Conflict(f"post {post.id} is {post.status}; there is nothing left to cancel")
     for job in open_jobs:
@@ -272,18 +335,33 @@ def cancel_post(session: Session, post: Post, *, now: datetime, actor: str = "sy
     for target in post.targets:
         if target.status == TargetStatus.SCHEDULED:
             target.status = TargetStatus.CANCELED
-    for sched in session.scalars(select(Schedule).where(Schedule.post_id == post.id,
-                                                        Schedule.kind == ScheduleKind.SINGLE)):
+    for sched in session.scalars(
+        select(Schedule).where(Schedule.post_id == post.id, Schedule.kind == ScheduleKind.SINGLE)
+    ):
         sched.status = "completed"
         sched.updated_at = now
     settle_post_status(session, post)
     if not any(t.status == TargetStatus.PUBLISHED for t in post.targets):
         post.status = PostStatus.CANCELED
     post.updated_at = now
-    record_event(session, EventType.POST_CANCELED, now=now, workspace_id=post.workspace_id,
-                 post_id=post.id, jobs=len(open_jobs))
-    audit(session, actor=actor, action="post.cancel", object_type="post", object_id=post.id,
-          workspace_id=post.workspace_id, now=now, jobs=len(open_jobs))
+    record_event(
+        session,
+        EventType.POST_CANCELED,
+        now=now,
+        workspace_id=post.workspace_id,
+        post_id=post.id,
+        jobs=len(open_jobs),
+    )
+    audit(
+        session,
+        actor=actor,
+        action="post.cancel",
+        object_type="post",
+        object_id=post.id,
+        workspace_id=post.workspace_id,
+        now=now,
+        jobs=len(open_jobs),
+    )
     return post
 
 
@@ -301,10 +379,20 @@ def retry_post(
     failed = [j for j in post_jobs(session, post.id) if j.status == JobStatus.FAILED]
     if not failed:
         raise Conflict(f"post {post.id} has no failed jobs to retry (status {post.status})")
-    jobs = requeue_jobs(session, failed, now=now, at=at, extra_attempts=extra_attempts, force=force, actor=actor)
+    jobs = requeue_jobs(
+        session, failed, now=now, at=at, extra_attempts=extra_attempts, force=force, actor=actor
+    )
     post.updated_at = now
-    audit(session, actor=actor, action="post.retry", object_type="post", object_id=post.id,
-          workspace_id=post.workspace_id, now=now, jobs=len(jobs))
+    audit(
+        session,
+        actor=actor,
+        action="post.retry",
+        object_type="post",
+        object_id=post.id,
+        workspace_id=post.workspace_id,
+        now=now,
+        jobs=len(jobs),
+    )
     return jobs
 
 

@@ -16,17 +16,22 @@ from postiz_pipelines.core.crypto import Secret
 from postiz_pipelines.core.ids import new_id
 from postiz_pipelines.core.models import (
     AccountStatus,
+    JobStatus,
     MediaAsset,
     Post,
     PostMedia,
     PostStatus,
     PostTarget,
+    PublishJob,
     Schedule,
     ScheduleKind,
     SocialAccount,
     Workspace,
 )
 from postiz_pipelines.core.queue import enqueue, new_job_row
+from postiz_pipelines.core.recurrence import RecurrenceSpec, resolve_zone, validate_recurrence
+from postiz_pipelines.core.scheduling import DEFAULT_HORIZON, NEXT_SLOT, RUN_NOW
+from postiz_pipelines.core.slots import next_free_slot, parse_slots
 from postiz_pipelines.core.timeparse import parse_instant
 from postiz_pipelines.errors import Problem, ValidationFailed
 from postiz_pipelines.providers import registry
@@ -34,6 +39,21 @@ from postiz_pipelines.providers.base import AccountCredentials, MediaFile, PostC
 
 PAST_TOLERANCE = timedelta(seconds=60)  # "a few seconds ago" from a client clock means now
 MAX_TEXT = 100_000
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """A recurring schedule: an RFC 5545 ``rrule`` or a 5-field ``cron``, read in ``timezone``
+    (else each account's, else the workspace's), from ``starts_at``, bounded by ``until``
+    and ``count``. Late occurrences within ``grace_seconds`` still publish."""
+
+    rrule: str | None = None
+    cron: str | None = None
+    timezone: str | None = None
+    starts_at: datetime | str | None = None
+    until: datetime | str | None = None
+    count: int | None = None
+    grace_seconds: int = 3600
 
 
 @dataclass
@@ -79,6 +99,7 @@ def create_post(
     scheduled_at: datetime | str | None,
     now: datetime,
     timezone: str | None = None,
+    recurrence: Recurrence | None = None,
     media_ids: Sequence[str] = (),
     settings: Mapping[str, Any] | None = None,
     overrides: Mapping[str, TargetOverride] | None = None,
@@ -89,18 +110,27 @@ def create_post(
     idempotency_key: str | None = None,
     actor: str = "system",
 ) -> Post:
-    """Validate, then store the post, one target per account, its single schedule and its jobs.
+    """Validate, then store the post, one target per account, its schedule and its jobs.
 
-    ``scheduled_at`` None means now. Raises ValidationFailed (nothing written) with every
-    problem found, each naming the field and the limit.
+    Single schedules: ``scheduled_at`` is an instant, ``"now"`` (or None), or
+    ``"next_slot"`` (each account's next free posting slot). Recurring: ``recurrence``, whose
+    jobs are made by expansion (run at once for the first horizon). Raises ValidationFailed
+    (nothing written) with every problem found, each naming the field and the limit.
     """
     problems: list[Problem] = []
     overrides = dict(overrides or {})
     settings = dict(settings or {})
 
     when: datetime | None = None
-    if scheduled_at is None:
+    starts: datetime | None = None
+    if recurrence is not None:
+        starts, recur_problems = check_recurrence(recurrence, workspace, now)
+        problems.extend(recur_problems)
+        when = starts
+    elif scheduled_at is None or scheduled_at == RUN_NOW:
         when = now
+    elif scheduled_at == NEXT_SLOT:
+        when = now  # refined per account below
     else:
         try:
             when = parse_instant(
@@ -183,6 +213,20 @@ def create_post(
             continue
         problems.extend(provider.validate(content, validation_view(acc)))
 
+    run_at: dict[str, datetime] = {}
+    if recurrence is None and scheduled_at == NEXT_SLOT:
+        for i, acc_id in enumerate(account_ids):
+            if acc_id in accounts:
+                try:
+                    run_at[acc_id] = next_slot_for(session, accounts[acc_id], workspace, now)
+                except ValidationFailed as exc:
+                    problems.extend(
+                        Problem(f"targetAccounts[{i}].{p.field}", p.message, p.value, p.limit)
+                        for p in exc.problems
+                    )
+        if run_at:
+            when = min(run_at.values())
+
     if problems:
         raise ValidationFailed(problems)
     assert when is not None
@@ -201,11 +245,20 @@ def create_post(
     session.add(post)
     for pos, asset in enumerate(assets):
         post.media.append(PostMedia(position=pos, media_id=asset.id))
-    schedule = Schedule(
-        id=new_id("sch"), workspace_id=workspace.id, post_id=post.id, kind=ScheduleKind.SINGLE,
-        run_at=when, timezone=timezone, priority=priority, expanded_until=when,
-        created_at=now, updated_at=now,
-    )
+    if recurrence is not None:
+        schedule = Schedule(
+            id=new_id("sch"), workspace_id=workspace.id, post_id=post.id, kind=ScheduleKind.RECURRING,
+            rrule=recurrence.rrule, cron=recurrence.cron, timezone=recurrence.timezone,
+            starts_at=starts, until=_instant_or_none(recurrence.until, "schedule.until", workspace),
+            count=recurrence.count, grace_seconds=recurrence.grace_seconds, priority=priority,
+            created_at=now, updated_at=now,
+        )
+    else:
+        schedule = Schedule(
+            id=new_id("sch"), workspace_id=workspace.id, post_id=post.id, kind=ScheduleKind.SINGLE,
+            run_at=when, timezone=timezone, priority=priority, expanded_until=when,
+            created_at=now, updated_at=now,
+        )
     session.add(schedule)
     rows = []
     for acc_id in account_ids:
@@ -215,18 +268,68 @@ def create_post(
             settings_override=ov.settings if ov else {},
         )
         post.targets.append(target)
-        rows.append(
-            new_job_row(
-                workspace_id=workspace.id, platform=accounts[acc_id].platform, post_id=post.id,
-                target_id=target.id, account_id=acc_id, run_at=when, schedule_id=schedule.id,
-                priority=priority, max_attempts=max_attempts, now=now,
+        if recurrence is None:
+            rows.append(
+                new_job_row(
+                    workspace_id=workspace.id, platform=accounts[acc_id].platform, post_id=post.id,
+                    target_id=target.id, account_id=acc_id, run_at=run_at.get(acc_id, when),
+                    schedule_id=schedule.id, priority=priority, max_attempts=max_attempts, now=now,
+                )
             )
-        )
     session.flush()
     enqueue(session, rows)
+    if recurrence is not None:
+        from postiz_pipelines.core.expansion import ExpansionReport, expand_recurring_schedule
+
+        expand_recurring_schedule(session, schedule, now=now, horizon=DEFAULT_HORIZON,
+                                  max_attempts=max_attempts, report=ExpansionReport())
     audit(session, actor=actor, action="post.create", object_type="post", object_id=post.id,
-          workspace_id=workspace.id, now=now, targets=len(rows), scheduled_at=when.isoformat())
+          workspace_id=workspace.id, now=now, targets=len(post.targets), kind=schedule.kind,
+          scheduled_at=when.isoformat())
     return post
+
+
+def _instant_or_none(value: datetime | str | None, field: str, workspace: Workspace,
+                     timezone: str | None = None) -> datetime | None:
+    if value is None:
+        return None
+    return parse_instant(value, field=field, timezone=timezone, fallback_zone=workspace.timezone,
+                         fallback_name=f"workspace {workspace.slug!r}")
+
+
+def check_recurrence(rec: Recurrence, workspace: Workspace, now: datetime) -> tuple[datetime | None, list[Problem]]:
+    """The series start, and every problem of the rule (fields prefixed ``schedule.``)."""
+    problems: list[Problem] = []
+    starts: datetime | None = now
+    until: datetime | None = None
+    try:
+        starts = _instant_or_none(rec.starts_at, "schedule.starts_at", workspace, rec.timezone) or now
+        until = _instant_or_none(rec.until, "schedule.until", workspace, rec.timezone)
+    except ValidationFailed as exc:
+        return None, exc.problems
+    if not rec.rrule and not rec.cron:
+        problems.append(Problem("schedule", "a recurring schedule needs an rrule or a cron expression"))
+    zone = rec.timezone or workspace.timezone or "UTC"
+    spec = RecurrenceSpec(rrule=rec.rrule, cron=rec.cron, timezone=zone, until=until, count=rec.count)
+    for p in validate_recurrence(spec, start=starts):
+        problems.append(Problem(f"schedule.{p.field}", p.message, p.value, p.limit))
+    if rec.grace_seconds < 0 or rec.grace_seconds > 7 * 86400:
+        problems.append(Problem("schedule.grace_seconds", f"is {rec.grace_seconds}, allowed 0..604800",
+                                rec.grace_seconds, 604800))
+    return starts, problems
+
+
+def next_slot_for(session: Session, account: SocialAccount, workspace: Workspace, now: datetime) -> datetime:
+    """The account's next posting slot with no job of its own already planned."""
+    slots = parse_slots((account.settings or {}).get("slots") or [], field="slots")
+    if not slots:
+        raise ValidationFailed(Problem("slots", f"account {account.handle!r} has no posting slots"))
+    zone = resolve_zone((account.settings or {}).get("timezone"), workspace.timezone)
+    taken = set(session.scalars(
+        select(PublishJob.run_at).where(PublishJob.account_id == account.id, PublishJob.run_at > now,
+                                        PublishJob.status.not_in([JobStatus.CANCELED, JobStatus.FAILED]))
+    ))
+    return next_free_slot(slots, zone, now, taken)
 
 
 def list_posts(

@@ -73,8 +73,10 @@ def activity_stats(session: Session, *, since: datetime) -> dict[str, Any]:
     by_platform: dict[str, dict[str, int]] = {}
     rows = session.execute(
         select(AnalyticsEvent.event_type, AnalyticsEvent.platform, func.count())
-        .where(AnalyticsEvent.occurred_at >= since,
-               AnalyticsEvent.event_type.in_([str(e) for e in ACTIVITY_EVENTS]))
+        .where(
+            AnalyticsEvent.occurred_at >= since,
+            AnalyticsEvent.event_type.in_([str(e) for e in ACTIVITY_EVENTS]),
+        )
         .group_by(AnalyticsEvent.event_type, AnalyticsEvent.platform)
     )
     for event_type, platform, n in rows:
@@ -107,23 +109,31 @@ def workspace_stats(session: Session, *, since: datetime) -> list[dict[str, Any]
     events: dict[str, dict[str, int]] = {}
     for ws, event_type, n in session.execute(
         select(AnalyticsEvent.workspace_id, AnalyticsEvent.event_type, func.count())
-        .where(AnalyticsEvent.occurred_at >= since,
-               AnalyticsEvent.event_type.in_([EventType.POST_PUBLISHED, EventType.POST_PUBLISH_FAILED]))
+        .where(
+            AnalyticsEvent.occurred_at >= since,
+            AnalyticsEvent.event_type.in_(
+                [EventType.POST_PUBLISHED, EventType.POST_PUBLISH_FAILED]
+            ),
+        )
         .group_by(AnalyticsEvent.workspace_id, AnalyticsEvent.event_type)
     ):
         if ws:
             events.setdefault(ws, {})[event_type] = n
     out = []
-    for ws in session.scalars(select(Workspace).where(Workspace.deleted_at.is_(None)).order_by(Workspace.slug)):
+    for ws in session.scalars(
+        select(Workspace).where(Workspace.deleted_at.is_(None)).order_by(Workspace.slug)
+    ):
         ev = events.get(ws.id, {})
-        out.append({
-            "id": ws.id,
-            "slug": ws.slug,
-            "waiting": waiting.get(ws.id, 0),
-            "deadLetter": dead.get(ws.id, 0),
-            "published24h": ev.get(EventType.POST_PUBLISHED, 0),
-            "failed24h": ev.get(EventType.POST_PUBLISH_FAILED, 0),
-        })
+        out.append(
+            {
+                "id": ws.id,
+                "slug": ws.slug,
+                "waiting": waiting.get(ws.id, 0),
+                "deadLetter": dead.get(ws.id, 0),
+                "published24h": ev.get(EventType.POST_PUBLISHED, 0),
+                "failed24h": ev.get(EventType.POST_PUBLISH_FAILED, 0),
+            }
+        )
     return out
 
 
@@ -136,7 +146,12 @@ def worker_heartbeats(session: Session) -> list[dict[str, Any]]:
         return []
     rows = session.scalars(select(beat).order_by(beat.last_beat_at.desc()).limit(50))
     return [
-        {"id": r.id, "status": r.status, "lastBeatAt": r.last_beat_at.isoformat(),
-         "published": r.published, "failed": r.failed}
+        {
+            "id": r.id,
+            "status": r.status,
+            "lastBeatAt": r.last_beat_at.isoformat(),
+            "published": r.published,
+            "failed": r.failed,
+        }
         for r in rows
     ]

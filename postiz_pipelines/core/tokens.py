@@ -66,7 +66,9 @@ class RefreshReport:
         }
 
 
-def expiring_accounts(app: AppContext, *, now: datetime, within: timedelta = REFRESH_WINDOW) -> list[str]:
+def expiring_accounts(
+    app: AppContext, *, now: datetime, within: timedelta = REFRESH_WINDOW
+) -> list[str]:
     """Ids of live accounts whose access token expires before ``now + within``."""
     with app.db.read() as s:
         return list(
@@ -93,7 +95,9 @@ def refresh_expiring_tokens(
 ) -> RefreshReport:
     """Refresh every token expiring within ``within`` of ``now``; one report line per account."""
     return asyncio.run(
-        refresh_expiring_tokens_async(app, now=now, transport=transport, within=within, concurrency=concurrency)
+        refresh_expiring_tokens_async(
+            app, now=now, transport=transport, within=within, concurrency=concurrency
+        )
     )
 
 
@@ -110,7 +114,9 @@ async def refresh_expiring_tokens_async(
     if not ids:
         return report
     sem = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(timeout=app.settings.http_timeout_seconds, transport=transport) as http:
+    async with httpx.AsyncClient(
+        timeout=app.settings.http_timeout_seconds, transport=transport
+    ) as http:
         providers = ProviderSet(http, sandbox_url=app.settings.sandbox_url)
 
         async def one(account_id: str) -> None:
@@ -122,7 +128,9 @@ async def refresh_expiring_tokens_async(
     return report
 
 
-async def _refresh_one(app: AppContext, providers: ProviderSet, account_id: str, now: datetime) -> RefreshResult:
+async def _refresh_one(
+    app: AppContext, providers: ProviderSet, account_id: str, now: datetime
+) -> RefreshResult:
     with app.db.read() as s:
         account = s.get(SocialAccount, account_id)
         assert account is not None
@@ -132,15 +140,23 @@ async def _refresh_one(app: AppContext, providers: ProviderSet, account_id: str,
         except PostizError as exc:
             creds, sealing_error = None, str(exc)
     if creds is None:
-        return await asyncio.to_thread(_record, app, account_id, now, None,
-                                       AuthRevoked(sealing_error, platform=platform))
+        return await asyncio.to_thread(
+            _record, app, account_id, now, None, AuthRevoked(sealing_error, platform=platform)
+        )
     try:
         cls = provider_class(platform)
     except PostizError:
-        return RefreshResult(account_id, platform, "skipped", "no_provider", f"no provider for {platform}")
+        return RefreshResult(
+            account_id, platform, "skipped", "no_provider", f"no provider for {platform}"
+        )
     if not cls.capabilities.supports_refresh:
-        return RefreshResult(account_id, platform, "skipped", "not_refreshable",
-                             f"{platform} tokens cannot be refreshed; reconnect the account before it expires")
+        return RefreshResult(
+            account_id,
+            platform,
+            "skipped",
+            "not_refreshable",
+            f"{platform} tokens cannot be refreshed; reconnect the account before it expires",
+        )
     try:
         tokens = await providers.get(platform).refresh(creds)
     except ProviderError as exc:
@@ -148,26 +164,57 @@ async def _refresh_one(app: AppContext, providers: ProviderSet, account_id: str,
     return await asyncio.to_thread(_record, app, account_id, now, tokens, None)
 
 
-def _record(app: AppContext, account_id: str, now: datetime, tokens: TokenSet | None,
-            error: ProviderError | None) -> RefreshResult:
+def _record(
+    app: AppContext,
+    account_id: str,
+    now: datetime,
+    tokens: TokenSet | None,
+    error: ProviderError | None,
+) -> RefreshResult:
     with app.db.session() as s:
         account = s.get(SocialAccount, account_id)
         assert account is not None
         if tokens is not None:
             store_tokens(account, tokens, app.keyring, now=now)
-            record_event(s, EventType.TOKEN_REFRESHED, now=now, workspace_id=account.workspace_id,
-                         platform=account.platform, account_id=account.id,
-                         expires_at=tokens.expires_at.isoformat() if tokens.expires_at else None)
-            audit(s, actor="token-refresh", action="account.token_refresh", object_type="social_account",
-                  object_id=account.id, workspace_id=account.workspace_id, now=now)
-            return RefreshResult(account.id, account.platform, "refreshed", expires_at=tokens.expires_at)
+            record_event(
+                s,
+                EventType.TOKEN_REFRESHED,
+                now=now,
+                workspace_id=account.workspace_id,
+                platform=account.platform,
+                account_id=account.id,
+                expires_at=tokens.expires_at.isoformat() if tokens.expires_at else None,
+            )
+            audit(
+                s,
+                actor="token-refresh",
+                action="account.token_refresh",
+                object_type="social_account",
+                object_id=account.id,
+                workspace_id=account.workspace_id,
+                now=now,
+            )
+            return RefreshResult(
+                account.id, account.platform, "refreshed", expires_at=tokens.expires_at
+            )
         assert error is not None
         if isinstance(error, AuthRevoked):
             account.status = AccountStatus.REVOKED
         elif account.token_expires_at is not None and account.token_expires_at <= now:
             account.status = AccountStatus.EXPIRED
         account.updated_at = now
-        record_event(s, EventType.TOKEN_REFRESH_FAILED, now=now, workspace_id=account.workspace_id,
-                     platform=account.platform, account_id=account.id, error_class=error.error_class,
-                     code=error.code, http_status=error.status, error=error.message[:500])
-        return RefreshResult(account.id, account.platform, "failed", error.error_class, error.message[:500])
+        record_event(
+            s,
+            EventType.TOKEN_REFRESH_FAILED,
+            now=now,
+            workspace_id=account.workspace_id,
+            platform=account.platform,
+            account_id=account.id,
+            error_class=error.error_class,
+            code=error.code,
+            http_status=error.status,
+            error=error.message[:500],
+        )
+        return RefreshResult(
+            account.id, account.platform, "failed", error.error_class, error.message[:500]
+        )

@@ -77,31 +77,57 @@ def create_subscription(
     chosen = list(events) if events is not None else list(EVENT_NAMES)
     problems = []
     if not url.startswith(("http://", "https://")) or len(url) > 1000:
-        problems.append(Problem("url", "must be an http:// or https:// URL of at most 1000 characters", url[:200]))
+        problems.append(
+            Problem(
+                "url", "must be an http:// or https:// URL of at most 1000 characters", url[:200]
+            )
+        )
     unknown = [e for e in chosen if e not in EVENT_NAMES]
     if unknown or not chosen:
-        problems.append(Problem("events", f"must be some of: {', '.join(EVENT_NAMES)}", unknown or chosen))
+        problems.append(
+            Problem("events", f"must be some of: {', '.join(EVENT_NAMES)}", unknown or chosen)
+        )
     if problems:
         raise ValidationFailed(problems)
     secret = Secret("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
     sub_id = new_id("whk")
     cursor = session.scalar(select(func.max(AnalyticsEvent.id))) or 0  # no backfill of old events
     sub = WebhookSubscription(
-        id=sub_id, workspace_id=workspace_id, url=url, events=",".join(sorted(set(chosen))),
-        secret_sealed=keyring.seal(secret.reveal(), context=_ctx(sub_id)), status="active",
-        last_event_id=cursor, created_by=actor, created_at=now, updated_at=now,
+        id=sub_id,
+        workspace_id=workspace_id,
+        url=url,
+        events=",".join(sorted(set(chosen))),
+        secret_sealed=keyring.seal(secret.reveal(), context=_ctx(sub_id)),
+        status="active",
+        last_event_id=cursor,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
     )
     session.add(sub)
     session.flush()
-    audit(session, actor=actor, action="webhook.create", object_type="webhook", object_id=sub_id,
-          workspace_id=workspace_id, now=now, url=url, events=sub.events)
+    audit(
+        session,
+        actor=actor,
+        action="webhook.create",
+        object_type="webhook",
+        object_id=sub_id,
+        workspace_id=workspace_id,
+        now=now,
+        url=url,
+        events=sub.events,
+    )
     return sub, secret
 
 
-def get_subscription(session: Session, sub_id: str, *, workspace_ids: Iterable[str] | None = None) -> WebhookSubscription:
+def get_subscription(
+    session: Session, sub_id: str, *, workspace_ids: Iterable[str] | None = None
+) -> WebhookSubscription:
     sub = session.get(WebhookSubscription, sub_id)
-    if sub is None or sub.deleted_at is not None or (
-        workspace_ids is not None and sub.workspace_id not in set(workspace_ids)
+    if (
+        sub is None
+        or sub.deleted_at is not None
+        or (workspace_ids is not None and sub.workspace_id not in set(workspace_ids))
     ):
         raise NotFound("webhook", sub_id)
     return sub
@@ -111,18 +137,30 @@ def list_subscriptions(session: Session, workspace_id: str) -> list[WebhookSubsc
     return list(
         session.scalars(
             select(WebhookSubscription)
-            .where(WebhookSubscription.workspace_id == workspace_id, WebhookSubscription.deleted_at.is_(None))
+            .where(
+                WebhookSubscription.workspace_id == workspace_id,
+                WebhookSubscription.deleted_at.is_(None),
+            )
             .order_by(WebhookSubscription.created_at, WebhookSubscription.id)
         )
     )
 
 
-def delete_subscription(session: Session, sub: WebhookSubscription, *, now: datetime, actor: str = "system") -> None:
+def delete_subscription(
+    session: Session, sub: WebhookSubscription, *, now: datetime, actor: str = "system"
+) -> None:
     sub.deleted_at = now
     sub.status = "disabled"
     sub.updated_at = now
-    audit(session, actor=actor, action="webhook.delete", object_type="webhook", object_id=sub.id,
-          workspace_id=sub.workspace_id, now=now)
+    audit(
+        session,
+        actor=actor,
+        action="webhook.delete",
+        object_type="webhook",
+        object_id=sub.id,
+        workspace_id=sub.workspace_id,
+        now=now,
+    )
 
 
 def list_deliveries(session: Session, sub_id: str, *, limit: int = 50) -> list[WebhookDelivery]:
@@ -161,42 +199,59 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, *, now: datetim
 # -- delivery ----------------------------------------------------------------------------
 def fan_out(session: Session, *, now: datetime, batch: int = 1000) -> int:
     """Create deliveries for events newer than each active subscription's cursor."""
-    settled = session.scalar(
-        select(func.max(AnalyticsEvent.id)).where(AnalyticsEvent.occurred_at <= now - SETTLE)
-    ) or 0
+    settled = (
+        session.scalar(
+            select(func.max(AnalyticsEvent.id)).where(AnalyticsEvent.occurred_at <= now - SETTLE)
+        )
+        or 0
+    )
     created = 0
     subs = session.scalars(
-        select(WebhookSubscription).where(WebhookSubscription.status == "active",
-                                          WebhookSubscription.deleted_at.is_(None))
+        select(WebhookSubscription).where(
+            WebhookSubscription.status == "active", WebhookSubscription.deleted_at.is_(None)
+        )
     )
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for sub in subs:
         if settled <= sub.last_event_id:
             continue
         wanted = [k for k, v in EVENTS.items() if v in sub.events.split(",")]
-        events = list(session.scalars(
-            select(AnalyticsEvent)
-            .where(AnalyticsEvent.id > sub.last_event_id, AnalyticsEvent.id <= settled,
-                   AnalyticsEvent.workspace_id == sub.workspace_id,
-                   AnalyticsEvent.event_type.in_(wanted))
-            .order_by(AnalyticsEvent.id)
-            .limit(batch)
-        ))
+        events = list(
+            session.scalars(
+                select(AnalyticsEvent)
+                .where(
+                    AnalyticsEvent.id > sub.last_event_id,
+                    AnalyticsEvent.id <= settled,
+                    AnalyticsEvent.workspace_id == sub.workspace_id,
+                    AnalyticsEvent.event_type.in_(wanted),
+                )
+                .order_by(AnalyticsEvent.id)
+                .limit(batch)
+            )
+        )
         rows = [
             {
-                "id": new_id("dlv"), "subscription_id": sub.id, "workspace_id": sub.workspace_id,
-                "event_id": ev.id, "event_type": EVENTS[ev.event_type], "payload": payload(ev),
-                "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+                "id": new_id("dlv"),
+                "subscription_id": sub.id,
+                "workspace_id": sub.workspace_id,
+                "event_id": ev.id,
+                "event_type": EVENTS[ev.event_type],
+                "payload": payload(ev),
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
             }
             for ev in events
         ]
         if rows:
-            result = session.execute(
-                insert(WebhookDelivery).values(rows).on_conflict_do_nothing(
-                    index_elements=["subscription_id", "event_id"]
-                )
+            inserted = session.scalars(
+                insert(WebhookDelivery)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
+                .returning(WebhookDelivery.id)
             )
-            created += max(result.rowcount or 0, 0)
+            created += len(list(inserted))  # rowcount is not reliable for multi-row upserts
         sub.last_event_id = events[-1].id if len(events) == batch else settled
     return created
 
@@ -204,8 +259,18 @@ def fan_out(session: Session, *, now: datetime, batch: int = 1000) -> int:
 def payload(ev: AnalyticsEvent) -> dict[str, Any]:
     """The JSON body sent for one event."""
     data = {k: v for k, v in (ev.data or {}).items() if v is not None}
-    data.update({k: v for k, v in (("postId", ev.post_id), ("jobId", ev.job_id), ("platform", ev.platform),
-                                   ("accountId", ev.account_id)) if v is not None})
+    data.update(
+        {
+            k: v
+            for k, v in (
+                ("postId", ev.post_id),
+                ("jobId", ev.job_id),
+                ("platform", ev.platform),
+                ("accountId", ev.account_id),
+            )
+            if v is not None
+        }
+    )
     return {
         "type": EVENTS[ev.event_type],
         "eventId": ev.id,
@@ -243,17 +308,24 @@ def deliver_pending_webhooks(
     """
     with app.db.session() as s:
         queued = fan_out(s, now=now)
-        due = list(s.scalars(
-            select(WebhookDelivery)
-            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ))
+        due = list(
+            s.scalars(
+                select(WebhookDelivery)
+                .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
         claimed = []
-        subs = {sub.id: sub for sub in s.scalars(
-            select(WebhookSubscription).where(WebhookSubscription.id.in_({d.subscription_id for d in due}))
-        )}
+        subs = {
+            sub.id: sub
+            for sub in s.scalars(
+                select(WebhookSubscription).where(
+                    WebhookSubscription.id.in_({d.subscription_id for d in due})
+                )
+            )
+        }
         for d in due:
             sub = subs[d.subscription_id]
             if sub.status != "active" or sub.deleted_at is not None:
@@ -264,8 +336,15 @@ def deliver_pending_webhooks(
             secret = Secret(app.keyring.open(sub.secret_sealed, context=_ctx(sub.id)))
             body = json.dumps(d.payload, separators=(",", ":"), sort_keys=True).encode()
             claimed.append(_Claimed(d.id, sub.url, secret, body))
-    outcomes = asyncio.run(_send_all(claimed, now=now, transport=transport, concurrency=concurrency,
-                                     timeout=timeout)) if claimed else []
+    outcomes = (
+        asyncio.run(
+            _send_all(
+                claimed, now=now, transport=transport, concurrency=concurrency, timeout=timeout
+            )
+        )
+        if claimed
+        else []
+    )
     counts = {"queued": queued, "sent": len(claimed), "delivered": 0, "retrying": 0, "failed": 0}
     with app.db.session() as s:
         for delivery_id, status_code, error, retry_after in outcomes:
@@ -273,11 +352,20 @@ def deliver_pending_webhooks(
     return counts
 
 
-async def _send_all(claimed: list[_Claimed], *, now: datetime, transport: httpx.AsyncBaseTransport | None,
-                    concurrency: int, timeout: float) -> list[tuple[str, int | None, str | None, float | None]]:
+async def _send_all(
+    claimed: list[_Claimed],
+    *,
+    now: datetime,
+    transport: httpx.AsyncBaseTransport | None,
+    concurrency: int,
+    timeout: float,
+) -> list[tuple[str, int | None, str | None, float | None]]:
     sem = asyncio.Semaphore(concurrency)
     ts = int(now.timestamp())
-    async with httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False) as http:
+    async with httpx.AsyncClient(
+        transport=transport, timeout=timeout, follow_redirects=False
+    ) as http:
+
         async def one(c: _Claimed) -> tuple[str, int | None, str | None, float | None]:
             headers = {
                 "content-type": "application/json",
@@ -293,13 +381,24 @@ async def _send_all(claimed: list[_Claimed], *, now: datetime, transport: httpx.
                     return c.delivery_id, None, f"{type(exc).__name__}", None
             if 200 <= r.status_code < 300:
                 return c.delivery_id, r.status_code, None, None
-            return c.delivery_id, r.status_code, f"HTTP {r.status_code}", retry_after_seconds(r.headers, now)
+            return (
+                c.delivery_id,
+                r.status_code,
+                f"HTTP {r.status_code}",
+                retry_after_seconds(r.headers, now),
+            )
 
         return await asyncio.gather(*(one(c) for c in claimed))
 
 
-def _record(s: Session, delivery_id: str, now: datetime, status_code: int | None, error: str | None,
-            retry_after: float | None) -> str:
+def _record(
+    s: Session,
+    delivery_id: str,
+    now: datetime,
+    status_code: int | None,
+    error: str | None,
+    retry_after: float | None,
+) -> str:
     d = s.get(WebhookDelivery, delivery_id)
     assert d is not None
     d.attempts += 1

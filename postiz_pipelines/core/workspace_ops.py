@@ -14,7 +14,13 @@ from postiz_pipelines.errors import Problem, ValidationFailed
 
 
 def create_owned_workspace(
-    session: Session, *, slug: str, name: str | None, timezone: str | None, owner_id: str, now: datetime,
+    session: Session,
+    *,
+    slug: str,
+    name: str | None,
+    timezone: str | None,
+    owner_id: str,
+    now: datetime,
     actor: str = "system",
 ) -> Workspace:
     """A new workspace with ``owner_id`` as its owner, in one transaction."""
@@ -24,7 +30,12 @@ def create_owned_workspace(
 
 
 def update_workspace(
-    session: Session, ws: Workspace, *, name: str | None = None, timezone: str | None = None, now: datetime,
+    session: Session,
+    ws: Workspace,
+    *,
+    name: str | None = None,
+    timezone: str | None = None,
+    now: datetime,
     actor: str = "system",
 ) -> Workspace:
     """Rename and/or change the time zone (used for times given without an offset)."""
@@ -39,6 +50,14 @@ def update_workspace(
     if timezone is not None:
         ws.timezone = timezone
         changed["timezone"] = timezone
-    audit(session, actor=actor, action="workspace.update", object_type="workspace", object_id=ws.id,
-          workspace_id=ws.id, now=now, **changed)
+    audit(
+        session,
+        actor=actor,
+        action="workspace.update",
+        object_type="workspace",
+        object_id=ws.id,
+        workspace_id=ws.id,
+        now=now,
+        **changed,
+    )
     return ws

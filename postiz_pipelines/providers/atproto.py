@@ -27,9 +27,9 @@ RECORD_KEY_RE = re.compile(r"^[A-Za-z0-9._:~-]{1,512}$")
 # A UTC instant inside an idempotency key, as the queue writes it (``20261128T120000Z``).
 KEY_INSTANT_RE = re.compile(r"(\d{8}T\d{6}Z)")
 # Handles are domain names; a mention is ``@`` + handle after a start, space or bracket.
-MENTION_RE = regex.compile(
-    r"(?<=^|[\s(\[{])@((?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)"
-)
+_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+_TLD = r"[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+MENTION_RE = regex.compile(rf"(?<=^|[\s(\[{{])@((?:{_LABEL}\.)+{_TLD})")
 LINK_FEATURE = "app.bsky.richtext.facet#link"
 MENTION_FEATURE = "app.bsky.richtext.facet#mention"
 

@@ -25,13 +25,8 @@ else ``<base_url>/video`` (the sandbox's layout).
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
-from urllib.parse import urlparse
 
 import httpx
 
@@ -60,30 +55,29 @@ from postiz_pipelines.providers.base import (
     AccountCredentials,
     Capabilities,
     IdempotencyMode,
-    MediaFile,
     MediaLimits,
     PostContent,
     Provider,
     PublishResult,
     RateLimit,
     RemotePost,
-    TokenSet,
     json_body,
     retry_after_seconds,
     transport_errors,
 )
+from postiz_pipelines.providers.bluesky_media import MEDIA, PLATFORM, BlueskyMediaSteps
+from postiz_pipelines.providers.bluesky_session import SESSION, BlueskySession, BlueskySessions
 from postiz_pipelines.providers.text import graphemes
 
-PLATFORM = "bluesky"
+__all__ = ["CAPABILITIES", "BlueskyProvider", "BlueskySession"]
+
 PRODUCTION_VIDEO_URL = "https://video.bsky.app"
 MAX_TEXT_BYTES = 3000
 MAX_LANGS = 3
-SERVICE_AUTH_SECONDS = 30 * 60
-UPLOAD_LXM = "com.atproto.repo.uploadBlob"
 REVOKED_CODES = frozenset({"AccountTakedown", "AccountDeactivated", "AccountSuspended"})
 EXPIRED_CODES = frozenset({"ExpiredToken", "InvalidToken"})
 # Which call failed decides the class of a 400: a blob or video, a record, or a session.
-MEDIA, RECORD, SESSION, READ = "media", "record", "session", "read"
+RECORD, READ = "record", "read"
 
 CAPABILITIES = Capabilities(
     platform=PLATFORM,
@@ -108,17 +102,7 @@ CAPABILITIES = Capabilities(
 )
 
 
-@dataclass(frozen=True)
-class BlueskySession:
-    """What ``login`` learns: the account's DID, handle, PDS and first tokens."""
-
-    did: str
-    handle: str
-    pds_url: str | None
-    tokens: TokenSet
-
-
-class BlueskyProvider(Provider):
+class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
     """Publishes to Bluesky; see the module docstring.
 
     ``poll_interval`` seconds pass between video job polls, at most ``max_polls`` times;
@@ -178,51 +162,6 @@ class BlueskyProvider(Provider):
                 )
             )
         return problems
-
-    # -- sessions ----------------------------------------------------------------------
-    async def login(self, identifier: str, password: str) -> BlueskySession:
-        """Open a session with a handle (or DID, or email) and an app password."""
-        response = await self._request(
-            "POST",
-            f"{self.base_url}/xrpc/com.atproto.server.createSession",
-            json={"identifier": identifier, "password": Secret(password).reveal()},
-        )
-        body = self._expect(response, SESSION)
-        doc = body.get("didDoc") or {}
-        pds = next(
-            (
-                s.get("serviceEndpoint")
-                for s in doc.get("service") or []
-                if isinstance(s, dict) and str(s.get("id", "")).endswith("#atproto_pds")
-            ),
-            None,
-        )
-        return BlueskySession(str(body["did"]), str(body["handle"]), pds, _tokens(body))
-
-    async def refresh(self, account: AccountCredentials) -> TokenSet:
-        """Rotate the session with the refresh JWT; ``AuthRevoked`` when it is refused."""
-        if account.refresh_token is None:
-            raise AuthRevoked(
-                f"{PLATFORM}: no refresh token; connect the account again with an app password",
-                platform=PLATFORM,
-            )
-        response = await self._send(
-            "POST",
-            account,
-            "/xrpc/com.atproto.server.refreshSession",
-            token=account.refresh_token,
-        )
-        if response.status_code != 200:
-            error = self._error(response, SESSION)
-            if isinstance(error, RateLimited | TransientError):
-                raise error
-            raise AuthRevoked(
-                f"{error.message}; connect the account again with an app password",
-                platform=PLATFORM,
-                status=error.status,
-                code=error.code,
-            )
-        return _tokens(self._expect(response, SESSION))
 
     # -- publishing --------------------------------------------------------------------
     async def publish(
@@ -347,86 +286,6 @@ class BlueskyProvider(Provider):
             raise TransientError(f"{PLATFORM}: unreadable record", platform=PLATFORM, status=200)
         return found
 
-    async def _embed(
-        self, account: AccountCredentials, did: str, media: tuple[MediaFile, ...]
-    ) -> dict[str, Any] | None:
-        if not media:
-            return None
-        video = next((m for m in media if m.kind == "video"), None)
-        if video is not None:
-            embed: dict[str, Any] = {
-                "$type": "app.bsky.embed.video",
-                "video": await self._upload_video(account, did, video),
-            }
-            if video.alt_text:
-                embed["alt"] = video.alt_text
-            return _with_aspect(embed, video)
-        images = []
-        for item in media:
-            response = await self._send(
-                "POST",
-                account,
-                "/xrpc/com.atproto.repo.uploadBlob",
-                content=_read(item),
-                headers={"Content-Type": item.mime_type},
-            )
-            blob = self._expect(response, MEDIA).get("blob")
-            images.append(_with_aspect({"image": blob, "alt": item.alt_text}, item))
-        return {"$type": "app.bsky.embed.images", "images": images}
-
-    async def _upload_video(
-        self, account: AccountCredentials, did: str, video: MediaFile
-    ) -> dict[str, Any]:
-        data = _read(video)
-        host = urlparse(self.base_url_for(account)).hostname or ""
-        expires = int(self.clock.now().timestamp()) + SERVICE_AUTH_SECONDS
-        params = {"aud": f"did:web:{host}", "lxm": UPLOAD_LXM, "exp": str(expires)}
-        response = await self._send(
-            "GET", account, "/xrpc/com.atproto.server.getServiceAuth", params=params
-        )
-        token = Secret(str(self._expect(response, MEDIA).get("token", "")))
-        response = await self._request(
-            "POST",
-            f"{self.video_base_url}/xrpc/app.bsky.video.uploadVideo",
-            token=token,
-            params={"did": did, "name": video.path.name},
-            content=data,
-            headers={"Content-Type": video.mime_type},
-        )
-        body = json_body(response)
-        already = (
-            response.status_code == 409
-            and isinstance(body, dict)
-            and body.get("error") == "already_exists"
-        )
-        if response.status_code != 200 and not already:
-            raise self._error(response, MEDIA)
-        status = self._expect(response, MEDIA, ok=(200, 409))
-        status = status.get("jobStatus", status)
-        for _ in range(self.max_polls + 1):
-            if isinstance(status.get("blob"), dict):
-                return status["blob"]
-            if status.get("state") == "JOB_STATE_FAILED":
-                raise MediaRejected(
-                    f"{PLATFORM}: {status.get('message') or 'video processing failed'}",
-                    platform=PLATFORM,
-                    status=200,
-                    code=status.get("error"),
-                )
-            if not status.get("jobId"):
-                raise TransientError(f"{PLATFORM}: video job without an id", platform=PLATFORM)
-            await asyncio.sleep(self.poll_interval)
-            response = await self._request(
-                "GET",
-                f"{self.video_base_url}/xrpc/app.bsky.video.getJobStatus",
-                params={"jobId": status["jobId"]},
-            )
-            polled = self._expect(response, MEDIA).get("jobStatus")
-            status = polled if isinstance(polled, dict) else {}
-        raise TransientError(
-            f"{PLATFORM}: video still processing after {self.max_polls} polls", platform=PLATFORM
-        )
-
     # -- HTTP --------------------------------------------------------------------------
     async def _send(
         self,
@@ -501,51 +360,11 @@ class BlueskyProvider(Provider):
         return ProviderError(message, **kw)
 
 
-def _read(media: MediaFile) -> bytes:
-    try:
-        return media.path.read_bytes()
-    except OSError as exc:
-        raise MediaRejected(
-            f"{PLATFORM}: cannot read media file {media.path.name} ({exc.strerror})",
-            platform=PLATFORM,
-        ) from None
-
-
-def _with_aspect(item: dict[str, Any], media: MediaFile) -> dict[str, Any]:
-    if media.width and media.height:
-        item["aspectRatio"] = {"width": media.width, "height": media.height}
-    return item
-
-
 def _langs(content: PostContent) -> list[str]:
     langs = content.settings.get("langs")
     if langs is None and content.settings.get("language"):
         langs = [content.settings["language"]]
     return [str(x) for x in langs or []]
-
-
-def _tokens(session: dict[str, Any]) -> TokenSet:
-    access = str(session.get("accessJwt") or "")
-    refresh = session.get("refreshJwt")
-    if not access:
-        raise TransientError(f"{PLATFORM}: session without an access token", platform=PLATFORM)
-    return TokenSet(
-        access_token=Secret(access),
-        refresh_token=Secret(str(refresh)) if refresh else None,
-        expires_at=jwt_expiry(access),
-    )
-
-
-def jwt_expiry(token: str) -> datetime | None:
-    """The ``exp`` of a JWT, read without verifying it (the PDS's own business)."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-        return datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 def _iso(value: datetime) -> str:

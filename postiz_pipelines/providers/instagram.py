@@ -24,7 +24,13 @@ import httpx
 import regex
 
 from postiz_pipelines.core.clock import Clock
-from postiz_pipelines.errors import MediaRejected, Problem, ProviderError, TransientError
+from postiz_pipelines.errors import (
+    ContentRejected,
+    MediaRejected,
+    Problem,
+    ProviderError,
+    TransientError,
+)
 from postiz_pipelines.providers.base import (
     AccountCredentials,
     Capabilities,
@@ -162,6 +168,8 @@ class InstagramProvider(MetaGraphProvider):
             raise MediaRejected(
                 f"{PLATFORM}: a post needs at least one image or video", platform=PLATFORM
             )
+        if content.thread:
+            raise ContentRejected(f"{PLATFORM} does not support threads", platform=PLATFORM)
         urls = [self._public_url(m) for m in content.media]  # all of them before any call
         story = content.settings.get("post_type") == "story"
         if len(content.media) == 1:

@@ -360,11 +360,12 @@ class LinkedInProvider(Provider):
             if response.status_code != 200:
                 raise self._error(response, MEDIA_ENDPOINT)
             body = json_body(response)
-            status = body.get("status") if isinstance(body, dict) else None
+            body = body if isinstance(body, dict) else {}
+            status = body.get("status")
             if status == "AVAILABLE":
                 return
             if status == "PROCESSING_FAILED":
-                reason = body.get("processingFailureReason") or "processing failed"  # type: ignore[union-attr]
+                reason = body.get("processingFailureReason") or "processing failed"
                 raise MediaRejected(
                     f"{PLATFORM}: {urn}: {reason}", platform=PLATFORM, status=200, code=status
                 )

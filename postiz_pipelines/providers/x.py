@@ -1,10 +1,8 @@
 """X (API v2): posts with up to four images, one GIF or one video, threads as replies,
 OAuth 2.0 user tokens refreshed with rotating refresh tokens.
 
-Media: a still image goes up in one ``POST /2/media/upload``; a GIF or video in chunks
-(``initialize``, ``append`` of ``chunk_bytes`` each, ``finalize``), then ``command=STATUS``
-is polled every ``check_after_secs`` (or ``poll_interval`` when set) until the processing
-``succeeded``. Alt text is set with ``POST /2/media/metadata``.
+Media uploads (one request for images, chunks and status polling for GIFs and video) are
+in ``x_media.py``.
 
 The account: ``external_id`` the user id, ``handle`` the username, ``access_token`` the
 OAuth 2.0 user token (2 hours), ``refresh_token`` the refresh token (single use: every
@@ -21,7 +19,6 @@ suspended or unpermitted account is ``AuthRevoked``.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -45,7 +42,6 @@ from postiz_pipelines.providers.base import (
     AccountCredentials,
     Capabilities,
     IdempotencyMode,
-    MediaFile,
     MediaLimits,
     PostContent,
     Provider,
@@ -57,14 +53,13 @@ from postiz_pipelines.providers.base import (
     transport_errors,
 )
 from postiz_pipelines.providers.text import x_weighted_length
+from postiz_pipelines.providers.x_media import CHUNK_BYTES, MEDIA, PLATFORM, XMediaUploads
 
-PLATFORM = "x"
-CHUNK_BYTES = 4 * 1024 * 1024
 ALT_TEXT_LIMIT = 1000
 MIN_VIDEO_RATIO, MAX_VIDEO_RATIO = 1 / 3, 3.0
 REVOKING_WORDS = ("suspended", "not permitted", "locked")
 # Which call failed decides the class of a 400/404: media, a post, or a token.
-MEDIA, POST, TOKEN, READ = "media", "post", "token", "read"
+POST, TOKEN, READ = "post", "token", "read"
 
 CAPABILITIES = Capabilities(
     platform=PLATFORM,
@@ -90,7 +85,7 @@ CAPABILITIES = Capabilities(
 )
 
 
-class XProvider(Provider):
+class XProvider(XMediaUploads, Provider):
     """Publishes to X; see the module docstring."""
 
     capabilities: ClassVar[Capabilities] = CAPABILITIES
@@ -126,7 +121,9 @@ class XProvider(Provider):
         gifs = [m for m in content.media if m.is_gif]
         if gifs and len(content.media) > 1:
             problems.append(
-                Problem(f"{PLATFORM}.media", "a GIF must be the only media item", len(content.media), 1)
+                Problem(
+                    f"{PLATFORM}.media", "a GIF must be the only media item", len(content.media), 1
+                )
             )
         for i, media in enumerate(content.media):
             field = f"{PLATFORM}.media[{i}]"
@@ -134,19 +131,27 @@ class XProvider(Provider):
                 ratio = media.width / media.height
                 if not MIN_VIDEO_RATIO - 1e-9 <= ratio <= MAX_VIDEO_RATIO + 1e-9:
                     problems.append(
-                        Problem(field, f"video aspect ratio {ratio:.3f}, allowed 1:3 to 3:1", round(ratio, 3), "1:3-3:1")
+                        Problem(
+                            field,
+                            f"video aspect ratio {ratio:.3f}, allowed 1:3 to 3:1",
+                            round(ratio, 3),
+                            "1:3-3:1",
+                        )
                     )
             if len(media.alt_text) > ALT_TEXT_LIMIT:
                 n = len(media.alt_text)
                 problems.append(
-                    Problem(f"{field}.alt_text", f"alt text is {n} characters, limit {ALT_TEXT_LIMIT}", n, ALT_TEXT_LIMIT)
+                    Problem(
+                        f"{field}.alt_text",
+                        f"alt text is {n} characters, limit {ALT_TEXT_LIMIT}",
+                        n,
+                        ALT_TEXT_LIMIT,
+                    )
                 )
         return problems
 
     # -- tokens ------------------------------------------------------------------------
-    async def exchange_code(
-        self, code: str, *, redirect_uri: str, code_verifier: str
-    ) -> TokenSet:
+    async def exchange_code(self, code: str, *, redirect_uri: str, code_verifier: str) -> TokenSet:
         """Trade an authorization code (PKCE) for the account's first tokens."""
         fields = {
             "grant_type": "authorization_code",
@@ -185,12 +190,16 @@ class XProvider(Provider):
         body = self._expect(response, TOKEN, None)
         access = body.get("access_token")
         if not access:
-            raise TransientError(f"{PLATFORM}: token answer without an access token", platform=PLATFORM)
+            raise TransientError(
+                f"{PLATFORM}: token answer without an access token", platform=PLATFORM
+            )
         expires_in = body.get("expires_in")
         return TokenSet(
             access_token=Secret(str(access)),
             refresh_token=Secret(str(body["refresh_token"])) if body.get("refresh_token") else None,
-            expires_at=self.clock.now() + timedelta(seconds=int(expires_in)) if expires_in else None,
+            expires_at=self.clock.now() + timedelta(seconds=int(expires_in))
+            if expires_in
+            else None,
         )
 
     async def me(self, account: AccountCredentials) -> dict[str, Any]:
@@ -239,86 +248,6 @@ class XProvider(Provider):
             )
         return str(data["id"])
 
-    async def _upload(self, account: AccountCredentials, media: MediaFile) -> str:
-        try:
-            data = media.path.read_bytes()
-        except OSError as exc:
-            raise MediaRejected(
-                f"{PLATFORM}: cannot read media file {media.path.name} ({exc.strerror})",
-                platform=PLATFORM,
-            ) from None
-        if media.kind == "image" and not media.is_gif:
-            response = await self._send(
-                "POST",
-                account,
-                "/2/media/upload",
-                files={"media": (media.path.name, data, media.mime_type)},
-                data={"media_category": "tweet_image", "media_type": media.mime_type},
-            )
-            uploaded = self._data(response, account)
-        else:
-            uploaded = await self._upload_chunked(account, media, data)
-        media_id = str(uploaded.get("id") or "")
-        if not media_id:
-            raise TransientError(f"{PLATFORM}: media upload without an id", platform=PLATFORM)
-        if uploaded.get("processing_info"):
-            await self._wait_processed(account, media_id, uploaded["processing_info"])
-        if media.alt_text:
-            metadata = {"id": media_id, "metadata": {"alt_text": {"text": media.alt_text}}}
-            response = await self._send("POST", account, "/2/media/metadata", json=metadata)
-            self._data(response, account)
-        return media_id
-
-    async def _upload_chunked(
-        self, account: AccountCredentials, media: MediaFile, data: bytes
-    ) -> dict[str, Any]:
-        category = "tweet_gif" if media.is_gif else "tweet_video"
-        init = {"media_type": media.mime_type, "total_bytes": len(data), "media_category": category}
-        response = await self._send("POST", account, "/2/media/upload/initialize", json=init)
-        media_id = str(self._data(response, account).get("id") or "")
-        if not media_id:
-            raise TransientError(f"{PLATFORM}: media initialize without an id", platform=PLATFORM)
-        for index, start in enumerate(range(0, len(data), self.chunk_bytes)):
-            response = await self._send(
-                "POST",
-                account,
-                f"/2/media/upload/{media_id}/append",
-                files={"media": ("chunk", data[start : start + self.chunk_bytes], "application/octet-stream")},
-                data={"segment_index": str(index)},
-            )
-            if response.status_code not in (200, 204):
-                raise self._error(response, MEDIA, account)
-        response = await self._send("POST", account, f"/2/media/upload/{media_id}/finalize")
-        return self._data(response, account)
-
-    async def _wait_processed(
-        self, account: AccountCredentials, media_id: str, info: dict[str, Any]
-    ) -> None:
-        for _ in range(self.max_polls):
-            state = info.get("state")
-            if state == "succeeded":
-                return
-            if state == "failed":
-                error = info.get("error") or {}
-                raise MediaRejected(
-                    f"{PLATFORM}: {error.get('message') or 'media processing failed'}",
-                    platform=PLATFORM,
-                    status=200,
-                    code=error.get("name") or error.get("code"),
-                )
-            wait = self.poll_interval
-            if wait is None:
-                wait = float(info.get("check_after_secs") or 1)
-            await asyncio.sleep(wait)
-            response = await self._send(
-                "GET", account, "/2/media/upload", params={"command": "STATUS", "media_id": media_id}
-            )
-            info = self._data(response, account).get("processing_info") or {"state": "succeeded"}
-        raise TransientError(
-            f"{PLATFORM}: media {media_id} still processing after {self.max_polls} polls",
-            platform=PLATFORM,
-        )
-
     # -- HTTP --------------------------------------------------------------------------
     async def _send(
         self, method: str, account: AccountCredentials, path: str, **kwargs: Any
@@ -328,14 +257,6 @@ class XProvider(Provider):
             return await self.http.request(
                 method, self.base_url_for(account) + path, headers=headers, **kwargs
             )
-
-    def _data(self, response: httpx.Response, account: AccountCredentials) -> dict[str, Any]:
-        data = self._expect(response, MEDIA, account).get("data")
-        if not isinstance(data, dict):
-            raise TransientError(
-                f"{PLATFORM}: media answer without data", platform=PLATFORM, status=response.status_code
-            )
-        return data
 
     def _expect(
         self, response: httpx.Response, endpoint: str, account: AccountCredentials | None
@@ -394,7 +315,12 @@ class XProvider(Provider):
         if endpoint == MEDIA and status in (400, 404, 413, 415):
             return MediaRejected(message, **kw)
         if endpoint == POST and status == 400:
-            return (MediaRejected if "media" in lowered else ContentRejected)(message, **kw)
+            # Invalid requests name the parameters at fault; media ids make it the media's.
+            parameters = (
+                first.get("parameters") if isinstance(first.get("parameters"), dict) else {}
+            )
+            about_media = any(str(p).startswith("media") for p in parameters)
+            return (MediaRejected if about_media else ContentRejected)(message, **kw)
         if 200 <= status < 300:
             return TransientError(f"{message} (unexpected answer)", **kw)
         return ProviderError(message, **kw)
@@ -405,5 +331,7 @@ class XProvider(Provider):
         headers = response.headers
         for prefix in ("x-app-limit-24hour", "x-user-limit-24hour"):
             if headers.get(f"{prefix}-remaining") == "0" and headers.get(f"{prefix}-reset"):
-                return retry_after_seconds({"x-rate-limit-reset": headers[f"{prefix}-reset"]}, now=now)
+                return retry_after_seconds(
+                    {"x-rate-limit-reset": headers[f"{prefix}-reset"]}, now=now
+                )
         return retry_after_seconds(headers, now=now)

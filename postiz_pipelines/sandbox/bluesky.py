@@ -8,16 +8,14 @@ Hosts, mounted under ``/bluesky``::
 PDS endpoints: ``com.atproto.server.createSession`` / ``refreshSession`` / ``getSession`` /
 ``getServiceAuth``, ``com.atproto.identity.resolveHandle``, ``app.bsky.actor.getProfile``
 (the caller's own), ``com.atproto.repo.uploadBlob`` / ``createRecord`` / ``getRecord``.
-The video service is in ``bluesky_video.py``; identities and tokens in
-``bluesky_identity.py``; the post record's lexicon checks in ``bluesky_records.py``.
+The sessions are in ``bluesky_sessions.py``, the video service in ``bluesky_video.py``,
+identities and tokens in ``bluesky_identity.py``, the post record's lexicon checks in
+``bluesky_records.py``.
 
-Sessions: ``createSession {identifier, password}`` treats the app password as the sandbox
-token: an unseen one makes an account whose handle is the identifier. It returns a 2-hour
-access JWT and a 90-day refresh JWT. ``refreshSession`` (refresh JWT as bearer) rotates
-both and revokes the old refresh JWT at once (the PDS allows a short grace). Any other
-bearer string is a session of the account it reaches, auto-provisioned when unseen. An
-expired or revoked token answers 400 ``ExpiredToken``, a disabled account 401
-``AccountTakedown``.
+Auth: any bearer string that is not a sandbox JWT is a session of the account it reaches,
+auto-provisioned when unseen (sessions proper are in ``bluesky_sessions.py``). An expired
+or revoked token answers 400 ``ExpiredToken``, a JWT the sandbox did not sign (or signed
+before a reset) 400 ``InvalidToken``, a disabled account 401 ``AccountTakedown``.
 
 Records: only ``app.bsky.feed.post`` is known. A client-chosen ``rkey`` must be a TID; a
 second create at the same rkey answers 400 ``RecordAlreadyExists`` (the error
@@ -34,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -46,33 +43,26 @@ from postiz_pipelines.sandbox.bluesky_identity import (
     PLATFORM,
     blob_ref,
     cid_for,
-    did_doc,
     did_for,
-    did_web,
     handle_of,
     is_handle,
     is_jwt,
-    mint_jwt,
     next_tid,
     read_jwt,
     record_cid,
 )
 from postiz_pipelines.sandbox.bluesky_records import RecordInvalid, check_post
+from postiz_pipelines.sandbox.bluesky_sessions import Caller, SessionEndpoints, epoch
 from postiz_pipelines.sandbox.bluesky_video import VideoServiceEndpoints
 from postiz_pipelines.sandbox.state import (
     AcceptedPost,
     RateWindow,
-    SandboxAccount,
     StoredMedia,
     TokenStatus,
 )
 
-ACCESS_SECONDS = 2 * 3600
-REFRESH_SECONDS = 90 * 24 * 3600
-SERVICE_AUTH_MAX_SECONDS = 3600
 BLOB_MAX_BYTES = 50_000_000
 IP_LIMIT = (3000, 300.0)
-SESSION_LIMITS = ((30, 300.0), (300, 86400.0))
 WRITE_LIMITS = ((5000, 3600.0), (35000, 86400.0))
 CREATE_POINTS = 3
 ERROR_NAMES = {
@@ -90,19 +80,7 @@ ERROR_NAMES = {
 }
 
 
-@dataclass(frozen=True)
-class Caller:
-    account: SandboxAccount
-    handle: str
-    did: str
-    token: str
-
-
-def _epoch(value: datetime) -> int:
-    return int(value.timestamp())
-
-
-class BlueskySandbox(VideoServiceEndpoints, PlatformSandbox):
+class BlueskySandbox(SessionEndpoints, VideoServiceEndpoints, PlatformSandbox):
     """See the module docstring."""
 
     name: ClassVar[str] = PLATFORM
@@ -125,7 +103,7 @@ class BlueskySandbox(VideoServiceEndpoints, PlatformSandbox):
             response.headers["ratelimit-remaining"] = "0"
             response.headers["ratelimit-policy"] = f"{limit};w={int(per)}"
             if reset_at is not None:
-                response.headers["ratelimit-reset"] = str(_epoch(reset_at))
+                response.headers["ratelimit-reset"] = str(epoch(reset_at))
             return response
         return super().fault_response(status, reset_at=reset_at, call=call)
 
@@ -155,7 +133,7 @@ class BlueskySandbox(VideoServiceEndpoints, PlatformSandbox):
         window, per = tightest
         call.headers["ratelimit-limit"] = str(window.limit)
         call.headers["ratelimit-remaining"] = str(window.remaining)
-        call.headers["ratelimit-reset"] = str(_epoch(window.reset_at))
+        call.headers["ratelimit-reset"] = str(epoch(window.reset_at))
         call.headers["ratelimit-policy"] = f"{window.limit};w={int(per)}"
         if exceeded:
             raise self._xrpc(429, "RateLimitExceeded", "Rate Limit Exceeded")
@@ -195,32 +173,6 @@ class BlueskySandbox(VideoServiceEndpoints, PlatformSandbox):
         handle = handle_of(account)
         return Caller(account, handle, did_for(handle), token)
 
-    def _session(self, call: Call, account: SandboxAccount, *, full: bool) -> dict[str, Any]:
-        handle = handle_of(account)
-        did = did_for(handle)
-        now = _epoch(self.state.now())
-        common = {"sub": did, "aud": did_web(call.request.url.hostname or ""), "iat": now}
-
-        def mint(typ: str, scope: str, seconds: int) -> str:
-            # A unique ``jti`` keeps two sessions of one instant apart (the clock may stand).
-            jti = f"{account.id}-{self.state.next_number()}"
-            claims = {"scope": scope, **common, "exp": now + seconds, "jti": jti}
-            return mint_jwt(self.state, typ, {**claims, "acct": account.id})
-
-        access = mint("at+jwt", "com.atproto.appPass", ACCESS_SECONDS)
-        refresh = mint("refresh+jwt", "com.atproto.refresh", REFRESH_SECONDS)
-        body: dict[str, Any] = {
-            "accessJwt": access,
-            "refreshJwt": refresh,
-            "handle": handle,
-            "did": did,
-            "didDoc": did_doc(did, handle, call.platform_url),
-            "active": True,
-        }
-        if full:
-            body.update(email=f"{account.username}@sandbox.invalid", emailConfirmed=True)
-        return body
-
     async def _json(self, call: Call) -> dict[str, Any]:
         try:
             body = json.loads(await call.request.body() or b"null")
@@ -235,73 +187,6 @@ class BlueskySandbox(VideoServiceEndpoints, PlatformSandbox):
         if not isinstance(value, str) or not value:
             raise self._xrpc(400, "InvalidRequest", f'{where} must have the property "{name}"')
         return value
-
-    # -- sessions ----------------------------------------------------------------------
-    @endpoint("POST", "/xrpc/com.atproto.server.createSession")
-    async def create_session(self, call: Call) -> Response:
-        self._ip_limit(call)
-        body = await self._json(call)
-        identifier = self._require(body, "identifier").strip().lower()
-        password = self._require(body, "password")
-        self._throttle(call, "session", identifier, SESSION_LIMITS)
-        with self.state.lock:
-            auth = self.state.authenticate(self.name, password)
-            account = auth.account
-            unnamed = account.username == f"user{account.id}"
-            if unnamed and auth.status is TokenStatus.VALID and is_handle(identifier):
-                account = self.state.provision(self.name, password, username=identifier)
-        handle = handle_of(account)
-        known = (handle, did_for(handle), f"{account.username}@sandbox.invalid")
-        if auth.status is not TokenStatus.VALID or identifier not in known:
-            raise self._xrpc(401, "AuthenticationRequired", "Invalid identifier or password")
-        if account.disabled:
-            raise self._xrpc(401, "AccountTakedown", "Account has been taken down")
-        return JSONResponse(self._session(call, account, full=True))
-
-    @endpoint("POST", "/xrpc/com.atproto.server.refreshSession")
-    async def refresh_session(self, call: Call) -> Response:
-        self._ip_limit(call)
-        caller = self._caller(call, refresh=True)
-        self.state.revoke_token(self.name, caller.token)
-        return JSONResponse(self._session(call, caller.account, full=False))
-
-    @endpoint("GET", "/xrpc/com.atproto.server.getSession")
-    async def get_session(self, call: Call) -> Response:
-        self._ip_limit(call)
-        caller = self._caller(call)
-        body = self._session(call, caller.account, full=True)
-        for name in ("accessJwt", "refreshJwt"):
-            body.pop(name)
-        return JSONResponse(body)
-
-    @endpoint("GET", "/xrpc/com.atproto.server.getServiceAuth")
-    async def service_auth(self, call: Call) -> Response:
-        self._ip_limit(call)
-        caller = self._caller(call)
-        params = call.request.query_params
-        aud = self._require(params, "aud", "Params")
-        now = _epoch(self.state.now())
-        try:
-            exp = int(params.get("exp") or now + 60)
-        except ValueError:
-            raise self._xrpc(400, "InvalidRequest", "exp must be an integer") from None
-        if exp <= now:
-            raise self._xrpc(400, "BadExpiration", "expiration is in past")
-        if exp - now > SERVICE_AUTH_MAX_SECONDS:
-            raise self._xrpc(
-                400, "BadExpiration", "cannot request a token with an expiration more than an hour in the future"
-            )
-        claims = {
-            "iss": caller.did,
-            "aud": aud,
-            "exp": exp,
-            "iat": now,
-            "jti": f"svc-{self.state.next_number()}",
-            "acct": caller.account.id,
-        }
-        if params.get("lxm"):
-            claims["lxm"] = params["lxm"]
-        return JSONResponse({"token": mint_jwt(self.state, "JWT", claims)})
 
     # -- identity ----------------------------------------------------------------------
     @endpoint("GET", "/xrpc/com.atproto.identity.resolveHandle")
@@ -347,7 +232,8 @@ class BlueskySandbox(VideoServiceEndpoints, PlatformSandbox):
             raise self._xrpc(
                 400,
                 "BlobTooLarge",
-                f"This file is too large. It is {len(data)} bytes but the maximum size is {BLOB_MAX_BYTES} bytes.",
+                f"This file is too large. It is {len(data)} bytes but the maximum size is "
+                f"{BLOB_MAX_BYTES} bytes.",
             )
         declared = (call.request.headers.get("content-type") or "").split(";")[0].strip().lower()
         mime, width, height = _sniff(data, declared)
@@ -382,11 +268,17 @@ class BlueskySandbox(VideoServiceEndpoints, PlatformSandbox):
             raise self._xrpc(400, "InvalidRequest", 'Input must have the property "record"')
         if record.get("$type", collection) != collection:
             raise self._xrpc(
-                400, "InvalidRequest", f"Invalid $type: must be lex:{collection}, got {record['$type']}"
+                400,
+                "InvalidRequest",
+                f"Invalid $type: must be lex:{collection}, got {record['$type']}",
             )
         rkey = body.get("rkey")
         if rkey is not None and (not isinstance(rkey, str) or not is_tid(rkey)):
-            raise self._xrpc(400, "InvalidRequest", f"Invalid record key: {collection} records must be keyed by a TID")
+            raise self._xrpc(
+                400,
+                "InvalidRequest",
+                f"Invalid record key: {collection} records must be keyed by a TID",
+            )
         try:
             parts = check_post(record, lambda cid: self._own_blob(caller, cid))
         except RecordInvalid as exc:

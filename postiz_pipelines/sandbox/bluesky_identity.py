@@ -28,9 +28,7 @@ from postiz_pipelines.sandbox.state import SandboxAccount, SandboxState, StoredM
 
 PLATFORM = "bluesky"
 HANDLE_SUFFIX = ".bsky.social"
-HANDLE_RE = re.compile(
-    r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
-)
+HANDLE_RE = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 DID_RE = re.compile(r"^did:[a-z]+:[a-zA-Z0-9._:%-]+$")
 RAW_CODEC = 0x55
 DAG_CBOR_CODEC = 0x71

@@ -25,9 +25,7 @@ VIDEO_MAX_BYTES = 100_000_000
 IMAGES_EMBED = "app.bsky.embed.images"
 VIDEO_EMBED = "app.bsky.embed.video"
 EXTERNAL_EMBED = "app.bsky.embed.external"
-FEATURES = frozenset(
-    f"app.bsky.richtext.facet#{kind}" for kind in ("link", "mention", "tag")
-)
+FEATURES = frozenset(f"app.bsky.richtext.facet#{kind}" for kind in ("link", "mention", "tag"))
 PREFIX = "Invalid app.bsky.feed.post record: "
 
 BlobLookup = Callable[[str], StoredMedia | None]
@@ -91,7 +89,9 @@ def _check_created_at(record: dict[str, Any]) -> None:
     except ValueError:
         parsed = None
     if parsed is None or parsed.tzinfo is None:
-        raise _bad("Record/createdAt", "must be an valid atproto datetime (both RFC-3339 and ISO-8601)")
+        raise _bad(
+            "Record/createdAt", "must be an valid atproto datetime (both RFC-3339 and ISO-8601)"
+        )
 
 
 def _check_facets(value: Any, text_bytes: int) -> tuple[dict[str, Any], ...]:
@@ -109,7 +109,9 @@ def _check_facets(value: Any, text_bytes: int) -> tuple[dict[str, Any], ...]:
             if not isinstance(number, int) or isinstance(number, bool) or number < 0:
                 raise _bad(f"{path}/index/{name}", "must be an integer >= 0")
         if start > end or end > text_bytes:
-            raise _bad(f"{path}/index", f"[{start}, {end}) is outside the text's {text_bytes} bytes")
+            raise _bad(
+                f"{path}/index", f"[{start}, {end}) is outside the text's {text_bytes} bytes"
+            )
         features = facet.get("features")
         if not isinstance(features, list) or not features:
             raise _bad(f"{path}/features", "must be a non-empty array")
@@ -157,14 +159,18 @@ def _check_embed(
             path = f"Record/embed/images/{i}"
             if not isinstance(image, dict) or not isinstance(image.get("alt"), str):
                 raise RecordInvalid(f'{PREFIX}{path} must have the property "alt"')
-            media.append(_blob(image.get("image"), f"{path}/image", "image/", IMAGE_MAX_BYTES, find_blob))
+            media.append(
+                _blob(image.get("image"), f"{path}/image", "image/", IMAGE_MAX_BYTES, find_blob)
+            )
             alts.append(image["alt"])
         return tuple(media), tuple(alts), kind
     if kind == VIDEO_EMBED:
         alt = value.get("alt", "")
         if not isinstance(alt, str):
             raise _bad("Record/embed/alt", "must be a string")
-        video = _blob(value.get("video"), "Record/embed/video", "video/mp4", VIDEO_MAX_BYTES, find_blob)
+        video = _blob(
+            value.get("video"), "Record/embed/video", "video/mp4", VIDEO_MAX_BYTES, find_blob
+        )
         return (video,), (alt,), kind
     if kind == EXTERNAL_EMBED:
         if not isinstance(value.get("external"), dict):
@@ -183,7 +189,9 @@ def _blob(ref: Any, path: str, accept: str, max_bytes: int, find_blob: BlobLooku
         raise RecordInvalid(f"Could not find blob: {cid}", "BlobNotFound")
     if not media.mime_type.startswith(accept):
         wanted = accept + "*" if accept.endswith("/") else accept
-        raise _bad(path, f"has the wrong type of file. It is {media.mime_type} but must match {wanted}")
+        raise _bad(
+            path, f"has the wrong type of file. It is {media.mime_type} but must match {wanted}"
+        )
     if media.size_bytes > max_bytes:
         raise _bad(path, f"file is too big (max {max_bytes} bytes)")
     return media

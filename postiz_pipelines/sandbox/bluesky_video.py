@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from starlette.responses import JSONResponse, Response
 
@@ -56,11 +56,11 @@ class VideoServiceEndpoints:
     name: ClassVar[str]
     state: SandboxState
 
-    def _xrpc(self, status: int, error: str, message: str) -> HttpError:
-        raise NotImplementedError
+    if TYPE_CHECKING:
 
-    def _ip_limit(self, call: Call) -> None:
-        raise NotImplementedError
+        def _xrpc(self, status: int, error: str, message: str) -> HttpError: ...
+
+        def _ip_limit(self, call: Call) -> None: ...
 
     @endpoint("POST", "/video/xrpc/app.bsky.video.uploadVideo")
     async def upload_video(self, call: Call) -> Response:

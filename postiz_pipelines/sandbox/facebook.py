@@ -168,7 +168,7 @@ class FacebookSandbox(MetaGraphSandbox):
             for post in reversed(self.state.accepted(self.name))
             if post.account_id == page.id and post.reply_to is None
         ]
-        return self.page(call, posts, params)
+        return self.paged(call, posts, params)
 
     # -- publishing ----------------------------------------------------------------------
     @endpoint("POST", "/{version}/{node_id}/feed", publish=True)

@@ -125,11 +125,14 @@ class InstagramSandbox(MetaGraphSandbox):
 
     def _media_json(self, call: Call, post: AcceptedPost) -> dict[str, Any]:
         kind = str(post.extra.get("media_type", "IMAGE"))
+        shown = "IMAGE"
+        if kind == "CAROUSEL":
+            shown = "CAROUSEL_ALBUM"
+        elif post.media and post.media[0].mime_type.startswith("video/"):
+            shown = "VIDEO"
         out: dict[str, Any] = {
             "id": post.remote_id,
-            "media_type": "VIDEO"
-            if kind in ("REELS", "VIDEO")
-            else kind.replace("CAROUSEL", "CAROUSEL_ALBUM"),
+            "media_type": shown,
             "media_product_type": {"REELS": "REELS", "STORIES": "STORY"}.get(kind, "FEED"),
             "timestamp": graph_time(post.created_at),
             "permalink": f"{call.platform_url}/p/{shortcode(post.remote_id)}/",
@@ -147,7 +150,7 @@ class InstagramSandbox(MetaGraphSandbox):
             for post in reversed(self.state.accepted(self.name))
             if post.account_id == account.id
         ]
-        return self.page(call, items, params)
+        return self.paged(call, items, params)
 
     @endpoint("GET", "/{version}/{node_id}/content_publishing_limit")
     async def publishing_limit(self, call: Call) -> Response:

@@ -70,6 +70,16 @@ VERSION_RE = re.compile(r"^(\d{4})(\d{2})(?:\.\d{2})?$")
 PERSON_PREFIX = "urn:li:person:"
 ORGANIZATION_PREFIX = "urn:li:organization:"
 UNESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
+TOKEN_ERRORS = {
+    "invalid": (65600, "INVALID_ACCESS_TOKEN", "Invalid access token"),
+    "revoked": (
+        65601,
+        "REVOKED_ACCESS_TOKEN",
+        "The token used in the request has been revoked by the user",
+    ),
+    "expired": (65602, "EXPIRED_ACCESS_TOKEN", "The token used in the request has expired"),
+    "empty": (65604, "EMPTY_ACCESS_TOKEN", "Empty oauth2 access token"),
+}
 GATEWAY_PAGE = "<html><body><h1>{0}</h1><p>Request could not be completed.</p></body></html>"
 
 
@@ -160,6 +170,12 @@ class LinkedInSandbox(PlatformSandbox):
     ) -> HttpError:
         return HttpError(self.restli_error(status, message, code=code, service=service))
 
+    def unprocessable(self, message: str) -> HttpError:
+        return self.fail(422, message, code="UNPROCESSABLE_ENTITY")
+
+    def illegal(self, message: str) -> HttpError:
+        return self.fail(400, message, code="ILLEGAL_ARGUMENT")
+
     def fault_response(self, status: int, *, reset_at: datetime | None, call: Call) -> Response:
         if status in (502, 504):  # the edge answers these, as a page
             phrase = "Bad Gateway" if status == 502 else "Gateway Timeout"
@@ -174,32 +190,23 @@ class LinkedInSandbox(PlatformSandbox):
     def _member(self, call: Call) -> SandboxAccount:
         token = call.bearer_token()
         if token is None:
-            raise self.fail(
-                401, "Empty oauth2 access token", code="EMPTY_ACCESS_TOKEN", service=65604
-            )
+            raise self._token_error("empty")
         auth = self.state.authenticate(self.name, token)
         issued = _world(self.state).access.get(_digest(token))
         account = self.state.account(self.name, issued.account_id) if issued else None
         account = account or auth.account
         if auth.status is TokenStatus.REVOKED:
-            raise self.fail(
-                401,
-                "The token used in the request has been revoked by the user",
-                code="REVOKED_ACCESS_TOKEN",
-                service=65601,
-            )
-        if auth.status is TokenStatus.EXPIRED or (
-            issued is not None and self.state.now() >= issued.expires_at
-        ):
-            raise self.fail(
-                401,
-                "The token used in the request has expired",
-                code="EXPIRED_ACCESS_TOKEN",
-                service=65602,
-            )
+            raise self._token_error("revoked")
+        lapsed = issued is not None and self.state.now() >= issued.expires_at
+        if auth.status is TokenStatus.EXPIRED or lapsed:
+            raise self._token_error("expired")
         if account.disabled:
-            raise self.fail(401, "Invalid access token", code="INVALID_ACCESS_TOKEN", service=65600)
+            raise self._token_error("invalid")
         return account
+
+    def _token_error(self, kind: str) -> HttpError:
+        service, code, message = TOKEN_ERRORS[kind]
+        return self.fail(401, message, code=code, service=service)
 
     def _versioned(self, call: Call, *, restli: bool = False) -> None:
         """LinkedIn's header checks of every ``/rest`` call."""
@@ -219,10 +226,8 @@ class LinkedInSandbox(PlatformSandbox):
                 426, f"Requested version {version} is not active", code="NONEXISTENT_VERSION"
             )
         if restli and call.request.headers.get("x-restli-protocol-version") != "2.0.0":
-            raise self.fail(
-                400,
-                "The X-Restli-Protocol-Version header must be 2.0.0 for this resource",
-                code="ILLEGAL_ARGUMENT",
+            raise self.illegal(
+                "The X-Restli-Protocol-Version header must be 2.0.0 for this resource"
             )
 
     def _may_act_as(self, member: SandboxAccount, urn: str, call: Call) -> None:
@@ -244,9 +249,7 @@ class LinkedInSandbox(PlatformSandbox):
         try:
             body = await call.json_or_form()
         except ValueError:
-            raise self.fail(
-                400, "Unable to parse the request body as JSON", code="ILLEGAL_ARGUMENT"
-            ) from None
+            raise self.illegal("Unable to parse the request body as JSON") from None
         return body
 
     # -- identity ----------------------------------------------------------------------
@@ -270,7 +273,7 @@ class LinkedInSandbox(PlatformSandbox):
         member = self._member(call)
         self._versioned(call)
         if call.request.query_params.get("action") != "initializeUpload":
-            raise self.fail(400, "Unsupported action", code="ILLEGAL_ARGUMENT")
+            raise self.illegal("Unsupported action")
         request = (await self._json(call)).get("initializeUploadRequest") or {}
         owner = str(request.get("owner") or "")
         self._may_act_as(member, owner, call)
@@ -354,7 +357,7 @@ class LinkedInSandbox(PlatformSandbox):
             return self._initialize_video(call, member, body.get("initializeUploadRequest") or {})
         if action == "finalizeUpload":
             return self._finalize_video(member, body.get("finalizeUploadRequest") or {})
-        raise self.fail(400, "Unsupported action", code="ILLEGAL_ARGUMENT")
+        raise self.illegal("Unsupported action")
 
     def _initialize_video(
         self, call: Call, member: SandboxAccount, request: dict[str, Any]
@@ -364,15 +367,11 @@ class LinkedInSandbox(PlatformSandbox):
         try:
             size = int(request["fileSizeBytes"])
         except (KeyError, TypeError, ValueError):
-            raise self.fail(
-                400, "/fileSizeBytes :: field is required", code="ILLEGAL_ARGUMENT"
-            ) from None
+            raise self.illegal("/fileSizeBytes :: field is required") from None
         if not VIDEO_MIN_BYTES <= size <= VIDEO_MAX_BYTES:
-            raise self.fail(
-                400,
+            raise self.illegal(
                 f"/fileSizeBytes :: {size} is outside the allowed range "
-                f"[{VIDEO_MIN_BYTES}, {VIDEO_MAX_BYTES}]",
-                code="ILLEGAL_ARGUMENT",
+                f"[{VIDEO_MIN_BYTES}, {VIDEO_MAX_BYTES}]"
             )
         asset = f"C{self.state.next_number():05d}AQ{secrets.token_hex(6)}"
         urn = f"urn:li:video:{asset}"
@@ -425,9 +424,7 @@ class LinkedInSandbox(PlatformSandbox):
             raise self.fail(404, f"Video {urn} does not exist", code="NOT_FOUND")
         complete = len(upload.parts) == len(upload.etags)
         if not complete or list(request.get("uploadedPartIds") or []) != upload.etags:
-            raise self.fail(
-                400, "uploadedPartIds do not match the uploaded parts", code="ILLEGAL_ARGUMENT"
-            )
+            raise self.illegal("uploadedPartIds do not match the uploaded parts")
         data = b"".join(upload.parts[i] for i in range(len(upload.etags)))
         asset = world.assets[urn]
         if data[4:8] == b"ftyp":  # an ISO media file: MP4
@@ -487,33 +484,21 @@ class LinkedInSandbox(PlatformSandbox):
 
     def _check_post(self, body: dict[str, Any], text: str, media: tuple[StoredMedia, ...]) -> None:
         if body.get("visibility") not in ("PUBLIC", "CONNECTIONS", "LOGGED_IN", "CONTAINER"):
-            raise self.fail(
-                422,
-                "/visibility :: is required and must be PUBLIC, CONNECTIONS, LOGGED_IN or CONTAINER",
-                code="UNPROCESSABLE_ENTITY",
+            raise self.unprocessable(
+                "/visibility :: is required and must be PUBLIC, CONNECTIONS, LOGGED_IN or CONTAINER"
             )
         if body.get("lifecycleState") not in ("PUBLISHED", "DRAFT"):
-            raise self.fail(
-                422, "/lifecycleState :: must be PUBLISHED or DRAFT", code="UNPROCESSABLE_ENTITY"
-            )
+            raise self.unprocessable("/lifecycleState :: must be PUBLISHED or DRAFT")
         distribution = body.get("distribution") or {}
         if distribution.get("feedDistribution") not in ("MAIN_FEED", "NONE"):
-            raise self.fail(
-                422, "/distribution/feedDistribution :: is required", code="UNPROCESSABLE_ENTITY"
-            )
+            raise self.unprocessable("/distribution/feedDistribution :: is required")
         length = utf16_units(text)
         if length > COMMENTARY_LIMIT:
-            raise self.fail(
-                422,
-                f"/commentary :: length {length} exceeds the maximum allowed {COMMENTARY_LIMIT}",
-                code="UNPROCESSABLE_ENTITY",
+            raise self.unprocessable(
+                f"/commentary :: length {length} exceeds the maximum allowed {COMMENTARY_LIMIT}"
             )
         if not text.strip() and not media:
-            raise self.fail(
-                422,
-                "/commentary :: is required when there is no content",
-                code="UNPROCESSABLE_ENTITY",
-            )
+            raise self.unprocessable("/commentary :: is required when there is no content")
 
     def _content_media(
         self, member: SandboxAccount, author: str, content: Any
@@ -521,49 +506,33 @@ class LinkedInSandbox(PlatformSandbox):
         if not content:
             return ()
         if not isinstance(content, dict):
-            raise self.fail(422, "/content :: must be an object", code="UNPROCESSABLE_ENTITY")
+            raise self.unprocessable("/content :: must be an object")
         if "multiImage" in content:
             images = (content.get("multiImage") or {}).get("images") or []
             if not 2 <= len(images) <= MAX_IMAGES:
-                raise self.fail(
-                    422,
-                    f"/content/multiImage/images :: must have between 2 and {MAX_IMAGES} items, got {len(images)}",
-                    code="UNPROCESSABLE_ENTITY",
+                raise self.unprocessable(
+                    f"/content/multiImage/images :: must have between 2 and {MAX_IMAGES} items, got {len(images)}"
                 )
             ids = [str((i or {}).get("id") or "") for i in images]
             if not all(i.startswith("urn:li:image:") for i in ids):
-                raise self.fail(
-                    422,
-                    "/content/multiImage/images :: only images may be used",
-                    code="UNPROCESSABLE_ENTITY",
-                )
+                raise self.unprocessable("/content/multiImage/images :: only images may be used")
         elif "media" in content:
             ids = [str((content.get("media") or {}).get("id") or "")]
         else:
-            raise self.fail(
-                422, "/content :: unsupported content type", code="UNPROCESSABLE_ENTITY"
-            )
+            raise self.unprocessable("/content :: unsupported content type")
         world = _world(self.state)
         found = []
         for urn in ids:
             asset = world.assets.get(urn)
             media = self.state.media(self.name, urn)
             if asset is None or media is None or media.account_id != member.id:
-                raise self.fail(
-                    422, f"/content :: {urn} does not exist", code="UNPROCESSABLE_ENTITY"
-                )
+                raise self.unprocessable(f"/content :: {urn} does not exist")
             if asset.owner != author:
-                raise self.fail(
-                    422,
-                    f"/content :: the owner of {urn} must be the author {author}",
-                    code="UNPROCESSABLE_ENTITY",
+                raise self.unprocessable(
+                    f"/content :: the owner of {urn} must be the author {author}"
                 )
             if asset.status != "AVAILABLE":
-                raise self.fail(
-                    422,
-                    f"/content :: {urn} is not available ({asset.status})",
-                    code="UNPROCESSABLE_ENTITY",
-                )
+                raise self.unprocessable(f"/content :: {urn} is not available ({asset.status})")
             found.append(media)
         return tuple(found)
 

@@ -33,8 +33,8 @@ import math
 import mimetypes
 import re
 import secrets
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -44,7 +44,12 @@ from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox
-from postiz_pipelines.sandbox.state import SandboxAccount, StoredMedia, TokenStatus
+from postiz_pipelines.sandbox.state import (
+    SandboxAccount,
+    SandboxState,
+    StoredMedia,
+    TokenStatus,
+)
 
 VERSION_RE = re.compile(r"v\d{1,2}\.\d")
 TOKEN_EXPIRES_IN = 5_183_944
@@ -112,7 +117,6 @@ class Container:
     is_carousel_item: bool = False
     reply_to: str | None = None
     error: str | None = None  # the platform's error code once processing has failed
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 class MetaGraphSandbox(PlatformSandbox):
@@ -123,7 +127,7 @@ class MetaGraphSandbox(PlatformSandbox):
     throttle_message: ClassVar[str] = "(#32) Page request limit reached"
     graph_id_base: ClassVar[int] = 10_000_000_000_000_000
 
-    def __init__(self, state: Any) -> None:
+    def __init__(self, state: SandboxState) -> None:
         super().__init__(state)
         self._issued: dict[str, Issued] = {}
         self._containers: dict[str, Container] = {}
@@ -269,7 +273,9 @@ class MetaGraphSandbox(PlatformSandbox):
         if window.exceeded:
             raise self.graph_error(self.throttle_message, self.throttle_code, transient=True)
 
-    def _usage_headers(self, headers: Any, owner_id: str, percent: int, wait_minutes: int) -> None:
+    def _usage_headers(
+        self, headers: MutableMapping[str, str], owner_id: str, percent: int, wait_minutes: int
+    ) -> None:
         share = {"call_count": percent, "total_cputime": percent // 4, "total_time": percent // 4}
         headers["X-App-Usage"] = json.dumps(share)
         business = {**share, "type": self.usage_type}
@@ -294,7 +300,8 @@ class MetaGraphSandbox(PlatformSandbox):
         """A new long-lived token reaching ``account``."""
         token = prefix + secrets.token_urlsafe(32)
         expires_at = self.state.now() + timedelta(seconds=TOKEN_EXPIRES_IN)
-        self._issued[_digest(token)] = Issued(account.id, expires_at)
+        with self.state.lock:  # a running_sandbox() serves from its own thread
+            self._issued[_digest(token)] = Issued(account.id, expires_at)
         return token
 
     async def refresh(self, call: Call, grant_type: str, prefix: str) -> Response:
@@ -311,13 +318,14 @@ class MetaGraphSandbox(PlatformSandbox):
     # -- containers ----------------------------------------------------------------------
     def put_container(self, container: Container, *, pending_polls: int) -> Container:
         source = container.url or container.text
+        with self.state.lock:
+            self._containers[container.id] = container
         self.state.put_media(
             StoredMedia(
                 platform=self.name,
                 id=container.id,
                 account_id=container.account_id,
-                mime_type=(url_mime_type(container.url) if container.url else None)
-                or ("text/plain" if container.media_type == "TEXT" else "application/x-carousel"),
+                mime_type=_container_type(container),
                 size_bytes=0,
                 sha256=hashlib.sha256(source.encode()).hexdigest(),
                 created_at=container.created_at,
@@ -326,7 +334,6 @@ class MetaGraphSandbox(PlatformSandbox):
                 pending_polls=pending_polls,
             )
         )
-        self._containers[container.id] = container
         return container
 
     def container(self, container_id: str, account: SandboxAccount) -> Container | None:
@@ -379,7 +386,7 @@ class MetaGraphSandbox(PlatformSandbox):
         )
 
     # -- listing -------------------------------------------------------------------------
-    def page(self, call: Call, items: list[dict[str, Any]], params: Mapping[str, Any]) -> Response:
+    def paged(self, call: Call, items: list[dict[str, Any]], params: Mapping[str, Any]) -> Response:
         """One page of a Graph edge with cursor paging (``limit``, ``after``)."""
         after = str(params.get("after") or "")
         try:
@@ -397,9 +404,9 @@ class MetaGraphSandbox(PlatformSandbox):
                 }
             }
             if start + limit < len(items):
-                query = {**{k: str(v) for k, v in params.items() if k != "access_token"}}
+                query = {k: str(v) for k, v in params.items() if k != "access_token"}
                 query["after"] = _cursor(start + len(chunk))
-                body["paging"]["next"] = str(call.request.url.include_query_params(**query))
+                body["paging"]["next"] = str(call.request.url.replace_query_params(**query))
         return JSONResponse(body)
 
 
@@ -411,6 +418,17 @@ def select_fields(
     out = {"id": obj["id"]} if "id" in obj else {}
     out.update({name: obj[name] for name in wanted if name in obj})
     return out
+
+
+def _container_type(container: Container) -> str:
+    """What the container holds, as a media type: the URL's, else its kind's usual one."""
+    if container.url and (found := url_mime_type(container.url)):
+        return found
+    if container.media_type in ("VIDEO", "REELS"):
+        return "video/mp4"
+    if container.media_type in ("IMAGE", "STORIES"):
+        return "image/jpeg"
+    return "text/plain" if container.media_type == "TEXT" else "application/json"
 
 
 def _cursor(offset: int) -> str:

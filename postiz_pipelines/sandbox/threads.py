@@ -143,7 +143,7 @@ class ThreadsSandbox(MetaGraphSandbox):
             and (since is None or post.created_at.timestamp() >= since)
             and (until is None or post.created_at.timestamp() <= until)
         ]
-        return self.page(call, items, params)
+        return self.paged(call, items, params)
 
     def _instant(self, raw: Any) -> float | None:
         if raw in (None, ""):

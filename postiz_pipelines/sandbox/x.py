@@ -142,7 +142,12 @@ class XSandbox(MediaEndpoints, PlatformSandbox):
 
     # -- rate limits -------------------------------------------------------------------
     def _throttle(
-        self, call: Call, bucket: str, key: str, budget: tuple[int, float], prefix: str = "x-rate-limit"
+        self,
+        call: Call,
+        bucket: str,
+        key: str,
+        budget: tuple[int, float],
+        prefix: str = "x-rate-limit",
     ) -> None:
         window = self.state.hit_rate_limit(
             self.name, bucket, key, limit=budget[0], per_seconds=budget[1]
@@ -204,13 +209,22 @@ class XSandbox(MediaEndpoints, PlatformSandbox):
             claims = read_token(self.state, old) if old else None
             account = self.state.account(self.name, str(claims.get("acct"))) if claims else None
             status = self.state.authenticate(self.name, old).status if claims else None
-            if claims is None or claims.get("kind") != "refresh" or account is None or status is not TokenStatus.VALID:
-                return _oauth_error(400, "invalid_request", "Value passed for the token was invalid.")
+            if (
+                claims is None
+                or claims.get("kind") != "refresh"
+                or account is None
+                or status is not TokenStatus.VALID
+            ):
+                return _oauth_error(
+                    400, "invalid_request", "Value passed for the token was invalid."
+                )
             self.state.revoke_token(self.name, old)  # single use: the refresh token rotates
         elif grant == "authorization_code":
             missing = [n for n in ("code", "redirect_uri", "code_verifier") if not fields.get(n)]
             if missing:
-                return _oauth_error(400, "invalid_request", f"Missing required parameter [{missing[0]}].")
+                return _oauth_error(
+                    400, "invalid_request", f"Missing required parameter [{missing[0]}]."
+                )
             code = f"code:{fields['code']}"
             auth = self.state.authenticate(self.name, code)
             if auth.status is not TokenStatus.VALID:
@@ -220,13 +234,16 @@ class XSandbox(MediaEndpoints, PlatformSandbox):
             self.state.revoke_token(self.name, code)  # a code works once
             account = auth.account
         else:
-            return _oauth_error(400, "unsupported_grant_type", f"grant_type {grant!r} is not supported")
+            return _oauth_error(
+                400, "unsupported_grant_type", f"grant_type {grant!r} is not supported"
+            )
         if account.disabled:
             return _oauth_error(400, "invalid_request", "The account is suspended.")
         now = int(self.state.now().timestamp())
         serial = self.state.next_number()
         access = issue_token(
-            self.state, {"kind": "access", "acct": account.id, "exp": now + ACCESS_SECONDS, "n": serial}
+            self.state,
+            {"kind": "access", "acct": account.id, "exp": now + ACCESS_SECONDS, "n": serial},
         )
         refresh = issue_token(self.state, {"kind": "refresh", "acct": account.id, "n": serial})
         return JSONResponse(
@@ -280,7 +297,9 @@ class XSandbox(MediaEndpoints, PlatformSandbox):
         reply_to = self._reply_to(body.get("reply"))
         with self.state.lock:  # the duplicate check and the write are one step
             if text.strip() and self._is_duplicate(user, text):
-                raise self._forbidden("You are not allowed to create a Tweet with duplicate content.")
+                raise self._forbidden(
+                    "You are not allowed to create a Tweet with duplicate content."
+                )
             tweet_id = self._snowflake()
             self.state.record_post(
                 AcceptedPost(
@@ -315,7 +334,9 @@ class XSandbox(MediaEndpoints, PlatformSandbox):
         kinds = {m.kind for m in usable}
         single = kinds & {"gif", "video"}
         if len(usable) != len(ids) or (single and len(usable) > 1):
-            raise self._invalid("Your media IDs are invalid.", {"media.media_ids": [str(i) for i in ids]})
+            raise self._invalid(
+                "Your media IDs are invalid.", {"media.media_ids": [str(i) for i in ids]}
+            )
         return tuple(usable)
 
     def _reply_to(self, value: Any) -> str | None:
@@ -324,7 +345,8 @@ class XSandbox(MediaEndpoints, PlatformSandbox):
         target = value.get("in_reply_to_tweet_id") if isinstance(value, dict) else None
         if not isinstance(target, str) or not target.isdigit():
             raise self._invalid(
-                "reply.in_reply_to_tweet_id must be a post id", {"reply.in_reply_to_tweet_id": [target]}
+                "reply.in_reply_to_tweet_id must be a post id",
+                {"reply.in_reply_to_tweet_id": [target]},
             )
         if self.state.post(self.name, target) is None:
             raise self._forbidden(
@@ -335,7 +357,7 @@ class XSandbox(MediaEndpoints, PlatformSandbox):
     def _is_duplicate(self, user: SandboxAccount, text: str) -> bool:
         since = self.state.now() - DUPLICATE_WINDOW
         return any(
-            p.account_id == user.id and p.created_at >= since and p.text.strip() == text.strip()
+            p.account_id == user.id and p.created_at > since and p.text.strip() == text.strip()
             for p in self.state.accepted(self.name)
         )
 

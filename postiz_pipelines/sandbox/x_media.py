@@ -23,7 +23,7 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
@@ -74,13 +74,21 @@ class XMedia(StoredMedia):
             return None
         if self.pending_polls > 0:
             state, percent = PROCESSING[len(PROCESSING) - self.pending_polls]
-            return {"state": state, "check_after_secs": CHECK_AFTER_SECS, "progress_percent": percent}
+            return {
+                "state": state,
+                "check_after_secs": CHECK_AFTER_SECS,
+                "progress_percent": percent,
+            }
         if self.playable:
             return {"state": "succeeded", "progress_percent": 100}
         return {
             "state": "failed",
             "progress_percent": 100,
-            "error": {"code": 1, "name": "InvalidMedia", "message": "Invalid or Unsupported media, Reason: UnsupportedMedia."},
+            "error": {
+                "code": 1,
+                "name": "InvalidMedia",
+                "message": "Invalid or Unsupported media, Reason: UnsupportedMedia.",
+            },
         }
 
     def succeeded(self, now: datetime) -> bool:
@@ -96,17 +104,24 @@ class MediaEndpoints:
     name: ClassVar[str]
     state: SandboxState
 
-    def _user(self, call: Call) -> SandboxAccount:
-        raise NotImplementedError
+    if TYPE_CHECKING:
 
-    def _invalid(self, message: str, parameters: dict[str, list[Any]] | None = None) -> HttpError:
-        raise NotImplementedError
+        def _user(self, call: Call) -> SandboxAccount: ...
 
-    def _throttle(self, call: Call, bucket: str, key: str, budget: tuple[int, float], prefix: str = "x-rate-limit") -> None:
-        raise NotImplementedError
+        def _invalid(
+            self, message: str, parameters: dict[str, list[Any]] | None = None
+        ) -> HttpError: ...
 
-    def _snowflake(self) -> str:
-        raise NotImplementedError
+        def _throttle(
+            self,
+            call: Call,
+            bucket: str,
+            key: str,
+            budget: tuple[int, float],
+            prefix: str = "x-rate-limit",
+        ) -> None: ...
+
+        def _snowflake(self) -> str: ...
 
     # -- endpoints ---------------------------------------------------------------------
     @endpoint("POST", "/2/media/upload")
@@ -127,7 +142,10 @@ class MediaEndpoints:
             raise self._invalid(f"Unknown command {command}", {"command": [command]})
         category = str(fields.get("media_category") or "tweet_image")
         if CATEGORIES.get(category, ("video",))[0] == "video":
-            raise self._invalid(f"media_category {category} needs the chunked upload", {"media_category": [category]})
+            raise self._invalid(
+                f"media_category {category} needs the chunked upload",
+                {"media_category": [category]},
+            )
         data = _field_bytes(fields)
         if data is None:
             raise self._invalid("media is required", {"media": []})
@@ -202,10 +220,15 @@ class MediaEndpoints:
     # -- steps -------------------------------------------------------------------------
     def _new(self, user: SandboxAccount, category: str, mime: str, total: int) -> XMedia:
         if category not in CATEGORIES:
-            raise self._invalid(f"media_category {category} is not one of {sorted(CATEGORIES)}", {"media_category": [category]})
+            raise self._invalid(
+                f"media_category {category} is not one of {sorted(CATEGORIES)}",
+                {"media_category": [category]},
+            )
         _, types, limit, _ = CATEGORIES[category]
         if mime not in types:
-            raise self._invalid(f"media type unrecognized: {mime or 'none'} for {category}", {"media_type": [mime]})
+            raise self._invalid(
+                f"media type unrecognized: {mime or 'none'} for {category}", {"media_type": [mime]}
+            )
         if total > limit:
             raise self._invalid(f"File size exceeds {limit} bytes.", {"total_bytes": [total]})
         media = XMedia(
@@ -227,16 +250,28 @@ class MediaEndpoints:
         except (TypeError, ValueError):
             total = 0
         if total < 1:
-            raise self._invalid("total_bytes must be a positive integer", {"total_bytes": [body.get("total_bytes")]})
+            raise self._invalid(
+                "total_bytes must be a positive integer", {"total_bytes": [body.get("total_bytes")]}
+            )
         category = str(body.get("media_category") or "tweet_image")
         media = self._new(user, category, str(body.get("media_type") or ""), total)
         return JSONResponse(
-            {"data": {"id": media.id, "media_key": media.key, "expires_after_secs": int(EXPIRES_AFTER.total_seconds())}}
+            {
+                "data": {
+                    "id": media.id,
+                    "media_key": media.key,
+                    "expires_after_secs": int(EXPIRES_AFTER.total_seconds()),
+                }
+            }
         )
 
     def _own(self, user: SandboxAccount, media_id: str) -> XMedia:
         media = self.state.media(self.name, media_id)
-        if not isinstance(media, XMedia) or media.account_id != user.id or media.expired(self.state.now()):
+        if (
+            not isinstance(media, XMedia)
+            or media.account_id != user.id
+            or media.expired(self.state.now())
+        ):
             raise self._invalid("media_id not found", {"media_id": [media_id]})
         return media
 
@@ -248,12 +283,17 @@ class MediaEndpoints:
         except ValueError:
             index = -1
         if not 0 <= index < MAX_SEGMENTS:
-            raise self._invalid("segment_index must be within 0..999", {"segment_index": [fields.get("segment_index")]})
+            raise self._invalid(
+                "segment_index must be within 0..999",
+                {"segment_index": [fields.get("segment_index")]},
+            )
         data = _field_bytes(fields)
         if data is None:
             raise self._invalid("media is required", {"media": []})
         if len(data) > SEGMENT_MAX_BYTES:
-            raise self._invalid(f"Segment exceeds {SEGMENT_MAX_BYTES} bytes.", {"media": [len(data)]})
+            raise self._invalid(
+                f"Segment exceeds {SEGMENT_MAX_BYTES} bytes.", {"media": [len(data)]}
+            )
         self.state.put_media(_with_segment(media, index, data))
         expires = int((media.created_at + EXPIRES_AFTER).timestamp())
         return JSONResponse({"data": {"expires_at": expires}})

@@ -140,10 +140,26 @@ def world(app: AppContext, clock: FixedClock) -> World:
         auth.set_member(s, workspace_id=b.id, user_id=other.id, role="owner", now=now)
         w.tokens["b_owner"] = auth.create_token(s, user_id=other.id, name="t", now=now).token
         w.users["b_owner"] = other.id
-        w.account_a = add_account(s, app.keyring, workspace=a, platform="mastodon", handle="alice",
-                                  access_token="tok-alice", base_url=f"{SANDBOX}/mastodon", now=now).id
-        w.account_b = add_account(s, app.keyring, workspace=b, platform="mastodon", handle="gina",
-                                  access_token="tok-gina", base_url=f"{SANDBOX}/mastodon", now=now).id
+        w.account_a = add_account(
+            s,
+            app.keyring,
+            workspace=a,
+            platform="mastodon",
+            handle="alice",
+            access_token="tok-alice",
+            base_url=f"{SANDBOX}/mastodon",
+            now=now,
+        ).id
+        w.account_b = add_account(
+            s,
+            app.keyring,
+            workspace=b,
+            platform="mastodon",
+            handle="gina",
+            access_token="tok-gina",
+            base_url=f"{SANDBOX}/mastodon",
+            now=now,
+        ).id
     return w
 
 
@@ -151,7 +167,9 @@ def world(app: AppContext, clock: FixedClock) -> World:
 def png() -> Callable[..., bytes]:
     """``png(width, height, color)``: the bytes of a real PNG image."""
 
-    def make(width: int = 32, height: int = 24, color: tuple[int, int, int] = (10, 200, 90)) -> bytes:
+    def make(
+        width: int = 32, height: int = 24, color: tuple[int, int, int] = (10, 200, 90)
+    ) -> bytes:
         from PIL import Image
 
         buf = io.BytesIO()

@@ -79,17 +79,36 @@ def _curl(expect: int, command: str, body: str | None, capture: tuple[str, str] 
 
 def test_the_documented_session_runs(client, world, app):  # type: ignore[no-untyped-def]
     commands = parse(DOC.read_text())
-    assert [c.method for c in commands] == ["POST", "POST", "POST", "GET", "GET", "PATCH", "DELETE", "GET", "DELETE"]
-    env = {"API": "", "TOKEN": world.tokens["owner"], "WS": world.a, "ACCOUNT": world.account_a,
-           "LONG_TEXT": "x" * 600}
+    assert [c.method for c in commands] == [
+        "POST",
+        "POST",
+        "POST",
+        "GET",
+        "GET",
+        "PATCH",
+        "DELETE",
+        "GET",
+        "DELETE",
+    ]
+    env = {
+        "API": "",
+        "TOKEN": world.tokens["owner"],
+        "WS": world.a,
+        "ACCOUNT": world.account_a,
+        "LONG_TEXT": "x" * 600,
+    }
 
     def sub(text: str) -> str:
         return VAR.sub(lambda m: env[m.group(1)], text)
 
     answers = []
     for c in commands:
-        r = client.request(c.method, sub(c.url), headers={k: sub(v) for k, v in c.headers.items()},
-                           content=sub(c.body).encode() if c.body is not None else None)
+        r = client.request(
+            c.method,
+            sub(c.url),
+            headers={k: sub(v) for k, v in c.headers.items()},
+            content=sub(c.body).encode() if c.body is not None else None,
+        )
         assert r.status_code == c.expect, (c.method, c.url, r.status_code, r.text)
         if c.capture:
             env[c.capture[0]] = r.json()[c.capture[1]]
@@ -98,8 +117,12 @@ def test_the_documented_session_runs(client, world, app):  # type: ignore[no-unt
     created, replayed, refused, listed, read, moved, canceled, listed_canceled, again = answers
     assert replayed.json()["id"] == created.json()["id"] == env["POST_ID"]
     assert replayed.headers["idempotent-replayed"] == "true"
-    assert refused.json()["problems"][0] == {"field": "mastodon.text", "message": "text is 600 graphemes, limit 500",
-                                             "value": 600, "limit": 500}
+    assert refused.json()["problems"][0] == {
+        "field": "mastodon.text",
+        "message": "text is 600 graphemes, limit 500",
+        "value": 600,
+        "limit": 500,
+    }
     assert [p["id"] for p in listed.json()["posts"]] == [env["POST_ID"]]
     assert read.json()["scheduledAt"] == "2026-12-01T08:30:00+00:00"
     assert moved.json()["scheduledAt"] == "2026-12-02T08:30:00+00:00"

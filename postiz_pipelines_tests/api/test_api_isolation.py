@@ -48,8 +48,12 @@ class Endpoint:
 
 ENDPOINTS = [
     Endpoint("GET", "/api/postiz/posts?workspace_id={ws}", "viewer"),
-    Endpoint("POST", "/api/postiz/posts", "editor",
-             {"content": "matrix", "workspaceId": "{ws}", "targetAccounts": ["{account}"]}),
+    Endpoint(
+        "POST",
+        "/api/postiz/posts",
+        "editor",
+        {"content": "matrix", "workspaceId": "{ws}", "targetAccounts": ["{account}"]},
+    ),
     Endpoint("GET", "/api/postiz/posts/{post}", "viewer"),
     Endpoint("PATCH", "/api/postiz/posts/{post}", "editor", {"content": "changed"}),
     Endpoint("DELETE", "/api/postiz/posts/{post}", "editor"),
@@ -60,14 +64,23 @@ ENDPOINTS = [
     Endpoint("GET", "/api/postiz/media/{media}", "viewer"),
     Endpoint("DELETE", "/api/postiz/media/{media}", "editor"),
     Endpoint("GET", "/api/postiz/accounts?workspace_id={ws}", "viewer"),
-    Endpoint("POST", "/api/postiz/accounts", "admin",
-             {"workspaceId": "{ws}", "platform": "mastodon", "handle": "new", "accessToken": "t-new"}),
+    Endpoint(
+        "POST",
+        "/api/postiz/accounts",
+        "admin",
+        {"workspaceId": "{ws}", "platform": "mastodon", "handle": "new", "accessToken": "t-new"},
+    ),
     Endpoint("GET", "/api/postiz/accounts/{account}", "viewer"),
     Endpoint("DELETE", "/api/postiz/accounts/{account}", "admin"),
     Endpoint("GET", "/api/postiz/workspaces/{ws}", "viewer"),
     Endpoint("PATCH", "/api/postiz/workspaces/{ws}", "admin", {"name": "Renamed"}),
     Endpoint("GET", "/api/postiz/workspaces/{ws}/members", "viewer"),
-    Endpoint("POST", "/api/postiz/workspaces/{ws}/members", "admin", {"email": "{outsider}", "role": "viewer"}),
+    Endpoint(
+        "POST",
+        "/api/postiz/workspaces/{ws}/members",
+        "admin",
+        {"email": "{outsider}", "role": "viewer"},
+    ),
     Endpoint("PATCH", "/api/postiz/workspaces/{ws}/members/{member}", "admin", {"role": "viewer"}),
     Endpoint("DELETE", "/api/postiz/workspaces/{ws}/members/{member}", "admin"),
     Endpoint("GET", "/api/postiz/dead-letter?workspace_id={ws}", "viewer"),
@@ -75,7 +88,12 @@ ENDPOINTS = [
     Endpoint("POST", "/api/postiz/dead-letter/{job}/reschedule", "editor", {"at": "{later}"}),
     Endpoint("POST", "/api/postiz/dead-letter/{job}/cancel", "editor"),
     Endpoint("GET", "/api/postiz/webhooks?workspace_id={ws}", "admin"),
-    Endpoint("POST", "/api/postiz/webhooks", "admin", {"workspaceId": "{ws}", "url": "https://hooks.test/x"}),
+    Endpoint(
+        "POST",
+        "/api/postiz/webhooks",
+        "admin",
+        {"workspaceId": "{ws}", "url": "https://hooks.test/x"},
+    ),
     Endpoint("DELETE", "/api/postiz/webhooks/{webhook}", "admin"),
     Endpoint("GET", "/api/postiz/webhooks/{webhook}/deliveries", "admin"),
 ]
@@ -91,24 +109,59 @@ def objects(app, clock, ws_id: str) -> dict[str, str]:  # type: ignore[no-untype
     tag = new_id("x")[-8:]
     with app.db.session() as s:
         ws = s.get(Workspace, ws_id)
-        acc = add_account(s, app.keyring, workspace=ws, platform="mastodon", handle=f"h{tag}",
-                          access_token=f"tok-{tag}", base_url="http://sandbox.test/mastodon", now=now)
-        post = create_post(s, workspace=ws, text="scheduled", account_ids=[acc.id],
-                           scheduled_at=now + timedelta(hours=1), now=now)
-        failed = create_post(s, workspace=ws, text="failed", account_ids=[acc.id], scheduled_at=None, now=now)
+        acc = add_account(
+            s,
+            app.keyring,
+            workspace=ws,
+            platform="mastodon",
+            handle=f"h{tag}",
+            access_token=f"tok-{tag}",
+            base_url="http://sandbox.test/mastodon",
+            now=now,
+        )
+        post = create_post(
+            s,
+            workspace=ws,
+            text="scheduled",
+            account_ids=[acc.id],
+            scheduled_at=now + timedelta(hours=1),
+            now=now,
+        )
+        failed = create_post(
+            s, workspace=ws, text="failed", account_ids=[acc.id], scheduled_at=None, now=now
+        )
         s.flush()
         job = s.scalar(select(PublishJob).where(PublishJob.post_id == failed.id))
         queue.fail(s, job.id, owner=None, now=now, error="boom", error_class="content_rejected")
-        media = MediaAsset(id=new_id("med"), workspace_id=ws.id, sha256=tag * 8, kind="image",
-                           mime_type="image/png", size_bytes=10, storage_key=f"k/{tag}", created_at=now)
+        media = MediaAsset(
+            id=new_id("med"),
+            workspace_id=ws.id,
+            sha256=tag * 8,
+            kind="image",
+            mime_type="image/png",
+            size_bytes=10,
+            storage_key=f"k/{tag}",
+            created_at=now,
+        )
         s.add(media)
         member = auth.create_user(s, email=f"m{tag}@x.test", now=now)
         auth.set_member(s, workspace_id=ws.id, user_id=member.id, role="editor", now=now)
         outsider = auth.create_user(s, email=f"o{tag}@x.test", now=now)
-        hook, _ = create_subscription(s, app.keyring, workspace_id=ws.id, url="https://hooks.test/y", now=now)
-        return {"ws": ws.id, "post": post.id, "failed_post": failed.id, "job": job.id, "media": media.id,
-                "account": acc.id, "member": member.id, "outsider": outsider.email, "webhook": hook.id,
-                "later": (now + timedelta(hours=2)).isoformat()}
+        hook, _ = create_subscription(
+            s, app.keyring, workspace_id=ws.id, url="https://hooks.test/y", now=now
+        )
+        return {
+            "ws": ws.id,
+            "post": post.id,
+            "failed_post": failed.id,
+            "job": job.id,
+            "media": media.id,
+            "account": acc.id,
+            "member": member.id,
+            "outsider": outsider.email,
+            "webhook": hook.id,
+            "later": (now + timedelta(hours=2)).isoformat(),
+        }
 
 
 def fill(value: Any, ids: dict[str, str]) -> Any:
@@ -127,7 +180,9 @@ def call(client, ep: Endpoint, ids: dict[str, str], headers: dict[str, str]):  #
     url = fill(ep.path, ids)
     if ep.body == "multipart":
         return client.post(url, headers=headers, files={"file": ("p.png", PNG_1PX, "image/png")})
-    return client.request(ep.method, url, headers=headers, json=fill(ep.body, ids) if ep.body else None)
+    return client.request(
+        ep.method, url, headers=headers, json=fill(ep.body, ids) if ep.body else None
+    )
 
 
 def snapshot(app, ids: dict[str, str]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -174,10 +229,17 @@ def test_isolation_matrix(ep, client, world, app, clock):
 
 def test_a_token_can_revoke_only_its_own_tokens(client, world, app, clock):
     with app.db.session() as s:
-        other_token = auth.create_token(s, user_id=world.users["b_owner"], name="x", now=clock.now())
+        other_token = auth.create_token(
+            s, user_id=world.users["b_owner"], name="x", now=clock.now()
+        )
     r = client.delete(f"/api/postiz/tokens/{other_token.row.id}", headers=world.h("owner"))
     assert r.status_code == 404
-    assert client.get("/api/postiz/me", headers={"Authorization": f"Bearer {other_token.token}"}).status_code == 200
+    assert (
+        client.get(
+            "/api/postiz/me", headers={"Authorization": f"Bearer {other_token.token}"}
+        ).status_code
+        == 200
+    )
 
 
 def test_lists_never_show_another_workspace(client, world, app, clock):

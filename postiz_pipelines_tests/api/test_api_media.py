@@ -9,8 +9,17 @@ from postiz_pipelines.api import create_app
 UPLOAD = "/api/postiz/media/upload"
 
 
-def _upload(client, world, data: bytes, *, name="pic.png", who="editor", workspace=None,  # type: ignore[no-untyped-def]
-            ctype="image/png", **extra):
+def _upload(
+    client,
+    world,
+    data: bytes,
+    *,
+    name="pic.png",
+    who="editor",
+    workspace=None,  # type: ignore[no-untyped-def]
+    ctype="image/png",
+    **extra,
+):
     form = {"workspace_id": workspace or world.a, **extra}
     return client.post(UPLOAD, headers=world.h(who), files={"file": (name, data, ctype)}, data=form)
 
@@ -39,7 +48,12 @@ def test_same_bytes_dedup_within_a_workspace_only(client, world, png):
 
 
 def test_declared_type_is_ignored_content_decides(client, world, png):
-    gif = b"GIF89a" + b"\x02\x00\x02\x00\x80\x00\x00" + b"\x00" * 6 + b",\x00\x00\x00\x00\x02\x00\x02\x00\x00\x02\x02D\x01\x00;"
+    gif = (
+        b"GIF89a"
+        + b"\x02\x00\x02\x00\x80\x00\x00"
+        + b"\x00" * 6
+        + b",\x00\x00\x00\x00\x02\x00\x02\x00\x00\x02\x02D\x01\x00;"
+    )
     r = _upload(client, world, gif, name="x.png", ctype="image/png")
     assert r.status_code == 201, r.text
     assert r.json()["mimeType"] == "image/gif" and (r.json()["width"], r.json()["height"]) == (2, 2)
@@ -69,8 +83,12 @@ def test_size_cap_is_413_and_leaves_nothing(app, clock, transport, world, png, m
 
 
 def test_upload_refusals(client, world, png):
-    missing = client.post(UPLOAD, headers=world.h(), data={"workspace_id": world.a},
-                          files={"other": ("x", b"abc", "text/plain")})
+    missing = client.post(
+        UPLOAD,
+        headers=world.h(),
+        data={"workspace_id": world.a},
+        files={"other": ("x", b"abc", "text/plain")},
+    )
     assert missing.status_code == 422 and missing.json()["problems"][0]["field"] == "file"
     no_ws = client.post(UPLOAD, headers=world.h(), files={"file": ("p.png", png(), "image/png")})
     assert no_ws.status_code == 422 and no_ws.json()["problems"][0]["field"] == "workspace_id"
@@ -78,21 +96,37 @@ def test_upload_refusals(client, world, png):
     assert not_form.status_code == 415
     viewer = _upload(client, world, png(), who="viewer")
     assert viewer.status_code == 403
-    other = client.post(UPLOAD, headers=world.h(), params={"workspace_id": world.b},
-                        files={"file": ("p.png", png(), "image/png")})
+    other = client.post(
+        UPLOAD,
+        headers=world.h(),
+        params={"workspace_id": world.b},
+        files={"file": ("p.png", png(), "image/png")},
+    )
     assert other.status_code == 404
 
 
 def test_media_in_a_post_list_read_delete(client, world, png, soon):
     m = _upload(client, world, png(64, 48)).json()
-    post = client.post("/api/postiz/posts", headers=world.h(), json={
-        "content": "with a picture", "workspaceId": world.a, "targetAccounts": [world.account_a],
-        "mediaIds": [m["id"]], "scheduledAt": soon()})
+    post = client.post(
+        "/api/postiz/posts",
+        headers=world.h(),
+        json={
+            "content": "with a picture",
+            "workspaceId": world.a,
+            "targetAccounts": [world.account_a],
+            "mediaIds": [m["id"]],
+            "scheduledAt": soon(),
+        },
+    )
     assert post.status_code == 201, post.text
     assert post.json()["mediaIds"] == [m["id"]]
-    listed = client.get("/api/postiz/media", headers=world.h("viewer"), params={"workspace_id": world.a})
+    listed = client.get(
+        "/api/postiz/media", headers=world.h("viewer"), params={"workspace_id": world.a}
+    )
     assert [x["id"] for x in listed.json()["media"]] == [m["id"]]
-    assert client.get(f"/api/postiz/media/{m['id']}", headers=world.h("viewer")).json()["width"] == 64
+    assert (
+        client.get(f"/api/postiz/media/{m['id']}", headers=world.h("viewer")).json()["width"] == 64
+    )
     in_use = client.delete(f"/api/postiz/media/{m['id']}", headers=world.h())
     assert in_use.status_code == 409
     client.delete(f"/api/postiz/posts/{post.json()['id']}", headers=world.h())
@@ -103,7 +137,20 @@ def test_media_in_a_post_list_read_delete(client, world, png, soon):
 def test_upload_with_idempotency_key_replays(client, world, png):
     data = png(5, 5)
     h = {**world.h(), "Idempotency-Key": "up-1"}
-    first = client.post(UPLOAD, headers=h, files={"file": ("a.png", data, "image/png")}, data={"workspace_id": world.a})
-    again = client.post(UPLOAD, headers=h, files={"file": ("a.png", data, "image/png")}, data={"workspace_id": world.a})
+    first = client.post(
+        UPLOAD,
+        headers=h,
+        files={"file": ("a.png", data, "image/png")},
+        data={"workspace_id": world.a},
+    )
+    again = client.post(
+        UPLOAD,
+        headers=h,
+        files={"file": ("a.png", data, "image/png")},
+        data={"workspace_id": world.a},
+    )
     assert first.status_code == again.status_code == 201
-    assert again.headers.get("idempotent-replayed") == "true" and again.json()["id"] == first.json()["id"]
+    assert (
+        again.headers.get("idempotent-replayed") == "true"
+        and again.json()["id"] == first.json()["id"]
+    )

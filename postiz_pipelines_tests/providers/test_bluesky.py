@@ -154,7 +154,11 @@ def test_a_text_post_is_created_at_the_keys_record_key(
     result = publish(provider, account, PostContent("Hello sky", settings={"language": "en"}), key)
     [post] = sandbox_state.accepted("bluesky")
     rkey = record_key_for(key)
-    assert result.remote_id == post.remote_id == f"at://{account.external_id}/app.bsky.feed.post/{rkey}"
+    assert (
+        result.remote_id
+        == post.remote_id
+        == f"at://{account.external_id}/app.bsky.feed.post/{rkey}"
+    )
     assert result.url == f"https://bsky.app/profile/{account.external_id}/post/{rkey}"
     assert (post.text, post.handle, post.idempotency_key) == ("Hello sky", HANDLE, rkey)
     assert post.extra["record"]["createdAt"] == "2026-11-28T12:00:00.000Z"
@@ -171,8 +175,14 @@ def test_links_and_mentions_get_facets_by_utf8_byte_offsets(
     facets = post.extra["facets"]
     assert facets[0]["index"] == {"byteStart": 9, "byteEnd": 34}  # the emoji is 4 bytes
     assert list(facet_slices(text, facets)) == [
-        ("https://example.com/a?b=1", {"$type": "app.bsky.richtext.facet#link", "uri": "https://example.com/a?b=1"}),
-        ("@bob.bsky.social", {"$type": "app.bsky.richtext.facet#mention", "did": did_for("bob.bsky.social")}),
+        (
+            "https://example.com/a?b=1",
+            {"$type": "app.bsky.richtext.facet#link", "uri": "https://example.com/a?b=1"},
+        ),
+        (
+            "@bob.bsky.social",
+            {"$type": "app.bsky.richtext.facet#mention", "did": did_for("bob.bsky.social")},
+        ),
     ]  # @carol.invalid does not resolve, so it stays text
 
 
@@ -357,7 +367,9 @@ def test_a_missing_media_file_is_media_rejected_without_a_request(
     provider: BlueskyProvider, account: AccountCredentials, sandbox_state: SandboxState
 ) -> None:
     before = sandbox_state.request_counts("bluesky")
-    gone = MediaFile(path=Path("/nonexistent/x.png"), mime_type="image/png", kind="image", size_bytes=1)
+    gone = MediaFile(
+        path=Path("/nonexistent/x.png"), mime_type="image/png", kind="image", size_bytes=1
+    )
     error = failure(provider, account, PostContent("x", media=(gone,)), MediaRejected)
     assert "x.png" in error.message
     assert sandbox_state.request_counts("bluesky") == before
@@ -463,7 +475,11 @@ def test_find_recent_reads_the_record_at_the_keys_record_key(
 
     found = find("Line one line two", "job-1")
     assert found is not None
-    assert (found.remote_id, found.url, found.created_at) == (result.remote_id, result.url, clock.now())
+    assert (found.remote_id, found.url, found.created_at) == (
+        result.remote_id,
+        result.url,
+        clock.now(),
+    )
     assert find("Line one line two", "job-2") is None
     assert find("something else", "job-1") is None
 
@@ -497,7 +513,9 @@ def test_validate_names_media_problems(
     assert problems_of(PostContent("x", media=(long_clip,)))["bluesky.media[0]"] == (181, 180)
 
 
-PIECES = st.sampled_from(["a", "é", "👍🏽", "👨‍👩‍👧", " ", "\n", "https://example.com/x", "@bob.test"])
+PIECES = st.sampled_from(
+    ["a", "é", "👍🏽", "👨‍👩‍👧", " ", "\n", "https://example.com/x", "@bob.test"]
+)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

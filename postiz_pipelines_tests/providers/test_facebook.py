@@ -132,10 +132,11 @@ def test_a_video_is_handed_over_by_url_and_polled(
     video_file: Callable[..., MediaFile],
 ) -> None:
     video = replace(video_file(), public_url=CLIP_URL)
-    result = publish(provider, account, PostContent("a clip", media=(video,)))
-    [post] = sandbox_state.accepted("facebook")
+    result = publish(provider, account, PostContent("a clip", media=(video,), thread=("more",)))
+    post, comment = sandbox_state.accepted("facebook")
     assert post.media[0].filename == CLIP_URL
     assert post.remote_id == f"{account.external_id}_{result.remote_id}"
+    assert (comment.reply_to, result.thread_ids) == (post.remote_id, (comment.remote_id,))
     # two reads see it processing, the third ready; a fourth reads the permalink
     assert sandbox_state.request_count("facebook", "GET /{version}/{node_id}") == 4
 

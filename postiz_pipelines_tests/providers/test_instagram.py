@@ -194,6 +194,8 @@ def test_media_without_a_public_url_is_refused_before_any_request(
     )
     assert "public URL" in error.message
     failure(provider, account, PostContent("no media"), MediaRejected)
+    threaded = PostContent("x", media=(jpeg(),), thread=("a reply",))
+    failure(provider, account, threaded, ContentRejected)
     assert sandbox_state.request_counts("instagram") == {}
 
 

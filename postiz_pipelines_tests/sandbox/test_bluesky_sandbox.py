@@ -25,7 +25,9 @@ MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 256
 Client = httpx.AsyncClient
 
 
-def call(client: Client, method: str, path: str, token: str | None = None, **kw: Any) -> httpx.Response:
+def call(
+    client: Client, method: str, path: str, token: str | None = None, **kw: Any
+) -> httpx.Response:
     headers = dict(kw.pop("headers", {}))
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -49,7 +51,12 @@ def post_record(client: Client, token: str, record: dict[str, Any], **body: Any)
 
 
 def post(text: str = "hello", **fields: Any) -> dict[str, Any]:
-    return {"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-11-28T12:00:00Z", **fields}
+    return {
+        "$type": "app.bsky.feed.post",
+        "text": text,
+        "createdAt": "2026-11-28T12:00:00Z",
+        **fields,
+    }
 
 
 def upload(client: Client, token: str, data: bytes, mime: str = "image/png") -> dict[str, Any]:
@@ -74,7 +81,10 @@ def test_create_session_names_an_unseen_app_passwords_account_after_the_identifi
     session = login(sandbox_client)
     assert (session["handle"], session["did"], session["active"]) == (HANDLE, DID, True)
     service = session["didDoc"]["service"][0]
-    assert (service["id"], service["serviceEndpoint"]) == ("#atproto_pds", "http://sandbox.test/bluesky")
+    assert (service["id"], service["serviceEndpoint"]) == (
+        "#atproto_pds",
+        "http://sandbox.test/bluesky",
+    )
     again = login(sandbox_client, identifier=DID)
     assert again["did"] == DID and again["accessJwt"] != session["accessJwt"]
     wrong = call(
@@ -87,7 +97,9 @@ def test_create_session_names_an_unseen_app_passwords_account_after_the_identifi
         401,
         {"error": "AuthenticationRequired", "message": "Invalid identifier or password"},
     )
-    missing = call(sandbox_client, "POST", f"{B}/com.atproto.server.createSession", json={"identifier": HANDLE})
+    missing = call(
+        sandbox_client, "POST", f"{B}/com.atproto.server.createSession", json={"identifier": HANDLE}
+    )
     assert missing.json()["message"] == 'Input must have the property "password"'
 
 
@@ -118,7 +130,9 @@ def test_refresh_rotates_and_revokes_the_used_refresh_token(sandbox_client: Clie
     assert as_access.json() == {"error": "InvalidToken", "message": "Invalid token type"}
     raw = call(sandbox_client, "POST", path, "not-a-jwt")
     assert raw.json()["error"] == "InvalidToken"
-    me = call(sandbox_client, "GET", f"{B}/com.atproto.server.getSession", fresh.json()["accessJwt"])
+    me = call(
+        sandbox_client, "GET", f"{B}/com.atproto.server.getSession", fresh.json()["accessJwt"]
+    )
     assert (me.json()["handle"], "accessJwt" in me.json()) == (HANDLE, False)
 
 
@@ -152,9 +166,13 @@ def test_resolve_handle_and_profile(sandbox_client: Client) -> None:
     assert call(sandbox_client, "GET", path, params={"handle": "x.invalid"}).status_code == 400
     assert call(sandbox_client, "GET", path, params={"handle": "not a handle"}).status_code == 400
     token = login(sandbox_client)["accessJwt"]
-    profile = call(sandbox_client, "GET", f"{B}/app.bsky.actor.getProfile", token, params={"actor": HANDLE})
+    profile = call(
+        sandbox_client, "GET", f"{B}/app.bsky.actor.getProfile", token, params={"actor": HANDLE}
+    )
     assert (profile.json()["did"], profile.json()["postsCount"]) == (DID, 0)
-    other = call(sandbox_client, "GET", f"{B}/app.bsky.actor.getProfile", token, params={"actor": "bob.test"})
+    other = call(
+        sandbox_client, "GET", f"{B}/app.bsky.actor.getProfile", token, params={"actor": "bob.test"}
+    )
     assert other.status_code == 400
 
 
@@ -162,7 +180,10 @@ def test_resolve_handle_and_profile(sandbox_client: Client) -> None:
 
 
 def test_a_post_with_an_image_is_recorded_with_its_blob(
-    sandbox_client: Client, sandbox_state: SandboxState, png: Callable[..., bytes], clock: FixedClock
+    sandbox_client: Client,
+    sandbox_state: SandboxState,
+    png: Callable[..., bytes],
+    clock: FixedClock,
 ) -> None:
     token = login(sandbox_client)["accessJwt"]
     blob = upload(sandbox_client, token, png(40, 30), mime="*/*")
@@ -175,7 +196,11 @@ def test_a_post_with_an_image_is_recorded_with_its_blob(
     rkey = body["uri"].rsplit("/", 1)[1]
     assert is_tid(rkey) and tid_time(rkey).replace(microsecond=0) == clock.now()
     [accepted] = sandbox_state.accepted("bluesky")
-    assert (accepted.remote_id, accepted.text, accepted.extra["alts"]) == (body["uri"], "pic", ["red"])
+    assert (accepted.remote_id, accepted.text, accepted.extra["alts"]) == (
+        body["uri"],
+        "pic",
+        ["red"],
+    )
     assert [(m.width, m.height) for m in accepted.media] == [(40, 30)]
     stored = sandbox_state.media("bluesky", blob["ref"]["$link"])
     assert stored is not None and stored.attached_to == body["uri"]
@@ -217,15 +242,27 @@ def test_a_client_chosen_rkey_must_be_a_tid_and_is_used_once(
         (post(createdAt="yesterday"), "Record/createdAt must be an valid atproto datetime"),
         (post(langs=["en", "de", "fr", "ja"]), "Record/langs must not have more than 3 elements"),
         (
-            post(facets=[{"index": {"byteStart": 2, "byteEnd": 9}, "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "x"}]}]),
+            post(
+                facets=[
+                    {
+                        "index": {"byteStart": 2, "byteEnd": 9},
+                        "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "x"}],
+                    }
+                ]
+            ),
             "Record/facets/0/index [2, 9) is outside the text's 5 bytes",
         ),
         (
-            post(reply={"root": {"uri": "nope", "cid": "c"}, "parent": {"uri": "nope", "cid": "c"}}),
+            post(
+                reply={"root": {"uri": "nope", "cid": "c"}, "parent": {"uri": "nope", "cid": "c"}}
+            ),
             "Record/reply/root/uri must be a valid at-uri",
         ),
         (post(embed={"$type": "app.bsky.embed.record"}), "Record/embed has an unsupported $type"),
-        (post(embed={"$type": "app.bsky.embed.images", "images": [{"alt": "x"}] * 5}), "must not have more than 4"),
+        (
+            post(embed={"$type": "app.bsky.embed.images", "images": [{"alt": "x"}] * 5}),
+            "must not have more than 4",
+        ),
     ],
 )
 def test_post_records_are_checked_against_the_lexicon(
@@ -253,13 +290,22 @@ def test_create_record_refuses_other_repos_collections_types_and_blobs(
     embed = {"$type": "app.bsky.embed.images", "images": [{"image": bobs_blob, "alt": ""}]}
     stolen = post_record(sandbox_client, token, post(embed=embed))
     assert stolen.json()["error"] == "BlobNotFound"
-    no_alt = {"$type": "app.bsky.embed.images", "images": [{"image": upload(sandbox_client, token, png())}]}
-    assert 'must have the property "alt"' in post_record(sandbox_client, token, post(embed=no_alt)).json()["message"]
+    no_alt = {
+        "$type": "app.bsky.embed.images",
+        "images": [{"image": upload(sandbox_client, token, png())}],
+    }
+    assert (
+        'must have the property "alt"'
+        in post_record(sandbox_client, token, post(embed=no_alt)).json()["message"]
+    )
 
 
 def test_blobs_are_sniffed_and_capped(sandbox_client: Client) -> None:
     token = login(sandbox_client)["accessJwt"]
-    assert upload(sandbox_client, token, b"garbage", "image/png")["mimeType"] == "application/octet-stream"
+    assert (
+        upload(sandbox_client, token, b"garbage", "image/png")["mimeType"]
+        == "application/octet-stream"
+    )
     assert upload(sandbox_client, token, MP4, "*/*")["mimeType"] == "video/mp4"
     too_big = call(
         sandbox_client,
@@ -288,12 +334,25 @@ def test_faults_use_xrpc_error_bodies_and_rate_headers(
     sandbox_client: Client, sandbox_state: SandboxState, clock: FixedClock
 ) -> None:
     sandbox_state.faults.set("bluesky", burst_429=1, burst_reset_seconds=30)
-    limited = call(sandbox_client, "GET", f"{B}/com.atproto.identity.resolveHandle", params={"handle": "a.test"})
+    limited = call(
+        sandbox_client,
+        "GET",
+        f"{B}/com.atproto.identity.resolveHandle",
+        params={"handle": "a.test"},
+    )
     assert limited.json() == {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}
     reset = str(int(clock.now().timestamp()) + 30)
-    assert (limited.headers["ratelimit-reset"], limited.headers["ratelimit-policy"]) == (reset, "3000;w=300")
+    assert (limited.headers["ratelimit-reset"], limited.headers["ratelimit-policy"]) == (
+        reset,
+        "3000;w=300",
+    )
     sandbox_state.faults.set("bluesky", error_rates={502: 1.0})
-    upstream = call(sandbox_client, "GET", f"{B}/com.atproto.identity.resolveHandle", params={"handle": "a.test"})
+    upstream = call(
+        sandbox_client,
+        "GET",
+        f"{B}/com.atproto.identity.resolveHandle",
+        params={"handle": "a.test"},
+    )
     assert (upstream.status_code, upstream.json()["error"]) == (502, "UpstreamFailure")
 
 
@@ -358,15 +417,20 @@ def test_a_file_that_is_no_mp4_fails_processing(sandbox_client: Client) -> None:
     final = [job(sandbox_client, job_id)["jobStatus"] for _ in range(3)][-1]
     assert (final["state"], final["message"]) == ("JOB_STATE_FAILED", "Failed to process video")
     assert "blob" not in final
-    assert call(sandbox_client, "GET", f"{V}/app.bsky.video.getJobStatus", params={"jobId": "nope"}).status_code == 404
+    assert (
+        call(
+            sandbox_client, "GET", f"{V}/app.bsky.video.getJobStatus", params={"jobId": "nope"}
+        ).status_code
+        == 404
+    )
 
 
-def test_upload_video_checks_the_service_token(
-    sandbox_client: Client, clock: FixedClock
-) -> None:
+def test_upload_video_checks_the_service_token(sandbox_client: Client, clock: FixedClock) -> None:
     access = login(sandbox_client)["accessJwt"]
     wrong_aud = service_token(sandbox_client, access, aud="did:web:elsewhere.test").json()["token"]
-    wrong_lxm = service_token(sandbox_client, access, lxm="app.bsky.feed.getTimeline").json()["token"]
+    wrong_lxm = service_token(sandbox_client, access, lxm="app.bsky.feed.getTimeline").json()[
+        "token"
+    ]
     svc = service_token(sandbox_client, access).json()["token"]
     assert upload_video(sandbox_client, wrong_aud).json()["error"] == "BadJwtAudience"
     assert upload_video(sandbox_client, wrong_lxm).json()["error"] == "BadJwtLexiconMethod"

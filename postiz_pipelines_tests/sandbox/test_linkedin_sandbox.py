@@ -16,10 +16,11 @@ from postiz_pipelines.sandbox import SandboxState
 
 L = "/linkedin"
 VERSION = "202610"
+ALICE = "tok-a"
 
 
 def headers(
-    token: str | None = "tok-a", *, restli: bool = True, version: str | None = VERSION
+    token: str | None = ALICE, *, restli: bool = True, version: str | None = VERSION
 ) -> dict[str, str]:
     out: dict[str, str] = {}
     if token:
@@ -35,7 +36,7 @@ def call(client: httpx.AsyncClient, method: str, path: str, **kw: Any) -> httpx.
     return asyncio.run(client.request(method, path if path.startswith("http") else L + path, **kw))
 
 
-def person(state: SandboxState, token: str = "tok-a") -> str:
+def person(state: SandboxState, token: str = ALICE) -> str:
     return f"urn:li:person:{state.authenticate('linkedin', token).account.id}"
 
 

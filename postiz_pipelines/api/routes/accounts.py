@@ -21,32 +21,56 @@ router = APIRouter(prefix="/api/postiz/accounts", tags=["accounts"])
 
 
 @router.get("", response_model=AccountList, summary="A workspace's connected accounts")
-def list_(st: State, caller: CallerDep,
-          workspace_id: Annotated[str | None, Query(max_length=64)] = None) -> JSONResponse:
+def list_(
+    st: State, caller: CallerDep, workspace_id: Annotated[str | None, Query(max_length=64)] = None
+) -> JSONResponse:
     ws_id = resolve_workspace(caller, workspace_id)
     with st.app.db.read() as s:
-        return JSONResponse(AccountList(accounts=[AccountOut.of(a) for a in list_accounts(s, ws_id)]).dump())
+        return JSONResponse(
+            AccountList(accounts=[AccountOut.of(a) for a in list_accounts(s, ws_id)]).dump()
+        )
 
 
 @router.post("", status_code=201, response_model=AccountOut, summary="Connect an account (admin)")
-def create(body: AccountCreate, request: Request, st: State, caller: WriterDep,
-           key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None) -> JSONResponse:
+def create(
+    body: AccountCreate,
+    request: Request,
+    st: State,
+    caller: WriterDep,
+    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> JSONResponse:
     caller.require(body.workspace_id, Role.ADMIN)
-    expires = parse_instant(body.expires_at, field="expiresAt", fallback_zone="UTC") if body.expires_at else None
+    expires = (
+        parse_instant(body.expires_at, field="expiresAt", fallback_zone="UTC")
+        if body.expires_at
+        else None
+    )
 
     def work(s: Any) -> tuple[int, dict[str, Any]]:
         acc = add_account(
-            s, st.app.keyring, workspace=get_workspace(s, body.workspace_id), platform=body.platform,
-            handle=body.handle, access_token=body.access_token, refresh_token=body.refresh_token,
-            token_expires_at=expires, external_id=body.external_id, base_url=body.base_url,
-            display_name=body.display_name, settings=body.settings, now=st.now(), actor=caller.actor,
+            s,
+            st.app.keyring,
+            workspace=get_workspace(s, body.workspace_id),
+            platform=body.platform,
+            handle=body.handle,
+            access_token=body.access_token,
+            refresh_token=body.refresh_token,
+            token_expires_at=expires,
+            external_id=body.external_id,
+            base_url=body.base_url,
+            display_name=body.display_name,
+            settings=body.settings,
+            now=st.now(),
+            actor=caller.actor,
         )
         return 201, AccountOut.of(acc).dump()
 
     # the fingerprint leaves the tokens out: it is stored, and a token must never be
     fingerprint = body.model_dump(mode="json", exclude={"access_token", "refresh_token"})
     fingerprint["tokens"] = idempotency.fingerprint("", "", [body.access_token, body.refresh_token])
-    return idempotency.run(st, caller, key, method="POST", path=request.url.path, body=fingerprint, work=work)
+    return idempotency.run(
+        st, caller, key, method="POST", path=request.url.path, body=fingerprint, work=work
+    )
 
 
 @router.get("/{account_id}", response_model=AccountOut, summary="One account")
@@ -57,7 +81,11 @@ def read(account_id: str, st: State, caller: CallerDep) -> JSONResponse:
         return JSONResponse(AccountOut.of(acc).dump())
 
 
-@router.delete("/{account_id}", status_code=204, summary="Disconnect an account (admin); its waiting jobs are canceled")
+@router.delete(
+    "/{account_id}",
+    status_code=204,
+    summary="Disconnect an account (admin); its waiting jobs are canceled",
+)
 def delete(account_id: str, st: State, caller: WriterDep) -> None:
     with st.app.db.session() as s:
         acc = get_account(s, account_id)

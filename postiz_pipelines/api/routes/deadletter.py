@@ -22,7 +22,9 @@ IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 def list_(
     st: State,
     caller: CallerDep,
-    workspace_id: Annotated[str | None, Query(max_length=64, description="default: all yours")] = None,
+    workspace_id: Annotated[
+        str | None, Query(max_length=64, description="default: all yours")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> JSONResponse:
@@ -31,7 +33,9 @@ def list_(
     ws_ids = [workspace_id] if workspace_id else sorted(caller.workspace_ids)
     with st.app.db.read() as s:
         page = deadletter.list_dead_letter(s, workspace_ids=ws_ids, limit=limit, cursor=cursor)
-        return JSONResponse(JobList(jobs=[JobOut.of(j) for j in page.jobs], next_cursor=page.next_cursor).dump())
+        return JSONResponse(
+            JobList(jobs=[JobOut.of(j) for j in page.jobs], next_cursor=page.next_cursor).dump()
+        )
 
 
 def _job(s: Any, caller: Caller, job_id: str) -> Any:
@@ -40,39 +44,80 @@ def _job(s: Any, caller: Caller, job_id: str) -> Any:
     return job
 
 
-def _requeue(st: Any, caller: Caller, request: Request, key: str | None, job_id: str, at: str | None,
-             force: bool) -> JSONResponse:
+def _requeue(
+    st: Any,
+    caller: Caller,
+    request: Request,
+    key: str | None,
+    job_id: str,
+    at: str | None,
+    force: bool,
+) -> JSONResponse:
     now = st.now()
 
     def work(s: Any) -> tuple[int, dict[str, Any]]:
         job = _job(s, caller, job_id)
         when = parse_instant(at, field="at", fallback_zone="UTC") if at else None
-        deadletter.requeue_jobs(s, [job], now=now, at=when, extra_attempts=st.app.settings.max_retries + 1,
-                                force=force, actor=caller.actor)
+        deadletter.requeue_jobs(
+            s,
+            [job],
+            now=now,
+            at=when,
+            extra_attempts=st.app.settings.max_retries + 1,
+            force=force,
+            actor=caller.actor,
+        )
         return 200, JobOut.of(job).dump()
 
-    return idempotency.run(st, caller, key, method="POST", path=request.url.path,
-                           body={"at": at, "force": force}, work=work)
+    return idempotency.run(
+        st,
+        caller,
+        key,
+        method="POST",
+        path=request.url.path,
+        body={"at": at, "force": force},
+        work=work,
+    )
 
 
-@router.post("/{job_id}/requeue", response_model=JobOut, summary="Retry a failed job now (or at 'at')")
-def requeue(job_id: str, request: Request, st: State, caller: WriterDep, body: RetryIn | None = None,
-            key: IdemKey = None) -> JSONResponse:
+@router.post(
+    "/{job_id}/requeue", response_model=JobOut, summary="Retry a failed job now (or at 'at')"
+)
+def requeue(
+    job_id: str,
+    request: Request,
+    st: State,
+    caller: WriterDep,
+    body: RetryIn | None = None,
+    key: IdemKey = None,
+) -> JSONResponse:
     body = body or RetryIn()
     return _requeue(st, caller, request, key, job_id, body.at, body.force)
 
 
-@router.post("/{job_id}/reschedule", response_model=JobOut, summary="Retry a failed job at a given time")
-def reschedule(job_id: str, body: RescheduleIn, request: Request, st: State, caller: WriterDep,
-               key: IdemKey = None) -> JSONResponse:
+@router.post(
+    "/{job_id}/reschedule", response_model=JobOut, summary="Retry a failed job at a given time"
+)
+def reschedule(
+    job_id: str,
+    body: RescheduleIn,
+    request: Request,
+    st: State,
+    caller: WriterDep,
+    key: IdemKey = None,
+) -> JSONResponse:
     return _requeue(st, caller, request, key, job_id, body.at, body.force)
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut, summary="Give up on a failed job")
-def cancel(job_id: str, request: Request, st: State, caller: WriterDep, key: IdemKey = None) -> JSONResponse:
+def cancel(
+    job_id: str, request: Request, st: State, caller: WriterDep, key: IdemKey = None
+) -> JSONResponse:
     def work(s: Any) -> tuple[int, dict[str, Any]]:
         job = _job(s, caller, job_id)
         deadletter.cancel_failed_job(s, job, now=st.now(), actor=caller.actor)
         return 200, JobOut.of(job).dump()
 
-    return idempotency.run(st, caller, key, method="POST", path=request.url.path, body={}, work=work)
+    return idempotency.run(
+        st, caller, key, method="POST", path=request.url.path, body={}, work=work
+    )

@@ -33,5 +33,7 @@ def readyz(st: State) -> JSONResponse:
         return problem_response(503, f"database unreachable ({type(exc).__name__})")
     head = ScriptDirectory.from_config(alembic_config(st.app.db.url)).get_current_head()
     if current != head:
-        return problem_response(503, f"database schema is at {current}, expected {head}; run db upgrade")
+        return problem_response(
+            503, f"database schema is at {current}, expected {head}; run db upgrade"
+        )
     return JSONResponse({"status": "ready", "schema": current})

@@ -29,8 +29,11 @@ UPLOAD_BODY = {
                     "type": "object",
                     "required": ["file"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary",
-                                 "description": f"JPEG, PNG, GIF, WebP, MP4, MOV or AVI; at most {MAX_UPLOAD_BYTES} bytes"},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": f"JPEG, PNG, GIF, WebP, MP4, MOV or AVI; at most {MAX_UPLOAD_BYTES} bytes",
+                        },
                         "workspace_id": {"type": "string", "maxLength": 64},
                         "alt_text": {"type": "string", "maxLength": 1500},
                     },
@@ -41,8 +44,13 @@ UPLOAD_BODY = {
 }
 
 
-@router.post("/upload", status_code=201, response_model=MediaOut, openapi_extra=UPLOAD_BODY,
-             summary="Upload an image or video (multipart 'file' and 'workspace_id')")
+@router.post(
+    "/upload",
+    status_code=201,
+    response_model=MediaOut,
+    openapi_extra=UPLOAD_BODY,
+    summary="Upload an image or video (multipart 'file' and 'workspace_id')",
+)
 async def upload(
     request: Request,
     st: State,
@@ -56,20 +64,39 @@ async def upload(
         form = await read_upload(request.headers.get("content-type", ""), request.stream(), staged)
         ws_id = workspace_id or form.fields.get("workspace_id")
         if not ws_id:
-            raise ValidationFailed(Problem("workspace_id", "is required (query parameter or form field)"))
+            raise ValidationFailed(
+                Problem("workspace_id", "is required (query parameter or form field)")
+            )
         if workspace_id and form.fields.get("workspace_id") not in (None, workspace_id):
-            raise ValidationFailed(Problem("workspace_id", "the query and the form name different workspaces"))
+            raise ValidationFailed(
+                Problem("workspace_id", "the query and the form name different workspaces")
+            )
         caller.require(ws_id, Role.EDITOR)
         alt = form.fields.get("alt_text", "")
 
         def work(s: Any) -> tuple[int, dict[str, Any]]:
-            asset, created = media.ingest(s, st.storage, staged, workspace_id=ws_id, filename=form.filename,
-                                          alt_text=alt, now=st.now(), actor=caller.actor)
+            asset, created = media.ingest(
+                s,
+                st.storage,
+                staged,
+                workspace_id=ws_id,
+                filename=form.filename,
+                alt_text=alt,
+                now=st.now(),
+                actor=caller.actor,
+            )
             return (201 if created else 200), MediaOut.of(asset, deduplicated=not created).dump()
 
         body = {"workspace_id": ws_id, "sha256": staged.sha256, "alt_text": alt}
         return await run_in_threadpool(
-            idempotency.run, st, caller, key, method="POST", path=request.url.path, body=body, work=work
+            idempotency.run,
+            st,
+            caller,
+            key,
+            method="POST",
+            path=request.url.path,
+            body=body,
+            work=work,
         )
 
 
@@ -79,7 +106,9 @@ def list_media(
     caller: CallerDep,
     workspace_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64, description="nextCursor of the previous page")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="nextCursor of the previous page")
+    ] = None,
 ) -> JSONResponse:
     ws_id = resolve_workspace(caller, workspace_id)
     with st.app.db.read() as s:

@@ -36,7 +36,9 @@ def resolve_workspace(caller: Caller, workspace_id: str | None, role: Role = Rol
     """The workspace a list applies to: the given one, or the caller's only one."""
     if workspace_id is None:
         if len(caller.roles) != 1:
-            raise ValidationFailed(Problem("workspace_id", "is required (you belong to several workspaces)"))
+            raise ValidationFailed(
+                Problem("workspace_id", "is required (you belong to several workspaces)")
+            )
         workspace_id = next(iter(caller.roles))
     caller.require(workspace_id, role)
     return workspace_id
@@ -50,49 +52,82 @@ def list_posts(
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     status: PostStatus | None = None,
-    cursor: Annotated[str | None, Query(max_length=500, description="nextCursor of the previous page")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=500, description="nextCursor of the previous page")
+    ] = None,
 ) -> JSONResponse:
     ws_id = resolve_workspace(caller, workspace_id)
     if cursor and page != 1:
         raise ValidationFailed(Problem("page", "give either page or cursor, not both", page))
     with st.app.db.read() as s:
         result = post_ops.list_posts_page(
-            s, workspace_id=ws_id, status=status.value if status else None, limit=limit,
-            cursor=cursor, offset=(page - 1) * limit,
+            s,
+            workspace_id=ws_id,
+            status=status.value if status else None,
+            limit=limit,
+            cursor=cursor,
+            offset=(page - 1) * limit,
         )
         out = PostList(
             posts=[PostOut.of(p) for p in result.posts],
-            pagination=Pagination(page=None if cursor else page, limit=limit,
-                                  has_more=result.next_cursor is not None, next_cursor=result.next_cursor),
+            pagination=Pagination(
+                page=None if cursor else page,
+                limit=limit,
+                has_more=result.next_cursor is not None,
+                next_cursor=result.next_cursor,
+            ),
         )
     return JSONResponse(out.dump())
 
 
 @router.post("", status_code=201, response_model=PostOut, summary="Create and schedule a post")
-def create(body: PostCreate, request: Request, st: State, caller: WriterDep, key: IdemKey = None) -> JSONResponse:
+def create(
+    body: PostCreate, request: Request, st: State, caller: WriterDep, key: IdemKey = None
+) -> JSONResponse:
     caller.require(body.workspace_id, Role.EDITOR)
     when, zone = body.scheduled_at, body.timezone
     if body.schedule is not None:
         if body.scheduled_at is not None:
-            raise ValidationFailed(Problem("schedule", "give either scheduledAt or schedule, not both"))
+            raise ValidationFailed(
+                Problem("schedule", "give either scheduledAt or schedule, not both")
+            )
         when, zone = body.schedule.at, body.schedule.timezone or body.timezone
 
     def work(s: Any) -> tuple[int, dict[str, Any]]:
         ws = get_workspace(s, body.workspace_id)
         post = create_post(
-            s, workspace=ws, text=body.content, account_ids=body.target_accounts, scheduled_at=when,
-            timezone=zone, now=st.now(), media_ids=body.media_ids, settings=body.settings,
+            s,
+            workspace=ws,
+            text=body.content,
+            account_ids=body.target_accounts,
+            scheduled_at=when,
+            timezone=zone,
+            now=st.now(),
+            media_ids=body.media_ids,
+            settings=body.settings,
             overrides={k: TargetOverride(v.content, v.settings) for k, v in body.overrides.items()},
-            thread=body.thread, priority=body.priority, media_root=st.app.media_root,
-            max_attempts=st.app.settings.max_retries + 1, actor=caller.actor,
+            thread=body.thread,
+            priority=body.priority,
+            media_root=st.app.media_root,
+            max_attempts=st.app.settings.max_retries + 1,
+            actor=caller.actor,
         )
         post.author_id = caller.user_id
-        post.updated_at = post.created_at  # set explicitly, or the column's onupdate stamps wall time
+        post.updated_at = (
+            post.created_at
+        )  # set explicitly, or the column's onupdate stamps wall time
         s.flush()
         return 201, PostOut.of(post).dump()
 
-    return idempotency.run(st, caller, key, method="POST", path=request.url.path,
-                           body=body.model_dump(mode="json"), work=work)
+    return idempotency.run(
+        st,
+        caller,
+        key,
+        method="POST",
+        path=request.url.path,
+        body=body.model_dump(mode="json"),
+        work=work,
+    )
 
 
 def _load(st: ApiState, s: Any, caller: Caller, post_id: str, role: Role) -> Any:
@@ -107,18 +142,27 @@ def read(post_id: str, st: State, caller: CallerDep) -> JSONResponse:
         return JSONResponse(PostOut.of(_load(st, s, caller, post_id, Role.VIEWER)).dump())
 
 
-@router.patch("/{post_id}", response_model=PostOut, summary="Edit or reschedule a post before publishing")
+@router.patch(
+    "/{post_id}", response_model=PostOut, summary="Edit or reschedule a post before publishing"
+)
 def edit(post_id: str, body: PostPatch, st: State, caller: WriterDep) -> JSONResponse:
     with st.app.db.session() as s:
         post = _load(st, s, caller, post_id, Role.EDITOR)
         post_ops.update_post(
-            s, post, now=st.now(), workspace=get_workspace(s, post.workspace_id), content=body.content,
-            scheduled_at=body.scheduled_at, timezone=body.timezone, settings=body.settings,
+            s,
+            post,
+            now=st.now(),
+            workspace=get_workspace(s, post.workspace_id),
+            content=body.content,
+            scheduled_at=body.scheduled_at,
+            timezone=body.timezone,
+            settings=body.settings,
             media_ids=body.media_ids,
-            overrides=None if body.overrides is None else {
-                k: TargetOverride(v.content, v.settings) for k, v in body.overrides.items()
-            },
-            media_root=st.app.media_root, actor=caller.actor,
+            overrides=None
+            if body.overrides is None
+            else {k: TargetOverride(v.content, v.settings) for k, v in body.overrides.items()},
+            media_root=st.app.media_root,
+            actor=caller.actor,
         )
         s.flush()
         s.refresh(post)
@@ -134,23 +178,45 @@ def cancel(post_id: str, st: State, caller: WriterDep) -> JSONResponse:
 
 
 @router.post("/{post_id}/retry", response_model=JobList, summary="Requeue the post's failed jobs")
-def retry(post_id: str, request: Request, st: State, caller: WriterDep, body: RetryIn | None = None,
-          key: IdemKey = None) -> JSONResponse:
+def retry(
+    post_id: str,
+    request: Request,
+    st: State,
+    caller: WriterDep,
+    body: RetryIn | None = None,
+    key: IdemKey = None,
+) -> JSONResponse:
     body = body or RetryIn()
     now = st.now()
 
     def work(s: Any) -> tuple[int, dict[str, Any]]:
         post = _load(st, s, caller, post_id, Role.EDITOR)
         at = parse_instant(body.at, field="at", fallback_zone="UTC") if body.at else None
-        jobs = post_ops.retry_post(s, post, now=now, at=at, extra_attempts=st.app.settings.max_retries + 1,
-                                   force=body.force, actor=caller.actor)
+        jobs = post_ops.retry_post(
+            s,
+            post,
+            now=now,
+            at=at,
+            extra_attempts=st.app.settings.max_retries + 1,
+            force=body.force,
+            actor=caller.actor,
+        )
         return 200, JobList(jobs=[JobOut.of(j) for j in jobs], next_cursor=None).dump()
 
-    return idempotency.run(st, caller, key, method="POST", path=request.url.path,
-                           body=body.model_dump(mode="json"), work=work)
+    return idempotency.run(
+        st,
+        caller,
+        key,
+        method="POST",
+        path=request.url.path,
+        body=body.model_dump(mode="json"),
+        work=work,
+    )
 
 
-@router.get("/{post_id}/attempts", response_model=AttemptList, summary="Every publish attempt of the post")
+@router.get(
+    "/{post_id}/attempts", response_model=AttemptList, summary="Every publish attempt of the post"
+)
 def attempts(post_id: str, st: State, caller: CallerDep) -> JSONResponse:
     with st.app.db.read() as s:
         post = _load(st, s, caller, post_id, Role.VIEWER)

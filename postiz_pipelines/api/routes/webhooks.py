@@ -26,27 +26,52 @@ router = APIRouter(prefix="/api/postiz/webhooks", tags=["webhooks"])
 
 
 @router.get("", response_model=WebhookList, summary="A workspace's webhooks (admin)")
-def list_(st: State, caller: CallerDep,
-          workspace_id: Annotated[str | None, Query(max_length=64)] = None) -> JSONResponse:
+def list_(
+    st: State, caller: CallerDep, workspace_id: Annotated[str | None, Query(max_length=64)] = None
+) -> JSONResponse:
     ws_id = resolve_workspace(caller, workspace_id, Role.ADMIN)
     with st.app.db.read() as s:
-        return JSONResponse(WebhookList(webhooks=[WebhookOut.of(w) for w in webhooks.list_subscriptions(s, ws_id)]).dump())
+        return JSONResponse(
+            WebhookList(
+                webhooks=[WebhookOut.of(w) for w in webhooks.list_subscriptions(s, ws_id)]
+            ).dump()
+        )
 
 
-@router.post("", status_code=201, response_model=WebhookCreated,
-             summary="Subscribe a URL to post events; the signing secret is in this answer only")
-def create(body: WebhookCreate, request: Request, st: State, caller: WriterDep,
-           key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None) -> JSONResponse:
+@router.post(
+    "",
+    status_code=201,
+    response_model=WebhookCreated,
+    summary="Subscribe a URL to post events; the signing secret is in this answer only",
+)
+def create(
+    body: WebhookCreate,
+    request: Request,
+    st: State,
+    caller: WriterDep,
+    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> JSONResponse:
     caller.require(body.workspace_id, Role.ADMIN)
     if key is not None:
-        raise ValidationFailed(Problem("Idempotency-Key", "is not accepted here: the secret is shown once"))
+        raise ValidationFailed(
+            Problem("Idempotency-Key", "is not accepted here: the secret is shown once")
+        )
 
     def work(s: Any) -> tuple[int, dict[str, Any]]:
-        sub, secret = webhooks.create_subscription(s, st.app.keyring, workspace_id=body.workspace_id, url=body.url,
-                                                   events=body.events, now=st.now(), actor=caller.actor)
+        sub, secret = webhooks.create_subscription(
+            s,
+            st.app.keyring,
+            workspace_id=body.workspace_id,
+            url=body.url,
+            events=body.events,
+            now=st.now(),
+            actor=caller.actor,
+        )
         return 201, WebhookCreated(**WebhookOut.of(sub).model_dump(), secret=secret.reveal()).dump()
 
-    return idempotency.run(st, caller, None, method="POST", path=request.url.path, body=None, work=work)
+    return idempotency.run(
+        st, caller, None, method="POST", path=request.url.path, body=None, work=work
+    )
 
 
 @router.delete("/{webhook_id}", status_code=204, summary="Remove a webhook (admin)")
@@ -57,9 +82,12 @@ def delete(webhook_id: str, st: State, caller: WriterDep) -> None:
         webhooks.delete_subscription(s, sub, now=st.now(), actor=caller.actor)
 
 
-@router.get("/{webhook_id}/deliveries", response_model=DeliveryList, summary="Recent deliveries (admin)")
-def deliveries(webhook_id: str, st: State, caller: CallerDep,
-               limit: Annotated[int, Query(ge=1, le=200)] = 50) -> JSONResponse:
+@router.get(
+    "/{webhook_id}/deliveries", response_model=DeliveryList, summary="Recent deliveries (admin)"
+)
+def deliveries(
+    webhook_id: str, st: State, caller: CallerDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> JSONResponse:
     with st.app.db.read() as s:
         sub = webhooks.get_subscription(s, webhook_id)
         caller.require(sub.workspace_id, Role.ADMIN, kind="webhook", ident=webhook_id)

@@ -54,45 +54,85 @@ def run_scheduler(st: Any) -> dict[str, Any]:
     return {"ran": True, "result": _plain(result)}
 
 
-@router.post("/worker/process", dependencies=[Depends(worker_key)],
-             summary="Process due jobs now (Authorization: Bearer POSTIZ_WORKER_API_KEY)")
+@router.post(
+    "/worker/process",
+    dependencies=[Depends(worker_key)],
+    summary="Process due jobs now (Authorization: Bearer POSTIZ_WORKER_API_KEY)",
+)
 def process(st: State, body: WorkerProcessIn | None = None) -> JSONResponse:
     body = body or WorkerProcessIn()
     started = st.now()
     scheduler = run_scheduler(st) if body.include_scheduler else None
     owner = f"api:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    report = publish_due(st.app, owner=owner, clock=st.clock, workspace_id=body.workspace_id,
-                         platform=body.platform, limit=body.max_jobs, transport=st.transport)
+    report = publish_due(
+        st.app,
+        owner=owner,
+        clock=st.clock,
+        workspace_id=body.workspace_id,
+        platform=body.platform,
+        limit=body.max_jobs,
+        transport=st.transport,
+    )
     summary = report.as_dict()
     with st.app.db.session() as s:
-        audit(s, actor="worker-api", action="worker.process", object_type="worker", object_id=None,
-              now=st.now(), **summary)
-    return JSONResponse({
-        "timestamp": started.isoformat(),
-        "processed": summary,
-        "jobs": [
-            {"jobId": o.job_id, "status": o.status, "platform": o.platform, "errorClass": o.error_class,
-             "error": o.error, "remoteId": o.remote_id}
-            for o in report.outcomes
-        ],
-        "scheduler": scheduler,
-    })
+        audit(
+            s,
+            actor="worker-api",
+            action="worker.process",
+            object_type="worker",
+            object_id=None,
+            now=st.now(),
+            **summary,
+        )
+    return JSONResponse(
+        {
+            "timestamp": started.isoformat(),
+            "processed": summary,
+            "jobs": [
+                {
+                    "jobId": o.job_id,
+                    "status": o.status,
+                    "platform": o.platform,
+                    "errorClass": o.error_class,
+                    "error": o.error,
+                    "remoteId": o.remote_id,
+                }
+                for o in report.outcomes
+            ],
+            "scheduler": scheduler,
+        }
+    )
 
 
-@router.get("/worker/stats", dependencies=[Depends(worker_key)],
-            summary="Queue, 24 h activity and per-workspace figures (Bearer POSTIZ_WORKER_API_KEY)")
+@router.get(
+    "/worker/stats",
+    dependencies=[Depends(worker_key)],
+    summary="Queue, 24 h activity and per-workspace figures (Bearer POSTIZ_WORKER_API_KEY)",
+)
 def stats(st: State) -> JSONResponse:
     with st.app.db.read() as s:
         return JSONResponse(worker_stats(s, now=st.now()))
 
 
-@router.post("/oauth/refresh-batch", dependencies=[Depends(batch_key)],
-             summary="Refresh every token expiring within 24 h (Bearer POSTIZ_BATCH_API_KEY)")
+@router.post(
+    "/oauth/refresh-batch",
+    dependencies=[Depends(batch_key)],
+    summary="Refresh every token expiring within 24 h (Bearer POSTIZ_BATCH_API_KEY)",
+)
 def refresh_batch(st: State) -> JSONResponse:
     now = st.now()
     report = refresh_expiring_tokens(st.app, now=now, transport=st.transport)
     out = report.as_dict()
     with st.app.db.session() as s:
-        audit(s, actor="batch-api", action="tokens.refresh_batch", object_type="worker", object_id=None,
-              now=now, checked=out["checked"], refreshed=out["refreshed"], failed=out["failed"])
+        audit(
+            s,
+            actor="batch-api",
+            action="tokens.refresh_batch",
+            object_type="worker",
+            object_id=None,
+            now=now,
+            checked=out["checked"],
+            refreshed=out["refreshed"],
+            failed=out["failed"],
+        )
     return JSONResponse({"timestamp": now.isoformat(), **out})

@@ -44,16 +44,40 @@ def list_(st: State, caller: CallerDep) -> JSONResponse:
     return JSONResponse(WorkspaceList(workspaces=sorted(out, key=lambda w: w.slug)).dump())
 
 
-@router.post("", status_code=201, response_model=WorkspaceOut, summary="Create a workspace; you become its owner")
-def create(body: WorkspaceCreate, request: Request, st: State, caller: WriterDep,
-           key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None) -> JSONResponse:
+@router.post(
+    "",
+    status_code=201,
+    response_model=WorkspaceOut,
+    summary="Create a workspace; you become its owner",
+)
+def create(
+    body: WorkspaceCreate,
+    request: Request,
+    st: State,
+    caller: WriterDep,
+    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> JSONResponse:
     def work(s: Any) -> tuple[int, dict[str, Any]]:
-        ws = create_owned_workspace(s, slug=body.slug, name=body.name, timezone=body.timezone,
-                                    owner_id=caller.user_id, now=st.now(), actor=caller.actor)
+        ws = create_owned_workspace(
+            s,
+            slug=body.slug,
+            name=body.name,
+            timezone=body.timezone,
+            owner_id=caller.user_id,
+            now=st.now(),
+            actor=caller.actor,
+        )
         return 201, WorkspaceOut.of(ws, Role.OWNER).dump()
 
-    return idempotency.run(st, caller, key, method="POST", path=request.url.path,
-                           body=body.model_dump(mode="json"), work=work)
+    return idempotency.run(
+        st,
+        caller,
+        key,
+        method="POST",
+        path=request.url.path,
+        body=body.model_dump(mode="json"),
+        work=work,
+    )
 
 
 @router.get("/{workspace_id}", response_model=WorkspaceOut, summary="One workspace")
@@ -63,11 +87,15 @@ def read(workspace_id: str, st: State, caller: CallerDep) -> JSONResponse:
         return JSONResponse(WorkspaceOut.of(ws, caller.roles[ws.id]).dump())
 
 
-@router.patch("/{workspace_id}", response_model=WorkspaceOut, summary="Rename or change time zone (admin)")
+@router.patch(
+    "/{workspace_id}", response_model=WorkspaceOut, summary="Rename or change time zone (admin)"
+)
 def edit(workspace_id: str, body: WorkspacePatch, st: State, caller: WriterDep) -> JSONResponse:
     with st.app.db.session() as s:
         ws = _workspace(s, caller, workspace_id, Role.ADMIN)
-        update_workspace(s, ws, name=body.name, timezone=body.timezone, now=st.now(), actor=caller.actor)
+        update_workspace(
+            s, ws, name=body.name, timezone=body.timezone, now=st.now(), actor=caller.actor
+        )
         return JSONResponse(WorkspaceOut.of(ws, caller.roles[ws.id]).dump())
 
 
@@ -87,38 +115,73 @@ def _may_assign(caller: Caller, workspace_id: str, *, old: str | None, new: str 
             raise forbidden("only an owner can grant, change or remove the owner and admin roles")
 
 
-@router.post("/{workspace_id}/members", status_code=201, response_model=MemberOut,
-             summary="Add an existing user by email (admin)")
-def add_member(workspace_id: str, body: MemberIn, request: Request, st: State, caller: WriterDep,
-               key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None) -> JSONResponse:
+@router.post(
+    "/{workspace_id}/members",
+    status_code=201,
+    response_model=MemberOut,
+    summary="Add an existing user by email (admin)",
+)
+def add_member(
+    workspace_id: str,
+    body: MemberIn,
+    request: Request,
+    st: State,
+    caller: WriterDep,
+    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> JSONResponse:
     def work(s: Any) -> tuple[int, dict[str, Any]]:
         _workspace(s, caller, workspace_id, Role.ADMIN)
         user = auth.get_user(s, body.email)
         old = auth.role_of(s, user_id=user.id, workspace_id=workspace_id)
         _may_assign(caller, workspace_id, old=old, new=body.role)
-        m = auth.set_member(s, workspace_id=workspace_id, user_id=user.id, role=body.role, now=st.now(),
-                            actor=caller.actor)
+        m = auth.set_member(
+            s,
+            workspace_id=workspace_id,
+            user_id=user.id,
+            role=body.role,
+            now=st.now(),
+            actor=caller.actor,
+        )
         return 201, MemberOut(user_id=user.id, email=user.email, role=m.role).dump()
 
-    return idempotency.run(st, caller, key, method="POST", path=request.url.path,
-                           body=body.model_dump(mode="json"), work=work)
+    return idempotency.run(
+        st,
+        caller,
+        key,
+        method="POST",
+        path=request.url.path,
+        body=body.model_dump(mode="json"),
+        work=work,
+    )
 
 
-@router.patch("/{workspace_id}/members/{user_id}", response_model=MemberOut, summary="Change a role (admin)")
-def change_member(workspace_id: str, user_id: str, body: MemberPatch, st: State, caller: WriterDep) -> JSONResponse:
+@router.patch(
+    "/{workspace_id}/members/{user_id}", response_model=MemberOut, summary="Change a role (admin)"
+)
+def change_member(
+    workspace_id: str, user_id: str, body: MemberPatch, st: State, caller: WriterDep
+) -> JSONResponse:
     with st.app.db.session() as s:
         _workspace(s, caller, workspace_id, Role.ADMIN)
         old = auth.role_of(s, user_id=user_id, workspace_id=workspace_id)
         if old is None:
             raise NotFound("member", user_id)
         _may_assign(caller, workspace_id, old=old, new=body.role)
-        m = auth.set_member(s, workspace_id=workspace_id, user_id=user_id, role=body.role, now=st.now(),
-                            actor=caller.actor)
+        m = auth.set_member(
+            s,
+            workspace_id=workspace_id,
+            user_id=user_id,
+            role=body.role,
+            now=st.now(),
+            actor=caller.actor,
+        )
         user = auth.get_user(s, user_id)
         return JSONResponse(MemberOut(user_id=user.id, email=user.email, role=m.role).dump())
 
 
-@router.delete("/{workspace_id}/members/{user_id}", status_code=204, summary="Remove a member (admin)")
+@router.delete(
+    "/{workspace_id}/members/{user_id}", status_code=204, summary="Remove a member (admin)"
+)
 def remove_member(workspace_id: str, user_id: str, st: State, caller: WriterDep) -> None:
     with st.app.db.session() as s:
         _workspace(s, caller, workspace_id, Role.ADMIN)
@@ -126,4 +189,6 @@ def remove_member(workspace_id: str, user_id: str, st: State, caller: WriterDep)
         if old is None:
             raise NotFound("member", user_id)
         _may_assign(caller, workspace_id, old=old, new=None)
-        auth.remove_member(s, workspace_id=workspace_id, user_id=user_id, now=st.now(), actor=caller.actor)
+        auth.remove_member(
+            s, workspace_id=workspace_id, user_id=user_id, now=st.now(), actor=caller.actor
+        )

@@ -1,0 +1,150 @@
+"""Managing schedules: list, pause, resume, change the rule, delete.
+
+Pausing, changing or deleting a schedule removes its jobs that are still waiting and were
+never tried (they would publish what the user no longer wants); jobs already claimed,
+tried or finished stay. Resuming expands again from now: what fell in the pause is not
+published late.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from postiz_pipelines.core.audit import audit
+from postiz_pipelines.core.expansion import (
+    ExpansionReport,
+    expand_evergreen_schedule,
+    expand_recurring_schedule,
+)
+from postiz_pipelines.core.models import (
+    EvergreenPost,
+    JobStatus,
+    Post,
+    PostStatus,
+    PublishJob,
+    Schedule,
+    ScheduleKind,
+    ScheduleStatus,
+)
+from postiz_pipelines.core.posts import Recurrence, check_recurrence
+from postiz_pipelines.core.scheduling import DEFAULT_HORIZON
+from postiz_pipelines.core.workspaces import get_workspace
+from postiz_pipelines.errors import Conflict, NotFound, ValidationFailed
+
+
+def get_schedule(session: Session, schedule_id: str, *, workspace_id: str | None = None) -> Schedule:
+    q = select(Schedule).where(Schedule.id == schedule_id, Schedule.deleted_at.is_(None))
+    if workspace_id is not None:
+        q = q.where(Schedule.workspace_id == workspace_id)
+    schedule = session.scalar(q)
+    if schedule is None:
+        raise NotFound("schedule", schedule_id)
+    return schedule
+
+
+def list_schedules(session: Session, *, workspace_id: str, kind: str | None = None) -> list[Schedule]:
+    q = (select(Schedule)
+         .where(Schedule.workspace_id == workspace_id, Schedule.deleted_at.is_(None))
+         .order_by(Schedule.created_at, Schedule.id))
+    if kind:
+        q = q.where(Schedule.kind == kind)
+    return list(session.scalars(q))
+
+
+def remove_waiting_jobs(session: Session, schedule: Schedule, *, now: datetime,
+                        category: str | None = None) -> int:
+    """Delete the schedule's jobs that wait and were never tried (of one evergreen
+    ``category`` when given); returns how many."""
+    waiting = list(session.scalars(
+        select(PublishJob).where(
+            PublishJob.schedule_id == schedule.id,
+            PublishJob.status.in_([JobStatus.PENDING, JobStatus.QUEUED]),
+            PublishJob.attempts == 0,
+        )
+    ))
+    if category is not None:
+        posts = {p.id: p for p in session.scalars(select(Post).where(Post.id.in_({j.post_id for j in waiting})))}
+        waiting = [j for j in waiting
+                   if ((posts[j.post_id].settings or {}).get("evergreen") or {}).get("category") == category]
+    if not waiting:
+        return 0
+    if schedule.kind == ScheduleKind.EVERGREEN:
+        _unplan_evergreen(session, {j.post_id for j in waiting}, now)
+    session.execute(delete(PublishJob).where(PublishJob.id.in_([j.id for j in waiting])))
+    return len(waiting)
+
+
+def _unplan_evergreen(session: Session, post_ids: set[str], now: datetime) -> None:
+    """Evergreen picks that will not publish: give the library item its use back."""
+    for post in session.scalars(select(Post).where(Post.id.in_(post_ids))):
+        meta = (post.settings or {}).get("evergreen") or {}
+        item = session.get(EvergreenPost, meta.get("post_id")) if meta.get("post_id") else None
+        if item is not None and item.uses > 0:
+            item.uses -= 1
+        post.status = PostStatus.CANCELED
+        post.deleted_at = now
+
+
+def pause_schedule(session: Session, schedule: Schedule, *, now: datetime, actor: str) -> int:
+    if schedule.kind == ScheduleKind.SINGLE:
+        raise Conflict("a single post is canceled, not paused")
+    schedule.status = ScheduleStatus.PAUSED
+    removed = remove_waiting_jobs(session, schedule, now=now)
+    schedule.updated_at = now
+    audit(session, actor=actor, action="schedule.pause", object_type="schedule", object_id=schedule.id,
+          workspace_id=schedule.workspace_id, now=now, removed_jobs=removed)
+    return removed
+
+
+def resume_schedule(session: Session, schedule: Schedule, *, now: datetime, actor: str) -> ExpansionReport:
+    if schedule.status != ScheduleStatus.PAUSED:
+        raise Conflict(f"schedule {schedule.id} is {schedule.status}, not paused")
+    schedule.status = ScheduleStatus.ACTIVE
+    schedule.expanded_until = now  # nothing of the pause is published late
+    audit(session, actor=actor, action="schedule.resume", object_type="schedule", object_id=schedule.id,
+          workspace_id=schedule.workspace_id, now=now)
+    return _expand_now(session, schedule, now)
+
+
+def change_recurrence(session: Session, schedule: Schedule, rec: Recurrence, *, now: datetime,
+                      actor: str) -> ExpansionReport:
+    """Replace a recurring schedule's rule; waiting jobs of the old rule are removed."""
+    if schedule.kind != ScheduleKind.RECURRING:
+        raise Conflict("only a recurring schedule has a rule to change")
+    workspace = get_workspace(session, schedule.workspace_id)
+    starts, problems = check_recurrence(rec, workspace, now)
+    if problems:
+        raise ValidationFailed(problems)
+    removed = remove_waiting_jobs(session, schedule, now=now)
+    schedule.rrule, schedule.cron, schedule.timezone = rec.rrule, rec.cron, rec.timezone
+    schedule.starts_at = starts
+    schedule.count = rec.count
+    schedule.grace_seconds = rec.grace_seconds
+    schedule.expanded_until = now
+    if schedule.status == ScheduleStatus.COMPLETED:
+        schedule.status = ScheduleStatus.ACTIVE
+    audit(session, actor=actor, action="schedule.update", object_type="schedule", object_id=schedule.id,
+          workspace_id=schedule.workspace_id, now=now, removed_jobs=removed)
+    return _expand_now(session, schedule, now)
+
+
+def delete_schedule(session: Session, schedule: Schedule, *, now: datetime, actor: str) -> int:
+    removed = remove_waiting_jobs(session, schedule, now=now)
+    schedule.deleted_at = now
+    schedule.status = ScheduleStatus.PAUSED
+    audit(session, actor=actor, action="schedule.delete", object_type="schedule", object_id=schedule.id,
+          workspace_id=schedule.workspace_id, now=now, removed_jobs=removed)
+    return removed
+
+
+def _expand_now(session: Session, schedule: Schedule, now: datetime) -> ExpansionReport:
+    report = ExpansionReport(schedules=1)
+    session.flush()
+    if schedule.status != ScheduleStatus.ACTIVE:
+        return report
+    expand = expand_recurring_schedule if schedule.kind == ScheduleKind.RECURRING else expand_evergreen_schedule
+    expand(session, schedule, now=now, horizon=DEFAULT_HORIZON, max_attempts=4, report=report)
+    return report

@@ -1,0 +1,36 @@
+"""Expanding recurring and evergreen schedules into jobs: every 5 minutes, and on demand."""
+
+# No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
+
+from datetime import timedelta
+
+from dagster import DefaultScheduleStatus, OpExecutionContext, ScheduleDefinition, job, op
+
+from postiz_pipelines.core.clock import utcnow
+from postiz_pipelines.core.expansion import expand_schedules
+from postiz_pipelines.defs.resources import PostizResource
+
+
+@op
+def expand_due_schedules(context: OpExecutionContext, postiz: PostizResource) -> dict:
+    """Turn the next 24 h of every active recurring and evergreen schedule into jobs."""
+    app = postiz.app()
+    report = expand_schedules(app.db, now=utcnow(), horizon=timedelta(hours=24),
+                              max_attempts=app.settings.max_retries + 1)
+    summary = report.as_dict()
+    context.add_output_metadata({k: v for k, v in summary.items() if isinstance(v, int)})
+    return summary
+
+
+@job(description="Expand recurring and evergreen schedules into publish jobs (idempotent).",
+     tags={"postiz/kind": "expand"})
+def expand_schedules_job() -> None:
+    expand_due_schedules()
+
+
+expand_schedules_schedule = ScheduleDefinition(
+    job=expand_schedules_job,
+    cron_schedule="*/5 * * * *",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="The seed's scheduler cadence: every five minutes.",
+)
