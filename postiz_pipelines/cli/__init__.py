@@ -5,7 +5,14 @@ Each ``*_cmds`` module adds its commands to ``main``; importing this package wir
 
 from __future__ import annotations
 
-from postiz_pipelines.cli import api_cmds, ops_cmds, posts_cmds, run_cmds, setup_cmds  # noqa: F401  (registers)
+from postiz_pipelines.cli import (  # noqa: F401  (each module registers its commands)
+    api_cmds,
+    ops_cmds,
+    posts_cmds,
+    run_cmds,
+    schedule_cmds,
+    setup_cmds,
+)
 from postiz_pipelines.cli.base import Env, main
 
 __all__ = ["Env", "main"]

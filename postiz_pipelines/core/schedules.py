@@ -91,6 +91,8 @@ def _unplan_evergreen(session: Session, post_ids: set[str], now: datetime) -> No
 def pause_schedule(session: Session, schedule: Schedule, *, now: datetime, actor: str) -> int:
     if schedule.kind == ScheduleKind.SINGLE:
         raise Conflict("a single post is canceled, not paused")
+    if schedule.status != ScheduleStatus.ACTIVE:
+        raise Conflict(f"schedule {schedule.id} is {schedule.status}, not active")
     schedule.status = ScheduleStatus.PAUSED
     removed = remove_waiting_jobs(session, schedule, now=now)
     schedule.updated_at = now

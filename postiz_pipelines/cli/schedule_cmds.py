@@ -1,0 +1,288 @@
+"""Commands: schedules (list, pause, resume, change, delete, expand), evergreen, posting slots."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from postiz_pipelines.cli.base import Env, emit, handles_errors, main, pass_env, write
+from postiz_pipelines.errors import Problem, ValidationFailed
+
+WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+def parse_weekday(value: str, field: str) -> int:
+    key = value.strip().lower()[:3]
+    if key in WEEKDAYS:
+        return WEEKDAYS[key]
+    if key.isdigit() and 0 <= int(key) <= 6:
+        return int(key)
+    raise ValidationFailed(Problem(field, f"{value!r} is not a weekday (mon..sun or 0..6)", value))
+
+
+def schedule_row(sc: Any) -> dict[str, Any]:
+    return {
+        "id": sc.id, "kind": sc.kind, "status": sc.status, "rule": sc.rrule or sc.cron or "",
+        "timezone": sc.timezone or "",
+        "run_at": sc.run_at.isoformat() if sc.run_at else "",
+        "expanded_until": sc.expanded_until.isoformat() if sc.expanded_until else "",
+    }
+
+
+SCHEDULE_COLUMNS = ["id", "kind", "status", "rule", "timezone", "expanded_until"]
+
+
+@main.group()
+def schedules() -> None:
+    """Single, recurring and evergreen schedules."""
+
+
+@schedules.command("list")
+@click.option("--workspace", "workspace_ref", required=True)
+@click.option("--kind", type=click.Choice(["single", "recurring", "evergreen"]), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@pass_env
+@handles_errors
+def schedules_list(env: Env, workspace_ref: str, kind: str | None, as_json: bool) -> None:
+    from postiz_pipelines.core.schedules import list_schedules
+    from postiz_pipelines.core.workspaces import get_workspace
+
+    with env.app.db.read() as s:
+        rows = [schedule_row(x) for x in list_schedules(s, workspace_id=get_workspace(s, workspace_ref).id, kind=kind)]
+    emit(rows, as_json, SCHEDULE_COLUMNS)
+
+
+def _change(env: Env, schedule_id: str, action: str, **kw: Any) -> dict[str, Any]:
+    from postiz_pipelines.core import schedules as ops
+
+    with write(env) as s:
+        sc = ops.get_schedule(s, schedule_id)
+        now = env.now()
+        if action == "pause":
+            out: Any = {"removed_jobs": ops.pause_schedule(s, sc, now=now, actor="cli")}
+        elif action == "resume":
+            out = ops.resume_schedule(s, sc, now=now, actor="cli").as_dict()
+        elif action == "delete":
+            out = {"removed_jobs": ops.delete_schedule(s, sc, now=now, actor="cli")}
+        else:
+            out = ops.change_recurrence(s, sc, kw["recurrence"], now=now, actor="cli").as_dict()
+        return {"schedule": schedule_row(sc), **out}
+
+
+@schedules.command("pause")
+@click.argument("schedule_id")
+@pass_env
+@handles_errors
+def schedules_pause(env: Env, schedule_id: str) -> None:
+    """Pause: waiting jobs that were never tried are removed."""
+    click.echo(json.dumps(_change(env, schedule_id, "pause"), default=str))
+
+
+@schedules.command("resume")
+@click.argument("schedule_id")
+@pass_env
+@handles_errors
+def schedules_resume(env: Env, schedule_id: str) -> None:
+    """Resume from now (nothing of the pause is published late)."""
+    click.echo(json.dumps(_change(env, schedule_id, "resume"), default=str))
+
+
+@schedules.command("delete")
+@click.argument("schedule_id")
+@pass_env
+@handles_errors
+def schedules_delete(env: Env, schedule_id: str) -> None:
+    click.echo(json.dumps(_change(env, schedule_id, "delete"), default=str))
+
+
+@schedules.command("update")
+@click.argument("schedule_id")
+@click.option("--rrule", default=None)
+@click.option("--cron", default=None)
+@click.option("--timezone", default=None)
+@click.option("--starts-at", default=None)
+@click.option("--until", default=None)
+@click.option("--count", default=None, type=int)
+@click.option("--grace-seconds", default=3600, type=int, show_default=True)
+@pass_env
+@handles_errors
+def schedules_update(env: Env, schedule_id: str, rrule: str | None, cron: str | None, timezone: str | None,
+                     starts_at: str | None, until: str | None, count: int | None, grace_seconds: int) -> None:
+    """Replace a recurring schedule's rule (its waiting jobs are replaced)."""
+    from postiz_pipelines.core.posts import Recurrence
+
+    rec = Recurrence(rrule=rrule, cron=cron, timezone=timezone, starts_at=starts_at, until=until,
+                     count=count, grace_seconds=grace_seconds)
+    click.echo(json.dumps(_change(env, schedule_id, "update", recurrence=rec), default=str))
+
+
+@schedules.command("expand")
+@click.option("--hours", default=24, type=click.IntRange(1, 24 * 31), show_default=True)
+@pass_env
+@handles_errors
+def schedules_expand(env: Env, hours: int) -> None:
+    """Expand recurring and evergreen schedules into jobs now (idempotent)."""
+    from datetime import timedelta
+
+    from postiz_pipelines.core.expansion import expand_schedules
+
+    report = expand_schedules(env.app.db, now=env.now(), horizon=timedelta(hours=hours),
+                              max_attempts=env.settings.max_retries + 1)
+    click.echo(json.dumps(report.as_dict()))
+
+
+# -- evergreen ------------------------------------------------------------------------
+@main.group()
+def evergreen() -> None:
+    """Evergreen libraries: reusable posts published at weekly slots."""
+
+
+def _slot(spec: str, i: int) -> dict[str, Any]:
+    parts = spec.split()
+    if len(parts) != 3:
+        raise ValidationFailed(Problem(f"slot[{i}]", f"{spec!r} must read 'WEEKDAY HH:MM CATEGORY'", spec))
+    return {"weekday": parse_weekday(parts[0], f"slot[{i}].weekday"), "time": parts[1], "category": parts[2]}
+
+
+@evergreen.command("timetable")
+@click.option("--workspace", "workspace_ref", required=True)
+@click.option("--slot", "slots", multiple=True, required=True, help="'mon 10:00 tips' (repeat).")
+@click.option("--account", "account_ids", multiple=True, required=True)
+@click.option("--timezone", default=None)
+@click.option("--cooldown-seconds", default=0, type=int)
+@click.option("--shuffle", is_flag=True)
+@click.option("--seed", default=0, type=int)
+@pass_env
+@handles_errors
+def evergreen_timetable(env: Env, workspace_ref: str, slots: tuple[str, ...], account_ids: tuple[str, ...],
+                        timezone: str | None, cooldown_seconds: int, shuffle: bool, seed: int) -> None:
+    """Set the workspace's weekly evergreen timetable."""
+    from postiz_pipelines.core.evergreen_store import set_timetable
+    from postiz_pipelines.core.workspaces import get_workspace
+
+    parsed = [_slot(x, i) for i, x in enumerate(slots)]
+    with write(env) as s:
+        table = set_timetable(s, workspace=get_workspace(s, workspace_ref), slots=parsed,
+                              account_ids=list(account_ids), timezone=timezone, now=env.now(),
+                              cooldown_seconds=cooldown_seconds, shuffle=shuffle, seed=seed, actor="cli")
+        click.echo(json.dumps({"schedule": table.schedule_id, "slots": table.slots}))
+
+
+@evergreen.command("add")
+@click.option("--workspace", "workspace_ref", required=True)
+@click.option("--category", required=True)
+@click.option("--text", "texts", multiple=True, required=True, help="A variation (repeat).")
+@click.option("--max-uses", default=None, type=int)
+@click.option("--expires-at", default=None)
+@click.option("--cooldown-seconds", default=None, type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_env
+@handles_errors
+def evergreen_add(env: Env, workspace_ref: str, category: str, texts: tuple[str, ...], max_uses: int | None,
+                  expires_at: str | None, cooldown_seconds: int | None, as_json: bool) -> None:
+    from postiz_pipelines.core.evergreen_store import add_library_post
+    from postiz_pipelines.core.timeparse import parse_instant
+    from postiz_pipelines.core.workspaces import get_workspace
+
+    with write(env) as s:
+        ws = get_workspace(s, workspace_ref)
+        expiry = parse_instant(expires_at, field="expires_at", fallback_zone=ws.timezone) if expires_at else None
+        row = add_library_post(s, workspace=ws, category=category, variations=list(texts), now=env.now(),
+                               max_uses=max_uses, expires_at=expiry, cooldown_seconds=cooldown_seconds,
+                               actor="cli")
+        out = library_row(row)
+    emit([out], as_json, ["id", "category", "variations", "uses", "max_uses"])
+
+
+def library_row(r: Any) -> dict[str, Any]:
+    return {"id": r.id, "category": r.category, "variations": len(r.variations), "uses": r.uses,
+            "max_uses": r.max_uses if r.max_uses is not None else "",
+            "last_published_at": r.last_published_at.isoformat() if r.last_published_at else ""}
+
+
+@evergreen.command("list")
+@click.option("--workspace", "workspace_ref", required=True)
+@click.option("--category", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@pass_env
+@handles_errors
+def evergreen_list(env: Env, workspace_ref: str, category: str | None, as_json: bool) -> None:
+    from postiz_pipelines.core.evergreen_store import list_library
+    from postiz_pipelines.core.workspaces import get_workspace
+
+    with env.app.db.read() as s:
+        rows = [library_row(r) for r in list_library(s, workspace_id=get_workspace(s, workspace_ref).id,
+                                                     category=category)]
+    emit(rows, as_json, ["id", "category", "variations", "uses", "max_uses", "last_published_at"])
+
+
+@evergreen.command("remove")
+@click.option("--workspace", "workspace_ref", required=True)
+@click.argument("post_id")
+@pass_env
+@handles_errors
+def evergreen_remove(env: Env, workspace_ref: str, post_id: str) -> None:
+    from postiz_pipelines.core.evergreen_store import remove_library_post
+    from postiz_pipelines.core.workspaces import get_workspace
+
+    with write(env) as s:
+        remove_library_post(s, workspace_id=get_workspace(s, workspace_ref).id, post_id=post_id,
+                            now=env.now(), actor="cli")
+    click.echo(f"removed {post_id}")
+
+
+@evergreen.command("pause")
+@click.option("--workspace", "workspace_ref", required=True)
+@click.argument("category")
+@pass_env
+@handles_errors
+def evergreen_pause(env: Env, workspace_ref: str, category: str) -> None:
+    _pause(env, workspace_ref, category, True)
+
+
+@evergreen.command("resume")
+@click.option("--workspace", "workspace_ref", required=True)
+@click.argument("category")
+@pass_env
+@handles_errors
+def evergreen_resume(env: Env, workspace_ref: str, category: str) -> None:
+    _pause(env, workspace_ref, category, False)
+
+
+def _pause(env: Env, workspace_ref: str, category: str, paused: bool) -> None:
+    from postiz_pipelines.core.evergreen_store import set_category_paused
+    from postiz_pipelines.core.workspaces import get_workspace
+
+    with write(env) as s:
+        now_paused = set_category_paused(s, workspace=get_workspace(s, workspace_ref), category=category,
+                                         paused=paused, now=env.now(), actor="cli")
+    click.echo(json.dumps({"paused_categories": now_paused}))
+
+
+# -- posting slots --------------------------------------------------------------------
+@main.command("slots")
+@click.option("--account", "account_id", required=True)
+@click.option("--slot", "slots", multiple=True, required=True, help="'mon 09:00' (repeat).")
+@pass_env
+@handles_errors
+def slots_set(env: Env, account_id: str, slots: tuple[str, ...]) -> None:
+    """Set an account's weekly posting slots ('add to queue' takes the next free one)."""
+    from postiz_pipelines.core.accounts import get_account
+    from postiz_pipelines.core.audit import audit
+    from postiz_pipelines.core.slots import parse_slots
+
+    raw = []
+    for i, spec in enumerate(slots):
+        parts = spec.split()
+        if len(parts) != 2:
+            raise ValidationFailed(Problem(f"slots[{i}]", f"{spec!r} must read 'WEEKDAY HH:MM'", spec))
+        raw.append({"weekday": parse_weekday(parts[0], f"slots[{i}].weekday"), "time": parts[1]})
+    parse_slots(raw)  # validates, naming slots[i].time
+    with write(env) as s:
+        acc = get_account(s, account_id)
+        acc.settings = {**(acc.settings or {}), "slots": raw}
+        audit(s, actor="cli", action="account.slots", object_type="social_account", object_id=acc.id,
+              workspace_id=acc.workspace_id, now=env.now(), slots=len(raw))
+    click.echo(json.dumps({"account": account_id, "slots": raw}))
