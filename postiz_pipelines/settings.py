@@ -45,6 +45,17 @@ class Settings(BaseModel):
         default=None, description="Point every provider at this sandbox base URL"
     )
     http_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    public_url: str | None = Field(
+        default=None, description="This deployment's public base URL (signed media links)"
+    )
+    media_link_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 86400)
+    # OAuth clients, for platforms whose tokens are refreshed with the app's credentials
+    x_client_id: str | None = None
+    x_client_secret: SecretStr | None = None
+    linkedin_client_id: str | None = None
+    linkedin_client_secret: SecretStr | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
     breaker_threshold: int = Field(default=5, ge=1, le=100_000, description="failures in a row")
     breaker_cooldown_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
@@ -55,7 +66,7 @@ class Settings(BaseModel):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
 
-    @field_validator("sandbox_url")
+    @field_validator("sandbox_url", "public_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("http://", "https://")):
@@ -79,9 +90,22 @@ class Settings(BaseModel):
             for err in exc.errors():
                 field = str(err["loc"][0]) if err["loc"] else "?"
                 var = f"{PREFIX}{field.upper()}"
-                shown = "<secret>" if "key" in field else repr(values.get(field))
+                shown = "<secret>" if ("key" in field or "secret" in field) else repr(values.get(field))
                 problems.append(f"{var}={shown}: {err['msg']}")
             raise ConfigError("invalid settings: " + "; ".join(problems)) from None
+
+    def provider_options(self) -> dict[str, dict[str, Any]]:
+        """Constructor options per platform (OAuth clients for token refresh)."""
+        from postiz_pipelines.core.crypto import Secret
+
+        out: dict[str, dict[str, Any]] = {}
+        for platform in ("x", "linkedin", "slack"):
+            client_id = getattr(self, f"{platform}_client_id")
+            secret = getattr(self, f"{platform}_client_secret")
+            if client_id:
+                out[platform] = {"client_id": client_id,
+                                 "client_secret": Secret(secret.get_secret_value()) if secret else None}
+        return out
 
     @property
     def resolved_database_url(self) -> str:

@@ -11,15 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from postiz_pipelines.core.models import (
-    ApiToken,
     MediaAsset,
     Post,
     PublishAttempt,
     PublishJob,
-    SocialAccount,
-    WebhookDelivery,
-    WebhookSubscription,
-    Workspace,
 )
 
 Id = str
@@ -38,7 +33,7 @@ class Out(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
@@ -128,7 +123,7 @@ class PostOut(Out):
             workspace_id=p.workspace_id,
             content=p.content,
             status=p.status,
-            scheduled_at=_iso(p.scheduled_at),
+            scheduled_at=iso(p.scheduled_at),
             settings=dict(p.settings or {}),
             media_ids=[m.media_id for m in p.media],
             targets=[
@@ -141,7 +136,7 @@ class PostOut(Out):
                     settings_override=dict(t.settings_override or {}),
                     remote_id=t.remote_id,
                     remote_url=t.remote_url,
-                    published_at=_iso(t.published_at),
+                    published_at=iso(t.published_at),
                 )
                 for t in p.targets
             ],
@@ -194,7 +189,7 @@ class JobOut(Out):
             last_error=j.last_error,
             last_error_class=j.last_error_class,
             remote_id=j.remote_id,
-            completed_at=_iso(j.completed_at),
+            completed_at=iso(j.completed_at),
         )
 
 
@@ -228,7 +223,7 @@ class AttemptOut(Out):
             attempt_no=a.attempt_no,
             outcome=a.outcome,
             started_at=a.started_at.isoformat(),
-            finished_at=_iso(a.finished_at),
+            finished_at=iso(a.finished_at),
             http_status=a.http_status,
             error_class=a.error_class,
             error_code=a.error_code,
@@ -281,204 +276,6 @@ class MediaOut(Out):
 class MediaList(Out):
     media: list[MediaOut]
     next_cursor: str | None
-
-
-# -- accounts, workspaces, members, tokens ----------------------------------------------
-class AccountCreate(In):
-    workspace_id: Id = Field(min_length=1, max_length=64)
-    platform: str = Field(min_length=1, max_length=24)
-    handle: str = Field(min_length=1, max_length=200)
-    access_token: str = Field(min_length=1, max_length=10_000)
-    refresh_token: str | None = Field(None, max_length=10_000)
-    expires_at: str | None = Field(None, max_length=64)
-    external_id: str | None = Field(None, max_length=200)
-    base_url: str | None = Field(None, max_length=500)
-    display_name: str = Field("", max_length=200)
-    settings: dict[str, Any] = Field(default_factory=dict)
-
-
-class AccountOut(Out):
-    id: Id
-    workspace_id: Id
-    platform: str
-    handle: str
-    display_name: str
-    external_id: str
-    status: str
-    base_url: str | None
-    token_expires_at: str | None
-    created_at: str
-
-    @classmethod
-    def of(cls, a: SocialAccount) -> AccountOut:
-        return cls(
-            id=a.id,
-            workspace_id=a.workspace_id,
-            platform=a.platform,
-            handle=a.handle,
-            display_name=a.display_name,
-            external_id=a.external_id,
-            status=a.status,
-            base_url=a.base_url,
-            token_expires_at=_iso(a.token_expires_at),
-            created_at=a.created_at.isoformat(),
-        )
-
-
-class AccountList(Out):
-    accounts: list[AccountOut]
-
-
-class WorkspaceCreate(In):
-    slug: str = Field(min_length=1, max_length=48)
-    name: str | None = Field(None, max_length=200)
-    timezone: str | None = Field(None, max_length=64)
-
-
-class WorkspacePatch(In):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    timezone: str | None = Field(None, max_length=64)
-
-
-class WorkspaceOut(Out):
-    id: Id
-    slug: str
-    name: str
-    timezone: str | None
-    role: str | None = None
-
-    @classmethod
-    def of(cls, w: Workspace, role: str | None = None) -> WorkspaceOut:
-        return cls(id=w.id, slug=w.slug, name=w.name, timezone=w.timezone, role=role)
-
-
-class WorkspaceList(Out):
-    workspaces: list[WorkspaceOut]
-
-
-class MemberIn(In):
-    email: str = Field(min_length=3, max_length=320)
-    role: RoleName
-
-
-class MemberPatch(In):
-    role: RoleName
-
-
-class MemberOut(Out):
-    user_id: Id
-    email: str
-    role: str
-
-
-class MemberList(Out):
-    members: list[MemberOut]
-
-
-class TokenCreate(In):
-    name: str = Field(min_length=1, max_length=200)
-    expires_in_days: int | None = Field(None, ge=1, le=3650)
-
-
-class TokenOut(Out):
-    id: Id
-    name: str
-    prefix: str
-    created_at: str
-    last_used_at: str | None
-    expires_at: str | None
-    revoked_at: str | None
-
-    @classmethod
-    def of(cls, t: ApiToken) -> TokenOut:
-        return cls(
-            id=t.id,
-            name=t.name,
-            prefix=t.prefix,
-            created_at=t.created_at.isoformat(),
-            last_used_at=_iso(t.last_used_at),
-            expires_at=_iso(t.expires_at),
-            revoked_at=_iso(t.revoked_at),
-        )
-
-
-class TokenCreated(TokenOut):
-    token: str = Field(description="shown this once; store it now")
-
-
-class TokenList(Out):
-    tokens: list[TokenOut]
-
-
-class MeOut(Out):
-    id: Id
-    email: str
-    workspaces: list[WorkspaceOut]
-
-
-# -- webhooks ----------------------------------------------------------------------------
-class WebhookCreate(In):
-    workspace_id: Id = Field(min_length=1, max_length=64)
-    url: str = Field(min_length=8, max_length=1000)
-    events: list[Literal["post.published", "post.failed", "post.canceled"]] | None = None
-
-
-class WebhookOut(Out):
-    id: Id
-    workspace_id: Id
-    url: str
-    events: list[str]
-    status: str
-    created_at: str
-
-    @classmethod
-    def of(cls, w: WebhookSubscription) -> WebhookOut:
-        return cls(
-            id=w.id,
-            workspace_id=w.workspace_id,
-            url=w.url,
-            events=w.events.split(","),
-            status=w.status,
-            created_at=w.created_at.isoformat(),
-        )
-
-
-class WebhookCreated(WebhookOut):
-    secret: str = Field(description="signing secret (Standard Webhooks), shown this once")
-
-
-class WebhookList(Out):
-    webhooks: list[WebhookOut]
-
-
-class DeliveryOut(Out):
-    id: Id
-    event_type: str
-    event_id: int
-    status: str
-    attempts: int
-    next_attempt_at: str
-    last_status_code: int | None
-    last_error: str | None
-    delivered_at: str | None
-
-    @classmethod
-    def of(cls, d: WebhookDelivery) -> DeliveryOut:
-        return cls(
-            id=d.id,
-            event_type=d.event_type,
-            event_id=d.event_id,
-            status=d.status,
-            attempts=d.attempts,
-            next_attempt_at=d.next_attempt_at.isoformat(),
-            last_status_code=d.last_status_code,
-            last_error=d.last_error,
-            delivered_at=_iso(d.delivered_at),
-        )
-
-
-class DeliveryList(Out):
-    deliveries: list[DeliveryOut]
 
 
 # -- worker ------------------------------------------------------------------------------

@@ -43,8 +43,9 @@ def _b64e(value: bytes) -> str:
 class _Key:
     kid: str
     aead: AESGCM
+    raw: bytes
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # never the key material
         return f"_Key(kid={self.kid!r})"
 
 
@@ -60,7 +61,7 @@ class Keyring:
                 raise ConfigError(
                     f"POSTIZ_ENCRYPTION_KEY: key {kid!r} is {len(raw)} bytes, AES-256 needs 32"
                 )
-            self._keys[kid] = _Key(kid, AESGCM(raw))
+            self._keys[kid] = _Key(kid, AESGCM(raw), raw)
         self.primary = keys[0][0]
 
     @classmethod
@@ -118,6 +119,13 @@ class Keyring:
             return Secret(key.aead.decrypt(raw[:12], raw[12:], context.encode()).decode())
         except InvalidTag:
             raise SealingError("sealed value failed authentication") from None
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (e.g. signing media links), derived from the primary key."""
+        import hmac
+        from hashlib import sha256
+
+        return hmac.new(self._keys[self.primary].raw, f"postiz:{purpose}".encode(), sha256).digest()
 
     def needs_reseal(self, sealed: str) -> bool:
         return sealed.split(".", 2)[1:2] != [self.primary]

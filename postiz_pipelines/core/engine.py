@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from postiz_pipelines.core.models import (
     AccountStatus,
     AttemptOutcome,
     JobStatus,
+    MediaAsset,
     Post,
     PostStatus,
     PostTarget,
@@ -54,6 +55,7 @@ from postiz_pipelines.errors import (
 from postiz_pipelines.providers.base import (
     AccountCredentials,
     IdempotencyMode,
+    MediaFile,
     PostContent,
     PublishResult,
 )
@@ -120,6 +122,7 @@ class Publisher:
         owner: str,
         config: EngineConfig | None = None,
         media_root: Path = Path("."),
+        media_url: Callable[[str, str, datetime], str | None] | None = None,
     ) -> None:
         self.db = db
         self.keyring = keyring
@@ -128,6 +131,7 @@ class Publisher:
         self.owner = owner
         self.config = config or EngineConfig()
         self.media_root = media_root
+        self.media_url = media_url  # signed public links, for platforms that fetch media
         self._stopping = asyncio.Event()
         self._account_locks: dict[str, asyncio.Lock] = {}
         self._account_next: dict[str, datetime] = {}
@@ -247,6 +251,7 @@ class Publisher:
         except AuthExpired:
             tokens = await self._refresh(provider, work)
             work.credentials.access_token = tokens.access_token
+            work.credentials.token_expires_at = tokens.expires_at
             if tokens.refresh_token is not None:
                 work.credentials.refresh_token = tokens.refresh_token
             return await provider.publish(work.credentials, work.content, idempotency_key=work.idempotency_key)
@@ -319,7 +324,7 @@ class Publisher:
             thread = tuple((post.settings or {}).get("thread") or ())
             content = PostContent(
                 text=target.content_override if target.content_override is not None else post.content,
-                media=tuple(media_file(pm.asset, self.media_root) for pm in post.media),
+                media=tuple(self._media(pm.asset, now) for pm in post.media),
                 thread=thread,
                 settings={**(post.settings or {}), **(target.settings_override or {})},
             )
@@ -353,6 +358,11 @@ class Publisher:
         queue.defer(s, job.id, owner=self.owner, now=now, until=until, reason=reason)
         return JobOutcome(job.id, "deferred", job.platform, "deferred", reason)
 
+    def _media(self, asset: MediaAsset, now: datetime) -> MediaFile:
+        file = media_file(asset, self.media_root)
+        url = self.media_url(asset.id, asset.mime_type, now) if self.media_url else None
+        return replace(file, public_url=url) if url else file
+
     def _fail_now(self, s: Session, job: PublishJob, target: PostTarget, post: Post,
                   now: datetime, error: str, error_class: str) -> JobOutcome:
         queue.fail(s, job.id, owner=self.owner, now=now, error=error, error_class=error_class)
@@ -385,6 +395,8 @@ class Publisher:
                 job.completed_at = now
                 job.lease_owner = None
             breaker.record_success(s, job.platform, now=now)
+            if result.account_updates:
+                _apply_account_updates(s, job, dict(result.account_updates), now, self.owner)
             target = s.get(PostTarget, job.target_id)
             post = s.get(Post, job.post_id)
             assert target is not None and post is not None
@@ -469,6 +481,20 @@ class Publisher:
             if opened:
                 record_event(s, EventType.ALERT, now=now, platform=job.platform, job_id=job.id,
                              alert="breaker_open", error=exc.message[:500])
+
+
+def _apply_account_updates(s: Session, job: PublishJob, updates: dict[str, str], now: datetime,
+                           owner: str) -> None:
+    """Keep what the platform said changed (e.g. a Telegram chat's new id) for the next post."""
+    account = s.get(SocialAccount, job.account_id)
+    if account is None:
+        return
+    before = {"external_id": account.external_id}
+    if "external_id" in updates:
+        account.external_id = updates["external_id"]
+    account.updated_at = now
+    audit(s, actor=f"engine:{owner}", action="account.platform_update", object_type="social_account",
+          object_id=account.id, workspace_id=account.workspace_id, now=now, before=before, after=updates)
 
 
 def _settle_post(session: Session, post: Post) -> None:

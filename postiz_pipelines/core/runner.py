@@ -16,7 +16,6 @@ from postiz_pipelines.core.clock import Clock, SystemClock
 from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.core.engine import BatchReport, Publisher
 from postiz_pipelines.core.models import PublishJob
-from postiz_pipelines.providers.registry import ProviderSet
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +57,10 @@ async def publish_claimed(
         return BatchReport()
     s = app.settings
     async with httpx.AsyncClient(timeout=s.http_timeout_seconds, transport=transport) as http:
-        providers = ProviderSet(http, sandbox_url=s.sandbox_url, clock=clock)
+        providers = app.provider_set(http, clock)
         publisher = Publisher(
             app.db, app.keyring, providers, clock=clock, owner=owner,
-            config=app.engine_config(), media_root=app.media_root,
+            config=app.engine_config(), media_root=app.media_root, media_url=app.media_url,
         )
         return await publisher.run(jobs)
 

@@ -117,7 +117,7 @@ async def refresh_expiring_tokens_async(
     async with httpx.AsyncClient(
         timeout=app.settings.http_timeout_seconds, transport=transport
     ) as http:
-        providers = ProviderSet(http, sandbox_url=app.settings.sandbox_url)
+        providers = app.provider_set(http)
 
         async def one(account_id: str) -> None:
             async with sem:

@@ -97,7 +97,7 @@ class PublishingWorker:
         self.stats.status = "running"
         poll = timedelta(milliseconds=s.worker_poll_interval)
         async with httpx.AsyncClient(timeout=s.http_timeout_seconds, transport=self.transport) as http:
-            providers = ProviderSet(http, sandbox_url=s.sandbox_url, clock=self.clock)
+            providers = self.app.provider_set(http, self.clock)
             while not self._stop.is_set():
                 if max_passes is not None and self.stats.passes >= max_passes:
                     break
@@ -135,6 +135,7 @@ class PublishingWorker:
             self._publisher = Publisher(
                 self.app.db, self.app.keyring, providers, clock=self.clock, owner=self.worker_id,
                 config=self.app.engine_config(), media_root=self.app.media_root,
+                media_url=self.app.media_url,
             )
             if self._stop.is_set():
                 self._publisher.request_stop()

@@ -21,11 +21,12 @@ class PostizResource(ConfigurableResource):  # type: ignore[type-arg]
     database_url: str | None = None
     sandbox_url: str | None = None
     data_dir: str | None = None
+    settings_overrides: dict[str, str] = {}  # more POSTIZ_* values (never secrets: config is visible)
 
     _app: AppContext | None = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
-        env = dict(os.environ)
+        env = {**os.environ, **self.settings_overrides}
         for field, var in (
             ("database_url", "POSTIZ_DATABASE_URL"),
             ("sandbox_url", "POSTIZ_SANDBOX_URL"),

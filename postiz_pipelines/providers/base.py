@@ -9,6 +9,7 @@ leaves as a ``ProviderError`` subclass from ``errors.py``; httpx exceptions neve
 from __future__ import annotations
 
 import json
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -24,6 +25,10 @@ import httpx
 from postiz_pipelines.core.clock import Clock, SystemClock
 from postiz_pipelines.core.crypto import Secret
 from postiz_pipelines.errors import OutcomeUnknown, Problem, TransientError
+
+# httpx logs every request URL at INFO, and some platforms put tokens in the URL (Telegram
+# bot tokens, Discord webhook tokens, Meta refresh calls): never let that reach a log.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class IdempotencyMode(StrEnum):
@@ -142,6 +147,9 @@ class PublishResult:
     url: str | None = None
     thread_ids: tuple[str, ...] = ()  # ids of the follow-up items, in order
     http_status: int | None = None
+    # what the platform told us changed about the account, for the engine to store
+    # (a Telegram group that became a supergroup has a new chat id: {"external_id": ...})
+    account_updates: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

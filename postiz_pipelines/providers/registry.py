@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
@@ -80,9 +81,11 @@ class ProviderSet:
         sandbox_url: str | None = None,
         base_urls: Mapping[str, str] | None = None,
         clock: Clock | None = None,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.http = http
         self.clock = clock
+        self.options = {k: dict(v) for k, v in (options or {}).items()}
         self.sandbox_url = sandbox_url
         self.base_urls = dict(base_urls or {})
         self._built: dict[str, Provider] = {}
@@ -94,5 +97,6 @@ class ProviderSet:
                 self.http,
                 base_url=base_url_for(platform, self.sandbox_url, self.base_urls),
                 clock=self.clock,
+                **self.options.get(platform, {}),
             )
         return self._built[platform]

@@ -152,6 +152,7 @@ class TelegramProvider(Provider):
             thread_ids=tuple(thread_ids),
             http_status=200,
             migrated_to_chat_id=migrated,
+            account_updates={"external_id": migrated} if migrated else {},
         )
 
     async def verify(self, account: AccountCredentials) -> dict[str, Any]:

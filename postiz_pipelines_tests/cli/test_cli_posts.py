@@ -14,24 +14,45 @@ from postiz_pipelines.core.models import AuditLog, Post, PublishJob
 def acme(run):  # type: ignore[no-untyped-def]
     run("workspaces", "create", "--slug", "acme", "--timezone", "Europe/Berlin")
     run("workspaces", "create", "--slug", "nozone")
-    out = run("accounts", "add", "--workspace", "acme", "--platform", "mastodon", "--handle", "alice",
-              "--token", "secret-token-value", "--base-url", "https://mastodon.example", "--json").output
+    out = run(
+        "accounts",
+        "add",
+        "--workspace",
+        "acme",
+        "--platform",
+        "mastodon",
+        "--handle",
+        "alice",
+        "--token",
+        "secret-token-value",
+        "--base-url",
+        "https://mastodon.example",
+        "--json",
+    ).output
     return json.loads(out)[0]["id"]
 
 
 def counts(app):  # type: ignore[no-untyped-def]
     with app.db.read() as s:
-        return (s.scalar(select(func.count()).select_from(Post)),
-                s.scalar(select(func.count()).select_from(PublishJob)))
+        return (
+            s.scalar(select(func.count()).select_from(Post)),
+            s.scalar(select(func.count()).select_from(PublishJob)),
+        )
 
 
 @pytest.mark.parametrize(
     ("args", "needles"),
     [
-        (["--account", "acc_nope", "--at", "2026-11-29T10:00+01:00"], ["targetAccounts[0]", "unknown account 'acc_nope'"]),
+        (
+            ["--account", "acc_nope", "--at", "2026-11-29T10:00+01:00"],
+            ["targetAccounts[0]", "unknown account 'acc_nope'"],
+        ),
         (["--at", "2026-11-27T10:00+01:00"], ["scheduledAt", "is in the past"]),
         (["--at", "tomorrow 10am"], ["scheduledAt", "not an ISO 8601 time"]),
-        (["--at", "2026-11-29T10:00", "--timezone", "Mars/Base"], ["timezone", "unknown time zone 'Mars/Base'"]),
+        (
+            ["--at", "2026-11-29T10:00", "--timezone", "Mars/Base"],
+            ["timezone", "unknown time zone 'Mars/Base'"],
+        ),
         (["--text-override", "x" * 501], ["mastodon.text", "text is 501 graphemes, limit 500"]),
     ],
 )
@@ -48,8 +69,19 @@ def test_refused_input_names_the_field_and_writes_nothing(run, app, acme, args, 
 
 
 def test_naive_time_needs_a_zone_when_the_workspace_has_none(run, app, acme):
-    result = run("posts", "create", "--workspace", "nozone", "--text", "x", "--account", acme,
-                 "--at", "2026-11-29T10:00", code=1)
+    result = run(
+        "posts",
+        "create",
+        "--workspace",
+        "nozone",
+        "--text",
+        "x",
+        "--account",
+        acme,
+        "--at",
+        "2026-11-29T10:00",
+        code=1,
+    )
     assert "scheduledAt" in result.output and "has no time zone" in result.output
     assert counts(app) == (0, 0)
 
@@ -61,8 +93,19 @@ def test_unknown_workspace(run, app):
 
 
 def test_local_time_in_the_workspace_zone_and_listing(run, app, acme):
-    out = run("posts", "create", "--workspace", "acme", "--text", "hi", "--account", acme,
-              "--at", "2026-11-29T10:00", "--json").output
+    out = run(
+        "posts",
+        "create",
+        "--workspace",
+        "acme",
+        "--text",
+        "hi",
+        "--account",
+        acme,
+        "--at",
+        "2026-11-29T10:00",
+        "--json",
+    ).output
     post = json.loads(out)[0]
     assert post["scheduled_at"] == "2026-11-29T09:00:00+00:00"  # 10:00 in Berlin (CET)
     listed = json.loads(run("posts", "list", "--workspace", "acme", "--json").output)

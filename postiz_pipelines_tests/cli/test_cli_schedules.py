@@ -11,8 +11,21 @@ from postiz_pipelines.core.models import PublishJob
 
 def setup(run) -> str:  # type: ignore[no-untyped-def]
     run("workspaces", "create", "--slug", "acme", "--timezone", "UTC")
-    out = run("accounts", "add", "--workspace", "acme", "--platform", "mastodon", "--handle", "alice",
-              "--token", "t", "--base-url", "https://m.example", "--json").output
+    out = run(
+        "accounts",
+        "add",
+        "--workspace",
+        "acme",
+        "--platform",
+        "mastodon",
+        "--handle",
+        "alice",
+        "--token",
+        "t",
+        "--base-url",
+        "https://m.example",
+        "--json",
+    ).output
     return json.loads(out)[0]["id"]
 
 
@@ -23,10 +36,22 @@ def job_times(app):  # type: ignore[no-untyped-def]
 
 def test_recurring_post_pause_resume_update(run, app, clock):
     acc = setup(run)
-    run("posts", "create", "--workspace", "acme", "--text", "tip", "--account", acc,
-        "--cron", "0 */6 * * *")
+    run(
+        "posts",
+        "create",
+        "--workspace",
+        "acme",
+        "--text",
+        "tip",
+        "--account",
+        acc,
+        "--cron",
+        "0 */6 * * *",
+    )
     assert len(job_times(app)) == 4  # clock at 12:00: 18:00, 00:00, 06:00, 12:00 next day
-    [sched] = json.loads(run("schedules", "list", "--workspace", "acme", "--kind", "recurring", "--json").output)
+    [sched] = json.loads(
+        run("schedules", "list", "--workspace", "acme", "--kind", "recurring", "--json").output
+    )
     assert sched["rule"] == "0 */6 * * *" and sched["status"] == "active"
     paused = json.loads(run("schedules", "pause", sched["id"]).output)
     assert paused["removed_jobs"] == 4 and job_times(app) == []
@@ -45,13 +70,48 @@ def test_next_slot_and_evergreen(run, app):
     run("slots", "--account", acc, "--slot", "mon 09:00", "--slot", "thu 17:30")
     bad = run("slots", "--account", acc, "--slot", "mon 25:00", code=1)
     assert "slots[0].time" in bad.output
-    out = json.loads(run("posts", "create", "--workspace", "acme", "--text", "q", "--account", acc,
-                         "--at", "next-slot", "--json").output)[0]
+    out = json.loads(
+        run(
+            "posts",
+            "create",
+            "--workspace",
+            "acme",
+            "--text",
+            "q",
+            "--account",
+            acc,
+            "--at",
+            "next-slot",
+            "--json",
+        ).output
+    )[0]
     assert out["scheduled_at"] == "2026-11-30T09:00:00+00:00"  # Monday after Saturday 28th
 
-    run("evergreen", "timetable", "--workspace", "acme", "--slot", "sun 10:00 tips", "--account", acc)
-    run("evergreen", "add", "--workspace", "acme", "--category", "tips", "--text", "one", "--text", "uno")
-    too_long = run("evergreen", "add", "--workspace", "acme", "--category", "tips", "--text", "x" * 600, code=1)
+    run(
+        "evergreen",
+        "timetable",
+        "--workspace",
+        "acme",
+        "--slot",
+        "sun 10:00 tips",
+        "--account",
+        acc,
+    )
+    run(
+        "evergreen",
+        "add",
+        "--workspace",
+        "acme",
+        "--category",
+        "tips",
+        "--text",
+        "one",
+        "--text",
+        "uno",
+    )
+    too_long = run(
+        "evergreen", "add", "--workspace", "acme", "--category", "tips", "--text", "x" * 600, code=1
+    )
     assert "mastodon.text" in too_long.output and "limit 500" in too_long.output
     listed = json.loads(run("evergreen", "list", "--workspace", "acme", "--json").output)
     assert [r["category"] for r in listed] == ["tips"]

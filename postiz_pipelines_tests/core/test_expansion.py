@@ -9,9 +9,20 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from postiz_pipelines.core.evergreen_store import add_library_post, set_category_paused, set_timetable
+from postiz_pipelines.core.evergreen_store import (
+    add_library_post,
+    set_category_paused,
+    set_timetable,
+)
 from postiz_pipelines.core.expansion import expand_schedules
-from postiz_pipelines.core.models import AnalyticsEvent, EvergreenPost, JobStatus, Post, PublishJob, Schedule
+from postiz_pipelines.core.models import (
+    AnalyticsEvent,
+    EvergreenPost,
+    JobStatus,
+    Post,
+    PublishJob,
+    Schedule,
+)
 from postiz_pipelines.core.posts import Recurrence, create_post
 from postiz_pipelines.core.schedules import change_recurrence, pause_schedule, resume_schedule
 from postiz_pipelines.errors import ValidationFailed

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.core.dispatch import run_key
-from postiz_pipelines.core.models import JobStatus, PostStatus, PublishAttempt, PublishJob, Post
+from postiz_pipelines.core.models import JobStatus, Post, PostStatus, PublishAttempt, PublishJob
 from postiz_pipelines.core.queue import due_groups
 from postiz_pipelines.defs.partitions import WORKSPACES
 from postiz_pipelines.defs.publish import publish_job

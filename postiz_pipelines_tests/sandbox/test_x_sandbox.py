@@ -178,13 +178,13 @@ def test_auth_failures_are_401_problems_and_suspension_is_403(
     assert "suspended" in suspended.json()["detail"]
     clock.advance(7200)
     assert call(sandbox_client, "GET", "/2/users/me", tokens["access_token"]).json() == unauthorized
+    fresh = exchange(sandbox_client, code="c2")
     sandbox_state.reset()
-    assert (
-        grant(
-            sandbox_client, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
-        ).status_code
-        == 400
+    assert call(sandbox_client, "GET", "/2/users/me", fresh["access_token"]).status_code == 401
+    refreshed = grant(
+        sandbox_client, grant_type="refresh_token", refresh_token=fresh["refresh_token"]
     )
+    assert refreshed.status_code == 400
 
 
 # -- posts -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from postiz_pipelines.api import idempotency
 from postiz_pipelines.api.deps import CallerDep, State, WriterDep
 from postiz_pipelines.api.routes.posts import resolve_workspace
-from postiz_pipelines.api.schemas import AccountCreate, AccountList, AccountOut
+from postiz_pipelines.api.schemas_admin import AccountCreate, AccountList, AccountOut
 from postiz_pipelines.core.account_ops import remove_account
 from postiz_pipelines.core.accounts import add_account, get_account, list_accounts
 from postiz_pipelines.core.models import Role

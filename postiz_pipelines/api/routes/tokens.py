@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from postiz_pipelines.api import idempotency
 from postiz_pipelines.api.deps import CallerDep, State, WriterDep
-from postiz_pipelines.api.schemas import (
+from postiz_pipelines.api.schemas_admin import (
     MeOut,
     TokenCreate,
     TokenCreated,

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from postiz_pipelines.api import idempotency
 from postiz_pipelines.api.deps import CallerDep, State, WriterDep
 from postiz_pipelines.api.routes.posts import resolve_workspace
-from postiz_pipelines.api.schemas import (
+from postiz_pipelines.api.schemas_admin import (
     DeliveryList,
     DeliveryOut,
     WebhookCreate,
