@@ -41,27 +41,38 @@ def _wait_http(url: str, seconds: float) -> bool:
     return False
 
 
-def run_dev(settings: Settings, *, sandbox_port: int, ui_port: int, seed: bool) -> int:
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_dev(settings: Settings, *, sandbox_port: int, ui_port: int, api_port: int, seed: bool) -> int:
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    api_url = f"http://127.0.0.1:{api_port}"
     env = dict(os.environ)
     env.setdefault("POSTIZ_SANDBOX_URL", sandbox_url)
+    env.setdefault("POSTIZ_PUBLIC_URL", api_url)  # signed media links point at the local API
     env["POSTIZ_DATA_DIR"] = str(settings.data_dir.resolve())
     env["DAGSTER_HOME"] = str(dagster_home(settings))
     exe = [sys.executable, "-m", "postiz_pipelines.cli"]
 
     subprocess.run([*exe, "db", "upgrade"], env=env, check=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the children on SIGTERM as on Ctrl-C
     children: list[subprocess.Popen[bytes]] = []
     try:
         children.append(subprocess.Popen([*exe, "sandbox", "--port", str(sandbox_port)], env=env))
-        if not _wait_http(f"{sandbox_url}/_sandbox/health", 30):
-            print(f"the sandbox did not start on port {sandbox_port}", file=sys.stderr)
-            return 1
+        children.append(subprocess.Popen([*exe, "api", "--port", str(api_port)], env=env))
+        for url, what in ((f"{sandbox_url}/_sandbox/health", "sandbox"), (f"{api_url}/healthz", "API")):
+            if not _wait_http(url, 30):
+                print(f"the {what} did not start ({url})", file=sys.stderr)
+                return 1
         if seed:
             subprocess.run([*exe, "demo", "--sandbox-url", sandbox_url], env=env, check=True)
-        print(f"\n  Dagster UI:  http://127.0.0.1:{ui_port}  (runs appear as posts fall due)")
-        print(f"  Sandbox:     {sandbox_url}/_sandbox/mastodon/posts  (what was published)\n")
+        print(f"\n  Dagster UI:  http://127.0.0.1:{ui_port}  (publish runs appear as posts fall due)")
+        print(f"  REST API:    {api_url}/docs")
+        print(f"  Sandbox:     {sandbox_url}/_sandbox/mastodon/posts  (what each platform received)\n")
         dagster = subprocess.Popen(
-            ["dagster", "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(ui_port)],
+            [sys.executable, "-m", "dagster", "dev", "-w", str(ROOT / "workspace.yaml"),
+             "-h", "127.0.0.1", "-p", str(ui_port)],
             env=env, cwd=ROOT,
         )
         children.append(dagster)

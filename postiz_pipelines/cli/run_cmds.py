@@ -48,7 +48,7 @@ def recover(env: Env) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8787, type=int, show_default=True)
 def sandbox(host: str, port: int) -> None:
-    """Serve the local platform emulator (Mastodon and the others) over HTTP."""
+    """Serve the local emulator of all ten platforms (with its /_sandbox control API)."""
     from postiz_pipelines.sandbox.server import serve
 
     serve(host, port)
@@ -66,21 +66,23 @@ def demo(env: Env, sandbox_url: str, count: int, spread_seconds: int) -> None:
 
     with write(env) as s:
         summary = seed_demo(s, env.app.keyring, sandbox_url=sandbox_url, now=env.now(),
-                            posts=count, spread_seconds=spread_seconds)
+                            media_root=env.app.media_root, posts=count, spread_seconds=spread_seconds)
     click.echo(json.dumps(summary, indent=2))
 
 
 @main.command("dev")
 @click.option("--sandbox-port", default=8787, type=int, show_default=True)
 @click.option("--ui-port", default=3000, type=int, show_default=True)
+@click.option("--api-port", default=8000, type=int, show_default=True)
 @click.option("--no-demo", is_flag=True, help="Do not seed the demo workspace.")
 @pass_env
 @handles_errors
-def dev(env: Env, sandbox_port: int, ui_port: int, no_demo: bool) -> None:
-    """Migrate, seed the demo, start the sandbox and the Dagster UI (with its daemon)."""
+def dev(env: Env, sandbox_port: int, ui_port: int, api_port: int, no_demo: bool) -> None:
+    """Migrate, seed the demo, start the sandbox, the API and the Dagster UI (with its daemon)."""
     from postiz_pipelines.devserver import run_dev
 
-    sys.exit(run_dev(env.settings, sandbox_port=sandbox_port, ui_port=ui_port, seed=not no_demo))
+    sys.exit(run_dev(env.settings, sandbox_port=sandbox_port, ui_port=ui_port, api_port=api_port,
+                     seed=not no_demo))
 
 
 

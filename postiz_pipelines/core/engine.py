@@ -476,11 +476,8 @@ class Publisher:
             throttle.impose(s, throttle.account_scope(job.account_id),
                             until=now + timedelta(seconds=wait), reason=exc.message, now=now)
         elif isinstance(exc, TransientError):
-            opened = breaker.record_failure(s, job.platform, now=now, error=exc.message,
-                                            policy=self.config.breaker)
-            if opened:
-                record_event(s, EventType.ALERT, now=now, platform=job.platform, job_id=job.id,
-                             alert="breaker_open", error=exc.message[:500])
+            # an opened breaker is raised as an alert by the alerts sensor (event + webhook)
+            breaker.record_failure(s, job.platform, now=now, error=exc.message, policy=self.config.breaker)
 
 
 def _apply_account_updates(s: Session, job: PublishJob, updates: dict[str, str], now: datetime,

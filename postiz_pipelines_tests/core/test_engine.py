@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from postiz_pipelines.core.alerts import raise_alerts
 from postiz_pipelines.core.breaker import blocked_platforms
 from postiz_pipelines.core.ids import new_id
 from postiz_pipelines.core.models import (
@@ -204,6 +205,10 @@ def test_outage_opens_the_breaker_defers_without_spending_attempts_and_recovery_
         cb = s.get(CircuitBreaker, "mastodon")
         assert cb.state == "open"
         assert blocked_platforms(s, now=clock.now()) == {"mastodon"}
+    raised = raise_alerts(app.db, now=clock.now())
+    assert [(a.kind, a.subject) for a in raised] == [("breaker_open", "mastodon")]
+    assert raise_alerts(app.db, now=clock.now()) == []  # once per quiet period
+    with app.db.read() as s:
         alerts = s.scalars(select(AnalyticsEvent).where(AnalyticsEvent.event_type == "alert")).all()
     assert [a.data["alert"] for a in alerts] == ["breaker_open"]
 
