@@ -148,6 +148,67 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_api_tokens_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "evergreen_posts",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("category", sa.String(length=100), nullable=False),
+        sa.Column(
+            "variations",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("max_uses", sa.Integer(), nullable=True),
+        sa.Column("uses", sa.Integer(), nullable=False),
+        sa.Column("last_published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("cooldown_seconds", sa.Integer(), nullable=True),
+        sa.Column(
+            "last_variation_by_account",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_evergreen_posts_workspace_id_workspaces"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_evergreen_posts")),
+    )
+    with op.batch_alter_table("evergreen_posts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_evergreen_posts_workspace_category", ["workspace_id", "category"], unique=False
+        )
+
+    op.create_table(
+        "idempotency_records",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("user_id", sa.String(length=40), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("method", sa.String(length=8), nullable=False),
+        sa.Column("path", sa.String(length=300), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.Column(
+            "response_body",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_idempotency_records_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_records")),
+        sa.UniqueConstraint("user_id", "key", name=op.f("uq_idempotency_records_user_id")),
+    )
+    with op.batch_alter_table("idempotency_records", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_idempotency_records_expires_at"), ["expires_at"], unique=False
+        )
+
+    op.create_table(
         "media_assets",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
@@ -268,6 +329,31 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "webhook_subscriptions",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("url", sa.String(length=1000), nullable=False),
+        sa.Column("events", sa.String(length=200), nullable=False),
+        sa.Column("secret_sealed", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("last_event_id", sa.BigInteger(), nullable=False),
+        sa.Column("created_by", sa.String(length=40), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_webhook_subscriptions_workspace_id_workspaces"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_subscriptions")),
+    )
+    with op.batch_alter_table("webhook_subscriptions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webhook_subscriptions_workspace_id"), ["workspace_id"], unique=False
+        )
+
+    op.create_table(
         "workspace_members",
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
         sa.Column("user_id", sa.String(length=40), nullable=False),
@@ -371,6 +457,80 @@ def upgrade() -> None:
             batch_op.f("ix_schedules_workspace_id"), ["workspace_id"], unique=False
         )
 
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("subscription_id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("event_id", sa.BigInteger(), nullable=False),
+        sa.Column("event_type", sa.String(length=48), nullable=False),
+        sa.Column(
+            "payload",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_status_code", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["subscription_id"],
+            ["webhook_subscriptions.id"],
+            name=op.f("fk_webhook_deliveries_subscription_id_webhook_subscriptions"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+        sa.UniqueConstraint(
+            "subscription_id", "event_id", name=op.f("uq_webhook_deliveries_subscription_id")
+        ),
+    )
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_webhook_deliveries_due",
+            ["next_attempt_at"],
+            unique=False,
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
+        )
+
+    op.create_table(
+        "evergreen_timetables",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("schedule_id", sa.String(length=40), nullable=False),
+        sa.Column(
+            "slots",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "account_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("timezone", sa.String(length=64), nullable=True),
+        sa.Column("cooldown_seconds", sa.Integer(), nullable=False),
+        sa.Column("shuffle", sa.Boolean(), nullable=False),
+        sa.Column("seed", sa.Integer(), nullable=False),
+        sa.Column(
+            "paused_categories",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["schedule_id"],
+            ["schedules.id"],
+            name=op.f("fk_evergreen_timetables_schedule_id_schedules"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_evergreen_timetables_workspace_id_workspaces"),
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_evergreen_timetables")),
+    )
     op.create_table(
         "publish_jobs",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -491,6 +651,15 @@ def downgrade() -> None:
         batch_op.drop_index("ix_publish_jobs_account_status")
 
     op.drop_table("publish_jobs")
+    op.drop_table("evergreen_timetables")
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_webhook_deliveries_due",
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
+        )
+
+    op.drop_table("webhook_deliveries")
     with op.batch_alter_table("schedules", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_schedules_workspace_id"))
         batch_op.drop_index(batch_op.f("ix_schedules_post_id"))
@@ -509,6 +678,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_workspace_members_user_id"))
 
     op.drop_table("workspace_members")
+    with op.batch_alter_table("webhook_subscriptions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_subscriptions_workspace_id"))
+
+    op.drop_table("webhook_subscriptions")
     with op.batch_alter_table("social_accounts", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_social_accounts_identity",
@@ -542,6 +715,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_media_assets_workspace_id"))
 
     op.drop_table("media_assets")
+    with op.batch_alter_table("idempotency_records", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_idempotency_records_expires_at"))
+
+    op.drop_table("idempotency_records")
+    with op.batch_alter_table("evergreen_posts", schema=None) as batch_op:
+        batch_op.drop_index("ix_evergreen_posts_workspace_category")
+
+    op.drop_table("evergreen_posts")
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_tokens_user_id"))
 

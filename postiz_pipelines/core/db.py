@@ -14,9 +14,21 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# For one self-contained transaction (it rolls back whole on failure, so a retry is safe):
+# a lock timeout, a dropped connection or a failover should not turn a post that the
+# platform accepted into an uncertain outcome.
+retry_transient_db = retry(
+    retry=retry_if_exception_type((OperationalError, InterfaceError)),
+    stop=stop_after_attempt(4),
+    wait=wait_exponential(multiplier=0.2, max=3),
+    reraise=True,
+)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

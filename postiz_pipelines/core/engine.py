@@ -24,7 +24,7 @@ from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.backoff import RetryPolicy
 from postiz_pipelines.core.clock import Clock
 from postiz_pipelines.core.crypto import Keyring
-from postiz_pipelines.core.db import Database
+from postiz_pipelines.core.db import Database, retry_transient_db
 from postiz_pipelines.core.events import EventType, record_event
 from postiz_pipelines.core.ids import new_id
 from postiz_pipelines.core.models import (
@@ -283,6 +283,7 @@ class Publisher:
                              platform=work.platform, account_id=account.id, job_id=work.job_id,
                              error=str(error.message if error else ""), code=error.code if error else None)
 
+    @retry_transient_db
     def _begin(self, job_id: str) -> _Work | JobOutcome:
         """Load the job and write the intent (attempt ``sending``) in one committed transaction."""
         now = self.clock.now()
@@ -373,6 +374,7 @@ class Publisher:
                      job_id=job.id, error_class=error_class, error=error)
         return JobOutcome(job.id, "failed", job.platform, error_class, error)
 
+    @retry_transient_db
     def _finish_success(self, work: _Work, result: PublishResult) -> JobOutcome:
         now = self.clock.now()
         with self.db.session() as s:
@@ -413,6 +415,7 @@ class Publisher:
                   object_id=job.id, workspace_id=job.workspace_id, now=now, remote_id=result.remote_id)
             return JobOutcome(job.id, "completed", job.platform, remote_id=result.remote_id)
 
+    @retry_transient_db
     def _finish_error(self, work: _Work, exc: ProviderError) -> JobOutcome:
         now = self.clock.now()
         with self.db.session() as s:

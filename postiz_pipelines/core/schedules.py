@@ -8,9 +8,11 @@ published late.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.core.audit import audit
@@ -31,6 +33,7 @@ from postiz_pipelines.core.models import (
 )
 from postiz_pipelines.core.posts import Recurrence, check_recurrence
 from postiz_pipelines.core.scheduling import DEFAULT_HORIZON
+from postiz_pipelines.core.timeparse import parse_instant
 from postiz_pipelines.core.workspaces import get_workspace
 from postiz_pipelines.errors import Conflict, NotFound, ValidationFailed
 
@@ -54,17 +57,28 @@ def list_schedules(session: Session, *, workspace_id: str, kind: str | None = No
     return list(session.scalars(q))
 
 
+def _waiting() -> tuple[Any, ...]:
+    """The jobs pausing, changing or deleting a schedule removes: waiting, never tried."""
+    return (PublishJob.status.in_([JobStatus.PENDING, JobStatus.QUEUED]), PublishJob.attempts == 0)
+
+
+def waiting_job_counts(session: Session, schedule_ids: Collection[str]) -> dict[str, int]:
+    """How many waiting, never-tried jobs each schedule has (what a pause would remove)."""
+    if not schedule_ids:
+        return {}
+    rows = session.execute(
+        select(PublishJob.schedule_id, func.count())
+        .where(*_waiting(), PublishJob.schedule_id.in_(list(schedule_ids)))
+        .group_by(PublishJob.schedule_id)
+    )
+    return {sid: n for sid, n in rows if sid is not None}
+
+
 def remove_waiting_jobs(session: Session, schedule: Schedule, *, now: datetime,
                         category: str | None = None) -> int:
     """Delete the schedule's jobs that wait and were never tried (of one evergreen
     ``category`` when given); returns how many."""
-    waiting = list(session.scalars(
-        select(PublishJob).where(
-            PublishJob.schedule_id == schedule.id,
-            PublishJob.status.in_([JobStatus.PENDING, JobStatus.QUEUED]),
-            PublishJob.attempts == 0,
-        )
-    ))
+    waiting = list(session.scalars(select(PublishJob).where(*_waiting(), PublishJob.schedule_id == schedule.id)))
     if category is not None:
         posts = {p.id: p for p in session.scalars(select(Post).where(Post.id.in_({j.post_id for j in waiting})))}
         waiting = [j for j in waiting
@@ -123,6 +137,8 @@ def change_recurrence(session: Session, schedule: Schedule, rec: Recurrence, *, 
     removed = remove_waiting_jobs(session, schedule, now=now)
     schedule.rrule, schedule.cron, schedule.timezone = rec.rrule, rec.cron, rec.timezone
     schedule.starts_at = starts
+    schedule.until = (parse_instant(rec.until, field="schedule.until", timezone=rec.timezone,
+                                    fallback_zone=workspace.timezone) if rec.until is not None else None)
     schedule.count = rec.count
     schedule.grace_seconds = rec.grace_seconds
     schedule.expanded_until = now

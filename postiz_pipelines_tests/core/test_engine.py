@@ -276,3 +276,30 @@ def test_dead_process_while_sending_is_resolved_by_the_idempotency_mode(app, mak
     assert [a.outcome for a in attempts_of(app, job_id)] == [AttemptOutcome.UNCERTAIN]
     run(app, clock, transport)
     assert jobs_by_id(app)[job_id].status == JobStatus.COMPLETED
+
+
+def test_outcome_write_survives_a_transient_database_error(app, make, clock, sandbox, setup):
+    """The platform accepted the post; a dropped database connection while recording it is
+    retried (the transaction is whole or nothing), so the job is not left uncertain."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    state, transport = sandbox
+    ws, acc = setup
+    [job_id] = make.jobs(ws, acc, 1, run_at=clock.now())
+    failures = {"left": 1}
+
+    def flaky(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("UPDATE PUBLISH_ATTEMPTS") and failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError(statement, params, Exception("server closed the connection"))
+
+    event.listen(app.db.engine, "before_cursor_execute", flaky)
+    try:
+        report = run(app, clock, transport)
+    finally:
+        event.remove(app.db.engine, "before_cursor_execute", flaky)
+    assert failures["left"] == 0  # the fault really happened
+    assert report.as_dict()["completed"] == 1
+    assert jobs_by_id(app)[job_id].status == JobStatus.COMPLETED
+    assert len(state.accepted("mastodon")) == 1

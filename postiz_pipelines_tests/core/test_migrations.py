@@ -31,3 +31,18 @@ def test_upgrade_from_empty_matches_models_and_is_repeatable(db_url):
 def test_single_head():
     heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
     assert len(heads) == 1
+
+
+def test_downgrade_to_empty_and_back(sqlite_url):
+    from alembic import command
+
+    cfg = alembic_config(sqlite_url)
+    command.downgrade(cfg, "base")
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.connect() as conn:
+            assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
+    finally:
+        engine.dispose()
+    upgrade(sqlite_url)
+    assert current_revision(sqlite_url) == ScriptDirectory.from_config(cfg).get_current_head()
