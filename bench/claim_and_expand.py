@@ -64,7 +64,7 @@ def measure(url: str | None) -> dict[str, object]:
         with Timer() as t_again:
             again = expand_schedules(app.db, now=now + timedelta(hours=1))
         assert again.jobs_created == 0
-    return {"claim_500_of_%d_ms" % (JOBS + 500): round(t_claim.seconds * 1000, 1),
+    return {f"claim_500_of_{JOBS + 500}_ms": round(t_claim.seconds * 1000, 1),
             "expand_200_hourly_schedules_ms": round(t_expand.seconds * 1000, 1),
             "jobs_created": report.jobs_created,
             "expand_again_idempotent_ms": round(t_again.seconds * 1000, 1)}

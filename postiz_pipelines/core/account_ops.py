@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.core.audit import audit
-from postiz_pipelines.core.deadletter import settle_post_status
 from postiz_pipelines.core.models import (
     CLAIMABLE_JOB_STATES,
     AccountStatus,
@@ -19,6 +18,7 @@ from postiz_pipelines.core.models import (
     SocialAccount,
     TargetStatus,
 )
+from postiz_pipelines.core.post_status import settle_post_status
 
 
 def remove_account(

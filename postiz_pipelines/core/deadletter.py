@@ -10,7 +10,7 @@ import base64
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,14 +20,13 @@ from postiz_pipelines.core.events import EventType, record_event
 from postiz_pipelines.core.models import (
     JobStatus,
     Post,
-    PostStatus,
     PostTarget,
     PublishJob,
     TargetStatus,
 )
+from postiz_pipelines.core.post_status import settle_post_status
+from postiz_pipelines.core.posts import not_in_the_past
 from postiz_pipelines.errors import Conflict, NotFound, Problem, ValidationFailed
-
-PAST_TOLERANCE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -110,16 +109,10 @@ def requeue_jobs(
     actor: str = "system",
 ) -> list[PublishJob]:
     """Put failed jobs back in the queue, due ``at`` (default now), with a fresh attempt budget."""
-    if at is not None and at < now - PAST_TOLERANCE:
-        raise ValidationFailed(
-            Problem(
-                "at",
-                f"{at.isoformat()} is in the past (now {now.isoformat()})",
-                at.isoformat(),
-                now.isoformat(),
-            )
-        )
-    when = max(at or now, now)
+    when, problems = not_in_the_past(at or now, now=now, field="at")
+    if problems:
+        raise ValidationFailed(problems)
+    assert when is not None
     for job in jobs:
         if job.status != JobStatus.FAILED:
             raise Conflict(f"job {job.id} is {job.status}; only failed jobs can be requeued")
@@ -201,22 +194,3 @@ def cancel_failed_job(
         now=now,
     )
     return job
-
-
-def settle_post_status(session: Session, post: Post) -> None:
-    """Derive a post's status from its targets after a person changed them."""
-    session.flush()
-    states = list(session.scalars(select(PostTarget.status).where(PostTarget.post_id == post.id)))
-    if not states:
-        return
-    published = sum(1 for s in states if s == TargetStatus.PUBLISHED)
-    if any(s == TargetStatus.SCHEDULED for s in states):
-        post.status = PostStatus.PUBLISHING if published else PostStatus.SCHEDULED
-    elif published == len(states):
-        post.status = PostStatus.PUBLISHED
-    elif published:
-        post.status = PostStatus.PARTIALLY_PUBLISHED
-    elif all(s == TargetStatus.CANCELED for s in states):
-        post.status = PostStatus.CANCELED
-    else:
-        post.status = PostStatus.FAILED

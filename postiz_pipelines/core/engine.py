@@ -37,11 +37,10 @@ from postiz_pipelines.core.models import (
     PostTarget,
     PublishAttempt,
     PublishJob,
-    Schedule,
-    ScheduleKind,
     SocialAccount,
     TargetStatus,
 )
+from postiz_pipelines.core.post_status import settle_post_status
 from postiz_pipelines.core.posts import media_file
 from postiz_pipelines.errors import (
     AuthExpired,
@@ -368,7 +367,7 @@ class Publisher:
                   now: datetime, error: str, error_class: str) -> JobOutcome:
         queue.fail(s, job.id, owner=self.owner, now=now, error=error, error_class=error_class)
         target.status = TargetStatus.FAILED
-        _settle_post(s, post)
+        settle_post_status(s, post)
         record_event(s, EventType.POST_PUBLISH_FAILED, now=now, workspace_id=job.workspace_id,
                      platform=job.platform, account_id=job.account_id, post_id=job.post_id,
                      job_id=job.id, error_class=error_class, error=error)
@@ -406,7 +405,7 @@ class Publisher:
             target.remote_id = result.remote_id
             target.remote_url = result.url
             target.published_at = now
-            _settle_post(s, post)
+            settle_post_status(s, post)
             record_event(s, EventType.POST_PUBLISHED, now=now, workspace_id=job.workspace_id,
                          platform=job.platform, account_id=job.account_id, post_id=job.post_id,
                          job_id=job.id, remote_id=result.remote_id, attempt=attempt.attempt_no,
@@ -463,7 +462,7 @@ class Publisher:
             post = s.get(Post, job.post_id)
             assert target is not None and post is not None
             target.status = TargetStatus.FAILED
-            _settle_post(s, post)
+            settle_post_status(s, post)
             record_event(s, EventType.POST_PUBLISH_FAILED, now=now, workspace_id=job.workspace_id,
                          platform=job.platform, account_id=job.account_id, post_id=job.post_id,
                          job_id=job.id, error_class=error_class, error=reason[:500],
@@ -495,30 +494,3 @@ def _apply_account_updates(s: Session, job: PublishJob, updates: dict[str, str],
     account.updated_at = now
     audit(s, actor=f"engine:{owner}", action="account.platform_update", object_type="social_account",
           object_id=account.id, workspace_id=account.workspace_id, now=now, before=before, after=updates)
-
-
-def _settle_post(session: Session, post: Post) -> None:
-    """Derive a single-schedule post's status from its targets.
-
-    The post row is locked first: two targets finishing at once must not each see the
-    other unfinished (PostgreSQL, read committed) and leave the post ``publishing``.
-    """
-    session.flush()
-    session.refresh(post, with_for_update=True)
-    kind = session.scalar(select(Schedule.kind).where(Schedule.post_id == post.id).limit(1))
-    if kind == ScheduleKind.RECURRING:
-        return  # a recurring post is a template; each occurrence lives on its own job
-    states = list(session.scalars(select(PostTarget.status).where(PostTarget.post_id == post.id)))
-    if not states or post.status == PostStatus.CANCELED:
-        return
-    done = {TargetStatus.PUBLISHED, TargetStatus.FAILED, TargetStatus.CANCELED}
-    if all(st in done for st in states):
-        published = sum(1 for st in states if st == TargetStatus.PUBLISHED)
-        if published == len(states):
-            post.status = PostStatus.PUBLISHED
-        elif published:
-            post.status = PostStatus.PARTIALLY_PUBLISHED
-        else:
-            post.status = PostStatus.FAILED
-    else:
-        post.status = PostStatus.PUBLISHING

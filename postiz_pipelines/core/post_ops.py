@@ -18,13 +18,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from postiz_pipelines.core.audit import audit
-from postiz_pipelines.core.deadletter import (
-    PAST_TOLERANCE,
-    decode_cursor,
-    encode_cursor,
-    requeue_jobs,
-    settle_post_status,
-)
+from postiz_pipelines.core.deadletter import decode_cursor, encode_cursor, requeue_jobs
 from postiz_pipelines.core.events import EventType, record_event
 from postiz_pipelines.core.models import (
     JobStatus,
@@ -41,10 +35,14 @@ from postiz_pipelines.core.models import (
     TargetStatus,
     Workspace,
 )
-from postiz_pipelines.core.posts import TargetOverride, media_file, validation_view
-from postiz_pipelines.core.timeparse import parse_instant
+from postiz_pipelines.core.post_status import settle_post_status
+from postiz_pipelines.core.posts import (
+    TargetOverride,
+    media_file,
+    parse_scheduled_at,
+    target_problems,
+)
 from postiz_pipelines.errors import Conflict, NotFound, Problem, ValidationFailed
-from postiz_pipelines.providers import registry
 from postiz_pipelines.providers.base import PostContent
 
 WAITING = (JobStatus.PENDING, JobStatus.QUEUED)
@@ -176,26 +174,8 @@ def update_post(
     problems: list[Problem] = []
     when: datetime | None = None
     if scheduled_at is not None:
-        try:
-            when = parse_instant(
-                scheduled_at,
-                field="scheduledAt",
-                timezone=timezone,
-                fallback_zone=workspace.timezone,
-                fallback_name=f"workspace {workspace.slug!r}",
-            )
-        except ValidationFailed as exc:
-            problems.extend(exc.problems)
-        if when is not None and when < now - PAST_TOLERANCE:
-            problems.append(
-                Problem(
-                    "scheduledAt",
-                    f"{when.isoformat()} is in the past (now {now.isoformat()})",
-                    when.isoformat(),
-                    now.isoformat(),
-                )
-            )
-        when = max(when, now) if when is not None else None
+        when, time_problems = parse_scheduled_at(scheduled_at, timezone=timezone, workspace=workspace, now=now)
+        problems.extend(time_problems)
 
     targets = {t.account_id: t for t in post.targets}
     for acc_id in overrides or {}:
@@ -231,12 +211,8 @@ def update_post(
             text=t_text, media=files, thread=thread, settings={**base_settings, **t_settings}
         )
         acc = accounts.get(acc_id)
-        if acc is None:
-            continue
-        try:
-            problems.extend(registry.validator(acc.platform).validate(item, validation_view(acc)))
-        except ValidationFailed as exc:
-            problems.extend(exc.problems)
+        if acc is not None:
+            problems.extend(target_problems(acc, item))
     if problems:
         raise ValidationFailed(problems)
 

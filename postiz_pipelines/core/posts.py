@@ -90,6 +90,34 @@ def validation_view(account: SocialAccount) -> AccountCredentials:
     )
 
 
+def not_in_the_past(when: datetime, *, now: datetime, field: str) -> tuple[datetime | None, list[Problem]]:
+    """``when``, or now if it is a few seconds ago (a client's clock); a Problem if older."""
+    if when < now - PAST_TOLERANCE:
+        return None, [Problem(field, f"{when.isoformat()} is in the past (now {now.isoformat()})",
+                              when.isoformat(), now.isoformat())]
+    return max(when, now), []
+
+
+def parse_scheduled_at(value: datetime | str, *, timezone: str | None, workspace: Workspace,
+                       now: datetime, field: str = "scheduledAt") -> tuple[datetime | None, list[Problem]]:
+    """A post's time as UTC (an offset, ``timezone``, else the workspace's zone), not in the past."""
+    try:
+        when = parse_instant(value, field=field, timezone=timezone, fallback_zone=workspace.timezone,
+                             fallback_name=f"workspace {workspace.slug!r}")
+    except ValidationFailed as exc:
+        return None, exc.problems
+    return not_in_the_past(when, now=now, field=field)
+
+
+def target_problems(account: SocialAccount, content: PostContent) -> list[Problem]:
+    """Every reason ``content`` cannot be published to ``account``, by its platform's rules."""
+    try:
+        provider = registry.validator(account.platform)
+    except ValidationFailed as exc:
+        return exc.problems
+    return provider.validate(content, validation_view(account))
+
+
 def create_post(
     session: Session,
     *,
@@ -132,21 +160,8 @@ def create_post(
     elif scheduled_at == NEXT_SLOT:
         when = now  # refined per account below
     else:
-        try:
-            when = parse_instant(
-                scheduled_at, field="scheduledAt", timezone=timezone, fallback_zone=workspace.timezone,
-                fallback_name=f"workspace {workspace.slug!r}",
-            )
-        except ValidationFailed as exc:
-            problems.extend(exc.problems)
-        if when is not None and when < now - PAST_TOLERANCE:
-            problems.append(
-                Problem("scheduledAt", f"{when.isoformat()} is in the past (now {now.isoformat()})",
-                        when.isoformat(), now.isoformat())
-            )
-            when = None
-        elif when is not None and when < now:
-            when = now
+        when, time_problems = parse_scheduled_at(scheduled_at, timezone=timezone, workspace=workspace, now=now)
+        problems.extend(time_problems)
 
     if len(text) > MAX_TEXT:
         problems.append(Problem("content", f"is {len(text)} characters, limit {MAX_TEXT}", len(text), MAX_TEXT))
@@ -206,12 +221,7 @@ def create_post(
             thread=tuple(thread),
             settings={**settings, **ov.settings},
         )
-        try:
-            provider = registry.validator(acc.platform)
-        except ValidationFailed as exc:
-            problems.extend(exc.problems)
-            continue
-        problems.extend(provider.validate(content, validation_view(acc)))
+        problems.extend(target_problems(acc, content))
 
     run_at: dict[str, datetime] = {}
     if recurrence is None and scheduled_at == NEXT_SLOT:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -297,6 +298,30 @@ def validate_media(caps: Capabilities, media: tuple[MediaFile, ...]) -> list[Pro
 
 
 # -- helpers shared by provider modules ------------------------------------------------
+
+
+class _RedactUrls(logging.Filter):
+    """Rewrites a secret part of request URLs in httpx's log lines."""
+
+    def __init__(self, pattern: re.Pattern[str], replacement: str) -> None:
+        super().__init__()
+        self.pattern = pattern
+        self.replacement = replacement
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.pattern.search(message):
+            record.msg = self.pattern.sub(self.replacement, message)
+            record.args = ()
+        return True
+
+
+def redact_in_httpx_logs(pattern: re.Pattern[str], replacement: str) -> None:
+    """Hide what ``pattern`` matches in httpx's request logs (tokens in URL paths), even
+    for an operator who turns httpx's logger up to INFO or DEBUG. Idempotent."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _RedactUrls) and f.pattern == pattern for f in logger.filters):
+        logger.addFilter(_RedactUrls(pattern, replacement))
 
 
 @contextmanager

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -50,6 +49,7 @@ from postiz_pipelines.providers.base import (
     PublishResult,
     RateLimit,
     json_body,
+    redact_in_httpx_logs,
     retry_after_seconds,
     transport_errors,
 )
@@ -89,23 +89,6 @@ def nonce_for(idempotency_key: str) -> str:
     return hashlib.sha256(idempotency_key.encode()).hexdigest()[:NONCE_LENGTH]
 
 
-class _HideWebhookTokens(logging.Filter):
-    """httpx logs every request URL at INFO; a webhook token is part of the URL."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "/webhooks/" in message:
-            record.msg = _WEBHOOK_PATH_RE.sub(r"/webhooks/\1/<hidden>", message)
-            record.args = ()
-        return True
-
-
-def _hide_tokens_in_httpx_logs() -> None:
-    logger = logging.getLogger("httpx")
-    if not any(isinstance(f, _HideWebhookTokens) for f in logger.filters):
-        logger.addFilter(_HideWebhookTokens())
-
-
 class DiscordProvider(Provider):
     """Publishes to a Discord channel; see the module docstring."""
 
@@ -121,7 +104,7 @@ class DiscordProvider(Provider):
     ) -> None:
         super().__init__(http, base_url=base_url)
         self.clock: Clock = clock or SystemClock()
-        _hide_tokens_in_httpx_logs()
+        redact_in_httpx_logs(_WEBHOOK_PATH_RE, r"/webhooks/\1/<hidden>")
 
     async def publish(
         self, account: AccountCredentials, content: PostContent, *, idempotency_key: str

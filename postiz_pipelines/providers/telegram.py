@@ -18,7 +18,6 @@ log lines httpx writes. Telegram has no idempotency key: an uncertain outcome ne
 from __future__ import annotations
 
 import json
-import logging
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -46,6 +45,7 @@ from postiz_pipelines.providers.base import (
     PublishResult,
     RateLimit,
     json_body,
+    redact_in_httpx_logs,
     retry_after_seconds,
     transport_errors,
 )
@@ -84,23 +84,6 @@ class TelegramPublishResult(PublishResult):
     migrated_to_chat_id: str | None = None
 
 
-class _HideBotTokens(logging.Filter):
-    """httpx logs every request URL at INFO; a bot token is part of the URL."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "/bot" in message:
-            record.msg = _URL_TOKEN_RE.sub("/bot<hidden>/", message)
-            record.args = ()
-        return True
-
-
-def _hide_tokens_in_httpx_logs() -> None:
-    logger = logging.getLogger("httpx")
-    if not any(isinstance(f, _HideBotTokens) for f in logger.filters):
-        logger.addFilter(_HideBotTokens())
-
-
 class _Migrated(Exception):  # noqa: N818 - a signal inside this module, not an error
     def __init__(self, chat_id: str) -> None:
         super().__init__(chat_id)
@@ -122,7 +105,7 @@ class TelegramProvider(Provider):
     ) -> None:
         super().__init__(http, base_url=base_url)
         self.clock: Clock = clock or SystemClock()
-        _hide_tokens_in_httpx_logs()
+        redact_in_httpx_logs(_URL_TOKEN_RE, "/bot<hidden>/")
 
     async def publish(
         self, account: AccountCredentials, content: PostContent, *, idempotency_key: str
