@@ -21,10 +21,12 @@ from postiz_pipelines.api.ratelimit import RateLimiter, RateSpec
 from postiz_pipelines.api.routes import (
     accounts,
     deadletter,
+    evergreen,
     health,
     media,
     media_files,
     posts,
+    schedules,
     tokens,
     webhooks,
     worker,
@@ -118,6 +120,8 @@ def create_app(
     for module in (
         health,
         posts,
+        schedules,
+        evergreen,
         media,
         media_files,
         accounts,

@@ -8,7 +8,8 @@ a secret ever reaches a body; unexpected errors are logged and answered with a b
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -114,9 +115,20 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+# Tagged unions put the tag into an error's location (``schedule.recurring.cron``); the
+# client wrote ``schedule.cron``, so the tag is dropped after these field names.
+TAGGED_UNIONS: dict[str, frozenset[str]] = {"schedule": frozenset({"single", "recurring"})}
+
+
 def _field(loc: Sequence[Any]) -> str:
     """``("body", "targetAccounts", 0)`` -> ``targetAccounts[0]``; query/header names as given."""
-    parts = [p for p in loc if p not in ("body", "query", "path", "header", "form", "cookie")]
+    parts: list[Any] = []
+    for p in loc:
+        if p in ("body", "query", "path", "header", "form", "cookie"):
+            continue
+        if parts and isinstance(parts[-1], str) and p in TAGGED_UNIONS.get(parts[-1], ()):
+            continue
+        parts.append(p)
     out = ""
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
@@ -138,6 +150,34 @@ def validation_problems(exc: RequestValidationError) -> list[Problem]:
             Problem(_field(err.get("loc", ())), err.get("msg", "is invalid"), value, limit)
         )
     return problems
+
+
+def _rename(field: str, names: Mapping[str, str]) -> str:
+    out = []
+    for segment in field.split("."):
+        base, bracket, rest = segment.partition("[")
+        base = names.get(base, base)
+        if base or bracket:
+            out.append(base + bracket + rest)
+    return ".".join(out) or "body"
+
+
+@contextmanager
+def api_field_names(names: Mapping[str, str]) -> Iterator[None]:
+    """Re-raise the domain's ValidationFailed with its field names as the client wrote them.
+
+    Each dotted segment of a problem's field is looked up in ``names`` (``starts_at`` ->
+    ``startsAt``; a segment mapped to "" is dropped), indexes kept: ``timetable[2].time``
+    with ``{"timetable": "slots"}`` becomes ``slots[2].time``.
+    """
+    try:
+        yield
+    except ValidationFailed as exc:
+        if isinstance(exc, UploadTooLarge):
+            raise
+        raise ValidationFailed(
+            [Problem(_rename(p.field, names), p.message, p.value, p.limit) for p in exc.problems]
+        ) from None
 
 
 def install(app: FastAPI) -> None:

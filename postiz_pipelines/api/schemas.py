@@ -5,9 +5,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from postiz_pipelines.core.models import (
@@ -15,7 +15,9 @@ from postiz_pipelines.core.models import (
     Post,
     PublishAttempt,
     PublishJob,
+    Schedule,
 )
+from postiz_pipelines.core.posts import Recurrence
 
 Id = str
 RoleName = Literal["owner", "admin", "editor", "viewer"]
@@ -37,13 +39,121 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-# -- posts -------------------------------------------------------------------------------
+MIN_YEAR, MAX_YEAR = 1970, 9000
+
+
+def _plausible_year(value: str) -> str:
+    """Refuse ISO times whose year cannot be shifted to UTC and back (0001, 9999) before
+    they reach date arithmetic; anything that is not ISO is left for the domain to name."""
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return value
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ValueError(f"year {parsed.year} is outside {MIN_YEAR}..{MAX_YEAR}")
+    return value
+
+
+Instant = Annotated[str, Field(max_length=64), AfterValidator(_plausible_year)]
+
+
+# -- schedules ---------------------------------------------------------------------------
 class SingleSchedule(In):
-    """When to publish once. Other kinds (recurring, evergreen) join this union later."""
+    """Publish once: at ``at`` (or the post's ``scheduledAt``), ``"now"``, or ``"next_slot"``
+    (each account's next free posting slot)."""
 
     kind: Literal["single"]
-    at: str | None = Field(None, max_length=64, description="ISO 8601; omit for now")
+    at: Instant | None = Field(
+        None, description="ISO 8601, 'now' or 'next_slot'; omit for scheduledAt, else now"
+    )
     timezone: str | None = Field(None, max_length=64)
+
+
+class RuleIn(In):
+    """A recurring rule: an RFC 5545 ``rrule`` or a 5-field ``cron`` (one of them), read on
+    the wall clock of ``timezone`` (else each account's, else the workspace's), from
+    ``startsAt`` (default now), bounded by ``until`` and ``count``."""
+
+    rrule: str | None = Field(
+        None, max_length=1000, description="e.g. 'FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=9;BYMINUTE=0'"
+    )
+    cron: str | None = Field(None, max_length=200, description="e.g. '30 9 * * 1-5'")
+    timezone: str | None = Field(None, max_length=64, description="IANA zone")
+    starts_at: Instant | None = Field(None, description="ISO 8601; local times read in timezone")
+    until: Instant | None = Field(None, description="ISO 8601; the last possible occurrence")
+    count: int | None = Field(None, ge=1, le=100_000, description="how many occurrences at most")
+    grace_seconds: int = Field(
+        3600, ge=0, le=604_800, description="an occurrence this late still publishes"
+    )
+
+    def recurrence(self) -> Recurrence:
+        return Recurrence(
+            rrule=self.rrule,
+            cron=self.cron,
+            timezone=self.timezone,
+            starts_at=self.starts_at,
+            until=self.until,
+            count=self.count,
+            grace_seconds=self.grace_seconds,
+        )
+
+
+class RecurringSchedule(RuleIn):
+    """Publish the post at every occurrence of a rule; jobs are made 24 h ahead."""
+
+    kind: Literal["recurring"]
+
+
+# the domain names a rule's fields in snake case; the client wrote camel case
+RULE_FIELD_NAMES = {"starts_at": "startsAt", "grace_seconds": "graceSeconds"}
+
+
+class ScheduleOut(Out):
+    id: Id
+    workspace_id: Id
+    post_id: Id | None
+    kind: str
+    status: str
+    run_at: str | None
+    rrule: str | None
+    cron: str | None
+    timezone: str | None
+    starts_at: str | None
+    until: str | None
+    count: int | None
+    grace_seconds: int
+    priority: int
+    expanded_until: str | None
+    waiting_jobs: int = Field(description="jobs waiting, never tried (a pause removes them)")
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def of(cls, sc: Schedule, waiting_jobs: int = 0) -> ScheduleOut:
+        return cls(
+            id=sc.id,
+            workspace_id=sc.workspace_id,
+            post_id=sc.post_id,
+            kind=sc.kind,
+            status=sc.status,
+            run_at=iso(sc.run_at),
+            rrule=sc.rrule,
+            cron=sc.cron,
+            timezone=sc.timezone,
+            starts_at=iso(sc.starts_at),
+            until=iso(sc.until),
+            count=sc.count,
+            grace_seconds=sc.grace_seconds,
+            priority=sc.priority,
+            expanded_until=iso(sc.expanded_until),
+            waiting_jobs=waiting_jobs,
+            created_at=sc.created_at.isoformat(),
+            updated_at=sc.updated_at.isoformat(),
+        )
+
+
+# -- posts -------------------------------------------------------------------------------
 
 
 class TargetOverrideIn(In):
@@ -55,15 +165,17 @@ class PostCreate(In):
     content: str = Field(max_length=MAX_TEXT)
     workspace_id: Id = Field(min_length=1, max_length=64)
     target_accounts: list[Id] = Field(min_length=1, max_length=50)
-    scheduled_at: str | None = Field(
+    scheduled_at: Instant | None = Field(
         None,
-        max_length=64,
-        description="ISO 8601 with offset, or local time with timezone; omit for now",
+        description="ISO 8601 with offset, or local time with timezone, 'now' or 'next_slot'; "
+        "omit for now",
     )
     timezone: str | None = Field(
         None, max_length=64, description="IANA zone for a scheduledAt without offset"
     )
-    schedule: SingleSchedule | None = None
+    schedule: Annotated[SingleSchedule | RecurringSchedule, Field(discriminator="kind")] | None = (
+        None
+    )
     media_ids: list[Id] = Field(default_factory=list, max_length=20)
     settings: dict[str, Any] = Field(default_factory=dict)
     overrides: dict[Id, TargetOverrideIn] = Field(
@@ -75,7 +187,7 @@ class PostCreate(In):
 
 class PostPatch(In):
     content: str | None = Field(None, max_length=MAX_TEXT)
-    scheduled_at: str | None = Field(None, max_length=64)
+    scheduled_at: Instant | None = None
     timezone: str | None = Field(None, max_length=64)
     media_ids: list[Id] | None = Field(None, max_length=20)
     settings: dict[str, Any] | None = None
@@ -83,12 +195,12 @@ class PostPatch(In):
 
 
 class RetryIn(In):
-    at: str | None = Field(None, max_length=64, description="ISO 8601; omit for now")
+    at: Instant | None = Field(None, description="ISO 8601; omit for now")
     force: bool = Field(False, description="requeue jobs whose outcome is uncertain (you checked)")
 
 
 class RescheduleIn(In):
-    at: str = Field(max_length=64)
+    at: Instant
     force: bool = False
 
 
@@ -143,6 +255,12 @@ class PostOut(Out):
             created_at=p.created_at.isoformat(),
             updated_at=p.updated_at.isoformat(),
         )
+
+
+class PostCreated(PostOut):
+    """A new post and the schedule made for it (pause or change it under /schedules)."""
+
+    schedule: ScheduleOut | None = None
 
 
 class Pagination(Out):

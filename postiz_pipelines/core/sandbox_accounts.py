@@ -8,6 +8,7 @@ tokens sealed, platform ids in ``external_id``. Used by the demo and the end-to-
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import datetime
 
 import httpx
@@ -26,7 +27,12 @@ TOKENS = {
     "discord": "MTA5ODc2NTQzMjEwOTg3NjU0Mw.GhIjKl.sandbox-discord-bot",
     "slack": "xoxb-1000-2000-sandbox-slack-bot",
 }
-BLUESKY_APP_PASSWORD = "sand-box0-demo-pass"
+
+
+def app_password(handle: str) -> str:
+    """A Bluesky-style app password (xxxx-xxxx-xxxx-xxxx), one per account, as Bluesky issues."""
+    digest = hashlib.sha256(handle.encode()).hexdigest()[:16]
+    return "-".join(digest[i : i + 4] for i in range(0, 16, 4))
 
 
 def _provision(sandbox_url: str, platform: str, token: str, username: str) -> str:
@@ -40,7 +46,7 @@ async def _bluesky_login(sandbox_url: str, handle: str):  # type: ignore[no-unty
     from postiz_pipelines.providers.bluesky import BlueskyProvider
 
     async with httpx.AsyncClient(timeout=10) as http:
-        return await BlueskyProvider(http, base_url=f"{sandbox_url}/bluesky").login(handle, BLUESKY_APP_PASSWORD)
+        return await BlueskyProvider(http, base_url=f"{sandbox_url}/bluesky").login(handle, app_password(handle))
 
 
 def connect_sandbox_accounts(

@@ -12,12 +12,14 @@ from typing import Any
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
+from postiz_pipelines.core.breaker import states as breaker_states
 from postiz_pipelines.core.events import EventType
 from postiz_pipelines.core.models import (
     CLAIMABLE_JOB_STATES,
     AnalyticsEvent,
     JobStatus,
     PublishJob,
+    Throttle,
     Workspace,
 )
 from postiz_pipelines.core.queue import queue_counts
@@ -41,7 +43,17 @@ def worker_stats(session: Session, *, now: datetime) -> dict[str, Any]:
         "activity": activity_stats(session, since=now - timedelta(hours=24)),
         "workspaces": workspace_stats(session, since=now - timedelta(hours=24)),
         "workers": worker_heartbeats(session),
+        "circuitBreakers": breaker_states(session),
+        "throttles": active_throttles(session, now=now),
     }
+
+
+def active_throttles(session: Session, *, now: datetime) -> list[dict[str, Any]]:
+    """Accounts and platforms a platform asked us to wait for, and until when."""
+    return [
+        {"scope": t.scope, "blockedUntil": t.blocked_until.isoformat(), "reason": t.reason}
+        for t in session.scalars(select(Throttle).where(Throttle.blocked_until > now).order_by(Throttle.scope))
+    ]
 
 
 def queue_stats(session: Session, *, now: datetime) -> dict[str, Any]:

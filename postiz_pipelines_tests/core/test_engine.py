@@ -29,6 +29,7 @@ from postiz_pipelines.core.models import (
 from postiz_pipelines.core.queue import claim_due_jobs
 from postiz_pipelines.core.recovery import recover_expired_leases
 from postiz_pipelines.core.runner import publish_due
+from postiz_pipelines.core.stats import worker_stats
 from postiz_pipelines.sandbox import FaultSpec, SandboxState, SandboxTransport, create_app
 
 BASE = "http://sandbox.test/mastodon"
@@ -137,7 +138,9 @@ def test_rate_limit_sets_the_wait_and_throttles_the_account_for_everyone(app, ma
     assert (jobs[limited].next_attempt_at - clock.now()).total_seconds() >= 599
     with app.db.read() as s:
         row = s.get(Throttle, f"account:{acc.id}")
+        shown = worker_stats(s, now=clock.now())["throttles"]
     assert row is not None and (row.blocked_until - clock.now()).total_seconds() >= 599
+    assert [t["scope"] for t in shown] == [f"account:{acc.id}"]
     # another run (another worker) respects it too
     assert run(app, clock, transport, owner="run-2").as_dict()["claimed"] == 0
     clock.advance(601)
@@ -205,6 +208,9 @@ def test_outage_opens_the_breaker_defers_without_spending_attempts_and_recovery_
         cb = s.get(CircuitBreaker, "mastodon")
         assert cb.state == "open"
         assert blocked_platforms(s, now=clock.now()) == {"mastodon"}
+    with app.db.read() as s:
+        stats = worker_stats(s, now=clock.now())
+    assert [(b["platform"], b["state"]) for b in stats["circuitBreakers"]] == [("mastodon", "open")]
     raised = raise_alerts(app.db, now=clock.now())
     assert [(a.kind, a.subject) for a in raised] == [("breaker_open", "mastodon")]
     assert raise_alerts(app.db, now=clock.now()) == []  # once per quiet period

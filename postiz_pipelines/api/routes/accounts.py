@@ -1,4 +1,5 @@
-"""``/api/postiz/accounts``: connected social accounts (tokens go in, never come out)."""
+"""``/api/postiz/accounts``: connected social accounts (tokens go in, never come out), and
+their weekly posting slots."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from postiz_pipelines.api import idempotency
 from postiz_pipelines.api.deps import CallerDep, State, WriterDep
 from postiz_pipelines.api.routes.posts import resolve_workspace
 from postiz_pipelines.api.schemas_admin import AccountCreate, AccountList, AccountOut
+from postiz_pipelines.api.schemas_schedules import AccountSlotsIn, AccountSlotsOut
 from postiz_pipelines.core.account_ops import remove_account
 from postiz_pipelines.core.accounts import add_account, get_account, list_accounts
+from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.models import Role
+from postiz_pipelines.core.slots import parse_slots
 from postiz_pipelines.core.timeparse import parse_instant
 from postiz_pipelines.core.workspaces import get_workspace
 
@@ -91,3 +95,30 @@ def delete(account_id: str, st: State, caller: WriterDep) -> None:
         acc = get_account(s, account_id)
         caller.require(acc.workspace_id, Role.ADMIN, kind="account", ident=account_id)
         remove_account(s, acc, now=st.now(), actor=caller.actor)
+
+
+@router.put(
+    "/{account_id}/slots",
+    response_model=AccountSlotsOut,
+    summary="Set the account's weekly posting slots (used by scheduledAt 'next_slot')",
+)
+def put_slots(account_id: str, body: AccountSlotsIn, st: State, caller: WriterDep) -> JSONResponse:
+    now = st.now()
+    with st.app.db.session() as s:
+        acc = get_account(s, account_id)
+        caller.require(acc.workspace_id, Role.EDITOR, kind="account", ident=account_id)
+        raw = [slot.model_dump() for slot in body.slots]
+        parse_slots(raw)  # refuses, naming slots[i].time and slots[i].weekday
+        # a new dict, so the JSON column sees the change
+        acc.settings = {**(acc.settings or {}), "slots": raw}
+        audit(
+            s,
+            actor=caller.actor,
+            action="account.slots",
+            object_type="social_account",
+            object_id=acc.id,
+            workspace_id=acc.workspace_id,
+            now=now,
+            slots=len(raw),
+        )
+        return JSONResponse(AccountSlotsOut(account_id=acc.id, slots=raw).dump())

@@ -6,24 +6,31 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
 from postiz_pipelines.api import idempotency
 from postiz_pipelines.api.deps import ApiState, Caller, CallerDep, State, WriterDep
+from postiz_pipelines.api.problems import api_field_names
 from postiz_pipelines.api.schemas import (
+    RULE_FIELD_NAMES,
     AttemptList,
     AttemptOut,
     JobList,
     JobOut,
     Pagination,
     PostCreate,
+    PostCreated,
     PostList,
     PostOut,
     PostPatch,
+    RecurringSchedule,
     RetryIn,
+    ScheduleOut,
 )
 from postiz_pipelines.core import post_ops
-from postiz_pipelines.core.models import PostStatus, Role
+from postiz_pipelines.core.models import PostStatus, Role, Schedule
 from postiz_pipelines.core.posts import TargetOverride, create_post
+from postiz_pipelines.core.schedules import waiting_job_counts
 from postiz_pipelines.core.timeparse import parse_instant
 from postiz_pipelines.core.workspaces import get_workspace
 from postiz_pipelines.errors import Problem, ValidationFailed
@@ -80,44 +87,65 @@ def list_posts(
     return JSONResponse(out.dump())
 
 
-@router.post("", status_code=201, response_model=PostOut, summary="Create and schedule a post")
+@router.post(
+    "",
+    status_code=201,
+    response_model=PostCreated,
+    summary="Create a post, published once (schedule.kind single) or on a rule (recurring)",
+)
 def create(
     body: PostCreate, request: Request, st: State, caller: WriterDep, key: IdemKey = None
 ) -> JSONResponse:
     caller.require(body.workspace_id, Role.EDITOR)
-    when, zone = body.scheduled_at, body.timezone
+    when, zone, recurrence = body.scheduled_at, body.timezone, None
     if body.schedule is not None:
         if body.scheduled_at is not None:
             raise ValidationFailed(
                 Problem("schedule", "give either scheduledAt or schedule, not both")
             )
-        when, zone = body.schedule.at, body.schedule.timezone or body.timezone
+        if isinstance(body.schedule, RecurringSchedule):
+            if body.timezone is not None:
+                raise ValidationFailed(
+                    Problem("timezone", "a recurring schedule takes schedule.timezone instead")
+                )
+            when, zone, recurrence = None, None, body.schedule.recurrence()
+        else:
+            when, zone = body.schedule.at, body.schedule.timezone or body.timezone
 
     def work(s: Any) -> tuple[int, dict[str, Any]]:
         ws = get_workspace(s, body.workspace_id)
-        post = create_post(
-            s,
-            workspace=ws,
-            text=body.content,
-            account_ids=body.target_accounts,
-            scheduled_at=when,
-            timezone=zone,
-            now=st.now(),
-            media_ids=body.media_ids,
-            settings=body.settings,
-            overrides={k: TargetOverride(v.content, v.settings) for k, v in body.overrides.items()},
-            thread=body.thread,
-            priority=body.priority,
-            media_root=st.app.media_root,
-            max_attempts=st.app.settings.max_retries + 1,
-            actor=caller.actor,
-        )
+        with api_field_names(RULE_FIELD_NAMES):
+            post = create_post(
+                s,
+                workspace=ws,
+                text=body.content,
+                account_ids=body.target_accounts,
+                scheduled_at=when,
+                timezone=zone,
+                recurrence=recurrence,
+                now=st.now(),
+                media_ids=body.media_ids,
+                settings=body.settings,
+                overrides={
+                    k: TargetOverride(v.content, v.settings) for k, v in body.overrides.items()
+                },
+                thread=body.thread,
+                priority=body.priority,
+                media_root=st.app.media_root,
+                max_attempts=st.app.settings.max_retries + 1,
+                actor=caller.actor,
+            )
         post.author_id = caller.user_id
-        post.updated_at = (
-            post.created_at
-        )  # set explicitly, or the column's onupdate stamps wall time
+        # set explicitly, or the column's onupdate stamps wall time
+        post.updated_at = post.created_at
         s.flush()
-        return 201, PostOut.of(post).dump()
+        schedule = s.scalar(select(Schedule).where(Schedule.post_id == post.id))
+        waiting = waiting_job_counts(s, [schedule.id]) if schedule else {}
+        out = PostCreated(
+            **PostOut.of(post).model_dump(),
+            schedule=ScheduleOut.of(schedule, waiting.get(schedule.id, 0)) if schedule else None,
+        )
+        return 201, out.dump()
 
     return idempotency.run(
         st,
