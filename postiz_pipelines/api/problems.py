@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from postiz_pipelines.core.storage import UploadTooLarge
@@ -218,6 +219,20 @@ def install(app: FastAPI) -> None:
     async def _config(request: Request, exc: ConfigError) -> JSONResponse:
         log.error("configuration error: %s", exc)
         return problem_response(503, "the server is not configured for this request")
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # the database refused a value (PostgreSQL: a NUL character, a number out of range);
+        # only the class is logged, since the statement's parameters may hold secrets
+        log.warning(
+            "unstorable input on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc.orig).__name__,
+        )
+        return problem_response(
+            422, "a value in the request cannot be stored (a NUL character, or out of range)"
+        )
 
     @app.exception_handler(PostizError)
     async def _other(request: Request, exc: PostizError) -> JSONResponse:

@@ -85,23 +85,28 @@ def account_row(a: Any) -> dict[str, Any]:
 @click.option("--expires-at", default=None, help="Access token expiry, ISO 8601 with offset.")
 @click.option("--external-id", default=None)
 @click.option("--base-url", default=None, help="Instance or API base URL (e.g. a Mastodon instance).")
+@click.option("--timezone", default=None,
+              help="IANA zone of this account (recurring posts and posting slots; else the workspace's).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 @handles_errors
 def accounts_add(env: Env, workspace_ref: str, platform: str, handle: str, token: str,
                  refresh_token: str | None, expires_at: str | None, external_id: str | None,
-                 base_url: str | None, as_json: bool) -> None:
+                 base_url: str | None, timezone: str | None, as_json: bool) -> None:
     from postiz_pipelines.core.accounts import add_account
     from postiz_pipelines.core.timeparse import parse_instant
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.workspaces import check_zone, get_workspace
 
     expiry = parse_instant(expires_at, field="expires_at") if expires_at else None
+    if timezone:
+        check_zone(timezone)
     with write(env) as s:
         ws = get_workspace(s, workspace_ref)
         acc = add_account(
             s, env.app.keyring, workspace=ws, platform=platform, handle=handle, access_token=token,
             refresh_token=refresh_token, token_expires_at=expiry, external_id=external_id,
-            base_url=base_url, now=env.now(), actor="cli",
+            base_url=base_url, settings={"timezone": timezone} if timezone else None,
+            now=env.now(), actor="cli",
         )
         row = account_row(acc)
     emit([row], as_json, ["id", "platform", "handle", "status", "base_url"])

@@ -225,6 +225,19 @@ class Publisher:
             return begun
         work = begun
         provider = self.providers.get(work.platform)
+        with throttle.observing_rate_headers(self.clock) as seen:
+            outcome = await self._call_platform(job, work, provider)
+        until = throttle.exhausted_until(seen, now=self.clock.now())
+        if until is not None:  # the platform's own headers say this account has no budget left
+            await asyncio.to_thread(self._throttle_account, work, until)
+        return outcome
+
+    def _throttle_account(self, work: _Work, until: datetime) -> None:
+        with self.db.session() as s:
+            throttle.impose(s, throttle.account_scope(work.account_id), until=until,
+                            reason="the platform's rate-limit headers: no calls remain", now=self.clock.now())
+
+    async def _call_platform(self, job: PublishJob, work: _Work, provider) -> JobOutcome:  # type: ignore[no-untyped-def]
         try:
             result: PublishResult | None = None
             if work.recheck_first:

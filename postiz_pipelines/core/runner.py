@@ -16,6 +16,7 @@ from postiz_pipelines.core.clock import Clock, SystemClock
 from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.core.engine import BatchReport, Publisher
 from postiz_pipelines.core.models import PublishJob
+from postiz_pipelines.core.throttle import record_rate_headers
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,10 @@ async def publish_claimed(
     if not jobs:
         return BatchReport()
     s = app.settings
-    async with httpx.AsyncClient(timeout=s.http_timeout_seconds, transport=transport) as http:
+    async with httpx.AsyncClient(
+        timeout=s.http_timeout_seconds, transport=transport,
+        event_hooks={"response": [record_rate_headers]},
+    ) as http:
         providers = app.provider_set(http, clock)
         publisher = Publisher(
             app.db, app.keyring, providers, clock=clock, owner=owner,

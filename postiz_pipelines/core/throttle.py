@@ -1,22 +1,26 @@
 """Rate limits: waits the platforms impose (kept in the database) and per-account token buckets.
 
-A 429 or a reset header becomes a ``Throttle`` row for the account (or the platform), so
-every run and every worker defers that account's jobs until the platform said it may try
-again, without spending their attempts. Within one run, a token bucket per account keeps
+A 429, or a response whose rate-limit headers say no call remains, becomes a ``Throttle``
+row for the account, so every run and every worker defers that account's jobs until the
+platform said it may try again, without spending their attempts. Within one run, a token bucket per account keeps
 to the platform's default budget (``Capabilities.rate_limit``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.core.clock import Clock
 from postiz_pipelines.core.db import insert_ignoring_conflicts
 from postiz_pipelines.core.models import Throttle
+from postiz_pipelines.providers.base import retry_after_seconds
 
 
 def account_scope(account_id: str) -> str:
@@ -50,6 +54,56 @@ def impose(session: Session, scope: str, *, until: datetime, reason: str, now: d
         row.blocked_until = until
         row.reason = reason[:300]
         row.updated_at = now
+
+
+# -- the platforms' own rate-limit headers ---------------------------------------------
+
+REMAINING_HEADERS = ("x-ratelimit-remaining", "x-rate-limit-remaining", "ratelimit-remaining")
+
+
+class RateObserver:
+    """What one task's responses said of the remaining budget: (remaining, seconds to reset),
+    reset instants read against the engine's clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.seen: list[tuple[int, float | None]] = []
+
+
+_observer: ContextVar[RateObserver | None] = ContextVar("postiz_rate_observer", default=None)
+
+
+@contextmanager
+def observing_rate_headers(clock: Clock) -> Iterator[list[tuple[int, float | None]]]:
+    """Collect the rate-limit headers of every response within this task."""
+    observer = RateObserver(clock)
+    token = _observer.set(observer)
+    try:
+        yield observer.seen
+    finally:
+        _observer.reset(token)
+
+
+async def record_rate_headers(response: httpx.Response) -> None:
+    """An httpx response hook: note the platform's remaining budget for the current task."""
+    observer = _observer.get()
+    if observer is None:
+        return
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    for name in REMAINING_HEADERS:
+        if name in headers:
+            try:
+                remaining = int(float(headers[name]))
+            except ValueError:
+                return
+            observer.seen.append((remaining, retry_after_seconds(response.headers, now=observer.clock.now())))
+            return
+
+
+def exhausted_until(seen: list[tuple[int, float | None]], *, now: datetime) -> datetime | None:
+    """When the platform said no call remains, the instant its window resets."""
+    waits = [reset for remaining, reset in seen if remaining <= 0 and reset]
+    return now + timedelta(seconds=max(waits)) if waits else None
 
 
 class TokenBucket:

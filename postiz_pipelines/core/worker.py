@@ -25,6 +25,7 @@ from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.core.engine import BatchReport, Publisher
 from postiz_pipelines.core.models import WorkerHeartbeat
 from postiz_pipelines.core.recovery import recover_expired_leases
+from postiz_pipelines.core.throttle import record_rate_headers
 from postiz_pipelines.providers.registry import ProviderSet
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,10 @@ class PublishingWorker:
         self.stats.started_at = self.clock.now()
         self.stats.status = "running"
         poll = timedelta(milliseconds=s.worker_poll_interval)
-        async with httpx.AsyncClient(timeout=s.http_timeout_seconds, transport=self.transport) as http:
+        async with httpx.AsyncClient(
+            timeout=s.http_timeout_seconds, transport=self.transport,
+            event_hooks={"response": [record_rate_headers]},
+        ) as http:
             providers = self.app.provider_set(http, self.clock)
             while not self._stop.is_set():
                 if max_passes is not None and self.stats.passes >= max_passes:

@@ -309,3 +309,17 @@ def test_outcome_write_survives_a_transient_database_error(app, make, clock, san
     assert report.as_dict()["completed"] == 1
     assert jobs_by_id(app)[job_id].status == JobStatus.COMPLETED
     assert len(state.accepted("mastodon")) == 1
+
+
+def test_rate_limit_headers_saying_none_remain_throttle_before_any_429(app, make, clock, sandbox, setup):
+    state, transport = sandbox
+    ws, acc = setup
+    state.override_rate_limit("mastodon", "api", limit=2, per_seconds=600)
+    ids = make.jobs(ws, acc, 3, run_at=clock.now())
+    report = run(app, clock, transport)
+    assert Counter(o.status for o in report.outcomes) == {"completed": 2, "deferred": 1}
+    jobs = jobs_by_id(app)
+    [waiting] = [jobs[i] for i in ids if jobs[i].status != JobStatus.COMPLETED]
+    assert waiting.attempts == 0  # never tried, never refused
+    assert (waiting.next_attempt_at - clock.now()).total_seconds() >= 590  # the window's reset
+    assert state.request_count("mastodon", "POST /api/v1/statuses") == 2  # no call was wasted on a 429
