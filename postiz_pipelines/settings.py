@@ -56,6 +56,7 @@ class Settings(BaseModel):
     linkedin_client_secret: SecretStr | None = None
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
+    webhook_allow_private: bool = Field(default=False, description="allow webhooks to private addresses")
     alert_webhook_url: SecretStr | None = Field(default=None, description="POSTed on new alerts")
     breaker_threshold: int = Field(default=5, ge=1, le=100_000, description="failures in a row")
     breaker_cooldown_seconds: float = Field(default=60.0, gt=0, le=86_400)

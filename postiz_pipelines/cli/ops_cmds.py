@@ -370,6 +370,7 @@ def webhooks_add(
             workspace_id=ws.id,
             url=url,
             events=list(events) or None,
+            allow_private=env.settings.webhook_allow_private,
             now=env.now(),
             actor="cli",
         )

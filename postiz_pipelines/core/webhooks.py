@@ -21,12 +21,14 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import func, select
@@ -62,6 +64,22 @@ def _ctx(sub_id: str) -> str:
 
 
 # -- subscriptions -----------------------------------------------------------------------
+def private_target(url: str) -> str | None:
+    """Why ``url`` points inside (loopback, private, link-local, reserved), or None."""
+    host = (urlsplit(url).hostname or "").strip("[]").lower()
+    if not host:
+        return "the URL has no host"
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        return f"{host} is a local name"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None  # a public name; where it resolves is checked by the network's egress rules
+    if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
+        return f"{host} is not a public address"
+    return None
+
+
 def create_subscription(
     session: Session,
     keyring: Keyring,
@@ -71,9 +89,12 @@ def create_subscription(
     events: Iterable[str] | None = None,
     now: datetime,
     actor: str = "system",
+    allow_private: bool = False,
 ) -> tuple[WebhookSubscription, Secret]:
     """Subscribe ``url`` to ``events`` (default: all); returns the row and the signing secret,
-    which is shown this once."""
+    which is shown this once. URLs naming this machine or a private network are refused
+    unless ``allow_private`` (POSTIZ_WEBHOOK_ALLOW_PRIVATE): a user must not make the server
+    call its own internal services."""
     chosen = list(events) if events is not None else list(EVENT_NAMES)
     problems = []
     if not url.startswith(("http://", "https://")) or len(url) > 1000:
@@ -82,6 +103,8 @@ def create_subscription(
                 "url", "must be an http:// or https:// URL of at most 1000 characters", url[:200]
             )
         )
+    elif not allow_private and (reason := private_target(url)):
+        problems.append(Problem("url", f"{reason}; webhooks must reach a public address", url[:200]))
     unknown = [e for e in chosen if e not in EVENT_NAMES]
     if unknown or not chosen:
         problems.append(

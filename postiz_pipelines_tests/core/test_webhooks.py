@@ -4,9 +4,10 @@ backoff, 410 disabling, and no backfill of events older than the subscription.""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -165,3 +166,20 @@ def test_unreachable_receiver_is_recorded_not_raised(app, make, clock):
     assert counts["retrying"] == 1
     with app.db.read() as s:
         assert s.scalar(select(WebhookDelivery)).last_error == "ConnectError"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hook", "http://localhost/x", "http://10.1.2.3/x",
+                                 "http://169.254.169.254/latest/meta-data", "http://[::1]/x",
+                                 "https://db.internal/x", "http://192.168.1.10/x"])
+def test_webhooks_to_private_addresses_are_refused(app, make, url):
+    from postiz_pipelines.core.webhooks import create_subscription
+    from postiz_pipelines.errors import ValidationFailed
+
+    ws = make.workspace()
+    with app.db.session() as s, pytest.raises(ValidationFailed) as err:
+        create_subscription(s, app.keyring, workspace_id=ws.id, url=url, now=datetime.now(UTC))
+    assert err.value.problems[0].field == "url" and "public address" in err.value.problems[0].message
+    with app.db.session() as s:  # an operator may allow them (a receiver on the same host)
+        sub, _ = create_subscription(s, app.keyring, workspace_id=ws.id, url=url, now=datetime.now(UTC),
+                                     allow_private=True)
+        assert sub.url == url

@@ -66,6 +66,7 @@ def create(
             events=body.events,
             now=st.now(),
             actor=caller.actor,
+            allow_private=st.app.settings.webhook_allow_private,
         )
         return 201, WebhookCreated(**WebhookOut.of(sub).model_dump(), secret=secret.reveal()).dump()
 
