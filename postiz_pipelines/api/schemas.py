@@ -15,7 +15,6 @@ from postiz_pipelines.core.models import (
     Post,
     PublishAttempt,
     PublishJob,
-    Schedule,
 )
 from postiz_pipelines.core.posts import Recurrence
 
@@ -60,13 +59,11 @@ Instant = Annotated[str, Field(max_length=64), AfterValidator(_plausible_year)]
 
 # -- schedules ---------------------------------------------------------------------------
 class SingleSchedule(In):
-    """Publish once: at ``at`` (or the post's ``scheduledAt``), ``"now"``, or ``"next_slot"``
-    (each account's next free posting slot)."""
+    """Publish once: at ``at``, ``"now"`` (the default) or ``"next_slot"`` (each account's
+    next free posting slot). The post's ``scheduledAt`` is the same thing without the object."""
 
     kind: Literal["single"]
-    at: Instant | None = Field(
-        None, description="ISO 8601, 'now' or 'next_slot'; omit for scheduledAt, else now"
-    )
+    at: Instant | None = Field(None, description="ISO 8601, 'now' or 'next_slot'; omit for now")
     timezone: str | None = Field(None, max_length=64)
 
 
@@ -109,53 +106,7 @@ class RecurringSchedule(RuleIn):
 RULE_FIELD_NAMES = {"starts_at": "startsAt", "grace_seconds": "graceSeconds"}
 
 
-class ScheduleOut(Out):
-    id: Id
-    workspace_id: Id
-    post_id: Id | None
-    kind: str
-    status: str
-    run_at: str | None
-    rrule: str | None
-    cron: str | None
-    timezone: str | None
-    starts_at: str | None
-    until: str | None
-    count: int | None
-    grace_seconds: int
-    priority: int
-    expanded_until: str | None
-    waiting_jobs: int = Field(description="jobs waiting, never tried (a pause removes them)")
-    created_at: str
-    updated_at: str
-
-    @classmethod
-    def of(cls, sc: Schedule, waiting_jobs: int = 0) -> ScheduleOut:
-        return cls(
-            id=sc.id,
-            workspace_id=sc.workspace_id,
-            post_id=sc.post_id,
-            kind=sc.kind,
-            status=sc.status,
-            run_at=iso(sc.run_at),
-            rrule=sc.rrule,
-            cron=sc.cron,
-            timezone=sc.timezone,
-            starts_at=iso(sc.starts_at),
-            until=iso(sc.until),
-            count=sc.count,
-            grace_seconds=sc.grace_seconds,
-            priority=sc.priority,
-            expanded_until=iso(sc.expanded_until),
-            waiting_jobs=waiting_jobs,
-            created_at=sc.created_at.isoformat(),
-            updated_at=sc.updated_at.isoformat(),
-        )
-
-
 # -- posts -------------------------------------------------------------------------------
-
-
 class TargetOverrideIn(In):
     content: str | None = Field(None, max_length=MAX_TEXT)
     settings: dict[str, Any] = Field(default_factory=dict)
@@ -255,12 +206,6 @@ class PostOut(Out):
             created_at=p.created_at.isoformat(),
             updated_at=p.updated_at.isoformat(),
         )
-
-
-class PostCreated(PostOut):
-    """A new post and the schedule made for it (pause or change it under /schedules)."""
-
-    schedule: ScheduleOut | None = None
 
 
 class Pagination(Out):

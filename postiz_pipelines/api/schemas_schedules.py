@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from postiz_pipelines.api.schemas import Id, In, Instant, Out, RuleIn, ScheduleOut, iso
-from postiz_pipelines.core.models import EvergreenPost, EvergreenTimetable
+from postiz_pipelines.api.schemas import Id, In, Instant, Out, PostOut, RuleIn, iso
+from postiz_pipelines.core.models import EvergreenPost, EvergreenTimetable, Schedule
 
 CATEGORY = 100  # the column's width
 MAX_SLOTS = 200
@@ -19,6 +19,56 @@ MAX_VARIATION = 100_000
 
 
 # -- schedules ---------------------------------------------------------------------------
+class ScheduleOut(Out):
+    id: Id
+    workspace_id: Id
+    post_id: Id | None
+    kind: str
+    status: str
+    run_at: str | None
+    rrule: str | None
+    cron: str | None
+    timezone: str | None
+    starts_at: str | None
+    until: str | None
+    count: int | None
+    grace_seconds: int
+    priority: int
+    expanded_until: str | None
+    waiting_jobs: int = Field(description="jobs waiting, never tried (a pause removes them)")
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def of(cls, sc: Schedule, waiting_jobs: int = 0) -> ScheduleOut:
+        return cls(
+            id=sc.id,
+            workspace_id=sc.workspace_id,
+            post_id=sc.post_id,
+            kind=sc.kind,
+            status=sc.status,
+            run_at=iso(sc.run_at),
+            rrule=sc.rrule,
+            cron=sc.cron,
+            timezone=sc.timezone,
+            starts_at=iso(sc.starts_at),
+            until=iso(sc.until),
+            count=sc.count,
+            grace_seconds=sc.grace_seconds,
+            priority=sc.priority,
+            expanded_until=iso(sc.expanded_until),
+            waiting_jobs=waiting_jobs,
+            created_at=sc.created_at.isoformat(),
+            updated_at=sc.updated_at.isoformat(),
+        )
+
+
+class PostCreated(PostOut):
+    """A new post and the schedule made for it (pause or change it under /schedules)."""
+
+    schedule: ScheduleOut | None = None
+
+
 class ScheduleList(Out):
     schedules: list[ScheduleOut]
 

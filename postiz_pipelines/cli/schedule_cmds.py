@@ -60,14 +60,16 @@ def _change(env: Env, schedule_id: str, action: str, **kw: Any) -> dict[str, Any
     with write(env) as s:
         sc = ops.get_schedule(s, schedule_id)
         now = env.now()
+        attempts = env.settings.max_retries + 1
         if action == "pause":
             out: Any = {"removed_jobs": ops.pause_schedule(s, sc, now=now, actor="cli")}
         elif action == "resume":
-            out = ops.resume_schedule(s, sc, now=now, actor="cli").as_dict()
+            out = ops.resume_schedule(s, sc, now=now, actor="cli", max_attempts=attempts).as_dict()
         elif action == "delete":
             out = {"removed_jobs": ops.delete_schedule(s, sc, now=now, actor="cli")}
         else:
-            out = ops.change_recurrence(s, sc, kw["recurrence"], now=now, actor="cli").as_dict()
+            out = ops.change_recurrence(s, sc, kw["recurrence"], now=now, actor="cli",
+                                        max_attempts=attempts).as_dict()
         return {"schedule": schedule_row(sc), **out}
 
 
@@ -269,9 +271,7 @@ def _pause(env: Env, workspace_ref: str, category: str, paused: bool) -> None:
 @handles_errors
 def slots_set(env: Env, account_id: str, slots: tuple[str, ...]) -> None:
     """Set an account's weekly posting slots ('add to queue' takes the next free one)."""
-    from postiz_pipelines.core.accounts import get_account
-    from postiz_pipelines.core.audit import audit
-    from postiz_pipelines.core.slots import parse_slots
+    from postiz_pipelines.core.accounts import get_account, set_posting_slots
 
     raw = []
     for i, spec in enumerate(slots):
@@ -279,10 +279,6 @@ def slots_set(env: Env, account_id: str, slots: tuple[str, ...]) -> None:
         if len(parts) != 2:
             raise ValidationFailed(Problem(f"slots[{i}]", f"{spec!r} must read 'WEEKDAY HH:MM'", spec))
         raw.append({"weekday": parse_weekday(parts[0], f"slots[{i}].weekday"), "time": parts[1]})
-    parse_slots(raw)  # validates, naming slots[i].time
     with write(env) as s:
-        acc = get_account(s, account_id)
-        acc.settings = {**(acc.settings or {}), "slots": raw}
-        audit(s, actor="cli", action="account.slots", object_type="social_account", object_id=acc.id,
-              workspace_id=acc.workspace_id, now=env.now(), slots=len(raw))
+        set_posting_slots(s, get_account(s, account_id), raw, now=env.now(), actor="cli")
     click.echo(json.dumps({"account": account_id, "slots": raw}))

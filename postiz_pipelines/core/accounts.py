@@ -135,3 +135,17 @@ def store_tokens(account: SocialAccount, tokens: TokenSet, keyring: Keyring, *, 
     account.token_expires_at = tokens.expires_at
     account.status = AccountStatus.ACTIVE
     account.updated_at = now
+
+
+def set_posting_slots(session: Session, account: SocialAccount, slots: list[dict[str, Any]], *,
+                      now: datetime, actor: str) -> list[dict[str, Any]]:
+    """Replace the account's weekly posting slots (``[{"weekday": 0-6, "time": "HH:MM"}]``),
+    validated (naming ``slots[i].time``), audited; "add to queue" takes the next free one."""
+    from postiz_pipelines.core.slots import parse_slots
+
+    parse_slots(slots)
+    account.settings = {**(account.settings or {}), "slots": list(slots)}  # a new dict: JSON change seen
+    account.updated_at = now
+    audit(session, actor=actor, action="account.slots", object_type="social_account", object_id=account.id,
+          workspace_id=account.workspace_id, now=now, slots=len(slots))
+    return list(slots)

@@ -133,6 +133,7 @@ def set_timetable(
     if problems:
         raise ValidationFailed(problems)
     table = session.get(EvergreenTimetable, workspace.id)
+    replan = table is not None
     if table is None:
         schedule = Schedule(id=new_id("sch"), workspace_id=workspace.id, kind=ScheduleKind.EVERGREEN,
                             status=ScheduleStatus.ACTIVE, timezone=timezone, created_at=now, updated_at=now)
@@ -148,6 +149,12 @@ def set_timetable(
     table.seed = seed
     table.updated_at = now
     session.flush()
+    if replan:  # slots already drawn under the old timetable are drawn again under the new one
+        from postiz_pipelines.core.schedules import replan_evergreen
+
+        schedule = session.get(Schedule, table.schedule_id)
+        assert schedule is not None
+        replan_evergreen(session, schedule, now=now)
     audit(session, actor=actor, action="evergreen.timetable", object_type="schedule",
           object_id=table.schedule_id, workspace_id=workspace.id, now=now, slots=len(parsed))
     return table
@@ -162,12 +169,14 @@ def set_category_paused(session: Session, *, workspace: Workspace, category: str
     current = current | {category} if paused else current - {category}
     table.paused_categories = sorted(current)
     table.updated_at = now
-    if paused:  # the category's picks already planned do not publish either
-        from postiz_pipelines.core.schedules import remove_waiting_jobs
+    from postiz_pipelines.core.schedules import remove_waiting_jobs, replan_evergreen
 
-        schedule = session.get(Schedule, table.schedule_id)
-        assert schedule is not None
+    schedule = session.get(Schedule, table.schedule_id)
+    assert schedule is not None
+    if paused:  # the category's picks already planned do not publish either
         remove_waiting_jobs(session, schedule, now=now, category=category)
+    else:  # its slots within the horizon are drawn now, not a day later
+        replan_evergreen(session, schedule, now=now)
     audit(session, actor=actor, action="evergreen.pause" if paused else "evergreen.resume",
           object_type="schedule", object_id=table.schedule_id, workspace_id=workspace.id, now=now,
           category=category)

@@ -31,6 +31,7 @@ from postiz_pipelines.core.models import (
     PublishJob,
     Schedule,
     ScheduleKind,
+    ScheduleStatus,
     SocialAccount,
     TargetStatus,
     Workspace,
@@ -311,10 +312,9 @@ def cancel_post(session: Session, post: Post, *, now: datetime, actor: str = "sy
     for target in post.targets:
         if target.status == TargetStatus.SCHEDULED:
             target.status = TargetStatus.CANCELED
-    for sched in session.scalars(
-        select(Schedule).where(Schedule.post_id == post.id, Schedule.kind == ScheduleKind.SINGLE)
-    ):
-        sched.status = "completed"
+    # the post's schedule ends too: a canceled recurring post must not be expanded again
+    for sched in session.scalars(select(Schedule).where(Schedule.post_id == post.id)):
+        sched.status = ScheduleStatus.COMPLETED
         sched.updated_at = now
     settle_post_status(session, post)
     if not any(t.status == TargetStatus.PUBLISHED for t in post.targets):

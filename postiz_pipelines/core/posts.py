@@ -151,8 +151,9 @@ def create_post(
 
     when: datetime | None = None
     starts: datetime | None = None
+    until: datetime | None = None
     if recurrence is not None:
-        starts, recur_problems = check_recurrence(recurrence, workspace, now)
+        starts, until, recur_problems = check_recurrence(recurrence, workspace, now)
         problems.extend(recur_problems)
         when = starts
     elif scheduled_at is None or scheduled_at == RUN_NOW:
@@ -259,7 +260,7 @@ def create_post(
         schedule = Schedule(
             id=new_id("sch"), workspace_id=workspace.id, post_id=post.id, kind=ScheduleKind.RECURRING,
             rrule=recurrence.rrule, cron=recurrence.cron, timezone=recurrence.timezone,
-            starts_at=starts, until=_instant_or_none(recurrence.until, "schedule.until", workspace),
+            starts_at=starts, until=until,
             count=recurrence.count, grace_seconds=recurrence.grace_seconds, priority=priority,
             created_at=now, updated_at=now,
         )
@@ -307,8 +308,11 @@ def _instant_or_none(value: datetime | str | None, field: str, workspace: Worksp
                          fallback_name=f"workspace {workspace.slug!r}")
 
 
-def check_recurrence(rec: Recurrence, workspace: Workspace, now: datetime) -> tuple[datetime | None, list[Problem]]:
-    """The series start, and every problem of the rule (fields prefixed ``schedule.``)."""
+def check_recurrence(
+    rec: Recurrence, workspace: Workspace, now: datetime
+) -> tuple[datetime | None, datetime | None, list[Problem]]:
+    """The series start and end as UTC instants (read in the rule's zone, else the
+    workspace's), and every problem of the rule (fields prefixed ``schedule.``)."""
     problems: list[Problem] = []
     starts: datetime | None = now
     until: datetime | None = None
@@ -316,7 +320,7 @@ def check_recurrence(rec: Recurrence, workspace: Workspace, now: datetime) -> tu
         starts = _instant_or_none(rec.starts_at, "schedule.starts_at", workspace, rec.timezone) or now
         until = _instant_or_none(rec.until, "schedule.until", workspace, rec.timezone)
     except ValidationFailed as exc:
-        return None, exc.problems
+        return None, None, exc.problems
     if not rec.rrule and not rec.cron:
         problems.append(Problem("schedule", "a recurring schedule needs an rrule or a cron expression"))
     zone = rec.timezone or workspace.timezone or "UTC"
@@ -326,7 +330,7 @@ def check_recurrence(rec: Recurrence, workspace: Workspace, now: datetime) -> tu
     if rec.grace_seconds < 0 or rec.grace_seconds > 7 * 86400:
         problems.append(Problem("schedule.grace_seconds", f"is {rec.grace_seconds}, allowed 0..604800",
                                 rec.grace_seconds, 604800))
-    return starts, problems
+    return starts, until, problems
 
 
 def next_slot_for(session: Session, account: SocialAccount, workspace: Workspace, now: datetime) -> datetime:

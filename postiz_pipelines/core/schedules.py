@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.expansion import (
+    MAX_ATTEMPTS,
     ExpansionReport,
     expand_evergreen_schedule,
     expand_recurring_schedule,
@@ -33,7 +34,6 @@ from postiz_pipelines.core.models import (
 )
 from postiz_pipelines.core.posts import Recurrence, check_recurrence
 from postiz_pipelines.core.scheduling import DEFAULT_HORIZON
-from postiz_pipelines.core.timeparse import parse_instant
 from postiz_pipelines.core.workspaces import get_workspace
 from postiz_pipelines.errors import Conflict, NotFound, ValidationFailed
 
@@ -115,30 +115,30 @@ def pause_schedule(session: Session, schedule: Schedule, *, now: datetime, actor
     return removed
 
 
-def resume_schedule(session: Session, schedule: Schedule, *, now: datetime, actor: str) -> ExpansionReport:
+def resume_schedule(session: Session, schedule: Schedule, *, now: datetime, actor: str,
+                    max_attempts: int = MAX_ATTEMPTS) -> ExpansionReport:
     if schedule.status != ScheduleStatus.PAUSED:
         raise Conflict(f"schedule {schedule.id} is {schedule.status}, not paused")
     schedule.status = ScheduleStatus.ACTIVE
     schedule.expanded_until = now  # nothing of the pause is published late
     audit(session, actor=actor, action="schedule.resume", object_type="schedule", object_id=schedule.id,
           workspace_id=schedule.workspace_id, now=now)
-    return _expand_now(session, schedule, now)
+    return _expand_now(session, schedule, now, max_attempts)
 
 
 def change_recurrence(session: Session, schedule: Schedule, rec: Recurrence, *, now: datetime,
-                      actor: str) -> ExpansionReport:
+                      actor: str, max_attempts: int = MAX_ATTEMPTS) -> ExpansionReport:
     """Replace a recurring schedule's rule; waiting jobs of the old rule are removed."""
     if schedule.kind != ScheduleKind.RECURRING:
         raise Conflict("only a recurring schedule has a rule to change")
     workspace = get_workspace(session, schedule.workspace_id)
-    starts, problems = check_recurrence(rec, workspace, now)
+    starts, until, problems = check_recurrence(rec, workspace, now)
     if problems:
         raise ValidationFailed(problems)
     removed = remove_waiting_jobs(session, schedule, now=now)
     schedule.rrule, schedule.cron, schedule.timezone = rec.rrule, rec.cron, rec.timezone
     schedule.starts_at = starts
-    schedule.until = (parse_instant(rec.until, field="schedule.until", timezone=rec.timezone,
-                                    fallback_zone=workspace.timezone) if rec.until is not None else None)
+    schedule.until = until
     schedule.count = rec.count
     schedule.grace_seconds = rec.grace_seconds
     schedule.expanded_until = now
@@ -146,7 +146,7 @@ def change_recurrence(session: Session, schedule: Schedule, rec: Recurrence, *, 
         schedule.status = ScheduleStatus.ACTIVE
     audit(session, actor=actor, action="schedule.update", object_type="schedule", object_id=schedule.id,
           workspace_id=schedule.workspace_id, now=now, removed_jobs=removed)
-    return _expand_now(session, schedule, now)
+    return _expand_now(session, schedule, now, max_attempts)
 
 
 def delete_schedule(session: Session, schedule: Schedule, *, now: datetime, actor: str) -> int:
@@ -158,11 +158,21 @@ def delete_schedule(session: Session, schedule: Schedule, *, now: datetime, acto
     return removed
 
 
-def _expand_now(session: Session, schedule: Schedule, now: datetime) -> ExpansionReport:
+def replan_evergreen(session: Session, schedule: Schedule, *, now: datetime,
+                     max_attempts: int = MAX_ATTEMPTS) -> ExpansionReport:
+    """Plan a workspace's evergreen slots again from now (after its timetable or a
+    category changed): waiting picks are withdrawn and the next 24 h are drawn anew."""
+    remove_waiting_jobs(session, schedule, now=now)
+    schedule.expanded_until = None
+    return _expand_now(session, schedule, now, max_attempts)
+
+
+def _expand_now(session: Session, schedule: Schedule, now: datetime,
+                max_attempts: int = MAX_ATTEMPTS) -> ExpansionReport:
     report = ExpansionReport(schedules=1)
     session.flush()
     if schedule.status != ScheduleStatus.ACTIVE:
         return report
     expand = expand_recurring_schedule if schedule.kind == ScheduleKind.RECURRING else expand_evergreen_schedule
-    expand(session, schedule, now=now, horizon=DEFAULT_HORIZON, max_attempts=4, report=report)
+    expand(session, schedule, now=now, horizon=DEFAULT_HORIZON, max_attempts=max_attempts, report=report)
     return report

@@ -30,6 +30,8 @@ def parse_instant(
             ) from None
     else:
         parsed = value
+    if not 1970 <= parsed.year <= 9000:
+        raise ValidationFailed(Problem(field, f"year {parsed.year} is out of range (1970..9000)", str(value)))
     if parsed.tzinfo is not None:
         return ensure_utc(parsed)
     zone_name = timezone or fallback_zone

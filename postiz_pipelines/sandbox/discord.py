@@ -1,18 +1,17 @@
 """The Discord emulator: bot messages (``POST /api/v10/channels/{id}/messages`` with
 ``Authorization: Bot <token>``) and webhook executions (``POST /api/webhooks/{id}/{token}``,
 also under ``/api/v10``), mounted under ``/discord``, with the bot's ``GET /users/@me``.
+Message bodies, in and out, are in ``discord_messages.py``; channels and webhooks as
+Discord remembers them in ``discord_world.py``.
 
-Bodies are JSON, or multipart with ``payload_json`` and ``files[n]`` (alt text in
-``attachments[n].description``). Content is limited to 2,000 characters, a message to 10
-files of at most 10 MiB (``40005`` otherwise). A bot message with ``nonce`` (at most 25
-characters) and ``enforce_nonce: true`` returns the message already created with that
-nonce in the channel within ``NONCE_SECONDS``. A webhook answers 204 unless ``?wait=true``.
+A bot message with ``nonce`` (at most 25 characters) and ``enforce_nonce: true`` returns
+the message already created with that nonce in the channel within ``NONCE_SECONDS``. A
+webhook answers 204 unless ``?wait=true``.
 
 Every answer carries ``X-RateLimit-Limit/-Remaining/-Reset/-Reset-After/-Bucket``; a 429
 adds ``Retry-After`` and ``X-RateLimit-Scope`` and the body ``{message, retry_after,
 global}`` (a float). Budgets: 5 messages per 5 s per channel, 5 per 2 s per webhook, 50
-requests a second per bot (global). Errors are ``{message, code}``; invalid bodies are
-``50035`` with the offending fields under ``errors``.
+requests a second per bot (global). Errors are ``{message, code}``.
 
 Tokens: any unseen bot or webhook token is a new bot or webhook; a revoked bot token is
 ``401``, a revoked webhook token is ``10015 Unknown Webhook``. Channels exist when first
@@ -23,108 +22,64 @@ access (``50001``) or its permission to send (``50013``), or sets a slowmode (``
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import weakref
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox, endpoint
+from postiz_pipelines.sandbox.discord_messages import (
+    CONTENT_LIMIT,
+    DISCORD_EPOCH_MS,
+    FILE_MAX_BYTES,
+    MAX_FILES,
+    REQUEST_MAX_BYTES,
+    MessageBodies,
+    field_error,
+)
+from postiz_pipelines.sandbox.discord_world import (
+    PLATFORM,
+    Channel,
+    DiscordChannels,
+    discord_channels,
+    discord_world,
+)
 from postiz_pipelines.sandbox.state import (
     AcceptedPost,
     RateWindow,
     SandboxAccount,
-    SandboxState,
     StoredMedia,
     TokenStatus,
 )
 
-PLATFORM = "discord"
-CONTENT_LIMIT = 2000
+__all__ = [
+    "CHANNEL_LIMIT",
+    "CLOUDFLARE_PAGE",
+    "CONTENT_LIMIT",
+    "DISCORD_EPOCH_MS",
+    "FILE_MAX_BYTES",
+    "GLOBAL_LIMIT",
+    "MAX_FILES",
+    "NONCE_LIMIT",
+    "NONCE_SECONDS",
+    "PLATFORM",
+    "REQUEST_MAX_BYTES",
+    "WEBHOOK_LIMIT",
+    "DiscordChannels",
+    "DiscordSandbox",
+    "discord_channels",
+]
+
 NONCE_LIMIT = 25
 NONCE_SECONDS = 300
-MAX_FILES = 10
-FILE_MAX_BYTES = 10 * 1024 * 1024
-REQUEST_MAX_BYTES = 25 * 1024 * 1024
 CHANNEL_LIMIT = (5, 5.0)
 WEBHOOK_LIMIT = (5, 2.0)
 GLOBAL_LIMIT = (50, 1.0)
-DISCORD_EPOCH_MS = 1_420_070_400_000
 CLOUDFLARE_PAGE = "<html><head><title>{0}</title></head><body><h1>{0}</h1>cloudflare</body></html>"
 
 
-@dataclass
-class _Channel:
-    id: str
-    deleted: bool = False
-    access: bool = True
-    can_send: bool = True
-    slowmode_seconds: int = 0
-    last_sent: dict[str, datetime] = field(default_factory=dict)  # author id -> instant
-
-
-@dataclass
-class _World:
-    channels: dict[str, _Channel] = field(default_factory=dict)
-    webhook_channels: dict[str, str] = field(default_factory=dict)
-
-
-_WORLDS: weakref.WeakKeyDictionary[SandboxState, _World] = weakref.WeakKeyDictionary()
-_WORLD_MARK = "~discord-world"
-
-
-def _world(state: SandboxState) -> _World:
-    """Discord's own memory for ``state``, renewed after ``state.reset()`` (a marker row in
-    the state's media tells whether the state was reset since the memory was made)."""
-    with state.lock:
-        world = _WORLDS.get(state)
-        if world is None or state.media(PLATFORM, _WORLD_MARK) is None:
-            world = _WORLDS[state] = _World()
-            state.put_media(StoredMedia(PLATFORM, _WORLD_MARK, "", "", 0, "", state.now()))
-        return world
-
-
-class DiscordChannels:
-    """Test controls of the channels a sandbox state knows; see the module docstring."""
-
-    def __init__(self, state: SandboxState) -> None:
-        self._state = state
-
-    def _channel(self, channel_id: str) -> _Channel:
-        return _world(self._state).channels.setdefault(channel_id, _Channel(channel_id))
-
-    def delete(self, channel_id: str) -> None:
-        self._channel(channel_id).deleted = True
-
-    def deny_access(self, channel_id: str) -> None:
-        self._channel(channel_id).access = False
-
-    def deny_sending(self, channel_id: str) -> None:
-        self._channel(channel_id).can_send = False
-
-    def slowmode(self, channel_id: str, seconds: int) -> None:
-        self._channel(channel_id).slowmode_seconds = seconds
-
-
-def discord_channels(state: SandboxState) -> DiscordChannels:
-    """The channel controls of ``state`` (see ``DiscordChannels``)."""
-    return DiscordChannels(state)
-
-
-def _field_error(path: str, code: str, message: str) -> dict[str, Any]:
-    """Discord's nested ``errors`` object for one field path such as ``attachments.0``."""
-    node: dict[str, Any] = {"_errors": [{"code": code, "message": message}]}
-    for part in reversed(path.split(".")):
-        node = {part: node}
-    return node
-
-
-class DiscordSandbox(PlatformSandbox):
+class DiscordSandbox(MessageBodies, PlatformSandbox):
     """See the module docstring."""
 
     name: ClassVar[str] = PLATFORM
@@ -139,7 +94,7 @@ class DiscordSandbox(PlatformSandbox):
         )
 
     def invalid(self, path: str, code: str, message: str) -> HttpError:
-        return self.fail(400, "Invalid Form Body", 50035, errors=_field_error(path, code, message))
+        return self.fail(400, "Invalid Form Body", 50035, errors=field_error(path, code, message))
 
     def fault_response(self, status: int, *, reset_at: datetime | None, call: Call) -> Response:
         if status in (502, 504):  # Cloudflare answers these
@@ -205,12 +160,12 @@ class DiscordSandbox(PlatformSandbox):
         call.headers["X-RateLimit-Reset-After"] = f"{seconds:.3f}"
         call.headers["X-RateLimit-Bucket"] = bucket
 
-    def _channel(self, channel_id: str) -> _Channel:
+    def _channel(self, channel_id: str) -> Channel:
         if not channel_id.isdigit():
             raise self.invalid(
                 "channel_id", "NUMBER_TYPE_COERCE", f'Value "{channel_id}" is not snowflake.'
             )
-        channel = _world(self.state).channels.setdefault(channel_id, _Channel(channel_id))
+        channel = discord_world(self.state).channels.setdefault(channel_id, Channel(channel_id))
         if channel.deleted:
             raise self.fail(404, "Unknown Channel", 10003)
         if not channel.access:
@@ -218,129 +173,6 @@ class DiscordSandbox(PlatformSandbox):
         if not channel.can_send:
             raise self.fail(403, "Missing Permissions", 50013)
         return channel
-
-    # -- bodies ------------------------------------------------------------------------
-    async def _payload(self, call: Call) -> tuple[dict[str, Any], list[UploadFile]]:
-        """The JSON payload and the uploaded files of a JSON or multipart request."""
-        length = int(call.request.headers.get("content-length") or 0)
-        if length > REQUEST_MAX_BYTES:
-            raise self.fail(413, "Request entity too large", 40005)
-        ctype = call.request.headers.get("content-type", "")
-        try:
-            if ctype.startswith("multipart/form-data"):
-                form = await call.request.form(max_files=100)
-                payload = json.loads(str(form.get("payload_json") or "{}"))
-                files = [
-                    v
-                    for k, v in form.multi_items()
-                    if k.startswith("files[") and isinstance(v, UploadFile)
-                ]
-            else:
-                payload, files = json.loads(await call.request.body() or b"{}"), []
-        except (json.JSONDecodeError, HTTPException, UnicodeDecodeError):
-            raise self.fail(400, "400: Bad Request", 0) from None
-        if not isinstance(payload, dict):
-            raise self.fail(400, "400: Bad Request", 0)
-        return payload, files
-
-    async def _attachments(
-        self, author: SandboxAccount, payload: dict[str, Any], files: list[UploadFile]
-    ) -> tuple[StoredMedia, ...]:
-        if len(files) > MAX_FILES:
-            raise self.invalid(
-                "attachments", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_FILES} or fewer in length."
-            )
-        described = {
-            str(a.get("id")): a for a in payload.get("attachments") or [] if isinstance(a, dict)
-        }
-        stored = []
-        for i, upload in enumerate(files):
-            data = await upload.read()
-            if len(data) > FILE_MAX_BYTES:
-                raise self.fail(413, "Request entity too large", 40005)
-            meta = described.get(str(i), {})
-            stored.append(
-                self.state.put_media(
-                    StoredMedia(
-                        platform=self.name,
-                        id=self._snowflake(),
-                        account_id=author.id,
-                        mime_type=(upload.content_type or "application/octet-stream").split(";")[0],
-                        size_bytes=len(data),
-                        sha256=hashlib.sha256(data).hexdigest(),
-                        created_at=self.state.now(),
-                        filename=str(meta.get("filename") or upload.filename or f"file{i}"),
-                        description=str(meta.get("description") or ""),
-                    )
-                )
-            )
-        return tuple(stored)
-
-    def _content(self, payload: dict[str, Any], media: tuple[StoredMedia, ...]) -> str:
-        content = payload.get("content")
-        content = "" if content is None else str(content)
-        if len(content) > CONTENT_LIMIT:
-            raise self.invalid(
-                "content", "BASE_TYPE_MAX_LENGTH", f"Must be {CONTENT_LIMIT} or fewer in length."
-            )
-        if not content.strip() and not media and not payload.get("embeds"):
-            raise self.fail(400, "Cannot send an empty message", 50006)
-        return content
-
-    def _snowflake(self) -> str:
-        ms = int(self.state.now().timestamp() * 1000) - DISCORD_EPOCH_MS
-        return str((ms << 22) | (self.state.next_number() & 0x3FFFFF))
-
-    # -- rendering ---------------------------------------------------------------------
-    def _message_json(self, call: Call, post: AcceptedPost) -> dict[str, Any]:
-        extra = post.extra
-        author = {
-            "id": extra["author_id"],
-            "username": post.handle,
-            "discriminator": "0000" if extra.get("webhook_id") else "0",
-            "global_name": None,
-            "avatar": None,
-            "bot": True,
-        }
-        message: dict[str, Any] = {
-            "id": post.remote_id,
-            "type": 19 if post.reply_to else 0,
-            "content": post.text,
-            "channel_id": extra["channel_id"],
-            "author": author,
-            "attachments": [
-                {
-                    "id": m.id,
-                    "filename": m.filename,
-                    "size": m.size_bytes,
-                    "content_type": m.mime_type,
-                    "url": f"{call.platform_url}/attachments/{extra['channel_id']}/{m.id}/{m.filename}",
-                    **({"description": m.description} if m.description else {}),
-                }
-                for m in post.media
-            ],
-            "embeds": [],
-            "mentions": [],
-            "mention_roles": [],
-            "pinned": False,
-            "mention_everyone": False,
-            "tts": False,
-            "timestamp": post.created_at.isoformat(timespec="microseconds"),
-            "edited_timestamp": None,
-            "flags": 0,
-            "components": [],
-        }
-        if extra.get("nonce") is not None:
-            message["nonce"] = extra["nonce"]
-        if extra.get("webhook_id"):
-            message["webhook_id"] = extra["webhook_id"]
-        if post.reply_to:
-            message["message_reference"] = {
-                "type": 0,
-                "channel_id": extra["channel_id"],
-                "message_id": post.reply_to,
-            }
-        return message
 
     # -- bot endpoints -----------------------------------------------------------------
     @endpoint("GET", "/api/v10/users/@me")
@@ -396,7 +228,7 @@ class DiscordSandbox(PlatformSandbox):
         channel.last_sent[bot.id] = self.state.now()
         return JSONResponse(self._message_json(call, post))
 
-    def _slowmode(self, channel: _Channel, author: SandboxAccount) -> None:
+    def _slowmode(self, channel: Channel, author: SandboxAccount) -> None:
         last = channel.last_sent.get(author.id)
         if not channel.slowmode_seconds or last is None:
             return
@@ -404,7 +236,7 @@ class DiscordSandbox(PlatformSandbox):
         if left > 0:
             raise HttpError(self._limited(left, scope="user", bucket="slowmode", code=20016))
 
-    def _reply_to(self, channel: _Channel, reference: Any) -> str | None:
+    def _reply_to(self, channel: Channel, reference: Any) -> str | None:
         if not isinstance(reference, dict) or not reference.get("message_id"):
             return None
         message_id = str(reference["message_id"])
@@ -457,7 +289,7 @@ class DiscordSandbox(PlatformSandbox):
         if auth.status is not TokenStatus.VALID:
             raise self.fail(404, "Unknown Webhook", 10015)
         hook = auth.account
-        world = _world(self.state)
+        world = discord_world(self.state)
         channel_id = world.webhook_channels.setdefault(webhook_id, self._snowflake())
         channel = self._channel(channel_id)
         self._throttle(call, "webhook", webhook_id, WEBHOOK_LIMIT)

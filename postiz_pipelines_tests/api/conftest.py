@@ -69,6 +69,9 @@ class Client:
     def post(self, url: str, **kw: Any) -> httpx.Response:
         return self.request("POST", url, **kw)
 
+    def put(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("PUT", url, **kw)
+
     def patch(self, url: str, **kw: Any) -> httpx.Response:
         return self.request("PATCH", url, **kw)
 

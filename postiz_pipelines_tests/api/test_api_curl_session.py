@@ -89,6 +89,7 @@ def test_the_documented_session_runs(client, world, app):  # type: ignore[no-unt
         "DELETE",
         "GET",
         "DELETE",
+        "POST",
     ]
     env = {
         "API": "",
@@ -114,7 +115,8 @@ def test_the_documented_session_runs(client, world, app):  # type: ignore[no-unt
             env[c.capture[0]] = r.json()[c.capture[1]]
         answers.append(r)
 
-    created, replayed, refused, listed, read, moved, canceled, listed_canceled, again = answers
+    created, replayed, refused, listed, read, moved, canceled, listed_canceled, again = answers[:9]
+    daily = answers[9].json()["schedule"]
     assert replayed.json()["id"] == created.json()["id"] == env["POST_ID"]
     assert replayed.headers["idempotent-replayed"] == "true"
     assert refused.json()["problems"][0] == {
@@ -130,3 +132,5 @@ def test_the_documented_session_runs(client, world, app):  # type: ignore[no-unt
     assert [p["status"] for p in listed_canceled.json()["posts"]] == ["canceled"]
     assert again.headers["content-type"] == "application/problem+json"
     assert json.loads(again.text)["status"] == 409
+    assert daily["kind"] == "recurring" and daily["count"] == 30
+    assert daily["waitingJobs"] == 1  # 09:00 in Berlin tomorrow is within the next 24 h

@@ -17,15 +17,18 @@ from sqlalchemy import select
 
 from postiz_pipelines.core import auth, queue
 from postiz_pipelines.core.models import (
+    EvergreenPost,
+    EvergreenTimetable,
     JobStatus,
     MediaAsset,
     Post,
     PublishJob,
+    Schedule,
     SocialAccount,
     WebhookSubscription,
     Workspace,
 )
-from postiz_pipelines.core.posts import create_post
+from postiz_pipelines.core.posts import Recurrence, create_post
 from postiz_pipelines.core.webhooks import create_subscription
 
 ORDER = ("viewer", "editor", "admin", "owner")
@@ -96,15 +99,50 @@ ENDPOINTS = [
     ),
     Endpoint("DELETE", "/api/postiz/webhooks/{webhook}", "admin"),
     Endpoint("GET", "/api/postiz/webhooks/{webhook}/deliveries", "admin"),
+    Endpoint("GET", "/api/postiz/schedules?workspace_id={ws}", "viewer"),
+    Endpoint("GET", "/api/postiz/schedules/{schedule}", "viewer"),
+    Endpoint("POST", "/api/postiz/schedules/{schedule}/pause", "editor"),
+    Endpoint("POST", "/api/postiz/schedules/{paused_schedule}/resume", "editor"),
+    Endpoint("PATCH", "/api/postiz/schedules/{schedule}", "editor", {"cron": "15 9 * * *"}),
+    Endpoint("DELETE", "/api/postiz/schedules/{schedule}", "editor"),
+    Endpoint("GET", "/api/postiz/evergreen/timetable?workspace_id={ws}", "viewer"),
+    Endpoint(
+        "PUT",
+        "/api/postiz/evergreen/timetable?workspace_id={ws}",
+        "editor",
+        {
+            "slots": [{"weekday": 1, "time": "09:00", "category": "tips"}],
+            "accountIds": ["{account}"],
+        },
+    ),
+    Endpoint("GET", "/api/postiz/evergreen/posts?workspace_id={ws}", "viewer"),
+    Endpoint(
+        "POST",
+        "/api/postiz/evergreen/posts",
+        "editor",
+        {"workspaceId": "{ws}", "category": "tips", "variations": ["another tip"]},
+    ),
+    Endpoint("DELETE", "/api/postiz/evergreen/posts/{evergreen_post}", "editor"),
+    Endpoint("POST", "/api/postiz/evergreen/categories/tips/pause?workspace_id={ws}", "editor"),
+    Endpoint("POST", "/api/postiz/evergreen/categories/tips/resume?workspace_id={ws}", "editor"),
+    Endpoint(
+        "PUT",
+        "/api/postiz/accounts/{account}/slots",
+        "editor",
+        {"slots": [{"weekday": 0, "time": "09:00"}]},
+    ),
 ]
 
 
 def objects(app, clock, ws_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """A fresh set of objects in one workspace: a scheduled post, a failed post and its
-    dead-lettered job, a media item, an account, a member, a webhook."""
+    dead-lettered job, a media item, an account, a member, a webhook, a recurring schedule
+    (and a paused one), the evergreen timetable and a library post."""
     now = clock.now()
     from postiz_pipelines.core.accounts import add_account
+    from postiz_pipelines.core.evergreen_store import add_library_post, set_timetable
     from postiz_pipelines.core.ids import new_id
+    from postiz_pipelines.core.schedules import pause_schedule
 
     tag = new_id("x")[-8:]
     with app.db.session() as s:
@@ -150,6 +188,28 @@ def objects(app, clock, ws_id: str) -> dict[str, str]:  # type: ignore[no-untype
         hook, _ = create_subscription(
             s, app.keyring, workspace_id=ws.id, url="https://hooks.test/y", now=now
         )
+        schedules = []
+        for _ in range(2):
+            recurring = create_post(
+                s,
+                workspace=ws,
+                text="recurring",
+                account_ids=[acc.id],
+                scheduled_at=None,
+                recurrence=Recurrence(cron="0 */6 * * *", timezone="UTC"),
+                now=now,
+            )
+            s.flush()
+            schedules.append(s.scalar(select(Schedule).where(Schedule.post_id == recurring.id)))
+        pause_schedule(s, schedules[1], now=now, actor="test")
+        set_timetable(
+            s,
+            workspace=ws,
+            slots=[{"weekday": 5, "time": "15:00", "category": "tips"}],
+            account_ids=[acc.id],
+            now=now,
+        )
+        library = add_library_post(s, workspace=ws, category="tips", variations=["tip"], now=now)
         return {
             "ws": ws.id,
             "post": post.id,
@@ -161,6 +221,9 @@ def objects(app, clock, ws_id: str) -> dict[str, str]:  # type: ignore[no-untype
             "outsider": outsider.email,
             "webhook": hook.id,
             "later": (now + timedelta(hours=2)).isoformat(),
+            "schedule": schedules[0].id,
+            "paused_schedule": schedules[1].id,
+            "evergreen_post": library.id,
         }
 
 
@@ -192,11 +255,32 @@ def snapshot(app, ids: dict[str, str]) -> dict[str, Any]:  # type: ignore[no-unt
             "failed_post": s.get(Post, ids["failed_post"]).status,
             "job": s.get(PublishJob, ids["job"]).status,
             "media": s.get(MediaAsset, ids["media"]).deleted_at,
-            "account": s.get(SocialAccount, ids["account"]).deleted_at,
+            "account": (
+                s.get(SocialAccount, ids["account"]).deleted_at,
+                s.get(SocialAccount, ids["account"]).settings,
+            ),
             "member": auth.role_of(s, user_id=ids["member"], workspace_id=ids["ws"]),
             "webhook": s.get(WebhookSubscription, ids["webhook"]).status,
             "ws": s.get(Workspace, ids["ws"]).name,
             "posts": len(list(s.scalars(select(Post.id).where(Post.workspace_id == ids["ws"])))),
+            "schedules": [
+                (x.status, x.cron, x.deleted_at)
+                for x in (s.get(Schedule, ids["schedule"]), s.get(Schedule, ids["paused_schedule"]))
+            ],
+            "jobs": len(
+                list(s.scalars(select(PublishJob.id).where(PublishJob.workspace_id == ids["ws"])))
+            ),
+            "timetable": (
+                s.get(EvergreenTimetable, ids["ws"]).slots,
+                s.get(EvergreenTimetable, ids["ws"]).paused_categories,
+            ),
+            "library": list(
+                s.execute(
+                    select(EvergreenPost.id, EvergreenPost.deleted_at).where(
+                        EvergreenPost.workspace_id == ids["ws"]
+                    )
+                )
+            ),
         }
 
 

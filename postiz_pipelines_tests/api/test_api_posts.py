@@ -129,9 +129,14 @@ def test_refusals_name_field_value_and_limit_and_store_nothing(client, world, so
     assert wrong_type.status_code == 422
     assert wrong_type.json()["problems"][0]["field"] == "targetAccounts"
 
-    recurring = _create(client, world, soon, scheduledAt=None, schedule={"kind": "recurring"})
-    assert recurring.status_code == 422
-    assert recurring.json()["problems"][0]["field"] == "schedule.kind"
+    unknown_kind = _create(client, world, soon, scheduledAt=None, schedule={"kind": "weekly"})
+    assert unknown_kind.status_code == 422
+    assert unknown_kind.json()["problems"][0]["field"] == "schedule"
+    assert "recurring" in unknown_kind.json()["problems"][0]["message"]
+
+    no_rule = _create(client, world, soon, scheduledAt=None, schedule={"kind": "recurring"})
+    assert no_rule.status_code == 422
+    assert no_rule.json()["problems"][0]["field"] == "schedule"
 
     both = _create(client, world, soon, schedule={"kind": "single"})
     assert both.status_code == 422 and both.json()["problems"][0]["field"] == "schedule"

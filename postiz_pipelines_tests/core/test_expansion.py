@@ -209,3 +209,58 @@ def test_pausing_a_category_drops_its_planned_picks(app, make):
     assert len(remaining) == 1 and remaining[0].status == JobStatus.PENDING
     with app.db.read() as s:
         assert {p.category: p.uses for p in s.scalars(select(EvergreenPost))} == {"tips": 0, "news": 1}
+
+
+def test_timetable_change_and_category_resume_replan_at_once(app, make):
+    ws = make.workspace(timezone="UTC")
+    acc = make.account(ws)
+    now = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # Monday
+    with app.db.session() as s:
+        set_timetable(s, workspace=ws, account_ids=[acc.id], now=now,
+                      slots=[{"weekday": 0, "time": "10:00", "category": "tips"}])
+        add_library_post(s, workspace=ws, category="tips", now=now, variations=["t"])
+    expand_schedules(app.db, now=now)
+    assert [(j.run_at.hour, j.run_at.minute) for j in jobs(app)] == [(10, 0)]
+    with app.db.session() as s:  # the slot moves: the old pick goes, the new one is drawn now
+        set_timetable(s, workspace=s.merge(ws), account_ids=[acc.id], now=now,
+                      slots=[{"weekday": 0, "time": "15:30", "category": "tips"}])
+    assert [(j.run_at.hour, j.run_at.minute) for j in jobs(app)] == [(15, 30)]
+    with app.db.session() as s:
+        set_category_paused(s, workspace=s.merge(ws), category="tips", paused=True, now=now, actor="t")
+    assert jobs(app) == []
+    with app.db.session() as s:
+        set_category_paused(s, workspace=s.merge(ws), category="tips", paused=False, now=now, actor="t")
+    assert [(j.run_at.hour, j.run_at.minute) for j in jobs(app)] == [(15, 30)]  # not a day later
+    with app.db.read() as s:
+        assert [p.uses for p in s.scalars(select(EvergreenPost))] == [1]  # withdrawn picks gave uses back
+
+
+def test_local_until_is_read_in_the_rules_zone(app, make):
+    ws = make.workspace(timezone="UTC")
+    acc = make.account(ws)
+    now = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
+    sch = recurring(app, ws, [acc], now, cron="0 * * * *", timezone="Asia/Tokyo", starts_at=now,
+                    until="2026-11-28T12:00")  # noon in Tokyo = 03:00 UTC
+    assert sch.until == datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+    assert [j.run_at.hour for j in jobs(app, sch.id)] == [0, 1, 2, 3]
+
+
+def test_canceling_a_recurring_post_ends_its_series(app, make):
+    from postiz_pipelines.core.post_ops import cancel_post
+
+    ws = make.workspace(timezone="UTC")
+    acc = make.account(ws)
+    now = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
+    sch = recurring(app, ws, [acc], now, cron="0 */6 * * *", starts_at=now)
+    with app.db.session() as s:
+        cancel_post(s, s.get(Post, sch.post_id), now=now, actor="t")
+    assert {j.status for j in jobs(app, sch.id)} == {JobStatus.CANCELED}
+    assert expand_schedules(app.db, now=now + timedelta(days=2)).jobs_created == 0
+
+
+def test_out_of_range_years_are_refused_not_a_crash():
+    from postiz_pipelines.core.timeparse import parse_instant
+
+    with pytest.raises(ValidationFailed) as err:
+        parse_instant("9999-12-31T23:59:59-05:00", field="scheduledAt")
+    assert err.value.problems[0].field == "scheduledAt" and "out of range" in err.value.problems[0].message

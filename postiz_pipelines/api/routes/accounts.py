@@ -14,10 +14,13 @@ from postiz_pipelines.api.routes.posts import resolve_workspace
 from postiz_pipelines.api.schemas_admin import AccountCreate, AccountList, AccountOut
 from postiz_pipelines.api.schemas_schedules import AccountSlotsIn, AccountSlotsOut
 from postiz_pipelines.core.account_ops import remove_account
-from postiz_pipelines.core.accounts import add_account, get_account, list_accounts
-from postiz_pipelines.core.audit import audit
+from postiz_pipelines.core.accounts import (
+    add_account,
+    get_account,
+    list_accounts,
+    set_posting_slots,
+)
 from postiz_pipelines.core.models import Role
-from postiz_pipelines.core.slots import parse_slots
 from postiz_pipelines.core.timeparse import parse_instant
 from postiz_pipelines.core.workspaces import get_workspace
 
@@ -107,18 +110,6 @@ def put_slots(account_id: str, body: AccountSlotsIn, st: State, caller: WriterDe
     with st.app.db.session() as s:
         acc = get_account(s, account_id)
         caller.require(acc.workspace_id, Role.EDITOR, kind="account", ident=account_id)
-        raw = [slot.model_dump() for slot in body.slots]
-        parse_slots(raw)  # refuses, naming slots[i].time and slots[i].weekday
-        # a new dict, so the JSON column sees the change
-        acc.settings = {**(acc.settings or {}), "slots": raw}
-        audit(
-            s,
-            actor=caller.actor,
-            action="account.slots",
-            object_type="social_account",
-            object_id=acc.id,
-            workspace_id=acc.workspace_id,
-            now=now,
-            slots=len(raw),
-        )
+        raw = set_posting_slots(s, acc, [slot.model_dump() for slot in body.slots], now=now,
+                                actor=caller.actor)
         return JSONResponse(AccountSlotsOut(account_id=acc.id, slots=raw).dump())

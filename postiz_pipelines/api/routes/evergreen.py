@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.api import idempotency
-from postiz_pipelines.api.deps import CallerDep, State, WriterDep
+from postiz_pipelines.api.deps import ApiState, Caller, CallerDep, State, WriterDep
 from postiz_pipelines.api.problems import api_field_names
 from postiz_pipelines.api.routes.posts import resolve_workspace
 from postiz_pipelines.api.schemas_schedules import (
@@ -162,8 +162,8 @@ def remove_post(post_id: str, st: State, caller: WriterDep) -> None:
 
 
 def _set_paused(
-    st: State,
-    caller: WriterDep,
+    st: ApiState,
+    caller: Caller,
     request: Request,
     key: str | None,
     workspace_id: str | None,
@@ -185,7 +185,8 @@ def _set_paused(
         )
         s.flush()
         after = waiting_job_counts(s, [table.schedule_id]) if table else {}
-        removed = sum(before.values()) - sum(after.values())
+        # resuming withdraws and redraws the planned picks, so only a net fall counts as removed
+        removed = max(sum(before.values()) - sum(after.values()), 0)
         out = CategoryState(
             workspace_id=ws_id,
             category=category,
@@ -219,8 +220,7 @@ def pause_category(
 @router.post(
     "/categories/{category}/resume",
     response_model=CategoryState,
-    summary="Resume a category; its slots publish again from the end of what the scheduler "
-    "already planned (up to 24 h ahead)",
+    summary="Resume a category; its slots in the next 24 h are planned again at once",
 )
 def resume_category(
     category: Category,

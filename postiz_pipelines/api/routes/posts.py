@@ -19,14 +19,13 @@ from postiz_pipelines.api.schemas import (
     JobOut,
     Pagination,
     PostCreate,
-    PostCreated,
     PostList,
     PostOut,
     PostPatch,
     RecurringSchedule,
     RetryIn,
-    ScheduleOut,
 )
+from postiz_pipelines.api.schemas_schedules import PostCreated, ScheduleOut
 from postiz_pipelines.core import post_ops
 from postiz_pipelines.core.models import PostStatus, Role, Schedule
 from postiz_pipelines.core.posts import TargetOverride, create_post

@@ -17,8 +17,13 @@ from postiz_pipelines.api import idempotency
 from postiz_pipelines.api.deps import Caller, CallerDep, State, WriterDep
 from postiz_pipelines.api.problems import api_field_names
 from postiz_pipelines.api.routes.posts import resolve_workspace
-from postiz_pipelines.api.schemas import RULE_FIELD_NAMES, ScheduleOut
-from postiz_pipelines.api.schemas_schedules import RulePatch, ScheduleChange, ScheduleList
+from postiz_pipelines.api.schemas import RULE_FIELD_NAMES
+from postiz_pipelines.api.schemas_schedules import (
+    RulePatch,
+    ScheduleChange,
+    ScheduleList,
+    ScheduleOut,
+)
 from postiz_pipelines.core import schedules as ops
 from postiz_pipelines.core.expansion import ExpansionReport
 from postiz_pipelines.core.models import Role, Schedule, ScheduleKind
@@ -105,7 +110,8 @@ def resume(
 
     def work(s: Session) -> tuple[int, dict[str, Any]]:
         schedule = _load(s, caller, schedule_id, Role.EDITOR)
-        report = ops.resume_schedule(s, schedule, now=now, actor=caller.actor)
+        report = ops.resume_schedule(s, schedule, now=now, actor=caller.actor,
+                                     max_attempts=st.app.settings.max_retries + 1)
         schedule.updated_at = now  # set explicitly, or the column's onupdate stamps wall time
         return 200, _changed(s, schedule, report=report)
 
@@ -127,7 +133,8 @@ def change(schedule_id: str, body: RulePatch, st: State, caller: WriterDep) -> J
         waiting = ops.waiting_job_counts(s, [schedule.id]).get(schedule.id, 0)
         with api_field_names(PATCH_FIELD_NAMES):
             report = ops.change_recurrence(
-                s, schedule, body.recurrence(), now=now, actor=caller.actor
+                s, schedule, body.recurrence(), now=now, actor=caller.actor,
+                max_attempts=st.app.settings.max_retries + 1,
             )
         schedule.updated_at = now
         return JSONResponse(_changed(s, schedule, removed=waiting, report=report))
