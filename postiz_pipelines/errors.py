@@ -13,7 +13,9 @@ Every error the engine raises on purpose is a ``PostizError``::
         ├── RateLimited          429 or a platform throttle code; ``retry_after`` seconds
         ├── TransientError       5xx, network errors, timeouts: retry with backoff
         │   └── OutcomeUnknown   the request may have reached the platform (timeout after
-        │                        sending, dropped connection): see DESIGN "never post twice"
+        │       │                sending, dropped connection): see DESIGN "never post twice"
+        │       └── PartiallyPublished  a thread's first item is out, a later one failed:
+        │                        never retried (it would post the first again)
         ├── AuthExpired          the access token expired: refresh, then retry once
         ├── AuthRevoked          the account must be reconnected (permanent)
         ├── ContentRejected      permanent: duplicate, too long, policy
@@ -138,6 +140,22 @@ class OutcomeUnknown(TransientError):
     """The request may have been acted on (timeout or drop after sending)."""
 
     error_class = "outcome_unknown"
+
+
+class PartiallyPublished(OutcomeUnknown):
+    """A thread's first item is published but item ``item`` failed; retrying would post the
+    first one again, so the job stops here and a person decides."""
+
+    retryable = False
+    error_class = "partially_published"
+
+    def __init__(self, *, platform: str, remote_id: str, item: int, cause: ProviderError) -> None:
+        super().__init__(
+            f"{platform}: the post is out ({remote_id}) but thread item {item} failed: {cause.message}",
+            platform=platform, status=cause.status, code=cause.code, retryable=False,
+        )
+        self.remote_id = remote_id
+        self.item = item
 
 
 class AuthExpired(ProviderError):

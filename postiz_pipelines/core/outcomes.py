@@ -45,6 +45,7 @@ from postiz_pipelines.core.posts import media_file
 from postiz_pipelines.errors import (
     AuthRevoked,
     OutcomeUnknown,
+    PartiallyPublished,
     PostizError,
     ProviderError,
     RateLimited,
@@ -288,7 +289,9 @@ class OutcomeRecorder:
             mode = self.providers.get(work.platform).capabilities.idempotency
             error_class = exc.error_class
             retry = exc.retryable and job.attempts < job.max_attempts
-            if uncertain and mode == IdempotencyMode.NONE:
+            if isinstance(exc, PartiallyPublished):
+                attempt.remote_id = exc.remote_id  # what did go out, for the person who decides
+            elif uncertain and mode == IdempotencyMode.NONE:
                 retry, error_class = False, "uncertain_outcome"
             if retry:
                 retry_after = exc.retry_after if isinstance(exc, RateLimited) else None

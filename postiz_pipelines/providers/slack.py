@@ -35,6 +35,7 @@ from postiz_pipelines.errors import (
     ContentRejected,
     MediaRejected,
     OutcomeUnknown,
+    PartiallyPublished,
     ProviderError,
     RateLimited,
     TransientError,
@@ -185,7 +186,7 @@ class SlackProvider(Provider):
             try:
                 reply = await self._call(account, "chat.postMessage", params)
             except ProviderError as exc:
-                raise _partly_published(ts, i, exc) from exc
+                raise PartiallyPublished(platform=PLATFORM, remote_id=ts, item=i, cause=exc) from exc
             thread_ids.append(str(reply.get("ts") or ""))
         return PublishResult(
             remote_id=ts,
@@ -388,18 +389,6 @@ class SlackProvider(Provider):
         if status == 200 and code is None:
             return TransientError(f"{PLATFORM}: {method}: unreadable answer", **kw)
         return ProviderError(message, **kw)
-
-
-def _partly_published(remote_id: str, item: int, exc: ProviderError) -> OutcomeUnknown:
-    """A thread item failed after the post went out: retrying would post it twice, so a
-    person decides (Slack has no idempotency key)."""
-    return OutcomeUnknown(
-        f"{PLATFORM}: the post is out ({remote_id}) but thread item {item} failed: {exc.message}",
-        platform=PLATFORM,
-        status=exc.status,
-        code=exc.code,
-        retryable=False,
-    )
 
 
 def _read(media: MediaFile) -> bytes:

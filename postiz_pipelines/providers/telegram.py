@@ -30,6 +30,7 @@ from postiz_pipelines.errors import (
     ContentRejected,
     MediaRejected,
     OutcomeUnknown,
+    PartiallyPublished,
     ProviderError,
     RateLimited,
     TransientError,
@@ -127,7 +128,9 @@ class TelegramProvider(Provider):
             try:
                 previous = await self._call(account, "sendMessage", params, may_migrate=False)
             except ProviderError as exc:
-                raise _partly_published(self._remote_id(first, chat), i, exc) from exc
+                raise PartiallyPublished(
+                    platform=PLATFORM, remote_id=self._remote_id(first, chat), item=i, cause=exc
+                ) from exc
             thread_ids.append(self._remote_id(previous, chat))
         return TelegramPublishResult(
             remote_id=self._remote_id(first, chat),
@@ -259,18 +262,6 @@ class TelegramProvider(Provider):
         if status == 200:
             return TransientError(f"{message} (unexpected answer)", **kw)
         return ProviderError(message, **kw)
-
-
-def _partly_published(remote_id: str, item: int, exc: ProviderError) -> OutcomeUnknown:
-    """A thread item failed after the post went out: retrying would post it twice, so a
-    person decides (Telegram has no idempotency key)."""
-    return OutcomeUnknown(
-        f"{PLATFORM}: the post is out ({remote_id}) but thread item {item} failed: {exc.message}",
-        platform=PLATFORM,
-        status=exc.status,
-        code=exc.code,
-        retryable=False,
-    )
 
 
 def _about_media(description: str) -> bool:

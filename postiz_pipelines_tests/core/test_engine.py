@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -323,3 +324,36 @@ def test_rate_limit_headers_saying_none_remain_throttle_before_any_429(app, make
     assert waiting.attempts == 0  # never tried, never refused
     assert (waiting.next_attempt_at - clock.now()).total_seconds() >= 590  # the window's reset
     assert state.request_count("mastodon", "POST /api/v1/statuses") == 2  # no call was wasted on a 429
+
+
+def test_a_thread_cut_after_its_first_item_is_not_retried(app, make, clock):
+    """Telegram has no idempotency key: when a thread's reply fails after the first message is
+    out, the job stops (a retry would post the first message again) and keeps the remote id."""
+    from postiz_pipelines.core.models import Post
+
+    state = SandboxState(clock=clock, seed=2)
+    ws = make.workspace()
+    acc = make.account(ws, platform="telegram", handle="news", token="7000000001:AAH-test-bot-token",
+                       external_id="-1001234567890", base_url="http://sandbox.test/telegram")
+    [job_id] = make.jobs(ws, acc, 1, run_at=clock.now())
+    with app.db.session() as s:  # the post has a reply to send after the first message
+        post = s.get(Post, s.get(PublishJob, job_id).post_id)
+        post.settings = {"thread": ["and a reply"]}
+    calls = {"n": 0}
+    inner = SandboxTransport(create_app(state), timeout=1)
+
+    class FailSecondSend(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/sendMessage"):
+                calls["n"] += 1
+                if calls["n"] == 2:
+                    return httpx.Response(400, json={"ok": False, "error_code": 400,
+                                                     "description": "Bad Request: message is too long"})
+            return await inner.handle_async_request(request)
+
+    run(app, clock, FailSecondSend())
+    job = jobs_by_id(app)[job_id]
+    assert (job.status, job.last_error_class, job.attempts) == (JobStatus.FAILED, "partially_published", 1)
+    [att] = attempts_of(app, job_id)
+    assert att.remote_id and att.remote_id.startswith("-1001234567890:")  # the message that went out
+    assert len(state.accepted("telegram")) == 1  # posted once, never again
