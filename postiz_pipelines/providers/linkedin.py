@@ -56,6 +56,7 @@ from postiz_pipelines.providers.base import (
     retry_after_seconds,
     transport_errors,
 )
+from postiz_pipelines.providers.oauth import refresh_grant, token_set
 from postiz_pipelines.providers.text import utf16_units
 
 PLATFORM = "linkedin"
@@ -207,22 +208,8 @@ class LinkedInProvider(Provider):
 
     async def refresh(self, account: AccountCredentials) -> TokenSet:
         """A new access token from the refresh token (LinkedIn keeps the refresh token)."""
-        if account.refresh_token is None:
-            raise AuthRevoked(
-                f"{PLATFORM}: no refresh token for {account.handle}; reconnect the account",
-                platform=PLATFORM,
-            )
-        if not self.client_id or not self.client_secret:
-            raise AuthRevoked(
-                f"{PLATFORM}: no OAuth client configured to refresh tokens; reconnect the account",
-                platform=PLATFORM,
-            )
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": account.refresh_token.reveal(),
-            "client_id": self.client_id,
-            "client_secret": self.client_secret.reveal(),
-        }
+        form = refresh_grant(PLATFORM, account, client_id=self.client_id,
+                             client_secret=self.client_secret)
         with transport_errors(PLATFORM):
             response = await self.http.post(
                 f"{self.oauth_base_url}/oauth/v2/accessToken", data=form
@@ -234,13 +221,7 @@ class LinkedInProvider(Provider):
             or not body.get("access_token")
         ):
             raise _oauth_error(response, body)
-        now = self.clock.now()
-        expires = body.get("expires_in")
-        return TokenSet(
-            access_token=Secret(str(body["access_token"])),
-            refresh_token=Secret(str(body["refresh_token"])) if body.get("refresh_token") else None,
-            expires_at=now + timedelta(seconds=int(expires)) if expires else None,
-        )
+        return token_set(body, now=self.clock.now())
 
     async def author_urn(self, account: AccountCredentials) -> str:
         """The URN the account posts as (see the module docstring)."""

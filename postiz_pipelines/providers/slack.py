@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -55,6 +54,7 @@ from postiz_pipelines.providers.base import (
     retry_after_seconds,
     transport_errors,
 )
+from postiz_pipelines.providers.oauth import refresh_grant, token_set
 from postiz_pipelines.providers.text import characters
 
 PLATFORM = "slack"
@@ -197,22 +197,8 @@ class SlackProvider(Provider):
 
     async def refresh(self, account: AccountCredentials) -> TokenSet:
         """A new token pair from ``oauth.v2.access``; the old refresh token stops working."""
-        if account.refresh_token is None:
-            raise AuthRevoked(
-                f"{PLATFORM}: no refresh token for {account.handle}; reconnect the workspace",
-                platform=PLATFORM,
-            )
-        if not self.client_id or not self.client_secret:
-            raise AuthRevoked(
-                f"{PLATFORM}: no OAuth client configured to refresh tokens; reconnect the workspace",
-                platform=PLATFORM,
-            )
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": account.refresh_token.reveal(),
-            "client_id": self.client_id,
-            "client_secret": self.client_secret.reveal(),
-        }
+        form = refresh_grant(PLATFORM, account, client_id=self.client_id,
+                             client_secret=self.client_secret, reconnect="the workspace")
         with transport_errors(PLATFORM):
             response = await self.http.post(f"{self.api_url(account)}/oauth.v2.access", data=form)
         body = json_body(response)
@@ -222,14 +208,7 @@ class SlackProvider(Provider):
             and body.get("ok")
             and body.get("access_token")
         ):
-            expires = body.get("expires_in")
-            return TokenSet(
-                access_token=Secret(str(body["access_token"])),
-                refresh_token=Secret(str(body["refresh_token"]))
-                if body.get("refresh_token")
-                else None,
-                expires_at=self.clock.now() + timedelta(seconds=int(expires)) if expires else None,
-            )
+            return token_set(body, now=self.clock.now())
         error = self._error(response, body, "oauth.v2.access")
         if isinstance(error, AuthRevoked | AuthExpired) or error.code in REFRESH_REFUSED:
             raise AuthRevoked(

@@ -20,7 +20,6 @@ suspended or unpermitted account is ``AuthRevoked``.
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -52,6 +51,7 @@ from postiz_pipelines.providers.base import (
     retry_after_seconds,
     transport_errors,
 )
+from postiz_pipelines.providers.oauth import token_set
 from postiz_pipelines.providers.text import x_weighted_length
 from postiz_pipelines.providers.x_media import CHUNK_BYTES, MEDIA, PLATFORM, XMediaUploads
 
@@ -193,14 +193,7 @@ class XProvider(XMediaUploads, Provider):
             raise TransientError(
                 f"{PLATFORM}: token answer without an access token", platform=PLATFORM
             )
-        expires_in = body.get("expires_in")
-        return TokenSet(
-            access_token=Secret(str(access)),
-            refresh_token=Secret(str(body["refresh_token"])) if body.get("refresh_token") else None,
-            expires_at=self.clock.now() + timedelta(seconds=int(expires_in))
-            if expires_in
-            else None,
-        )
+        return token_set(body, now=self.clock.now())
 
     async def me(self, account: AccountCredentials) -> dict[str, Any]:
         """The user the token acts for: ``{id, name, username}``."""
