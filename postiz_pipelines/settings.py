@@ -54,6 +54,9 @@ class Settings(BaseModel):
     x_client_secret: SecretStr | None = None
     linkedin_client_id: str | None = None
     linkedin_client_secret: SecretStr | None = None
+    linkedin_api_version: str = Field(
+        default="202610", pattern=r"^\d{6}$", description="LinkedIn-Version header (YYYYMM); LinkedIn retires each after ~1 year"
+    )
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
     webhook_allow_private: bool = Field(default=False, description="allow webhooks to private addresses")
@@ -100,13 +103,14 @@ class Settings(BaseModel):
         """Constructor options per platform (OAuth clients for token refresh)."""
         from postiz_pipelines.core.crypto import Secret
 
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, dict[str, Any]] = {"linkedin": {"api_version": self.linkedin_api_version}}
         for platform in ("x", "linkedin", "slack"):
             client_id = getattr(self, f"{platform}_client_id")
             secret = getattr(self, f"{platform}_client_secret")
             if client_id:
-                out[platform] = {"client_id": client_id,
-                                 "client_secret": Secret(secret.get_secret_value()) if secret else None}
+                out.setdefault(platform, {}).update(
+                    client_id=client_id, client_secret=Secret(secret.get_secret_value()) if secret else None
+                )
         return out
 
     @property

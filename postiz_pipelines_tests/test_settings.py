@@ -48,3 +48,19 @@ def test_secrets_never_shown():
         Settings.from_env({"POSTIZ_WORKER_API_KEY": "super-secret-worker-key", "POSTIZ_BATCH_API_KEY": "x" * 0,
                            "POSTIZ_WORKER_CONCURRENCY": "-1"})
     assert "super-secret-worker-key" not in str(err.value)
+
+
+def test_provider_options_carry_oauth_clients_and_the_linkedin_version():
+    s = Settings.from_env({"POSTIZ_LINKEDIN_API_VERSION": "202703", "POSTIZ_SLACK_CLIENT_ID": "cid",
+                           "POSTIZ_SLACK_CLIENT_SECRET": "slack-secret-value"})
+    opts = s.provider_options()
+    assert opts["linkedin"] == {"api_version": "202703"}
+    assert opts["slack"]["client_id"] == "cid" and opts["slack"]["client_secret"] == "slack-secret-value"
+    assert "slack-secret-value" not in repr(opts)
+    from postiz_pipelines.providers.registry import ProviderSet
+
+    providers = ProviderSet(None, options=opts)  # type: ignore[arg-type]  # no calls made
+    assert providers.get("linkedin").api_version == "202703"  # type: ignore[attr-defined]
+    assert providers.get("slack").client_id == "cid"  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="POSTIZ_LINKEDIN_API_VERSION"):
+        Settings.from_env({"POSTIZ_LINKEDIN_API_VERSION": "March 2027"})

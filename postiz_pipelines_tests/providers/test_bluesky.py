@@ -254,9 +254,11 @@ def test_a_video_that_never_finishes_is_transient(
     sandbox_url: str,
     account: AccountCredentials,
     video_file: Callable[..., MediaFile],
+    clock: FixedClock,
 ) -> None:
+    # the sandbox's clock, or the service-auth expiry is judged against another "now"
     impatient = BlueskyProvider(
-        sandbox_http, base_url=f"{sandbox_url}/bluesky", poll_interval=0, max_polls=1
+        sandbox_http, base_url=f"{sandbox_url}/bluesky", poll_interval=0, max_polls=1, clock=clock
     )
     error = failure(impatient, account, PostContent("x", media=(video_file(),)), TransientError)
     assert "still processing" in error.message
