@@ -22,8 +22,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
+## Lint, format check and type check (what CI runs before the tests).
 lint: $(STAMP)
-	$(BIN)/ruff check postiz_pipelines postiz_pipelines_tests bench
+	$(BIN)/ruff check postiz_pipelines postiz_pipelines_tests bench migrations
+	$(BIN)/ruff format --check postiz_pipelines postiz_pipelines_tests bench migrations
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

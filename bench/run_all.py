@@ -13,4 +13,8 @@ import publish_concurrency  # noqa: E402
 import run_per_partition  # noqa: E402
 
 if __name__ == "__main__":
-    print(json.dumps([m.main() for m in (publish_concurrency, run_per_partition, claim_and_expand)], indent=2))
+    print(
+        json.dumps(
+            [m.main() for m in (publish_concurrency, run_per_partition, claim_and_expand)], indent=2
+        )
+    )

@@ -45,7 +45,9 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_dev(settings: Settings, *, sandbox_port: int, ui_port: int, api_port: int, seed: bool) -> int:
+def run_dev(
+    settings: Settings, *, sandbox_port: int, ui_port: int, api_port: int, seed: bool
+) -> int:
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     api_url = f"http://127.0.0.1:{api_port}"
     env = dict(os.environ)
@@ -61,19 +63,37 @@ def run_dev(settings: Settings, *, sandbox_port: int, ui_port: int, api_port: in
     try:
         children.append(subprocess.Popen([*exe, "sandbox", "--port", str(sandbox_port)], env=env))
         children.append(subprocess.Popen([*exe, "api", "--port", str(api_port)], env=env))
-        for url, what in ((f"{sandbox_url}/_sandbox/health", "sandbox"), (f"{api_url}/healthz", "API")):
+        for url, what in (
+            (f"{sandbox_url}/_sandbox/health", "sandbox"),
+            (f"{api_url}/healthz", "API"),
+        ):
             if not _wait_http(url, 30):
                 print(f"the {what} did not start ({url})", file=sys.stderr)
                 return 1
         if seed:
             subprocess.run([*exe, "demo", "--sandbox-url", sandbox_url], env=env, check=True)
-        print(f"\n  Dagster UI:  http://127.0.0.1:{ui_port}  (publish runs appear as posts fall due)")
+        print(
+            f"\n  Dagster UI:  http://127.0.0.1:{ui_port}  (publish runs appear as posts fall due)"
+        )
         print(f"  REST API:    {api_url}/docs")
-        print(f"  Sandbox:     {sandbox_url}/_sandbox/mastodon/posts  (what each platform received)\n")
+        print(
+            f"  Sandbox:     {sandbox_url}/_sandbox/mastodon/posts  (what each platform received)\n"
+        )
         dagster = subprocess.Popen(
-            [sys.executable, "-m", "dagster", "dev", "-w", str(ROOT / "workspace.yaml"),
-             "-h", "127.0.0.1", "-p", str(ui_port)],
-            env=env, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "dev",
+                "-w",
+                str(ROOT / "workspace.yaml"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(ui_port),
+            ],
+            env=env,
+            cwd=ROOT,
         )
         children.append(dagster)
         return dagster.wait()

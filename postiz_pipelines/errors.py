@@ -151,8 +151,12 @@ class PartiallyPublished(OutcomeUnknown):
 
     def __init__(self, *, platform: str, remote_id: str, item: int, cause: ProviderError) -> None:
         super().__init__(
-            f"{platform}: the post is out ({remote_id}) but thread item {item} failed: {cause.message}",
-            platform=platform, status=cause.status, code=cause.code, retryable=False,
+            f"{platform}: the post is out ({remote_id}) but thread item {item} failed: "
+            f"{cause.message}",
+            platform=platform,
+            status=cause.status,
+            code=cause.code,
+            retryable=False,
         )
         self.remote_id = remote_id
         self.item = item

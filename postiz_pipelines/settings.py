@@ -55,11 +55,15 @@ class Settings(BaseModel):
     linkedin_client_id: str | None = None
     linkedin_client_secret: SecretStr | None = None
     linkedin_api_version: str = Field(
-        default="202610", pattern=r"^\d{6}$", description="LinkedIn-Version header (YYYYMM); LinkedIn retires each after ~1 year"
+        default="202610",
+        pattern=r"^\d{6}$",
+        description="LinkedIn-Version header (YYYYMM); LinkedIn retires each after ~1 year",
     )
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
-    webhook_allow_private: bool = Field(default=False, description="allow webhooks to private addresses")
+    webhook_allow_private: bool = Field(
+        default=False, description="allow webhooks to private addresses"
+    )
     alert_webhook_url: SecretStr | None = Field(default=None, description="POSTed on new alerts")
     breaker_threshold: int = Field(default=5, ge=1, le=100_000, description="failures in a row")
     breaker_cooldown_seconds: float = Field(default=60.0, gt=0, le=86_400)
@@ -95,13 +99,15 @@ class Settings(BaseModel):
             for err in exc.errors():
                 field = str(err["loc"][0]) if err["loc"] else "?"
                 var = f"{PREFIX}{field.upper()}"
-                shown = "<secret>" if ("key" in field or "secret" in field) else repr(values.get(field))
+                shown = (
+                    "<secret>" if ("key" in field or "secret" in field) else repr(values.get(field))
+                )
                 problems.append(f"{var}={shown}: {err['msg']}")
             raise ConfigError("invalid settings: " + "; ".join(problems)) from None
 
     def provider_options(self) -> dict[str, dict[str, Any]]:
         """Constructor options per platform (OAuth clients for token refresh)."""
-        from postiz_pipelines.core.crypto import Secret
+        from postiz_pipelines.crypto import Secret
 
         out: dict[str, dict[str, Any]] = {"linkedin": {"api_version": self.linkedin_api_version}}
         for platform in ("x", "linkedin", "slack"):
@@ -109,7 +115,8 @@ class Settings(BaseModel):
             secret = getattr(self, f"{platform}_client_secret")
             if client_id:
                 out.setdefault(platform, {}).update(
-                    client_id=client_id, client_secret=Secret(secret.get_secret_value()) if secret else None
+                    client_id=client_id,
+                    client_secret=Secret(secret.get_secret_value()) if secret else None,
                 )
         return out
 

@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from postiz_pipelines.core.clock import FixedClock
+from postiz_pipelines.clock import FixedClock
 from postiz_pipelines.core.context import AppContext
-from postiz_pipelines.core.crypto import Keyring
 from postiz_pipelines.core.db import Database
 from postiz_pipelines.core.migrate import upgrade
 from postiz_pipelines.core.models import Base
+from postiz_pipelines.crypto import Keyring
 from postiz_pipelines.settings import Settings
 
 PG_ADMIN_URL = os.environ.get(
@@ -129,40 +129,78 @@ class Factory:
         self.app = app
 
     def workspace(self, slug: str = "acme", timezone: str | None = "Europe/Berlin"):  # type: ignore[no-untyped-def]
-        from postiz_pipelines.core.workspaces import create_workspace
+        from postiz_pipelines.core.workspaces.store import create_workspace
 
         with self.app.db.session() as s:
             return create_workspace(s, slug=slug, timezone=timezone, now=datetime.now(UTC))
 
-    def account(self, workspace, *, platform: str = "mastodon", handle: str = "alice",  # type: ignore[no-untyped-def]
-                token: str = "tok-alice", base_url: str | None = None, **kw):
-        from postiz_pipelines.core.accounts import add_account
+    def account(
+        self,
+        workspace,
+        *,
+        platform: str = "mastodon",
+        handle: str = "alice",  # type: ignore[no-untyped-def]
+        token: str = "tok-alice",
+        base_url: str | None = None,
+        **kw,
+    ):
+        from postiz_pipelines.core.accounts.store import add_account
 
         with self.app.db.session() as s:
-            return add_account(s, self.app.keyring, workspace=workspace, platform=platform,
-                               handle=handle, access_token=token, base_url=base_url,
-                               now=datetime.now(UTC), **kw)
+            return add_account(
+                s,
+                self.app.keyring,
+                workspace=workspace,
+                platform=platform,
+                handle=handle,
+                access_token=token,
+                base_url=base_url,
+                now=datetime.now(UTC),
+                **kw,
+            )
 
-    def jobs(self, workspace, account, n: int, *, run_at: datetime, text: str = "hello",  # type: ignore[no-untyped-def]
-             priority: int = 0, max_attempts: int = 4) -> list[str]:
+    def jobs(
+        self,
+        workspace,
+        account,
+        n: int,
+        *,
+        run_at: datetime,
+        text: str = "hello",  # type: ignore[no-untyped-def]
+        priority: int = 0,
+        max_attempts: int = 4,
+    ) -> list[str]:
         """``n`` posts of one target each, enqueued as jobs due at ``run_at`` (no validation)."""
         from postiz_pipelines.core.ids import new_id
         from postiz_pipelines.core.models import Post, PostTarget
-        from postiz_pipelines.core.queue import enqueue, new_job_row
+        from postiz_pipelines.core.publishing.queue import enqueue, new_job_row
 
         rows = []
         with self.app.db.session() as s:
             for i in range(n):
-                post = Post(id=new_id("post"), workspace_id=workspace.id, content=f"{text} {i}",
-                            scheduled_at=run_at)
+                post = Post(
+                    id=new_id("post"),
+                    workspace_id=workspace.id,
+                    content=f"{text} {i}",
+                    scheduled_at=run_at,
+                )
                 target = PostTarget(id=new_id("tgt"), account_id=account.id)
                 post.targets.append(target)
                 s.add(post)
                 s.flush()
-                rows.append(new_job_row(workspace_id=workspace.id, platform=account.platform,
-                                        post_id=post.id, target_id=target.id, account_id=account.id,
-                                        run_at=run_at, priority=priority, max_attempts=max_attempts,
-                                        now=run_at))
+                rows.append(
+                    new_job_row(
+                        workspace_id=workspace.id,
+                        platform=account.platform,
+                        post_id=post.id,
+                        target_id=target.id,
+                        account_id=account.id,
+                        run_at=run_at,
+                        priority=priority,
+                        max_attempts=max_attempts,
+                        now=run_at,
+                    )
+                )
             enqueue(s, rows)
         return [r["id"] for r in rows]
 

@@ -32,9 +32,9 @@ from postiz_pipelines.api.routes import (
     worker,
     workspaces,
 )
-from postiz_pipelines.core.clock import Clock, SystemClock
+from postiz_pipelines.clock import Clock, SystemClock
 from postiz_pipelines.core.context import AppContext
-from postiz_pipelines.core.storage import MAX_UPLOAD_BYTES
+from postiz_pipelines.core.media.storage import MAX_UPLOAD_BYTES
 
 MAX_JSON_BYTES = 1024 * 1024
 MULTIPART_OVERHEAD = 64 * 1024
@@ -94,7 +94,7 @@ def create_app(
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
 ) -> FastAPI:
     """The API over ``app_context``; ``/docs`` serves its OpenAPI document."""
-    from postiz_pipelines.core.storage import LocalStorage
+    from postiz_pipelines.core.media.storage import LocalStorage
 
     app = FastAPI(
         title="postiz-pipelines",

@@ -18,11 +18,11 @@ from fastapi import Depends, Request
 
 from postiz_pipelines.api.problems import ApiProblem, forbidden, unauthorized
 from postiz_pipelines.api.ratelimit import RateLimiter
-from postiz_pipelines.core import auth
-from postiz_pipelines.core.clock import Clock
+from postiz_pipelines.clock import Clock
 from postiz_pipelines.core.context import AppContext
+from postiz_pipelines.core.media.storage import LocalStorage
 from postiz_pipelines.core.models import Role
-from postiz_pipelines.core.storage import LocalStorage
+from postiz_pipelines.core.workspaces import auth
 from postiz_pipelines.errors import NotFound
 
 

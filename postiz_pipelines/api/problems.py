@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from postiz_pipelines.core.storage import UploadTooLarge
+from postiz_pipelines.core.media.storage import UploadTooLarge
 from postiz_pipelines.errors import (
     ConfigError,
     Conflict,

@@ -16,7 +16,7 @@ from postiz_pipelines.core.models import (
     PublishAttempt,
     PublishJob,
 )
-from postiz_pipelines.core.posts import Recurrence
+from postiz_pipelines.core.scheduling.schedules import Recurrence
 
 Id = str
 RoleName = Literal["owner", "admin", "editor", "viewer"]

@@ -14,7 +14,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from postiz_pipelines.api.problems import ApiProblem
-from postiz_pipelines.core.storage import StagedFile
+from postiz_pipelines.core.media.storage import StagedFile
 from postiz_pipelines.errors import Problem, ValidationFailed
 
 MAX_FIELD_BYTES = 4096

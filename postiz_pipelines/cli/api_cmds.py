@@ -58,8 +58,8 @@ def users_create(
     as_json: bool,
 ) -> None:
     """Create a user (and membership), and print an API token once."""
-    from postiz_pipelines.core import auth
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.workspaces import auth
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     now = env.now()
     with write(env) as s:
@@ -113,7 +113,7 @@ def token_row(t: Any) -> dict[str, Any]:
 def tokens_create(
     env: Env, email: str, name: str, expires_in_days: int | None, as_json: bool
 ) -> None:
-    from postiz_pipelines.core import auth
+    from postiz_pipelines.core.workspaces import auth
 
     with write(env) as s:
         user = auth.get_user(s, email)
@@ -139,7 +139,7 @@ def tokens_create(
 @pass_env
 @handles_errors
 def tokens_list(env: Env, email: str, as_json: bool) -> None:
-    from postiz_pipelines.core import auth
+    from postiz_pipelines.core.workspaces import auth
 
     with env.app.db.read() as s:
         rows = [token_row(t) for t in auth.list_tokens(s, auth.get_user(s, email).id)]
@@ -152,7 +152,7 @@ def tokens_list(env: Env, email: str, as_json: bool) -> None:
 @pass_env
 @handles_errors
 def tokens_revoke(env: Env, token_id: str, as_json: bool) -> None:
-    from postiz_pipelines.core import auth
+    from postiz_pipelines.core.workspaces import auth
 
     with write(env) as s:
         row = token_row(
@@ -173,8 +173,8 @@ def members() -> None:
 @pass_env
 @handles_errors
 def members_list(env: Env, workspace_ref: str, as_json: bool) -> None:
-    from postiz_pipelines.core import auth
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.workspaces import auth
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     with env.app.db.read() as s:
         ws = get_workspace(s, workspace_ref)
@@ -194,8 +194,8 @@ def members_list(env: Env, workspace_ref: str, as_json: bool) -> None:
 @handles_errors
 def members_set(env: Env, workspace_ref: str, email: str, role: str, as_json: bool) -> None:
     """Add a user to a workspace, or change their role."""
-    from postiz_pipelines.core import auth
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.workspaces import auth
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     with write(env) as s:
         ws = get_workspace(s, workspace_ref)
@@ -216,8 +216,8 @@ def members_set(env: Env, workspace_ref: str, email: str, role: str, as_json: bo
 @pass_env
 @handles_errors
 def members_remove(env: Env, workspace_ref: str, email: str) -> None:
-    from postiz_pipelines.core import auth
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.workspaces import auth
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     with write(env) as s:
         ws = get_workspace(s, workspace_ref)

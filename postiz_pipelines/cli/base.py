@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from postiz_pipelines.core.clock import utcnow
+from postiz_pipelines.clock import utcnow
 from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.errors import ConfigError, NotFound, PostizError, ValidationFailed
 from postiz_pipelines.settings import Settings
@@ -25,7 +25,9 @@ from postiz_pipelines.settings import Settings
 class Env:
     """What every command shares: settings, and the app context built on first use."""
 
-    def __init__(self, environ: dict[str, str] | None = None, now: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, environ: dict[str, str] | None = None, now: Callable[[], datetime] = utcnow
+    ) -> None:
         self.environ = environ
         self.now = now
         self._app: AppContext | None = None
@@ -100,5 +102,3 @@ def main(ctx: click.Context) -> None:
 
 
 pass_env = click.make_pass_decorator(Env)
-
-

@@ -15,7 +15,7 @@ from postiz_pipelines.cli.setup_cmds import accounts
 
 
 def _at(value: str | None) -> Any:
-    from postiz_pipelines.core.timeparse import parse_instant
+    from postiz_pipelines.core.scheduling.timeparse import parse_instant
 
     return parse_instant(value, field="--at", fallback_zone="UTC") if value else None
 
@@ -29,7 +29,7 @@ def _at(value: str | None) -> Any:
 def posts_show(env: Env, post_id: str, as_json: bool) -> None:
     """One post and its targets."""
     from postiz_pipelines.api.schemas import PostOut
-    from postiz_pipelines.core.post_ops import get_post
+    from postiz_pipelines.core.posts.manage import get_post
 
     with env.app.db.read() as s:
         out = PostOut.of(get_post(s, post_id)).dump()
@@ -58,8 +58,8 @@ def posts_edit(
     env: Env, post_id: str, text: str | None, at: str | None, timezone: str | None, as_json: bool
 ) -> None:
     """Edit or reschedule a post that has not started publishing."""
-    from postiz_pipelines.core.post_ops import get_post, update_post
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.posts.manage import get_post, update_post
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     with write(env) as s:
         post = get_post(s, post_id)
@@ -85,7 +85,7 @@ def posts_edit(
 @handles_errors
 def posts_cancel(env: Env, post_id: str, as_json: bool) -> None:
     """Cancel every target of the post not yet published."""
-    from postiz_pipelines.core.post_ops import cancel_post, get_post
+    from postiz_pipelines.core.posts.manage import cancel_post, get_post
 
     with write(env) as s:
         post = cancel_post(s, get_post(s, post_id), now=env.now(), actor="cli")
@@ -117,7 +117,7 @@ def job_row(j: Any) -> dict[str, Any]:
 @handles_errors
 def posts_retry(env: Env, post_id: str, at: str | None, force: bool, as_json: bool) -> None:
     """Requeue the post's failed jobs."""
-    from postiz_pipelines.core.post_ops import get_post, retry_post
+    from postiz_pipelines.core.posts.manage import get_post, retry_post
 
     with write(env) as s:
         jobs = retry_post(
@@ -140,7 +140,7 @@ def posts_retry(env: Env, post_id: str, at: str | None, force: bool, as_json: bo
 @handles_errors
 def posts_attempts(env: Env, post_id: str, as_json: bool) -> None:
     """Every publish attempt of the post."""
-    from postiz_pipelines.core.post_ops import get_post, post_attempts
+    from postiz_pipelines.core.posts.manage import get_post, post_attempts
 
     with env.app.db.read() as s:
         rows = [
@@ -174,8 +174,8 @@ def dead_letter() -> None:
 @pass_env
 @handles_errors
 def dead_letter_list(env: Env, workspace_ref: str | None, limit: int, as_json: bool) -> None:
-    from postiz_pipelines.core.deadletter import list_dead_letter
-    from postiz_pipelines.core.workspaces import get_workspace, list_workspaces
+    from postiz_pipelines.core.publishing.deadletter import list_dead_letter
+    from postiz_pipelines.core.workspaces.store import get_workspace, list_workspaces
 
     with env.app.db.read() as s:
         ids = (
@@ -197,7 +197,7 @@ def dead_letter_list(env: Env, workspace_ref: str | None, limit: int, as_json: b
 @pass_env
 @handles_errors
 def dead_letter_requeue(env: Env, job_id: str, at: str | None, force: bool, as_json: bool) -> None:
-    from postiz_pipelines.core.deadletter import get_job, requeue_jobs
+    from postiz_pipelines.core.publishing.deadletter import get_job, requeue_jobs
 
     with write(env) as s:
         job = get_job(s, job_id)
@@ -220,7 +220,7 @@ def dead_letter_requeue(env: Env, job_id: str, at: str | None, force: bool, as_j
 @pass_env
 @handles_errors
 def dead_letter_cancel(env: Env, job_id: str, as_json: bool) -> None:
-    from postiz_pipelines.core.deadletter import cancel_failed_job, get_job
+    from postiz_pipelines.core.publishing.deadletter import cancel_failed_job, get_job
 
     with write(env) as s:
         row = job_row(cancel_failed_job(s, get_job(s, job_id), now=env.now(), actor="cli"))
@@ -255,9 +255,9 @@ def media_row(m: Any, dedup: bool = False) -> dict[str, Any]:
 @handles_errors
 def media_upload(env: Env, path: Path, workspace_ref: str, alt_text: str, as_json: bool) -> None:
     """Store a local file (type from its bytes; the same bytes are stored once)."""
-    from postiz_pipelines.core.media import ingest
-    from postiz_pipelines.core.storage import LocalStorage
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.media.assets import ingest
+    from postiz_pipelines.core.media.storage import LocalStorage
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     storage = LocalStorage(env.app.media_root)
     with write(env) as s:
@@ -286,8 +286,8 @@ def media_upload(env: Env, path: Path, workspace_ref: str, alt_text: str, as_jso
 @pass_env
 @handles_errors
 def media_list(env: Env, workspace_ref: str, limit: int, as_json: bool) -> None:
-    from postiz_pipelines.core.media import list_media
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.media.assets import list_media
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     with env.app.db.read() as s:
         rows = [
@@ -303,7 +303,7 @@ def media_list(env: Env, workspace_ref: str, limit: int, as_json: bool) -> None:
 @handles_errors
 def worker_stats_cmd(env: Env) -> None:
     """Queue, 24 h activity and per-workspace figures, as JSON (same as GET /worker/stats)."""
-    from postiz_pipelines.core.stats import worker_stats
+    from postiz_pipelines.core.observability.stats import worker_stats
 
     with env.app.db.read() as s:
         click.echo(json.dumps(worker_stats(s, now=env.now()), indent=2))
@@ -315,7 +315,7 @@ def worker_stats_cmd(env: Env) -> None:
 @handles_errors
 def accounts_refresh(env: Env, as_json: bool) -> None:
     """Refresh every token expiring within 24 h (same as POST /oauth/refresh-batch)."""
-    from postiz_pipelines.core.tokens import refresh_expiring_tokens
+    from postiz_pipelines.core.accounts.tokens import refresh_expiring_tokens
 
     report = refresh_expiring_tokens(env.app, now=env.now())
     rows = [r.as_dict() for r in report.results]
@@ -330,8 +330,8 @@ def accounts_refresh(env: Env, as_json: bool) -> None:
 @handles_errors
 def accounts_remove(env: Env, account_id: str) -> None:
     """Disconnect an account; its waiting jobs are canceled."""
-    from postiz_pipelines.core.account_ops import remove_account
-    from postiz_pipelines.core.accounts import get_account
+    from postiz_pipelines.core.accounts.store import get_account
+    from postiz_pipelines.core.publishing.account_jobs import remove_account
 
     with write(env) as s:
         n = remove_account(s, get_account(s, account_id), now=env.now(), actor="cli")
@@ -359,8 +359,8 @@ def webhooks() -> None:
 def webhooks_add(
     env: Env, workspace_ref: str, url: str, events: tuple[str, ...], as_json: bool
 ) -> None:
-    from postiz_pipelines.core.webhooks import create_subscription
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.observability.webhooks import create_subscription
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     with write(env) as s:
         ws = get_workspace(s, workspace_ref)
@@ -386,8 +386,8 @@ def webhooks_add(
 @pass_env
 @handles_errors
 def webhooks_list(env: Env, workspace_ref: str, as_json: bool) -> None:
-    from postiz_pipelines.core.webhooks import list_subscriptions
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.observability.webhooks import list_subscriptions
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     with env.app.db.read() as s:
         rows = [
@@ -402,7 +402,7 @@ def webhooks_list(env: Env, workspace_ref: str, as_json: bool) -> None:
 @pass_env
 @handles_errors
 def webhooks_remove(env: Env, webhook_id: str) -> None:
-    from postiz_pipelines.core.webhooks import delete_subscription, get_subscription
+    from postiz_pipelines.core.observability.webhooks import delete_subscription, get_subscription
 
     with write(env) as s:
         delete_subscription(s, get_subscription(s, webhook_id), now=env.now(), actor="cli")
@@ -414,6 +414,6 @@ def webhooks_remove(env: Env, webhook_id: str) -> None:
 @handles_errors
 def webhooks_deliver(env: Env) -> None:
     """Send due webhook deliveries once (the Dagster sensor does this continuously)."""
-    from postiz_pipelines.core.webhooks import deliver_pending_webhooks
+    from postiz_pipelines.core.observability.webhooks import deliver_pending_webhooks
 
     click.echo(json.dumps(deliver_pending_webhooks(env.app, now=env.now())))

@@ -18,45 +18,97 @@ def posts() -> None:
 @posts.command("create")
 @click.option("--workspace", "workspace_ref", required=True)
 @click.option("--text", required=True)
-@click.option("--at", "at", default=None,
-              help="When: ISO 8601 with offset (2026-12-01T09:30+01:00), or local time with --timezone "
-              "or the workspace's zone; 'now' (the default) or 'next-slot' (each account's next free "
-              "posting slot).")
-@click.option("--timezone", default=None, help="IANA zone for --at without an offset, and for --rrule/--cron.")
-@click.option("--rrule", default=None, help="Recurring: an RFC 5545 rule, e.g. 'FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9'.")
-@click.option("--cron", default=None, help="Recurring: a 5-field cron expression, e.g. '0 9 * * 1-5'.")
-@click.option("--starts-at", default=None, help="Recurring: first instant of the series (default now).")
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="When: ISO 8601 with offset (2026-12-01T09:30+01:00), or local time with --timezone "
+    "or the workspace's zone; 'now' (the default) or 'next-slot' (each account's next free "
+    "posting slot).",
+)
+@click.option(
+    "--timezone", default=None, help="IANA zone for --at without an offset, and for --rrule/--cron."
+)
+@click.option(
+    "--rrule",
+    default=None,
+    help="Recurring: an RFC 5545 rule, e.g. 'FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9'.",
+)
+@click.option(
+    "--cron", default=None, help="Recurring: a 5-field cron expression, e.g. '0 9 * * 1-5'."
+)
+@click.option(
+    "--starts-at", default=None, help="Recurring: first instant of the series (default now)."
+)
 @click.option("--until", default=None, help="Recurring: last instant of the series.")
 @click.option("--count", default=None, type=int, help="Recurring: number of occurrences.")
-@click.option("--grace-seconds", default=3600, type=int, show_default=True,
-              help="Recurring: how late a missed occurrence may still publish.")
-@click.option("--account", "account_ids", multiple=True, required=True, help="Target account id (repeat).")
+@click.option(
+    "--grace-seconds",
+    default=3600,
+    type=int,
+    show_default=True,
+    help="Recurring: how late a missed occurrence may still publish.",
+)
+@click.option(
+    "--account", "account_ids", multiple=True, required=True, help="Target account id (repeat)."
+)
 @click.option("--media", "media_ids", multiple=True, help="Media id (repeat).")
 @click.option("--thread", "thread", multiple=True, help="A follow-up reply (repeat, in order).")
 @click.option("--priority", default=0, type=int)
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 @handles_errors
-def posts_create(env: Env, workspace_ref: str, text: str, at: str | None, timezone: str | None,
-                 rrule: str | None, cron: str | None, starts_at: str | None, until: str | None,
-                 count: int | None, grace_seconds: int, account_ids: tuple[str, ...],
-                 media_ids: tuple[str, ...], thread: tuple[str, ...], priority: int, as_json: bool) -> None:
+def posts_create(
+    env: Env,
+    workspace_ref: str,
+    text: str,
+    at: str | None,
+    timezone: str | None,
+    rrule: str | None,
+    cron: str | None,
+    starts_at: str | None,
+    until: str | None,
+    count: int | None,
+    grace_seconds: int,
+    account_ids: tuple[str, ...],
+    media_ids: tuple[str, ...],
+    thread: tuple[str, ...],
+    priority: int,
+    as_json: bool,
+) -> None:
     """Create a post: single (--at), or recurring (--rrule or --cron)."""
-    from postiz_pipelines.core.posts import Recurrence, create_post
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.posts.create import create_post
+    from postiz_pipelines.core.scheduling.schedules import Recurrence
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     recurrence = None
     if rrule or cron or starts_at or until or count:
-        recurrence = Recurrence(rrule=rrule, cron=cron, timezone=timezone, starts_at=starts_at,
-                                until=until, count=count, grace_seconds=grace_seconds)
+        recurrence = Recurrence(
+            rrule=rrule,
+            cron=cron,
+            timezone=timezone,
+            starts_at=starts_at,
+            until=until,
+            count=count,
+            grace_seconds=grace_seconds,
+        )
     when = "next_slot" if at == "next-slot" else at
     with write(env) as s:
         ws = get_workspace(s, workspace_ref)
         post = create_post(
-            s, workspace=ws, text=text, account_ids=list(account_ids), scheduled_at=when,
-            timezone=timezone, recurrence=recurrence, media_ids=list(media_ids), thread=list(thread),
+            s,
+            workspace=ws,
+            text=text,
+            account_ids=list(account_ids),
+            scheduled_at=when,
+            timezone=timezone,
+            recurrence=recurrence,
+            media_ids=list(media_ids),
+            thread=list(thread),
             priority=priority,
-            now=env.now(), media_root=env.app.media_root, actor="cli",
+            now=env.now(),
+            media_root=env.app.media_root,
+            actor="cli",
             max_attempts=env.settings.max_retries + 1,
         )
         row = post_row(post)
@@ -66,9 +118,11 @@ def posts_create(env: Env, workspace_ref: str, text: str, at: str | None, timezo
 def post_row(p: Any) -> dict[str, Any]:
     text = p.content if len(p.content) <= 50 else p.content[:47] + "..."
     return {
-        "id": p.id, "status": p.status,
+        "id": p.id,
+        "status": p.status,
         "scheduled_at": p.scheduled_at.isoformat() if p.scheduled_at else "",
-        "targets": len(p.targets), "content": text,
+        "targets": len(p.targets),
+        "content": text,
     }
 
 
@@ -80,12 +134,10 @@ def post_row(p: Any) -> dict[str, Any]:
 @pass_env
 @handles_errors
 def posts_list(env: Env, workspace_ref: str, status: str | None, limit: int, as_json: bool) -> None:
-    from postiz_pipelines.core.posts import list_posts
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.posts.create import list_posts
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     with env.app.db.read() as s:
         ws = get_workspace(s, workspace_ref)
         rows = [post_row(p) for p in list_posts(s, workspace_id=ws.id, status=status, limit=limit)]
     emit(rows, as_json, ["id", "status", "scheduled_at", "targets", "content"])
-
-

@@ -22,8 +22,8 @@ def publish(env: Env, workspace_ref: str | None, platform: str | None, as_json: 
     """Publish what is due now, once, without Dagster (for scripts and cron)."""
     import socket
 
-    from postiz_pipelines.core.runner import publish_due
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.publishing.runner import publish_due
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     ws_id = None
     if workspace_ref:
@@ -39,7 +39,7 @@ def publish(env: Env, workspace_ref: str | None, platform: str | None, as_json: 
 @handles_errors
 def recover(env: Env) -> None:
     """Resolve jobs whose lease expired (their run or worker died)."""
-    from postiz_pipelines.core.recovery import recover_expired_leases
+    from postiz_pipelines.core.publishing.recovery import recover_expired_leases
 
     click.echo(json.dumps(recover_expired_leases(env.app.db, now=env.now()).as_dict()))
 
@@ -62,11 +62,18 @@ def sandbox(host: str, port: int) -> None:
 @handles_errors
 def demo(env: Env, sandbox_url: str, count: int, spread_seconds: int) -> None:
     """Seed a demo workspace with sandbox accounts and posts due over the next minutes."""
-    from postiz_pipelines.core.demo import seed_demo
+    from postiz_pipelines.cli.demo import seed_demo
 
     with write(env) as s:
-        summary = seed_demo(s, env.app.keyring, sandbox_url=sandbox_url, now=env.now(),
-                            media_root=env.app.media_root, posts=count, spread_seconds=spread_seconds)
+        summary = seed_demo(
+            s,
+            env.app.keyring,
+            sandbox_url=sandbox_url,
+            now=env.now(),
+            media_root=env.app.media_root,
+            posts=count,
+            spread_seconds=spread_seconds,
+        )
     click.echo(json.dumps(summary, indent=2))
 
 
@@ -81,23 +88,33 @@ def dev(env: Env, sandbox_port: int, ui_port: int, api_port: int, no_demo: bool)
     """Migrate, seed the demo, start the sandbox, the API and the Dagster UI (with its daemon)."""
     from postiz_pipelines.devserver import run_dev
 
-    sys.exit(run_dev(env.settings, sandbox_port=sandbox_port, ui_port=ui_port, api_port=api_port,
-                     seed=not no_demo))
-
-
+    sys.exit(
+        run_dev(
+            env.settings,
+            sandbox_port=sandbox_port,
+            ui_port=ui_port,
+            api_port=api_port,
+            seed=not no_demo,
+        )
+    )
 
 
 @main.command("worker")
 @click.option("--once", is_flag=True, help="Stop when nothing is due instead of polling.")
-@click.option("--grace-seconds", default=30.0, type=click.FloatRange(0, 3600), show_default=True,
-              help="How long in-flight posts may finish after SIGTERM/SIGINT.")
+@click.option(
+    "--grace-seconds",
+    default=30.0,
+    type=click.FloatRange(0, 3600),
+    show_default=True,
+    help="How long in-flight posts may finish after SIGTERM/SIGINT.",
+)
 @pass_env
 @handles_errors
 def worker(env: Env, once: bool, grace_seconds: float) -> None:
     """Publish continuously (poll, claim, publish), beside or instead of Dagster runs."""
     import logging
 
-    from postiz_pipelines.core.worker import run_worker
+    from postiz_pipelines.core.publishing.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stats = run_worker(env.app, grace_seconds=grace_seconds, once=once)

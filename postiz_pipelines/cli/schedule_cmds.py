@@ -24,7 +24,10 @@ def parse_weekday(value: str, field: str) -> int:
 
 def schedule_row(sc: Any) -> dict[str, Any]:
     return {
-        "id": sc.id, "kind": sc.kind, "status": sc.status, "rule": sc.rrule or sc.cron or "",
+        "id": sc.id,
+        "kind": sc.kind,
+        "status": sc.status,
+        "rule": sc.rrule or sc.cron or "",
         "timezone": sc.timezone or "",
         "run_at": sc.run_at.isoformat() if sc.run_at else "",
         "expanded_until": sc.expanded_until.isoformat() if sc.expanded_until else "",
@@ -46,16 +49,19 @@ def schedules() -> None:
 @pass_env
 @handles_errors
 def schedules_list(env: Env, workspace_ref: str, kind: str | None, as_json: bool) -> None:
-    from postiz_pipelines.core.schedules import list_schedules
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.scheduling.schedules import list_schedules
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     with env.app.db.read() as s:
-        rows = [schedule_row(x) for x in list_schedules(s, workspace_id=get_workspace(s, workspace_ref).id, kind=kind)]
+        rows = [
+            schedule_row(x)
+            for x in list_schedules(s, workspace_id=get_workspace(s, workspace_ref).id, kind=kind)
+        ]
     emit(rows, as_json, SCHEDULE_COLUMNS)
 
 
 def _change(env: Env, schedule_id: str, action: str, **kw: Any) -> dict[str, Any]:
-    from postiz_pipelines.core import schedules as ops
+    from postiz_pipelines.core.scheduling import schedules as ops
 
     with write(env) as s:
         sc = ops.get_schedule(s, schedule_id)
@@ -68,8 +74,9 @@ def _change(env: Env, schedule_id: str, action: str, **kw: Any) -> dict[str, Any
         elif action == "delete":
             out = {"removed_jobs": ops.delete_schedule(s, sc, now=now, actor="cli")}
         else:
-            out = ops.change_recurrence(s, sc, kw["recurrence"], now=now, actor="cli",
-                                        max_attempts=attempts).as_dict()
+            out = ops.change_recurrence(
+                s, sc, kw["recurrence"], now=now, actor="cli", max_attempts=attempts
+            ).as_dict()
         return {"schedule": schedule_row(sc), **out}
 
 
@@ -110,13 +117,29 @@ def schedules_delete(env: Env, schedule_id: str) -> None:
 @click.option("--grace-seconds", default=3600, type=int, show_default=True)
 @pass_env
 @handles_errors
-def schedules_update(env: Env, schedule_id: str, rrule: str | None, cron: str | None, timezone: str | None,
-                     starts_at: str | None, until: str | None, count: int | None, grace_seconds: int) -> None:
+def schedules_update(
+    env: Env,
+    schedule_id: str,
+    rrule: str | None,
+    cron: str | None,
+    timezone: str | None,
+    starts_at: str | None,
+    until: str | None,
+    count: int | None,
+    grace_seconds: int,
+) -> None:
     """Replace a recurring schedule's rule (its waiting jobs are replaced)."""
-    from postiz_pipelines.core.posts import Recurrence
+    from postiz_pipelines.core.scheduling.schedules import Recurrence
 
-    rec = Recurrence(rrule=rrule, cron=cron, timezone=timezone, starts_at=starts_at, until=until,
-                     count=count, grace_seconds=grace_seconds)
+    rec = Recurrence(
+        rrule=rrule,
+        cron=cron,
+        timezone=timezone,
+        starts_at=starts_at,
+        until=until,
+        count=count,
+        grace_seconds=grace_seconds,
+    )
     click.echo(json.dumps(_change(env, schedule_id, "update", recurrence=rec), default=str))
 
 
@@ -128,10 +151,14 @@ def schedules_expand(env: Env, hours: int) -> None:
     """Expand recurring and evergreen schedules into jobs now (idempotent)."""
     from datetime import timedelta
 
-    from postiz_pipelines.core.expansion import expand_schedules
+    from postiz_pipelines.core.scheduling.expansion import expand_schedules
 
-    report = expand_schedules(env.app.db, now=env.now(), horizon=timedelta(hours=hours),
-                              max_attempts=env.settings.max_retries + 1)
+    report = expand_schedules(
+        env.app.db,
+        now=env.now(),
+        horizon=timedelta(hours=hours),
+        max_attempts=env.settings.max_retries + 1,
+    )
     click.echo(json.dumps(report.as_dict()))
 
 
@@ -144,8 +171,14 @@ def evergreen() -> None:
 def _slot(spec: str, i: int) -> dict[str, Any]:
     parts = spec.split()
     if len(parts) != 3:
-        raise ValidationFailed(Problem(f"slot[{i}]", f"{spec!r} must read 'WEEKDAY HH:MM CATEGORY'", spec))
-    return {"weekday": parse_weekday(parts[0], f"slot[{i}].weekday"), "time": parts[1], "category": parts[2]}
+        raise ValidationFailed(
+            Problem(f"slot[{i}]", f"{spec!r} must read 'WEEKDAY HH:MM CATEGORY'", spec)
+        )
+    return {
+        "weekday": parse_weekday(parts[0], f"slot[{i}].weekday"),
+        "time": parts[1],
+        "category": parts[2],
+    }
 
 
 @evergreen.command("timetable")
@@ -158,17 +191,34 @@ def _slot(spec: str, i: int) -> dict[str, Any]:
 @click.option("--seed", default=0, type=int)
 @pass_env
 @handles_errors
-def evergreen_timetable(env: Env, workspace_ref: str, slots: tuple[str, ...], account_ids: tuple[str, ...],
-                        timezone: str | None, cooldown_seconds: int, shuffle: bool, seed: int) -> None:
+def evergreen_timetable(
+    env: Env,
+    workspace_ref: str,
+    slots: tuple[str, ...],
+    account_ids: tuple[str, ...],
+    timezone: str | None,
+    cooldown_seconds: int,
+    shuffle: bool,
+    seed: int,
+) -> None:
     """Set the workspace's weekly evergreen timetable."""
-    from postiz_pipelines.core.evergreen_store import set_timetable
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.scheduling.evergreen_store import set_timetable
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     parsed = [_slot(x, i) for i, x in enumerate(slots)]
     with write(env) as s:
-        table = set_timetable(s, workspace=get_workspace(s, workspace_ref), slots=parsed,
-                              account_ids=list(account_ids), timezone=timezone, now=env.now(),
-                              cooldown_seconds=cooldown_seconds, shuffle=shuffle, seed=seed, actor="cli")
+        table = set_timetable(
+            s,
+            workspace=get_workspace(s, workspace_ref),
+            slots=parsed,
+            account_ids=list(account_ids),
+            timezone=timezone,
+            now=env.now(),
+            cooldown_seconds=cooldown_seconds,
+            shuffle=shuffle,
+            seed=seed,
+            actor="cli",
+        )
         click.echo(json.dumps({"schedule": table.schedule_id, "slots": table.slots}))
 
 
@@ -182,26 +232,51 @@ def evergreen_timetable(env: Env, workspace_ref: str, slots: tuple[str, ...], ac
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 @handles_errors
-def evergreen_add(env: Env, workspace_ref: str, category: str, texts: tuple[str, ...], max_uses: int | None,
-                  expires_at: str | None, cooldown_seconds: int | None, as_json: bool) -> None:
-    from postiz_pipelines.core.evergreen_store import add_library_post
-    from postiz_pipelines.core.timeparse import parse_instant
-    from postiz_pipelines.core.workspaces import get_workspace
+def evergreen_add(
+    env: Env,
+    workspace_ref: str,
+    category: str,
+    texts: tuple[str, ...],
+    max_uses: int | None,
+    expires_at: str | None,
+    cooldown_seconds: int | None,
+    as_json: bool,
+) -> None:
+    from postiz_pipelines.core.scheduling.evergreen_store import add_library_post
+    from postiz_pipelines.core.scheduling.timeparse import parse_instant
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     with write(env) as s:
         ws = get_workspace(s, workspace_ref)
-        expiry = parse_instant(expires_at, field="expires_at", fallback_zone=ws.timezone) if expires_at else None
-        row = add_library_post(s, workspace=ws, category=category, variations=list(texts), now=env.now(),
-                               max_uses=max_uses, expires_at=expiry, cooldown_seconds=cooldown_seconds,
-                               actor="cli")
+        expiry = (
+            parse_instant(expires_at, field="expires_at", fallback_zone=ws.timezone)
+            if expires_at
+            else None
+        )
+        row = add_library_post(
+            s,
+            workspace=ws,
+            category=category,
+            variations=list(texts),
+            now=env.now(),
+            max_uses=max_uses,
+            expires_at=expiry,
+            cooldown_seconds=cooldown_seconds,
+            actor="cli",
+        )
         out = library_row(row)
     emit([out], as_json, ["id", "category", "variations", "uses", "max_uses"])
 
 
 def library_row(r: Any) -> dict[str, Any]:
-    return {"id": r.id, "category": r.category, "variations": len(r.variations), "uses": r.uses,
-            "max_uses": r.max_uses if r.max_uses is not None else "",
-            "last_published_at": r.last_published_at.isoformat() if r.last_published_at else ""}
+    return {
+        "id": r.id,
+        "category": r.category,
+        "variations": len(r.variations),
+        "uses": r.uses,
+        "max_uses": r.max_uses if r.max_uses is not None else "",
+        "last_published_at": r.last_published_at.isoformat() if r.last_published_at else "",
+    }
 
 
 @evergreen.command("list")
@@ -211,12 +286,16 @@ def library_row(r: Any) -> dict[str, Any]:
 @pass_env
 @handles_errors
 def evergreen_list(env: Env, workspace_ref: str, category: str | None, as_json: bool) -> None:
-    from postiz_pipelines.core.evergreen_store import list_library
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.scheduling.evergreen_store import list_library
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     with env.app.db.read() as s:
-        rows = [library_row(r) for r in list_library(s, workspace_id=get_workspace(s, workspace_ref).id,
-                                                     category=category)]
+        rows = [
+            library_row(r)
+            for r in list_library(
+                s, workspace_id=get_workspace(s, workspace_ref).id, category=category
+            )
+        ]
     emit(rows, as_json, ["id", "category", "variations", "uses", "max_uses", "last_published_at"])
 
 
@@ -226,12 +305,17 @@ def evergreen_list(env: Env, workspace_ref: str, category: str | None, as_json: 
 @pass_env
 @handles_errors
 def evergreen_remove(env: Env, workspace_ref: str, post_id: str) -> None:
-    from postiz_pipelines.core.evergreen_store import remove_library_post
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.scheduling.evergreen_store import remove_library_post
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     with write(env) as s:
-        remove_library_post(s, workspace_id=get_workspace(s, workspace_ref).id, post_id=post_id,
-                            now=env.now(), actor="cli")
+        remove_library_post(
+            s,
+            workspace_id=get_workspace(s, workspace_ref).id,
+            post_id=post_id,
+            now=env.now(),
+            actor="cli",
+        )
     click.echo(f"removed {post_id}")
 
 
@@ -254,12 +338,18 @@ def evergreen_resume(env: Env, workspace_ref: str, category: str) -> None:
 
 
 def _pause(env: Env, workspace_ref: str, category: str, paused: bool) -> None:
-    from postiz_pipelines.core.evergreen_store import set_category_paused
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.scheduling.evergreen_store import set_category_paused
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     with write(env) as s:
-        now_paused = set_category_paused(s, workspace=get_workspace(s, workspace_ref), category=category,
-                                         paused=paused, now=env.now(), actor="cli")
+        now_paused = set_category_paused(
+            s,
+            workspace=get_workspace(s, workspace_ref),
+            category=category,
+            paused=paused,
+            now=env.now(),
+            actor="cli",
+        )
     click.echo(json.dumps({"paused_categories": now_paused}))
 
 
@@ -271,13 +361,16 @@ def _pause(env: Env, workspace_ref: str, category: str, paused: bool) -> None:
 @handles_errors
 def slots_set(env: Env, account_id: str, slots: tuple[str, ...]) -> None:
     """Set an account's weekly posting slots ('add to queue' takes the next free one)."""
-    from postiz_pipelines.core.accounts import get_account, set_posting_slots
+    from postiz_pipelines.core.accounts.store import get_account
+    from postiz_pipelines.core.scheduling.slots import set_posting_slots
 
     raw = []
     for i, spec in enumerate(slots):
         parts = spec.split()
         if len(parts) != 2:
-            raise ValidationFailed(Problem(f"slots[{i}]", f"{spec!r} must read 'WEEKDAY HH:MM'", spec))
+            raise ValidationFailed(
+                Problem(f"slots[{i}]", f"{spec!r} must read 'WEEKDAY HH:MM'", spec)
+            )
         raw.append({"weekday": parse_weekday(parts[0], f"slots[{i}].weekday"), "time": parts[1]})
     with write(env) as s:
         set_posting_slots(s, get_account(s, account_id), raw, now=env.now(), actor="cli")

@@ -40,11 +40,15 @@ def workspaces() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 @handles_errors
-def workspaces_create(env: Env, slug: str, name: str | None, timezone: str | None, as_json: bool) -> None:
-    from postiz_pipelines.core.workspaces import create_workspace
+def workspaces_create(
+    env: Env, slug: str, name: str | None, timezone: str | None, as_json: bool
+) -> None:
+    from postiz_pipelines.core.workspaces.store import create_workspace
 
     with write(env) as s:
-        ws = create_workspace(s, slug=slug, name=name, timezone=timezone, now=env.now(), actor="cli")
+        ws = create_workspace(
+            s, slug=slug, name=name, timezone=timezone, now=env.now(), actor="cli"
+        )
         row = {"id": ws.id, "slug": ws.slug, "name": ws.name, "timezone": ws.timezone}
     emit([row], as_json, ["id", "slug", "name", "timezone"])
 
@@ -54,10 +58,13 @@ def workspaces_create(env: Env, slug: str, name: str | None, timezone: str | Non
 @pass_env
 @handles_errors
 def workspaces_list(env: Env, as_json: bool) -> None:
-    from postiz_pipelines.core.workspaces import list_workspaces
+    from postiz_pipelines.core.workspaces.store import list_workspaces
 
     with env.app.db.read() as s:
-        rows = [{"id": w.id, "slug": w.slug, "name": w.name, "timezone": w.timezone} for w in list_workspaces(s)]
+        rows = [
+            {"id": w.id, "slug": w.slug, "name": w.name, "timezone": w.timezone}
+            for w in list_workspaces(s)
+        ]
     emit(rows, as_json, ["id", "slug", "name", "timezone"])
 
 
@@ -69,7 +76,10 @@ def accounts() -> None:
 
 def account_row(a: Any) -> dict[str, Any]:
     return {
-        "id": a.id, "platform": a.platform, "handle": a.handle, "status": a.status,
+        "id": a.id,
+        "platform": a.platform,
+        "handle": a.handle,
+        "status": a.status,
         "base_url": a.base_url or "",
         "token_expires_at": a.token_expires_at.isoformat() if a.token_expires_at else "",
     }
@@ -79,23 +89,42 @@ def account_row(a: Any) -> dict[str, Any]:
 @click.option("--workspace", "workspace_ref", required=True, help="Workspace slug or id.")
 @click.option("--platform", required=True)
 @click.option("--handle", required=True)
-@click.option("--token", envvar="POSTIZ_ACCOUNT_TOKEN", required=True,
-              help="Access token (or set POSTIZ_ACCOUNT_TOKEN to keep it out of the shell history).")
+@click.option(
+    "--token",
+    envvar="POSTIZ_ACCOUNT_TOKEN",
+    required=True,
+    help="Access token (or set POSTIZ_ACCOUNT_TOKEN to keep it out of the shell history).",
+)
 @click.option("--refresh-token", envvar="POSTIZ_ACCOUNT_REFRESH_TOKEN", default=None)
 @click.option("--expires-at", default=None, help="Access token expiry, ISO 8601 with offset.")
 @click.option("--external-id", default=None)
-@click.option("--base-url", default=None, help="Instance or API base URL (e.g. a Mastodon instance).")
-@click.option("--timezone", default=None,
-              help="IANA zone of this account (recurring posts and posting slots; else the workspace's).")
+@click.option(
+    "--base-url", default=None, help="Instance or API base URL (e.g. a Mastodon instance)."
+)
+@click.option(
+    "--timezone",
+    default=None,
+    help="IANA zone of this account (recurring posts and posting slots; else the workspace's).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 @handles_errors
-def accounts_add(env: Env, workspace_ref: str, platform: str, handle: str, token: str,
-                 refresh_token: str | None, expires_at: str | None, external_id: str | None,
-                 base_url: str | None, timezone: str | None, as_json: bool) -> None:
-    from postiz_pipelines.core.accounts import add_account
-    from postiz_pipelines.core.timeparse import parse_instant
-    from postiz_pipelines.core.workspaces import check_zone, get_workspace
+def accounts_add(
+    env: Env,
+    workspace_ref: str,
+    platform: str,
+    handle: str,
+    token: str,
+    refresh_token: str | None,
+    expires_at: str | None,
+    external_id: str | None,
+    base_url: str | None,
+    timezone: str | None,
+    as_json: bool,
+) -> None:
+    from postiz_pipelines.core.accounts.store import add_account
+    from postiz_pipelines.core.scheduling.timeparse import parse_instant
+    from postiz_pipelines.core.workspaces.store import check_zone, get_workspace
 
     expiry = parse_instant(expires_at, field="expires_at") if expires_at else None
     if timezone:
@@ -103,10 +132,19 @@ def accounts_add(env: Env, workspace_ref: str, platform: str, handle: str, token
     with write(env) as s:
         ws = get_workspace(s, workspace_ref)
         acc = add_account(
-            s, env.app.keyring, workspace=ws, platform=platform, handle=handle, access_token=token,
-            refresh_token=refresh_token, token_expires_at=expiry, external_id=external_id,
-            base_url=base_url, settings={"timezone": timezone} if timezone else None,
-            now=env.now(), actor="cli",
+            s,
+            env.app.keyring,
+            workspace=ws,
+            platform=platform,
+            handle=handle,
+            access_token=token,
+            refresh_token=refresh_token,
+            token_expires_at=expiry,
+            external_id=external_id,
+            base_url=base_url,
+            settings={"timezone": timezone} if timezone else None,
+            now=env.now(),
+            actor="cli",
         )
         row = account_row(acc)
     emit([row], as_json, ["id", "platform", "handle", "status", "base_url"])
@@ -118,11 +156,9 @@ def accounts_add(env: Env, workspace_ref: str, platform: str, handle: str, token
 @pass_env
 @handles_errors
 def accounts_list(env: Env, workspace_ref: str, as_json: bool) -> None:
-    from postiz_pipelines.core.accounts import list_accounts
-    from postiz_pipelines.core.workspaces import get_workspace
+    from postiz_pipelines.core.accounts.store import list_accounts
+    from postiz_pipelines.core.workspaces.store import get_workspace
 
     with env.app.db.read() as s:
         rows = [account_row(a) for a in list_accounts(s, get_workspace(s, workspace_ref).id)]
     emit(rows, as_json, ["id", "platform", "handle", "status", "token_expires_at"])
-
-

@@ -68,7 +68,9 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def insert_ignoring_conflicts(session: Session, model: Any, rows: list[dict[str, Any]], *, on: list[str]) -> int:
+def insert_ignoring_conflicts(
+    session: Session, model: Any, rows: list[dict[str, Any]], *, on: list[str]
+) -> int:
     """INSERT ... ON CONFLICT (``on``) DO NOTHING on either backend; returns rows inserted."""
     if not rows:
         return 0
@@ -83,7 +85,11 @@ def insert_ignoring_conflicts(session: Session, model: Any, rows: list[dict[str,
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:
-    bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
+    bind = (
+        engine_or_session.get_bind()
+        if isinstance(engine_or_session, Session)
+        else engine_or_session
+    )
     return bind.dialect.name == "postgresql"
 
 

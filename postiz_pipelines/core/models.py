@@ -30,7 +30,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from postiz_pipelines.core.clock import ensure_utc, utcnow
+from postiz_pipelines.clock import ensure_utc, utcnow
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -31,8 +31,13 @@ defs = Definitions(
     assets=[publishing_daily_report, account_token_health, queue_health],
     asset_checks=[failure_rate_is_low, tokens_are_refreshed, no_overdue_jobs],
     jobs=[publish_job, expand_schedules_job, refresh_tokens_job, analytics_job, health_job],
-    sensors=[due_posts_sensor, lease_recovery_sensor, expiring_tokens_sensor, webhook_delivery_sensor,
-             alerts_sensor],
+    sensors=[
+        due_posts_sensor,
+        lease_recovery_sensor,
+        expiring_tokens_sensor,
+        webhook_delivery_sensor,
+        alerts_sensor,
+    ],
     schedules=[expand_schedules_schedule, analytics_schedule, health_schedule],
     resources={"postiz": PostizResource()},
 )

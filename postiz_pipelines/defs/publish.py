@@ -13,8 +13,12 @@ from dagster import (
     op,
 )
 
-from postiz_pipelines.core.clock import SystemClock
-from postiz_pipelines.core.partition_run import claim_partition, prepare_media, publish_partition
+from postiz_pipelines.clock import SystemClock
+from postiz_pipelines.core.publishing.partition_run import (
+    claim_partition,
+    prepare_media,
+    publish_partition,
+)
 from postiz_pipelines.defs.partitions import publish_partitions
 from postiz_pipelines.defs.resources import PostizResource
 
@@ -32,14 +36,21 @@ def _owner(context: OpExecutionContext) -> str:
 def claim_jobs(context: OpExecutionContext, postiz: PostizResource) -> list[str]:
     """Claim the partition's due jobs under this run's lease."""
     workspace, platform = _partition(context)
-    ids = claim_partition(postiz.app(), workspace_slug=workspace, platform=platform,
-                          owner=_owner(context), clock=SystemClock())
+    ids = claim_partition(
+        postiz.app(),
+        workspace_slug=workspace,
+        platform=platform,
+        owner=_owner(context),
+        clock=SystemClock(),
+    )
     context.log.info(f"claimed {len(ids)} jobs for {workspace}/{platform}")
     return ids
 
 
 @op(ins={"job_ids": In(list)}, out=Out(list))
-def process_media(context: OpExecutionContext, postiz: PostizResource, job_ids: list[str]) -> list[str]:
+def process_media(
+    context: OpExecutionContext, postiz: PostizResource, job_ids: list[str]
+) -> list[str]:
     """Check the claimed posts' media is ready to upload."""
     check = prepare_media(postiz.app(), job_ids)
     context.add_output_metadata({"media_files": check.media_files, "missing": len(check.missing)})

@@ -21,7 +21,9 @@ class PostizResource(ConfigurableResource):  # type: ignore[type-arg]
     database_url: str | None = None
     sandbox_url: str | None = None
     data_dir: str | None = None
-    settings_overrides: dict[str, str] = {}  # more POSTIZ_* values (never secrets: config is visible)
+    settings_overrides: dict[
+        str, str
+    ] = {}  # more POSTIZ_* values (never secrets: config is visible)
 
     _app: AppContext | None = PrivateAttr(default=None)
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from dagster import DefaultScheduleStatus, OpExecutionContext, ScheduleDefinition, job, op
 
-from postiz_pipelines.core.clock import utcnow
-from postiz_pipelines.core.expansion import expand_schedules
+from postiz_pipelines.clock import utcnow
+from postiz_pipelines.core.scheduling.expansion import expand_schedules
 from postiz_pipelines.defs.resources import PostizResource
 
 
@@ -15,15 +15,18 @@ from postiz_pipelines.defs.resources import PostizResource
 def expand_due_schedules(context: OpExecutionContext, postiz: PostizResource) -> dict:
     """Turn the next 24 h of every active recurring and evergreen schedule into jobs."""
     app = postiz.app()
-    report = expand_schedules(app.db, now=utcnow(), horizon=timedelta(hours=24),
-                              max_attempts=app.settings.max_retries + 1)
+    report = expand_schedules(
+        app.db, now=utcnow(), horizon=timedelta(hours=24), max_attempts=app.settings.max_retries + 1
+    )
     summary = report.as_dict()
     context.add_output_metadata({k: v for k, v in summary.items() if isinstance(v, int)})
     return summary
 
 
-@job(description="Expand recurring and evergreen schedules into publish jobs (idempotent).",
-     tags={"postiz/kind": "expand"})
+@job(
+    description="Expand recurring and evergreen schedules into publish jobs (idempotent).",
+    tags={"postiz/kind": "expand"},
+)
 def expand_schedules_job() -> None:
     expand_due_schedules()
 

@@ -11,9 +11,9 @@ from dagster import (
     sensor,
 )
 
-from postiz_pipelines.core.clock import utcnow
-from postiz_pipelines.core.dispatch import dispatch_due, run_key
-from postiz_pipelines.core.recovery import recover_expired_leases
+from postiz_pipelines.clock import utcnow
+from postiz_pipelines.core.publishing.dispatch import dispatch_due, run_key
+from postiz_pipelines.core.publishing.recovery import recover_expired_leases
 from postiz_pipelines.defs.partitions import WORKSPACES, partition_key
 from postiz_pipelines.defs.publish import publish_job
 from postiz_pipelines.defs.resources import PostizResource
@@ -25,7 +25,9 @@ from postiz_pipelines.defs.resources import PostizResource
     default_status=DefaultSensorStatus.RUNNING,
     description="One publish run per (workspace, platform) with posts due within the look-ahead.",
 )
-def due_posts_sensor(context: SensorEvaluationContext, postiz: PostizResource) -> SensorResult | SkipReason:
+def due_posts_sensor(
+    context: SensorEvaluationContext, postiz: PostizResource
+) -> SensorResult | SkipReason:
     now = utcnow()
     groups = dispatch_due(postiz.app(), now=now)
     if not groups:
@@ -39,8 +41,11 @@ def due_posts_sensor(context: SensorEvaluationContext, postiz: PostizResource) -
         RunRequest(
             run_key=run_key(g),
             partition_key=partition_key(g.workspace_slug, g.platform),
-            tags={"postiz/platform": g.platform, "postiz/workspace": g.workspace_slug,
-                  "postiz/jobs": str(len(g.job_ids))},
+            tags={
+                "postiz/platform": g.platform,
+                "postiz/workspace": g.workspace_slug,
+                "postiz/jobs": str(len(g.job_ids)),
+            },
         )
         for g in groups
     ]

@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from postiz_pipelines.core.clock import Clock, SystemClock
-from postiz_pipelines.core.crypto import Secret
+from postiz_pipelines.clock import Clock, SystemClock
+from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import OutcomeUnknown, Problem, TransientError
 
 # httpx logs every request URL at INFO, and some platforms put tokens in the URL (Telegram
@@ -230,7 +230,9 @@ def validate_against(caps: Capabilities, content: PostContent, text_limit: int) 
         (f"thread[{i}]", t) for i, t in enumerate(content.thread, start=1)
     ]
     if content.thread and not caps.supports_threads:
-        problems.append(Problem(f"{p}.thread", f"{p} does not support threads", len(content.thread), 0))
+        problems.append(
+            Problem(f"{p}.thread", f"{p} does not support threads", len(content.thread), 0)
+        )
     for name, text in items:
         n = caps.count_text(text)
         if n > limit:
@@ -251,12 +253,22 @@ def validate_media(caps: Capabilities, media: tuple[MediaFile, ...]) -> list[Pro
         problems.append(Problem(f"{p}.media", f"{p} needs at least one image or video", 0, 1))
     if len(media) > lim.max_items:
         problems.append(
-            Problem(f"{p}.media", f"{len(media)} media items, limit {lim.max_items}", len(media), lim.max_items)
+            Problem(
+                f"{p}.media",
+                f"{len(media)} media items, limit {lim.max_items}",
+                len(media),
+                lim.max_items,
+            )
         )
     videos = [m for m in media if m.kind == "video"]
     if len(videos) > lim.max_videos:
         problems.append(
-            Problem(f"{p}.media", f"{len(videos)} videos, limit {lim.max_videos}", len(videos), lim.max_videos)
+            Problem(
+                f"{p}.media",
+                f"{len(videos)} videos, limit {lim.max_videos}",
+                len(videos),
+                lim.max_videos,
+            )
         )
     if videos and len(media) > len(videos) and not lim.allow_mixed:
         problems.append(Problem(f"{p}.media", "images and video cannot be mixed in one post"))
@@ -265,7 +277,11 @@ def validate_media(caps: Capabilities, media: tuple[MediaFile, ...]) -> list[Pro
         allowed = lim.video_types if m.kind == "video" else lim.image_types
         if m.mime_type not in allowed:
             problems.append(
-                Problem(f, f"type {m.mime_type} not accepted, allowed: {', '.join(sorted(allowed))}", m.mime_type)
+                Problem(
+                    f,
+                    f"type {m.mime_type} not accepted, allowed: {', '.join(sorted(allowed))}",
+                    m.mime_type,
+                )
             )
         if m.kind == "video":
             max_bytes = lim.max_video_bytes
@@ -274,26 +290,60 @@ def validate_media(caps: Capabilities, media: tuple[MediaFile, ...]) -> list[Pro
         else:
             max_bytes = lim.max_image_bytes
         if m.size_bytes > max_bytes:
-            problems.append(Problem(f, f"{m.size_bytes} bytes, limit {max_bytes}", m.size_bytes, max_bytes))
+            problems.append(
+                Problem(f, f"{m.size_bytes} bytes, limit {max_bytes}", m.size_bytes, max_bytes)
+            )
         if m.width and m.height:
-            if lim.max_image_pixels and m.kind == "image" and m.width * m.height > lim.max_image_pixels:
+            if (
+                lim.max_image_pixels
+                and m.kind == "image"
+                and m.width * m.height > lim.max_image_pixels
+            ):
                 px = m.width * m.height
-                problems.append(Problem(f, f"{px} pixels, limit {lim.max_image_pixels}", px, lim.max_image_pixels))
+                problems.append(
+                    Problem(
+                        f, f"{px} pixels, limit {lim.max_image_pixels}", px, lim.max_image_pixels
+                    )
+                )
             ratio = m.width / m.height
             if lim.min_aspect_ratio and ratio < lim.min_aspect_ratio - 1e-9:
                 problems.append(
-                    Problem(f, f"aspect ratio {ratio:.3f}, minimum {lim.min_aspect_ratio:.3f}", round(ratio, 3), lim.min_aspect_ratio)
+                    Problem(
+                        f,
+                        f"aspect ratio {ratio:.3f}, minimum {lim.min_aspect_ratio:.3f}",
+                        round(ratio, 3),
+                        lim.min_aspect_ratio,
+                    )
                 )
             if lim.max_aspect_ratio and ratio > lim.max_aspect_ratio + 1e-9:
                 problems.append(
-                    Problem(f, f"aspect ratio {ratio:.3f}, maximum {lim.max_aspect_ratio:.3f}", round(ratio, 3), lim.max_aspect_ratio)
+                    Problem(
+                        f,
+                        f"aspect ratio {ratio:.3f}, maximum {lim.max_aspect_ratio:.3f}",
+                        round(ratio, 3),
+                        lim.max_aspect_ratio,
+                    )
                 )
         if m.kind == "video" and m.duration_ms is not None:
             secs = m.duration_ms / 1000
             if lim.max_video_seconds and secs > lim.max_video_seconds:
-                problems.append(Problem(f, f"video is {secs:g} s, limit {lim.max_video_seconds:g} s", secs, lim.max_video_seconds))
+                problems.append(
+                    Problem(
+                        f,
+                        f"video is {secs:g} s, limit {lim.max_video_seconds:g} s",
+                        secs,
+                        lim.max_video_seconds,
+                    )
+                )
             if lim.min_video_seconds and secs < lim.min_video_seconds:
-                problems.append(Problem(f, f"video is {secs:g} s, minimum {lim.min_video_seconds:g} s", secs, lim.min_video_seconds))
+                problems.append(
+                    Problem(
+                        f,
+                        f"video is {secs:g} s, minimum {lim.min_video_seconds:g} s",
+                        secs,
+                        lim.min_video_seconds,
+                    )
+                )
     return problems
 
 
@@ -335,13 +385,22 @@ def transport_errors(platform: str) -> Iterator[None]:
     try:
         yield
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        raise TransientError(f"{platform}: could not connect ({type(exc).__name__})", platform=platform) from exc
-    except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        raise TransientError(
+            f"{platform}: could not connect ({type(exc).__name__})", platform=platform
+        ) from exc
+    except (
+        httpx.ReadTimeout,
+        httpx.WriteTimeout,
+        httpx.RemoteProtocolError,
+        httpx.ReadError,
+    ) as exc:
         raise OutcomeUnknown(
             f"{platform}: no answer after sending ({type(exc).__name__})", platform=platform
         ) from exc
     except httpx.HTTPError as exc:
-        raise TransientError(f"{platform}: HTTP error ({type(exc).__name__})", platform=platform) from exc
+        raise TransientError(
+            f"{platform}: HTTP error ({type(exc).__name__})", platform=platform
+        ) from exc
 
 
 def json_body(response: httpx.Response) -> Any:

@@ -30,8 +30,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from postiz_pipelines.core.clock import Clock, SystemClock, ensure_utc
-from postiz_pipelines.core.crypto import Secret
+from postiz_pipelines.clock import Clock, SystemClock, ensure_utc
+from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import (
     AuthExpired,
     AuthRevoked,

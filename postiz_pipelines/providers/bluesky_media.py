@@ -14,14 +14,14 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from postiz_pipelines.core.crypto import Secret
+from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import MediaRejected, TransientError
 from postiz_pipelines.providers.base import AccountCredentials, MediaFile, json_body
 
 if TYPE_CHECKING:
     import httpx
 
-    from postiz_pipelines.core.clock import Clock
+    from postiz_pipelines.clock import Clock
     from postiz_pipelines.errors import ProviderError
 
 PLATFORM = "bluesky"

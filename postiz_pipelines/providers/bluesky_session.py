@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from postiz_pipelines.core.crypto import Secret
+from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import AuthRevoked, RateLimited, TransientError
 from postiz_pipelines.providers.base import AccountCredentials, TokenSet
 from postiz_pipelines.providers.bluesky_media import PLATFORM

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from postiz_pipelines.core.clock import Clock, SystemClock
+from postiz_pipelines.clock import Clock, SystemClock
 from postiz_pipelines.errors import (
     AuthRevoked,
     ContentRejected,

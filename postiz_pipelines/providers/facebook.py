@@ -184,5 +184,6 @@ def _video_error(status: dict[str, Any]) -> str:
     errors = phase.get("errors") if isinstance(phase, dict) else None
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         first = errors[0]
-        return f"video processing failed: {first.get('message', '')} (error code {first.get('code', '')})"
+        message, code = first.get("message", ""), first.get("code", "")
+        return f"video processing failed: {message} (error code {code})"
     return "video processing failed"

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import httpx
 import regex
 
-from postiz_pipelines.core.clock import Clock
+from postiz_pipelines.clock import Clock
 from postiz_pipelines.errors import (
     ContentRejected,
     MediaRejected,

@@ -28,8 +28,8 @@ from urllib.parse import quote
 
 import httpx
 
-from postiz_pipelines.core.clock import Clock, SystemClock
-from postiz_pipelines.core.crypto import Secret
+from postiz_pipelines.clock import Clock, SystemClock
+from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import (
     AuthExpired,
     AuthRevoked,
@@ -208,8 +208,9 @@ class LinkedInProvider(Provider):
 
     async def refresh(self, account: AccountCredentials) -> TokenSet:
         """A new access token from the refresh token (LinkedIn keeps the refresh token)."""
-        form = refresh_grant(PLATFORM, account, client_id=self.client_id,
-                             client_secret=self.client_secret)
+        form = refresh_grant(
+            PLATFORM, account, client_id=self.client_id, client_secret=self.client_secret
+        )
         with transport_errors(PLATFORM):
             response = await self.http.post(
                 f"{self.oauth_base_url}/oauth/v2/accessToken", data=form

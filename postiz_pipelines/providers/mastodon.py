@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from postiz_pipelines.core.clock import Clock, SystemClock, ensure_utc
+from postiz_pipelines.clock import Clock, SystemClock, ensure_utc
 from postiz_pipelines.errors import (
     AuthRevoked,
     ContentRejected,

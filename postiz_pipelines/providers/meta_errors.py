@@ -5,7 +5,8 @@ Graph answers ``{"error": {"message", "type", "code", "error_subcode", "is_trans
 all three (``code`` on the error reads ``"190/463"``)::
 
     code (/subcode)                                   becomes
-    4, 17, 32, 341, 613, 80000-80014, HTTP 429        RateLimited: BUC estimated_time_to_regain_access,
+    4, 17, 32, 341, 613, 80000-80014, HTTP 429        RateLimited: BUC
+    estimated_time_to_regain_access,
                                                       else Retry-After, else 5 minutes
     9 (/2207042 Instagram's daily publishing limit)   RateLimited until the next UTC day
     190/463 (expired) where the platform refreshes    AuthExpired
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from postiz_pipelines.core.clock import ensure_utc
+from postiz_pipelines.clock import ensure_utc
 from postiz_pipelines.errors import (
     AuthExpired,
     AuthRevoked,

@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from postiz_pipelines.core.clock import Clock, SystemClock, ensure_utc
-from postiz_pipelines.core.crypto import Secret
+from postiz_pipelines.clock import Clock, SystemClock, ensure_utc
+from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import MediaRejected, OutcomeUnknown, ProviderError, TransientError
 from postiz_pipelines.providers.base import (
     AccountCredentials,

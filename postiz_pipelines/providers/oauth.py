@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from postiz_pipelines.core.crypto import Secret
+from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import AuthRevoked
 from postiz_pipelines.providers.base import AccountCredentials, TokenSet
 

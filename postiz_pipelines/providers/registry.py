@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from postiz_pipelines.core.clock import Clock
+from postiz_pipelines.clock import Clock
 from postiz_pipelines.errors import Problem, ValidationFailed
 from postiz_pipelines.providers.base import Provider
 
@@ -62,7 +62,9 @@ def validator(platform: str) -> Provider:
     return _validators[platform]
 
 
-def base_url_for(platform: str, sandbox_url: str | None, overrides: Mapping[str, str] | None = None) -> str | None:
+def base_url_for(
+    platform: str, sandbox_url: str | None, overrides: Mapping[str, str] | None = None
+) -> str | None:
     """An explicit override, else ``<sandbox>/<platform>``, else the provider's production URL."""
     if overrides and platform in overrides:
         return overrides[platform]

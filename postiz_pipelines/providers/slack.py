@@ -26,8 +26,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from postiz_pipelines.core.clock import Clock, SystemClock
-from postiz_pipelines.core.crypto import Secret
+from postiz_pipelines.clock import Clock, SystemClock
+from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import (
     AuthExpired,
     AuthRevoked,
@@ -186,7 +186,9 @@ class SlackProvider(Provider):
             try:
                 reply = await self._call(account, "chat.postMessage", params)
             except ProviderError as exc:
-                raise PartiallyPublished(platform=PLATFORM, remote_id=ts, item=i, cause=exc) from exc
+                raise PartiallyPublished(
+                    platform=PLATFORM, remote_id=ts, item=i, cause=exc
+                ) from exc
             thread_ids.append(str(reply.get("ts") or ""))
         return PublishResult(
             remote_id=ts,
@@ -197,8 +199,13 @@ class SlackProvider(Provider):
 
     async def refresh(self, account: AccountCredentials) -> TokenSet:
         """A new token pair from ``oauth.v2.access``; the old refresh token stops working."""
-        form = refresh_grant(PLATFORM, account, client_id=self.client_id,
-                             client_secret=self.client_secret, reconnect="the workspace")
+        form = refresh_grant(
+            PLATFORM,
+            account,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            reconnect="the workspace",
+        )
         with transport_errors(PLATFORM):
             response = await self.http.post(f"{self.api_url(account)}/oauth.v2.access", data=form)
         body = json_body(response)

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from postiz_pipelines.core.clock import Clock, SystemClock
+from postiz_pipelines.clock import Clock, SystemClock
 from postiz_pipelines.errors import (
     AuthRevoked,
     ContentRejected,

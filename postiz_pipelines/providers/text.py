@@ -3,23 +3,23 @@
 - graphemes: user-perceived characters (``regex`` ``\\X``), as Bluesky and Mastodon count.
 - Mastodon: every URL counts ``characters_reserved_per_url`` (23); ``@user@domain``
   mentions count only ``@user``; then graphemes.
-- X: NFC-normalised; weight 1 for U+0000-10FF, 2000-200D, 2010-201F, 2032-2037, else 2;
-  an emoji sequence counts 2; every URL counts 23.
+- X: twitter-text's v3 weighted length (``twitter-text-parser``).
 - Threads: UTF-8 bytes for emoji, characters otherwise (the docs' rule).
 """
 
 from __future__ import annotations
 
-import unicodedata
-
 import regex
 
-URL_RE = regex.compile(r"https?://[^\s<>\"]+[^\s<>\"\.,;:!?\)\]'\}]", regex.IGNORECASE)
+# A URL starts after a character that cannot end a word or a mention (twitter-text's
+# valid_url_preceding_chars), so "yhttps://..." is not a URL.
+URL_RE = regex.compile(
+    r"(?<![A-Za-z0-9@＠$#＃\u202A-\u202E])https?://[^\s<>\"]+[^\s<>\"\.,;:!?\)\]'\}]",
+    regex.IGNORECASE,
+)
 MASTODON_MENTION_RE = regex.compile(r"(?<![\w/])@(\w+)@[\w.-]+\w", regex.UNICODE)
 EMOJI_RE = regex.compile(r"\p{Extended_Pictographic}")
 GRAPHEME_RE = regex.compile(r"\X")
-
-X_LIGHT_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
 
 
 def graphemes(text: str) -> int:
@@ -36,24 +36,12 @@ def mastodon_length(text: str, url_length: int = 23) -> int:
     return graphemes(text)
 
 
-def _x_weight(cluster: str) -> int:
-    if EMOJI_RE.search(cluster):
-        return 2
-    return sum(
-        1 if any(lo <= ord(ch) <= hi for lo, hi in X_LIGHT_RANGES) else 2 for ch in cluster
-    )
+def x_weighted_length(text: str) -> int:
+    """X's weighted length, by twitter-text's v3 rules (``twitter-text-parser``): URLs as 23,
+    emoji sequences as 2, CJK and most other scripts as 2, Latin and punctuation as 1."""
+    from twitter_text import parse_tweet
 
-
-def x_weighted_length(text: str, url_length: int = 23) -> int:
-    text = unicodedata.normalize("NFC", text)
-    total = 0
-    pos = 0
-    for m in URL_RE.finditer(text):
-        total += sum(_x_weight(c) for c in GRAPHEME_RE.findall(text[pos : m.start()]))
-        total += url_length
-        pos = m.end()
-    total += sum(_x_weight(c) for c in GRAPHEME_RE.findall(text[pos:]))
-    return total
+    return int(parse_tweet(text).weightedLength)
 
 
 def threads_length(text: str) -> int:

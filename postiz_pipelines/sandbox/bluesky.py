@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 
 from starlette.responses import JSONResponse, Response
 
-from postiz_pipelines.providers.atproto import POST_COLLECTION, is_tid
+from postiz_pipelines.sandbox.atproto_syntax import POST_COLLECTION, is_tid
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox, endpoint
 from postiz_pipelines.sandbox.bluesky_identity import (
     PLATFORM,

@@ -23,7 +23,7 @@ import re
 import secrets
 from typing import Any
 
-from postiz_pipelines.providers.atproto import tid_at
+from postiz_pipelines.sandbox.atproto_syntax import make_tid
 from postiz_pipelines.sandbox.state import SandboxAccount, SandboxState, StoredMedia
 
 PLATFORM = "bluesky"
@@ -85,7 +85,7 @@ def record_cid(record: dict[str, Any]) -> str:
 def next_tid(state: SandboxState) -> str:
     """A fresh TID on the state's clock; the counter keeps TIDs of one instant apart."""
     n = state.next_number()
-    return tid_at(state.now(), clock_id=n)
+    return make_tid(state.now(), clock_id=n)
 
 
 def blob_ref(media: StoredMedia) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from postiz_pipelines.providers.atproto import AtUri
-from postiz_pipelines.providers.text import graphemes
+from postiz_pipelines.sandbox.atproto_syntax import record_uri
+from postiz_pipelines.sandbox.counting import grapheme_count
 from postiz_pipelines.sandbox.state import StoredMedia
 
 MAX_GRAPHEMES = 300
@@ -64,7 +64,7 @@ def check_post(record: dict[str, Any], find_blob: BlobLookup) -> PostParts:
         raise RecordInvalid(f'{PREFIX}Record must have the property "text"')
     if not isinstance(text, str):
         raise _bad("Record/text", "must be a string")
-    if graphemes(text) > MAX_GRAPHEMES:
+    if grapheme_count(text) > MAX_GRAPHEMES:
         raise _bad("Record/text", f"must not be longer than {MAX_GRAPHEMES} graphemes")
     if len(text.encode("utf-8")) > MAX_TEXT_BYTES:
         raise _bad("Record/text", f"must not be longer than {MAX_TEXT_BYTES} characters")
@@ -135,7 +135,7 @@ def _check_reply(value: Any) -> tuple[str | None, str | None]:
         if not isinstance(ref.get("cid"), str) or not ref["cid"]:
             raise _bad(f"Record/reply/{part}/cid", "must be a cid string")
         try:
-            uris.append(str(AtUri.parse(str(ref.get("uri")))))
+            uris.append(record_uri(str(ref.get("uri"))))
         except ValueError:
             raise _bad(f"Record/reply/{part}/uri", "must be a valid at-uri") from None
     root, parent = uris

@@ -142,7 +142,8 @@ class MessageBodies:
                     "filename": m.filename,
                     "size": m.size_bytes,
                     "content_type": m.mime_type,
-                    "url": f"{call.platform_url}/attachments/{extra['channel_id']}/{m.id}/{m.filename}",
+                    "url": f"{call.platform_url}/attachments/{extra['channel_id']}"
+                    f"/{m.id}/{m.filename}",
                     **({"description": m.description} if m.description else {}),
                 }
                 for m in post.media

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from postiz_pipelines.core.clock import Clock
+from postiz_pipelines.clock import Clock
 
 FOREVER = -1
 

@@ -32,8 +32,8 @@ from typing import Any, ClassVar
 
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from postiz_pipelines.providers.text import utf16_units
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox, endpoint
+from postiz_pipelines.sandbox.counting import utf16_length
 from postiz_pipelines.sandbox.linkedin_media import (
     IMAGE_FORMATS,
     MAX_IMAGE_PIXELS,
@@ -279,7 +279,7 @@ class LinkedInSandbox(OAuthEndpoints, MediaEndpoints, PlatformSandbox):
         distribution = body.get("distribution") or {}
         if distribution.get("feedDistribution") not in ("MAIN_FEED", "NONE"):
             raise self.unprocessable("/distribution/feedDistribution :: is required")
-        length = utf16_units(text)
+        length = utf16_length(text)
         if length > COMMENTARY_LIMIT:
             raise self.unprocessable(
                 f"/commentary :: length {length} exceeds the maximum allowed {COMMENTARY_LIMIT}"
@@ -298,7 +298,8 @@ class LinkedInSandbox(OAuthEndpoints, MediaEndpoints, PlatformSandbox):
             images = (content.get("multiImage") or {}).get("images") or []
             if not 2 <= len(images) <= MAX_IMAGES:
                 raise self.unprocessable(
-                    f"/content/multiImage/images :: must have between 2 and {MAX_IMAGES} items, got {len(images)}"
+                    f"/content/multiImage/images :: must have between 2 and {MAX_IMAGES} items, "
+                    f"got {len(images)}"
                 )
             ids = [str((i or {}).get("id") or "") for i in images]
             if not all(i.startswith("urn:li:image:") for i in ids):

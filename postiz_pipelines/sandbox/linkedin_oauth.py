@@ -63,7 +63,8 @@ class OAuthEndpoints:
                 return _oauth_error(
                     400,
                     "invalid_grant",
-                    "The provided authorization grant or refresh token is invalid, expired or revoked",
+                    "The provided authorization grant or refresh token is invalid, expired or "
+                    "revoked",
                 )
             account = self.state.account(self.name, grant_.account_id)
             assert account is not None

@@ -19,8 +19,8 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from postiz_pipelines.providers.text import mastodon_length
 from postiz_pipelines.sandbox.base import Call, PlatformSandbox, endpoint
+from postiz_pipelines.sandbox.counting import mastodon_counted
 from postiz_pipelines.sandbox.mastodon_entities import (
     AUDIO_TYPES,
     CHARACTERS_RESERVED_PER_URL,
@@ -237,7 +237,8 @@ class MastodonSandbox(PlatformSandbox):
         if len(media.description) > DESCRIPTION_LIMIT:
             raise self.error(
                 422,
-                f"Validation failed: Description is too long (maximum is {DESCRIPTION_LIMIT} characters)",
+                f"Validation failed: Description is too long (maximum is {DESCRIPTION_LIMIT} "
+                f"characters)",
             )
         is_image = media.mime_type in IMAGE_TYPES
         limit = IMAGE_SIZE_LIMIT if is_image else VIDEO_SIZE_LIMIT
@@ -313,7 +314,7 @@ class MastodonSandbox(PlatformSandbox):
         media = self._attachable_media(account, media_ids)
         if not text.strip() and not media:
             raise self.error(422, "Validation failed: Text can't be blank")
-        if mastodon_length(spoiler + text, CHARACTERS_RESERVED_PER_URL) > MAX_CHARACTERS:
+        if mastodon_counted(spoiler + text, CHARACTERS_RESERVED_PER_URL) > MAX_CHARACTERS:
             raise self.error(
                 422, f"Validation failed: Text character limit of {MAX_CHARACTERS} exceeded"
             )

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from postiz_pipelines.core.clock import Clock, SystemClock
+from postiz_pipelines.clock import Clock, SystemClock
 from postiz_pipelines.sandbox.faults import Faults
 
 

@@ -27,8 +27,8 @@ from typing import Any, ClassVar
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from postiz_pipelines.providers.text import utf16_units
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox, endpoint
+from postiz_pipelines.sandbox.counting import utf16_length
 from postiz_pipelines.sandbox.state import (
     AcceptedPost,
     SandboxAccount,
@@ -211,7 +211,7 @@ class TelegramSandbox(MediaEndpoints, PlatformSandbox):
         text = str(params.get("text") or "")
         if not text.strip():
             raise self.fail(400, "Bad Request: message text is empty")
-        if utf16_units(text) > TEXT_LIMIT:
+        if utf16_length(text) > TEXT_LIMIT:
             raise self.fail(400, "Bad Request: message is too long")
         reply_to = self._reply_to(chat, params)
         self._throttle(bot, chat)

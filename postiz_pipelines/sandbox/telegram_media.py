@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from postiz_pipelines.providers.text import utf16_units
 from postiz_pipelines.sandbox.base import Call, HttpError, endpoint
+from postiz_pipelines.sandbox.counting import utf16_length
 from postiz_pipelines.sandbox.state import SandboxAccount, SandboxState, StoredMedia
 from postiz_pipelines.sandbox.telegram_world import Chat, telegram_world
 
@@ -157,7 +157,7 @@ class MediaEndpoints:
 
     def _caption(self, value: Any) -> str:
         caption = str(value or "")
-        if utf16_units(caption) > CAPTION_LIMIT:
+        if utf16_length(caption) > CAPTION_LIMIT:
             raise self.fail(400, "Bad Request: message caption is too long")
         return caption
 

@@ -32,8 +32,8 @@ from typing import Any, ClassVar
 
 from starlette.responses import JSONResponse, Response
 
-from postiz_pipelines.providers.text import threads_length
 from postiz_pipelines.sandbox.base import Call, HttpError, endpoint
+from postiz_pipelines.sandbox.counting import threads_counted
 from postiz_pipelines.sandbox.meta_graph import (
     PROCESSING_POLLS,
     Container,
@@ -185,7 +185,7 @@ class ThreadsSandbox(MetaGraphSandbox):
                 f"(#100) Param media_type must be one of {{{', '.join(MEDIA_TYPES)}}}", 100
             )
         text = str(params.get("text") or "")
-        if threads_length(text) > TEXT_LIMIT:
+        if threads_counted(text) > TEXT_LIMIT:
             raise self.graph_error(
                 f"(#100) Param text must be at most {TEXT_LIMIT} characters long.", 100
             )

@@ -38,8 +38,8 @@ from typing import Any, ClassVar
 
 from starlette.responses import JSONResponse, Response
 
-from postiz_pipelines.providers.text import x_weighted_length
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox, endpoint
+from postiz_pipelines.sandbox.counting import x_weighted
 from postiz_pipelines.sandbox.state import (
     AcceptedPost,
     RateWindow,
@@ -304,7 +304,7 @@ class XSandbox(MediaEndpoints, PlatformSandbox):
         media = self._tweet_media(user, body.get("media"))
         if not text.strip() and not media:
             raise self._invalid("You must provide either text or media.", {"text": [text]})
-        if x_weighted_length(text) > MAX_WEIGHTED_LENGTH:
+        if x_weighted(text) > MAX_WEIGHTED_LENGTH:
             raise self._invalid("Tweet text is too long.", {"text": [text]})
         reply_to = self._reply_to(body.get("reply"))
         with self.state.lock:  # the duplicate check and the write are one step

@@ -17,11 +17,11 @@ import pytest
 
 from postiz_pipelines.api import create_app
 from postiz_pipelines.api.ratelimit import RateSpec
-from postiz_pipelines.core import auth
-from postiz_pipelines.core.accounts import add_account
-from postiz_pipelines.core.clock import FixedClock
+from postiz_pipelines.clock import FixedClock
+from postiz_pipelines.core.accounts.store import add_account
 from postiz_pipelines.core.context import AppContext
-from postiz_pipelines.core.workspaces import create_workspace
+from postiz_pipelines.core.workspaces import auth
+from postiz_pipelines.core.workspaces.store import create_workspace
 from postiz_pipelines.sandbox import SandboxState, SandboxTransport
 from postiz_pipelines.sandbox import create_app as create_sandbox
 

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from postiz_pipelines.core import auth, queue
 from postiz_pipelines.core.models import (
     EvergreenPost,
     EvergreenTimetable,
@@ -28,8 +27,11 @@ from postiz_pipelines.core.models import (
     WebhookSubscription,
     Workspace,
 )
-from postiz_pipelines.core.posts import Recurrence, create_post
-from postiz_pipelines.core.webhooks import create_subscription
+from postiz_pipelines.core.observability.webhooks import create_subscription
+from postiz_pipelines.core.posts.create import create_post
+from postiz_pipelines.core.publishing import queue
+from postiz_pipelines.core.scheduling.schedules import Recurrence
+from postiz_pipelines.core.workspaces import auth
 
 ORDER = ("viewer", "editor", "admin", "owner")
 PNG_1PX = bytes.fromhex(
@@ -139,10 +141,10 @@ def objects(app, clock, ws_id: str) -> dict[str, str]:  # type: ignore[no-untype
     dead-lettered job, a media item, an account, a member, a webhook, a recurring schedule
     (and a paused one), the evergreen timetable and a library post."""
     now = clock.now()
-    from postiz_pipelines.core.accounts import add_account
-    from postiz_pipelines.core.evergreen_store import add_library_post, set_timetable
+    from postiz_pipelines.core.accounts.store import add_account
     from postiz_pipelines.core.ids import new_id
-    from postiz_pipelines.core.schedules import pause_schedule
+    from postiz_pipelines.core.scheduling.evergreen_store import add_library_post, set_timetable
+    from postiz_pipelines.core.scheduling.schedules import pause_schedule
 
     tag = new_id("x")[-8:]
     with app.db.session() as s:

@@ -1,4 +1,5 @@
-"""Worker and batch endpoints: keys, processing due jobs through the sandbox, stats, token refresh."""
+"""Worker and batch endpoints: keys, processing due jobs through the sandbox, stats, token
+refresh."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from postiz_pipelines.core.accounts import add_account, credentials
+from postiz_pipelines.core.accounts.store import add_account, credentials
 from postiz_pipelines.core.models import AnalyticsEvent, AuditLog, SocialAccount, Workspace
 
 PROCESS = "/api/postiz/worker/process"

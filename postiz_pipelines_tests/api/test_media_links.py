@@ -11,13 +11,16 @@ from PIL import Image
 
 from postiz_pipelines.api.app import create_app
 from postiz_pipelines.core.context import AppContext
-from postiz_pipelines.core.media import ingest
-from postiz_pipelines.core.storage import LocalStorage
+from postiz_pipelines.core.media.assets import ingest
+from postiz_pipelines.core.media.links import public_media_url
+from postiz_pipelines.core.media.storage import LocalStorage
 from postiz_pipelines.settings import Settings
 
 
 def test_signed_link_serves_until_it_expires(env, make, clock):
-    app = AppContext.from_settings(Settings.from_env({**env, "POSTIZ_PUBLIC_URL": "https://posts.example"}))
+    app = AppContext.from_settings(
+        Settings.from_env({**env, "POSTIZ_PUBLIC_URL": "https://posts.example"})
+    )
     ws = make.workspace()
     buf = io.BytesIO()
     Image.new("RGB", (32, 16), (1, 2, 3)).save(buf, "PNG")
@@ -27,8 +30,10 @@ def test_signed_link_serves_until_it_expires(env, make, clock):
     with app.db.session() as s:
         asset, _ = ingest(s, storage, staged, workspace_id=ws.id, filename="a.png", now=clock.now())
         asset_id = asset.id
-    url = app.media_url(asset_id, "image/png", clock.now())
-    assert url is not None and url.startswith(f"https://posts.example/api/postiz/media/{asset_id}/file.png?")
+    url = public_media_url(app, asset_id, "image/png", clock.now())
+    assert url is not None and url.startswith(
+        f"https://posts.example/api/postiz/media/{asset_id}/file.png?"
+    )
     path = urlsplit(url)
     client = TestClient(create_app(app, clock=clock))
     ok = client.get(f"{path.path}?{path.query}")

@@ -7,10 +7,10 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from postiz_pipelines.core.clock import FixedClock
+from postiz_pipelines.clock import FixedClock
 from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.core.models import JobStatus, PublishAttempt, PublishJob
-from postiz_pipelines.core.runner import publish_due
+from postiz_pipelines.core.publishing.runner import publish_due
 from postiz_pipelines.sandbox import FaultSpec, SandboxState, SandboxTransport, create_app
 from postiz_pipelines.settings import Settings
 
@@ -20,8 +20,10 @@ def test_four_concurrent_runs_publish_each_post_once(app, make, clock, env):
     sandbox = create_app(state)
     state.faults.set("mastodon", FaultSpec(latency_ms=2))
     ws = make.workspace()
-    accounts = [make.account(ws, handle=f"h{i}", token=f"t{i}", base_url="http://sandbox.test/mastodon")
-                for i in range(8)]
+    accounts = [
+        make.account(ws, handle=f"h{i}", token=f"t{i}", base_url="http://sandbox.test/mastodon")
+        for i in range(8)
+    ]
     for acc in accounts:
         make.jobs(ws, acc, 25, run_at=clock.now(), text=f"from {acc.handle}")
 
@@ -33,9 +35,15 @@ def test_four_concurrent_runs_publish_each_post_once(app, make, clock, env):
         ctx = AppContext.from_settings(Settings.from_env(env))
         try:
             barrier.wait()
-            reports[owner] = publish_due(ctx, owner=owner, clock=FixedClock(clock.now()),
-                                         workspace_id=ws.id, platform="mastodon", limit=30,
-                                         transport=SandboxTransport(sandbox, timeout=5))
+            reports[owner] = publish_due(
+                ctx,
+                owner=owner,
+                clock=FixedClock(clock.now()),
+                workspace_id=ws.id,
+                platform="mastodon",
+                limit=30,
+                transport=SandboxTransport(sandbox, timeout=5),
+            )
         except BaseException as exc:
             errors.append(exc)
         finally:

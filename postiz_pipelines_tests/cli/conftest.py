@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from postiz_pipelines.cli import Env, main
-from postiz_pipelines.core.clock import FixedClock
+from postiz_pipelines.clock import FixedClock
 
 
 class Run:

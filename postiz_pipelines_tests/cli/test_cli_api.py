@@ -9,8 +9,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from postiz_pipelines.core import auth, queue
 from postiz_pipelines.core.models import PublishJob
+from postiz_pipelines.core.publishing import queue
+from postiz_pipelines.core.workspaces import auth
 
 
 def _json(result) -> list[dict]:  # type: ignore[no-untyped-def]

@@ -123,11 +123,50 @@ def test_next_slot_and_evergreen(run, app):
 
 def test_account_time_zone_drives_its_recurring_posts(run, app):
     run("workspaces", "create", "--slug", "acme", "--timezone", "UTC")
-    out = run("accounts", "add", "--workspace", "acme", "--platform", "mastodon", "--handle", "tokyo",
-              "--token", "t", "--base-url", "https://m.example", "--timezone", "Asia/Tokyo", "--json").output
+    out = run(
+        "accounts",
+        "add",
+        "--workspace",
+        "acme",
+        "--platform",
+        "mastodon",
+        "--handle",
+        "tokyo",
+        "--token",
+        "t",
+        "--base-url",
+        "https://m.example",
+        "--timezone",
+        "Asia/Tokyo",
+        "--json",
+    ).output
     acc = json.loads(out)[0]["id"]
-    bad = run("accounts", "add", "--workspace", "acme", "--platform", "mastodon", "--handle", "x",
-              "--token", "t", "--timezone", "Asia/Atlantis", code=1)
+    bad = run(
+        "accounts",
+        "add",
+        "--workspace",
+        "acme",
+        "--platform",
+        "mastodon",
+        "--handle",
+        "x",
+        "--token",
+        "t",
+        "--timezone",
+        "Asia/Atlantis",
+        code=1,
+    )
     assert "timezone" in bad.output and "Asia/Atlantis" in bad.output
-    run("posts", "create", "--workspace", "acme", "--text", "ohayo", "--account", acc, "--cron", "0 9 * * *")
+    run(
+        "posts",
+        "create",
+        "--workspace",
+        "acme",
+        "--text",
+        "ohayo",
+        "--account",
+        acc,
+        "--cron",
+        "0 9 * * *",
+    )
     assert [(t.hour, t.minute) for t in job_times(app)] == [(0, 0)]  # 09:00 in Tokyo is 00:00 UTC

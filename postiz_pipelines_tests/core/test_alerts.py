@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from postiz_pipelines.core.alerts import AlertPolicy, find_alerts, raise_alerts
-from postiz_pipelines.core.runner import publish_due
+from postiz_pipelines.core.observability.alerts import AlertPolicy, find_alerts, raise_alerts
+from postiz_pipelines.core.publishing.runner import publish_due
 from postiz_pipelines.sandbox import SandboxState, SandboxTransport, create_app
 
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from postiz_pipelines.core import auth
 from postiz_pipelines.core.models import ApiToken, AuditLog
+from postiz_pipelines.core.workspaces import auth
 from postiz_pipelines.errors import Conflict, NotFound, ValidationFailed
 
 

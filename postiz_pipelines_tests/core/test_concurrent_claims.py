@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from postiz_pipelines.core import queue
 from postiz_pipelines.core.db import Database
 from postiz_pipelines.core.models import JobStatus, PublishJob
+from postiz_pipelines.core.publishing import queue
 
 
 def test_concurrent_claimers_never_share_a_job(app, make, clock, db_url):
@@ -31,8 +31,14 @@ def test_concurrent_claimers_never_share_a_job(app, make, clock, db_url):
             # really contends (without rounds one SQLite writer can take everything).
             while True:
                 barrier.wait()
-                batch = queue.claim_due_jobs(db, owner=owner, now=clock.now(), limit=37,
-                                             workspace_id=ws.id, platform="mastodon")
+                batch = queue.claim_due_jobs(
+                    db,
+                    owner=owner,
+                    now=clock.now(),
+                    limit=37,
+                    workspace_id=ws.id,
+                    platform="mastodon",
+                )
                 claimed[owner].extend(j.id for j in batch)
                 barrier.wait()
                 if sum(len(ids) for ids in claimed.values()) >= total:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from postiz_pipelines.core.crypto import Keyring, Secret
+from postiz_pipelines.crypto import Keyring, Secret
 from postiz_pipelines.errors import ConfigError, SealingError
 
 

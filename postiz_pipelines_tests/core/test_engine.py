@@ -12,8 +12,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from postiz_pipelines.core.alerts import raise_alerts
-from postiz_pipelines.core.breaker import blocked_platforms
 from postiz_pipelines.core.ids import new_id
 from postiz_pipelines.core.models import (
     AccountStatus,
@@ -27,10 +25,12 @@ from postiz_pipelines.core.models import (
     SocialAccount,
     Throttle,
 )
-from postiz_pipelines.core.queue import claim_due_jobs
-from postiz_pipelines.core.recovery import recover_expired_leases
-from postiz_pipelines.core.runner import publish_due
-from postiz_pipelines.core.stats import worker_stats
+from postiz_pipelines.core.observability.alerts import raise_alerts
+from postiz_pipelines.core.observability.stats import worker_stats
+from postiz_pipelines.core.publishing.breaker import blocked_platforms
+from postiz_pipelines.core.publishing.queue import claim_due_jobs
+from postiz_pipelines.core.publishing.recovery import recover_expired_leases
+from postiz_pipelines.core.publishing.runner import publish_due
 from postiz_pipelines.sandbox import FaultSpec, SandboxState, SandboxTransport, create_app
 
 BASE = "http://sandbox.test/mastodon"
@@ -61,8 +61,13 @@ def jobs_by_id(app):  # type: ignore[no-untyped-def]
 
 def attempts_of(app, job_id):  # type: ignore[no-untyped-def]
     with app.db.read() as s:
-        return list(s.scalars(select(PublishAttempt).where(PublishAttempt.job_id == job_id)
-                              .order_by(PublishAttempt.attempt_no)))
+        return list(
+            s.scalars(
+                select(PublishAttempt)
+                .where(PublishAttempt.job_id == job_id)
+                .order_by(PublishAttempt.attempt_no)
+            )
+        )
 
 
 def test_publishes_and_records_everything(app, make, clock, sandbox, setup):
@@ -95,16 +100,25 @@ def test_transient_failure_retries_with_backoff_then_succeeds(app, make, clock, 
     wait = (job.next_attempt_at - clock.now()).total_seconds()
     assert 54 <= wait <= 66  # 1 min +/- 10 % jitter
     [att] = attempts_of(app, job_id)
-    assert (att.outcome, att.http_status, att.error_class) == (AttemptOutcome.FAILED, 503, "transient")
+    assert (att.outcome, att.http_status, att.error_class) == (
+        AttemptOutcome.FAILED,
+        503,
+        "transient",
+    )
 
     assert run(app, clock, transport).as_dict()["claimed"] == 0  # not due yet
     state.faults.reset("mastodon")
     clock.set(job.next_attempt_at)
     assert run(app, clock, transport).as_dict()["completed"] == 1
-    assert [a.outcome for a in attempts_of(app, job_id)] == [AttemptOutcome.FAILED, AttemptOutcome.SUCCEEDED]
+    assert [a.outcome for a in attempts_of(app, job_id)] == [
+        AttemptOutcome.FAILED,
+        AttemptOutcome.SUCCEEDED,
+    ]
 
 
-def test_backoff_doubles_and_attempts_exhaust_into_the_dead_letter_queue(app, make, clock, sandbox, setup):
+def test_backoff_doubles_and_attempts_exhaust_into_the_dead_letter_queue(
+    app, make, clock, sandbox, setup
+):
     state, transport = sandbox
     ws, acc = setup
     [job_id] = make.jobs(ws, acc, 1, run_at=clock.now())
@@ -123,11 +137,15 @@ def test_backoff_doubles_and_attempts_exhaust_into_the_dead_letter_queue(app, ma
     assert state.accepted("mastodon") == []
 
 
-def test_rate_limit_sets_the_wait_and_throttles_the_account_for_everyone(app, make, clock, sandbox, setup):
+def test_rate_limit_sets_the_wait_and_throttles_the_account_for_everyone(
+    app, make, clock, sandbox, setup
+):
     state, transport = sandbox
     ws, acc = setup
     first, second = make.jobs(ws, acc, 2, run_at=clock.now())
-    state.faults.set("mastodon", FaultSpec(burst_429=1, burst_reset_seconds=600, endpoints=frozenset({STATUSES})))
+    state.faults.set(
+        "mastodon", FaultSpec(burst_429=1, burst_reset_seconds=600, endpoints=frozenset({STATUSES}))
+    )
 
     report = run(app, clock, transport)
     outcomes = {o.job_id: o.status for o in report.outcomes}
@@ -159,7 +177,9 @@ def test_revoked_token_fails_at_once_and_marks_the_account(app, make, clock, san
     assert {jobs[a].last_error_class, jobs[b].last_error_class} == {"auth_revoked"}
     with app.db.read() as s:
         assert s.get(SocialAccount, acc.id).status == AccountStatus.REVOKED
-        failed_events = s.scalars(select(AnalyticsEvent).where(AnalyticsEvent.event_type == "post_publish_failed")).all()
+        failed_events = s.scalars(
+            select(AnalyticsEvent).where(AnalyticsEvent.event_type == "post_publish_failed")
+        ).all()
     assert len(failed_events) == 2
 
 
@@ -169,11 +189,17 @@ def test_content_rejected_is_permanent_with_the_platforms_reason(app, make, cloc
     [job_id] = make.jobs(ws, acc, 1, run_at=clock.now(), text="x" * 600)  # not validated on purpose
     run(app, clock, transport)
     job = jobs_by_id(app)[job_id]
-    assert (job.status, job.last_error_class, job.attempts) == (JobStatus.FAILED, "content_rejected", 1)
+    assert (job.status, job.last_error_class, job.attempts) == (
+        JobStatus.FAILED,
+        "content_rejected",
+        1,
+    )
     assert "500" in (job.last_error or "")
 
 
-def test_accept_then_drop_is_retried_with_the_same_key_and_posts_once(app, make, clock, sandbox, setup):
+def test_accept_then_drop_is_retried_with_the_same_key_and_posts_once(
+    app, make, clock, sandbox, setup
+):
     state, transport = sandbox
     ws, acc = setup
     [job_id] = make.jobs(ws, acc, 1, run_at=clock.now())
@@ -188,7 +214,10 @@ def test_accept_then_drop_is_retried_with_the_same_key_and_posts_once(app, make,
     assert job.status == JobStatus.COMPLETED
     assert len(state.accepted("mastodon")) == 1  # the platform deduplicated the retry
     assert job.remote_id == state.accepted("mastodon")[0].remote_id
-    assert [a.outcome for a in attempts_of(app, job_id)] == [AttemptOutcome.UNCERTAIN, AttemptOutcome.SUCCEEDED]
+    assert [a.outcome for a in attempts_of(app, job_id)] == [
+        AttemptOutcome.UNCERTAIN,
+        AttemptOutcome.SUCCEEDED,
+    ]
 
 
 def test_outage_opens_the_breaker_defers_without_spending_attempts_and_recovery_closes_it(
@@ -229,9 +258,18 @@ def test_outage_opens_the_breaker_defers_without_spending_attempts_and_recovery_
 
     state.faults.reset("mastodon")
     for _ in range(10):
-        clock.set(max(j.next_attempt_at for j in jobs_by_id(app).values()
-                      if j.status in (JobStatus.PENDING, JobStatus.RETRYING)) if any(
-            j.status in (JobStatus.PENDING, JobStatus.RETRYING) for j in jobs_by_id(app).values()) else clock.now())
+        clock.set(
+            max(
+                j.next_attempt_at
+                for j in jobs_by_id(app).values()
+                if j.status in (JobStatus.PENDING, JobStatus.RETRYING)
+            )
+            if any(
+                j.status in (JobStatus.PENDING, JobStatus.RETRYING)
+                for j in jobs_by_id(app).values()
+            )
+            else clock.now()
+        )
         run(app, clock, transport)
         if all(j.status == JobStatus.COMPLETED for j in jobs_by_id(app).values()):
             break
@@ -241,15 +279,23 @@ def test_outage_opens_the_breaker_defers_without_spending_attempts_and_recovery_
     assert len(state.accepted("mastodon")) == 12
 
 
-def test_thirty_percent_transient_faults_everything_published_or_dead_lettered(app, make, clock, sandbox, setup):
+def test_thirty_percent_transient_faults_everything_published_or_dead_lettered(
+    app, make, clock, sandbox, setup
+):
     state, transport = sandbox
     ws, acc = setup
     ids = make.jobs(ws, acc, 60, run_at=clock.now())
-    state.faults.set("mastodon", FaultSpec(error_rates={503: 0.15, 500: 0.15}, seed=5,
-                                           endpoints=frozenset({STATUSES})))
+    state.faults.set(
+        "mastodon",
+        FaultSpec(error_rates={503: 0.15, 500: 0.15}, seed=5, endpoints=frozenset({STATUSES})),
+    )
     for _ in range(40):
         run(app, clock, transport)
-        waiting = [j for j in jobs_by_id(app).values() if j.status in (JobStatus.PENDING, JobStatus.RETRYING)]
+        waiting = [
+            j
+            for j in jobs_by_id(app).values()
+            if j.status in (JobStatus.PENDING, JobStatus.RETRYING)
+        ]
         if not waiting:
             break
         clock.set(min(j.next_attempt_at for j in waiting))
@@ -264,7 +310,9 @@ def test_thirty_percent_transient_faults_everything_published_or_dead_lettered(a
     assert max(texts.values()) == 1 and len(texts) == len(completed)
 
 
-def test_dead_process_while_sending_is_resolved_by_the_idempotency_mode(app, make, clock, sandbox, setup):
+def test_dead_process_while_sending_is_resolved_by_the_idempotency_mode(
+    app, make, clock, sandbox, setup
+):
     _, transport = sandbox
     ws, acc = setup
     [job_id] = make.jobs(ws, acc, 1, run_at=clock.now())
@@ -273,9 +321,17 @@ def test_dead_process_while_sending_is_resolved_by_the_idempotency_mode(app, mak
     with app.db.session() as s:
         job = s.get(PublishJob, job_id)
         job.attempts = 1
-        s.add(PublishAttempt(id=new_id("att"), job_id=job_id, attempt_no=1, lease_owner="dead-run",
-                             request_key=job.idempotency_key, started_at=clock.now(),
-                             outcome=AttemptOutcome.SENDING))
+        s.add(
+            PublishAttempt(
+                id=new_id("att"),
+                job_id=job_id,
+                attempt_no=1,
+                lease_owner="dead-run",
+                request_key=job.idempotency_key,
+                started_at=clock.now(),
+                outcome=AttemptOutcome.SENDING,
+            )
+        )
     assert recover_expired_leases(app.db, now=clock.now()).requeued == 0  # lease still valid
     clock.advance(61)
     report = recover_expired_leases(app.db, now=clock.now())
@@ -312,7 +368,9 @@ def test_outcome_write_survives_a_transient_database_error(app, make, clock, san
     assert len(state.accepted("mastodon")) == 1
 
 
-def test_rate_limit_headers_saying_none_remain_throttle_before_any_429(app, make, clock, sandbox, setup):
+def test_rate_limit_headers_saying_none_remain_throttle_before_any_429(
+    app, make, clock, sandbox, setup
+):
     state, transport = sandbox
     ws, acc = setup
     state.override_rate_limit("mastodon", "api", limit=2, per_seconds=600)
@@ -323,7 +381,9 @@ def test_rate_limit_headers_saying_none_remain_throttle_before_any_429(app, make
     [waiting] = [jobs[i] for i in ids if jobs[i].status != JobStatus.COMPLETED]
     assert waiting.attempts == 0  # never tried, never refused
     assert (waiting.next_attempt_at - clock.now()).total_seconds() >= 590  # the window's reset
-    assert state.request_count("mastodon", "POST /api/v1/statuses") == 2  # no call was wasted on a 429
+    assert (
+        state.request_count("mastodon", "POST /api/v1/statuses") == 2
+    )  # no call was wasted on a 429
 
 
 def test_a_thread_cut_after_its_first_item_is_not_retried(app, make, clock):
@@ -333,8 +393,14 @@ def test_a_thread_cut_after_its_first_item_is_not_retried(app, make, clock):
 
     state = SandboxState(clock=clock, seed=2)
     ws = make.workspace()
-    acc = make.account(ws, platform="telegram", handle="news", token="7000000001:AAH-test-bot-token",
-                       external_id="-1001234567890", base_url="http://sandbox.test/telegram")
+    acc = make.account(
+        ws,
+        platform="telegram",
+        handle="news",
+        token="7000000001:AAH-test-bot-token",
+        external_id="-1001234567890",
+        base_url="http://sandbox.test/telegram",
+    )
     [job_id] = make.jobs(ws, acc, 1, run_at=clock.now())
     with app.db.session() as s:  # the post has a reply to send after the first message
         post = s.get(Post, s.get(PublishJob, job_id).post_id)
@@ -347,13 +413,25 @@ def test_a_thread_cut_after_its_first_item_is_not_retried(app, make, clock):
             if request.url.path.endswith("/sendMessage"):
                 calls["n"] += 1
                 if calls["n"] == 2:
-                    return httpx.Response(400, json={"ok": False, "error_code": 400,
-                                                     "description": "Bad Request: message is too long"})
+                    return httpx.Response(
+                        400,
+                        json={
+                            "ok": False,
+                            "error_code": 400,
+                            "description": "Bad Request: message is too long",
+                        },
+                    )
             return await inner.handle_async_request(request)
 
     run(app, clock, FailSecondSend())
     job = jobs_by_id(app)[job_id]
-    assert (job.status, job.last_error_class, job.attempts) == (JobStatus.FAILED, "partially_published", 1)
+    assert (job.status, job.last_error_class, job.attempts) == (
+        JobStatus.FAILED,
+        "partially_published",
+        1,
+    )
     [att] = attempts_of(app, job_id)
-    assert att.remote_id and att.remote_id.startswith("-1001234567890:")  # the message that went out
+    assert att.remote_id and att.remote_id.startswith(
+        "-1001234567890:"
+    )  # the message that went out
     assert len(state.accepted("telegram")) == 1  # posted once, never again

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from postiz_pipelines.core.evergreen import (
+from postiz_pipelines.core.scheduling.evergreen import (
     EvergreenPick,
     EvergreenPlan,
     EvergreenPost,

@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from postiz_pipelines.core.models import AttemptOutcome, JobStatus, PublishAttempt, PublishJob
-from postiz_pipelines.core.partition_run import claim_partition, publish_partition
+from postiz_pipelines.core.publishing.partition_run import claim_partition, publish_partition
 from postiz_pipelines.sandbox import SandboxState, SandboxTransport, create_app
 
 
 class InterruptAfter(httpx.AsyncBaseTransport):
-    """Pass ``n`` status posts to the sandbox, then the interrupt arrives (SIGTERM -> KeyboardInterrupt)."""
+    """Pass ``n`` status posts to the sandbox, then the interrupt arrives (SIGTERM ->
+    KeyboardInterrupt)."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport, n: int) -> None:
         self.inner = inner
@@ -34,14 +35,18 @@ def test_interrupt_releases_unsent_claims(app, make, clock):
     ws = make.workspace()
     acc = make.account(ws, base_url="http://sandbox.test/mastodon")
     make.jobs(ws, acc, 10, run_at=clock.now())
-    ids = claim_partition(app, workspace_slug=ws.slug, platform="mastodon", owner="run-x", clock=clock)
+    ids = claim_partition(
+        app, workspace_slug=ws.slug, platform="mastodon", owner="run-x", clock=clock
+    )
     assert len(ids) == 10
     transport = InterruptAfter(SandboxTransport(create_app(state), timeout=1), n=3)
     with pytest.raises(KeyboardInterrupt):
         publish_partition(app, ids, owner="run-x", clock=clock, transport=transport)
     with app.db.read() as s:
         statuses = Counter(s.scalars(select(PublishJob.status)))
-        sending = s.scalars(select(PublishAttempt).where(PublishAttempt.outcome == AttemptOutcome.SENDING)).all()
+        sending = s.scalars(
+            select(PublishAttempt).where(PublishAttempt.outcome == AttemptOutcome.SENDING)
+        ).all()
     assert len(state.accepted("mastodon")) == 3
     assert statuses[JobStatus.COMPLETED] == 3
     assert len(sending) == 1  # the call the interrupt cut: left to lease recovery

@@ -1,4 +1,5 @@
-"""Recognising media by its bytes and measuring it: every accepted format, headers of MP4/MOV/AVI."""
+"""Recognising media by its bytes and measuring it: every accepted format, headers of
+MP4/MOV/AVI."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import struct
 
 import pytest
 
-from postiz_pipelines.core.media import measure, sniff
+from postiz_pipelines.core.media.assets import measure, sniff
 from postiz_pipelines.errors import ValidationFailed
 
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from postiz_pipelines.core import queue
 from postiz_pipelines.core.models import JobStatus, PublishJob
+from postiz_pipelines.core.publishing import queue
 from postiz_pipelines.errors import Conflict
 
 
@@ -27,13 +27,20 @@ def test_claim_takes_only_due_jobs_of_the_partition(app, make, clock):
     make.jobs(ws, acc, 2, run_at=now + timedelta(hours=1))
     make.jobs(other, acc2, 2, run_at=now - timedelta(seconds=5))
 
-    claimed = queue.claim_due_jobs(app.db, owner="run-1", now=now, workspace_id=ws.id, platform="mastodon")
+    claimed = queue.claim_due_jobs(
+        app.db, owner="run-1", now=now, workspace_id=ws.id, platform="mastodon"
+    )
 
     assert sorted(j.id for j in claimed) == sorted(due)
     assert all(j.status == JobStatus.RUNNING and j.lease_owner == "run-1" for j in claimed)
     assert all(j.lease_expires_at == now + timedelta(minutes=5) for j in claimed)
     # a second claimer finds nothing left in that partition
-    assert queue.claim_due_jobs(app.db, owner="run-2", now=now, workspace_id=ws.id, platform="mastodon") == []
+    assert (
+        queue.claim_due_jobs(
+            app.db, owner="run-2", now=now, workspace_id=ws.id, platform="mastodon"
+        )
+        == []
+    )
 
 
 def test_lookahead_and_priority_order(app, make, clock):
@@ -55,9 +62,15 @@ def test_enqueue_is_idempotent_on_the_key(app, make, clock):
     [job_id] = make.jobs(ws, acc, 1, run_at=clock.now())
     with app.db.session() as s:
         job = s.get(PublishJob, job_id)
-        row = queue.new_job_row(workspace_id=ws.id, platform="mastodon", post_id=job.post_id,
-                                target_id=job.target_id, account_id=acc.id, run_at=clock.now(),
-                                now=clock.now())
+        row = queue.new_job_row(
+            workspace_id=ws.id,
+            platform="mastodon",
+            post_id=job.post_id,
+            target_id=job.target_id,
+            account_id=acc.id,
+            run_at=clock.now(),
+            now=clock.now(),
+        )
         assert row["idempotency_key"] == job.idempotency_key
         assert queue.enqueue(s, [row]) == 0
     with app.db.read() as s:
@@ -84,12 +97,22 @@ def test_retry_then_release_and_fail(app, make, clock):
     queue.claim_due_jobs(app.db, owner="a", now=clock.now())
     with app.db.session() as s:
         s.get(PublishJob, job_id).attempts = 1
-        queue.schedule_retry(s, job_id, owner="a", now=clock.now(), delay=timedelta(minutes=1),
-                             error="503", error_class="transient")
+        queue.schedule_retry(
+            s,
+            job_id,
+            owner="a",
+            now=clock.now(),
+            delay=timedelta(minutes=1),
+            error="503",
+            error_class="transient",
+        )
     with app.db.read() as s:
         job = s.get(PublishJob, job_id)
         assert (job.status, job.next_attempt_at, job.lease_owner) == (
-            JobStatus.RETRYING, clock.now() + timedelta(minutes=1), None)
+            JobStatus.RETRYING,
+            clock.now() + timedelta(minutes=1),
+            None,
+        )
     # not due yet
     assert queue.claim_due_jobs(app.db, owner="b", now=clock.now()) == []
     later = clock.now() + timedelta(minutes=1)
@@ -136,7 +159,9 @@ def test_due_groups_one_per_partition_with_stable_batch_keys(app, make, clock):
         second = queue.due_groups(s, now=now, lookahead=timedelta(seconds=60))
 
     assert {(g.workspace_slug, g.platform, len(g.job_ids)) for g in first} == {
-        ("acme", "mastodon", 3), ("other", "mastodon", 1)}
+        ("acme", "mastodon", 3),
+        ("other", "mastodon", 1),
+    }
     assert [g.batch_key for g in first] == [g.batch_key for g in second]
 
     with app.db.session() as s:
@@ -157,4 +182,6 @@ def test_expired_leases_are_found(app, make, clock):
     queue.claim_due_jobs(app.db, owner="dead", now=clock.now(), lease=timedelta(seconds=30))
     with app.db.session() as s:
         assert queue.expired_leases(s, now=clock.now() + timedelta(seconds=29)) == []
-        assert [j.id for j in queue.expired_leases(s, now=clock.now() + timedelta(seconds=31))] == [job_id]
+        assert [j.id for j in queue.expired_leases(s, now=clock.now() + timedelta(seconds=31))] == [
+            job_id
+        ]

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postiz_pipelines.core.recurrence import (
+from postiz_pipelines.core.scheduling.recurrence import (
     RecurrenceSpec,
     local_to_utc,
     occurrences,

@@ -8,21 +8,20 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from postiz_pipelines.core.recurrence import utc_to_local
-from postiz_pipelines.core.scheduling import (
+from postiz_pipelines.core.scheduling.planning import (
     DEFAULT_GRACE,
     RecurrenceSpec,
     claim_order,
     expand_recurring,
     local_to_utc,
     next_occurrence,
-    occurrences,
     plan_due,
     resolve_single,
     resolve_zone,
     validate_recurrence,
 )
-from postiz_pipelines.core.slots import PostingSlot
+from postiz_pipelines.core.scheduling.recurrence import occurrences, utc_to_local
+from postiz_pipelines.core.scheduling.slots import PostingSlot
 from postiz_pipelines.errors import ValidationFailed
 
 NY = "America/New_York"

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from postiz_pipelines.core.slots import (
+from postiz_pipelines.core.scheduling.slots import (
     PostingSlot,
     next_free_slot,
     parse_slots,

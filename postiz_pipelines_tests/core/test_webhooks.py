@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from postiz_pipelines.core.events import EventType, record_event
 from postiz_pipelines.core.models import WebhookDelivery, WebhookSubscription
-from postiz_pipelines.core.webhooks import (
+from postiz_pipelines.core.observability.webhooks import (
     MAX_ATTEMPTS,
     create_subscription,
     deliver_pending_webhooks,
@@ -26,7 +26,8 @@ from postiz_pipelines.core.webhooks import (
 
 
 class Receiver:
-    """A webhook receiver app: /ok answers 200, /flaky 503 (Retry-After 120) until healed, /gone 410."""
+    """A webhook receiver app: /ok answers 200, /flaky 503 (Retry-After 120) until healed, /gone
+    410."""
 
     def __init__(self) -> None:
         self.got: list[tuple[str, dict[str, str], bytes]] = []
@@ -168,18 +169,30 @@ def test_unreachable_receiver_is_recorded_not_raised(app, make, clock):
         assert s.scalar(select(WebhookDelivery)).last_error == "ConnectError"
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hook", "http://localhost/x", "http://10.1.2.3/x",
-                                 "http://169.254.169.254/latest/meta-data", "http://[::1]/x",
-                                 "https://db.internal/x", "http://192.168.1.10/x"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/x",
+        "http://10.1.2.3/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/x",
+        "https://db.internal/x",
+        "http://192.168.1.10/x",
+    ],
+)
 def test_webhooks_to_private_addresses_are_refused(app, make, url):
-    from postiz_pipelines.core.webhooks import create_subscription
+    from postiz_pipelines.core.observability.webhooks import create_subscription
     from postiz_pipelines.errors import ValidationFailed
 
     ws = make.workspace()
     with app.db.session() as s, pytest.raises(ValidationFailed) as err:
         create_subscription(s, app.keyring, workspace_id=ws.id, url=url, now=datetime.now(UTC))
-    assert err.value.problems[0].field == "url" and "public address" in err.value.problems[0].message
+    assert (
+        err.value.problems[0].field == "url" and "public address" in err.value.problems[0].message
+    )
     with app.db.session() as s:  # an operator may allow them (a receiver on the same host)
-        sub, _ = create_subscription(s, app.keyring, workspace_id=ws.id, url=url, now=datetime.now(UTC),
-                                     allow_private=True)
+        sub, _ = create_subscription(
+            s, app.keyring, workspace_id=ws.id, url=url, now=datetime.now(UTC), allow_private=True
+        )
         assert sub.url == url

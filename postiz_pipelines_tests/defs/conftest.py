@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from dagster import DagsterInstance, instance_for_test
 
 from postiz_pipelines.cli import Env, main
-from postiz_pipelines.core.clock import utcnow
+from postiz_pipelines.clock import utcnow
 from postiz_pipelines.defs.resources import PostizResource
 from postiz_pipelines.sandbox.server import running_sandbox
 from postiz_pipelines.sandbox.state import SandboxState
@@ -42,8 +42,9 @@ def embedded_env(db_url: str, tmp_path) -> dict[str, str]:  # type: ignore[no-un
 
 @pytest.fixture
 def resource(embedded_env: dict[str, str]) -> PostizResource:
-    return PostizResource(database_url=embedded_env["POSTIZ_DATABASE_URL"],
-                          data_dir=embedded_env["POSTIZ_DATA_DIR"])
+    return PostizResource(
+        database_url=embedded_env["POSTIZ_DATABASE_URL"], data_dir=embedded_env["POSTIZ_DATA_DIR"]
+    )
 
 
 class Cli:

@@ -8,10 +8,10 @@ from datetime import timedelta
 import httpx
 from dagster import RunRequest, SkipReason, build_sensor_context, materialize
 
-from postiz_pipelines.core.alerts import raise_alerts
-from postiz_pipelines.core.clock import FixedClock, utcnow
+from postiz_pipelines.clock import FixedClock, utcnow
 from postiz_pipelines.core.models import PublishJob, SocialAccount
-from postiz_pipelines.core.runner import publish_due
+from postiz_pipelines.core.observability.alerts import raise_alerts
+from postiz_pipelines.core.publishing.runner import publish_due
 from postiz_pipelines.defs.assets import (
     account_token_health,
     failure_rate_is_low,
@@ -26,8 +26,11 @@ from postiz_pipelines.sandbox import FaultSpec, SandboxState, SandboxTransport, 
 
 
 def resource_for(env):  # type: ignore[no-untyped-def]
-    return PostizResource(database_url=env["POSTIZ_DATABASE_URL"], data_dir=env["POSTIZ_DATA_DIR"],
-                          settings_overrides={"POSTIZ_ENCRYPTION_KEY": env["POSTIZ_ENCRYPTION_KEY"]})
+    return PostizResource(
+        database_url=env["POSTIZ_DATABASE_URL"],
+        data_dir=env["POSTIZ_DATA_DIR"],
+        settings_overrides={"POSTIZ_ENCRYPTION_KEY": env["POSTIZ_ENCRYPTION_KEY"]},
+    )
 
 
 def test_daily_report_counts_and_failure_check(app, make, env, instance):
@@ -39,14 +42,20 @@ def test_daily_report_counts_and_failure_check(app, make, env, instance):
     acc = make.account(ws, base_url="http://sandbox.test/mastodon")
     make.jobs(ws, acc, 6, run_at=now - timedelta(seconds=90))
     publish_due(app, owner="r1", clock=clock, transport=transport)
-    bad = make.account(ws, handle="gone", token="revoked-token", base_url="http://sandbox.test/mastodon")
+    bad = make.account(
+        ws, handle="gone", token="revoked-token", base_url="http://sandbox.test/mastodon"
+    )
     state.revoke_token("mastodon", "revoked-token")
     make.jobs(ws, bad, 3, run_at=now)
     publish_due(app, owner="r2", clock=clock, transport=transport)
 
     day = now.strftime("%Y-%m-%d")
-    result = materialize([publishing_daily_report, failure_rate_is_low], partition_key=day,
-                         instance=instance, resources={"postiz": resource_for(env)})
+    result = materialize(
+        [publishing_daily_report, failure_rate_is_low],
+        partition_key=day,
+        instance=instance,
+        resources={"postiz": resource_for(env)},
+    )
     assert result.success
     df = result.output_for_node("publishing_daily_report")
     assert (int(df["published"].sum()), int(df["failed"].sum())) == (6, 3)
@@ -61,8 +70,11 @@ def test_health_assets_flag_overdue_jobs_and_lapsing_tokens(app, make, env, inst
     make.jobs(ws, acc, 2, run_at=utcnow() - timedelta(hours=1))  # nobody published them
     with app.db.session() as s:
         s.get(SocialAccount, acc.id).token_expires_at = utcnow() + timedelta(minutes=30)
-    result = materialize([account_token_health, queue_health, tokens_are_refreshed, no_overdue_jobs],
-                         instance=instance, resources={"postiz": resource_for(env)})
+    result = materialize(
+        [account_token_health, queue_health, tokens_are_refreshed, no_overdue_jobs],
+        instance=instance,
+        resources={"postiz": resource_for(env)},
+    )
     assert result.success
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks["no_overdue_jobs"].passed is False
@@ -72,8 +84,11 @@ def test_health_assets_flag_overdue_jobs_and_lapsing_tokens(app, make, env, inst
         for job in s.query(PublishJob):
             job.status = "completed"
         s.get(SocialAccount, acc.id).token_expires_at = utcnow() + timedelta(days=30)
-    again = materialize([account_token_health, queue_health, tokens_are_refreshed, no_overdue_jobs],
-                        instance=instance, resources={"postiz": resource_for(env)})
+    again = materialize(
+        [account_token_health, queue_health, tokens_are_refreshed, no_overdue_jobs],
+        instance=instance,
+        resources={"postiz": resource_for(env)},
+    )
     assert all(c.passed for c in again.get_asset_check_evaluations())
 
 
@@ -96,7 +111,9 @@ def test_alert_webhook_is_notified_once(app, make, clock):
     ws = make.workspace()
     acc = make.account(ws, base_url="http://sandbox.test/mastodon")
     make.jobs(ws, acc, 8, run_at=clock.now())
-    publish_due(app, owner="r", clock=clock, transport=SandboxTransport(create_app(state), timeout=1))
+    publish_due(
+        app, owner="r", clock=clock, transport=SandboxTransport(create_app(state), timeout=1)
+    )
     seen: list[dict] = []
 
     def receiver(request: httpx.Request) -> httpx.Response:
@@ -105,7 +122,11 @@ def test_alert_webhook_is_notified_once(app, make, clock):
 
     hook = httpx.MockTransport(receiver)
     raise_alerts(app.db, now=clock.now(), webhook_url="https://alerts.example/hook", transport=hook)
-    raise_alerts(app.db, now=clock.now() + timedelta(minutes=5), webhook_url="https://alerts.example/hook",
-                 transport=hook)
+    raise_alerts(
+        app.db,
+        now=clock.now() + timedelta(minutes=5),
+        webhook_url="https://alerts.example/hook",
+        transport=hook,
+    )
     assert len(seen) == 1
     assert [a["kind"] for a in seen[0]["alerts"]] == ["breaker_open"]

@@ -1,4 +1,5 @@
-"""The due-posts sensor and the whole path: CLI -> database -> sensor -> partitioned run -> sandbox."""
+"""The due-posts sensor and the whole path: CLI -> database -> sensor -> partitioned run ->
+sandbox."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from dagster import SensorResult, SkipReason, build_sensor_context
 from sqlalchemy import select
 
 from postiz_pipelines.core.context import AppContext
-from postiz_pipelines.core.dispatch import run_key
 from postiz_pipelines.core.models import JobStatus, Post, PostStatus, PublishAttempt, PublishJob
-from postiz_pipelines.core.queue import due_groups
+from postiz_pipelines.core.publishing.dispatch import run_key
+from postiz_pipelines.core.publishing.queue import due_groups
 from postiz_pipelines.defs.partitions import WORKSPACES
 from postiz_pipelines.defs.publish import publish_job
 from postiz_pipelines.defs.sensors import due_posts_sensor
@@ -24,8 +25,21 @@ def _evaluate(instance, resource):  # type: ignore[no-untyped-def]
 
 
 def _account(cli, ws: str, handle: str, base_url: str) -> str:  # type: ignore[no-untyped-def]
-    out = cli("accounts", "add", "--workspace", ws, "--platform", "mastodon", "--handle", handle,
-              "--token", f"tok-{ws}-{handle}", "--base-url", base_url, "--json").output
+    out = cli(
+        "accounts",
+        "add",
+        "--workspace",
+        ws,
+        "--platform",
+        "mastodon",
+        "--handle",
+        handle,
+        "--token",
+        f"tok-{ws}-{handle}",
+        "--base-url",
+        base_url,
+        "--json",
+    ).output
     return json.loads(out)[0]["id"]
 
 
@@ -57,14 +71,23 @@ def test_sensor_one_run_per_workspace_and_platform(instance, resource, cli, sand
 
     app = AppContext.from_settings(Settings.from_env(embedded_env))
     with app.db.read() as s:
-        expected = {run_key(g) for g in due_groups(s, now=cli.now + timedelta(minutes=1),
-                                                      lookahead=timedelta(seconds=60))}
+        expected = {
+            run_key(g)
+            for g in due_groups(
+                s, now=cli.now + timedelta(minutes=1), lookahead=timedelta(seconds=60)
+            )
+        }
     app.close()
 
     result = _evaluate(instance, resource)
     assert isinstance(result, SensorResult)
-    keys = {(rr.partition_key.keys_by_dimension["workspace"], rr.partition_key.keys_by_dimension["platform"])
-            for rr in result.run_requests}
+    keys = {
+        (
+            rr.partition_key.keys_by_dimension["workspace"],
+            rr.partition_key.keys_by_dimension["platform"],
+        )
+        for rr in result.run_requests
+    }
     assert keys == {("acme", "mastodon"), ("globex", "mastodon")}
     assert len(result.run_requests) == 2
     assert {rr.run_key for rr in result.run_requests} == expected  # same batch, same key
@@ -87,7 +110,10 @@ def test_cli_to_sandbox_end_to_end(instance, resource, cli, sandbox, embedded_en
     assert isinstance(result, SensorResult) and len(result.run_requests) == 1
     for rr in result.run_requests:
         run = publish_job.execute_in_process(
-            partition_key=rr.partition_key, instance=instance, resources={"postiz": resource}, tags=rr.tags,
+            partition_key=rr.partition_key,
+            instance=instance,
+            resources={"postiz": resource},
+            tags=rr.tags,
         )
         assert run.success
         assert run.output_for_node("publish_posts")["completed"] == 10

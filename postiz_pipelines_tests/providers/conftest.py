@@ -17,7 +17,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from postiz_pipelines.core.clock import FixedClock
+from postiz_pipelines.clock import FixedClock
 from postiz_pipelines.providers.base import MediaFile
 from postiz_pipelines.sandbox import SandboxState, SandboxTransport, create_app
 

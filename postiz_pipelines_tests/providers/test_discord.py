@@ -11,7 +11,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from postiz_pipelines.core.crypto import Secret
+from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import (
     AuthRevoked,
     ContentRejected,

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from postiz_pipelines.core.clock import FixedClock
-from postiz_pipelines.core.crypto import Secret
+from postiz_pipelines.clock import FixedClock
+from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import (
     AuthExpired,
     AuthRevoked,

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from postiz_pipelines.core.clock import FixedClock
-from postiz_pipelines.core.crypto import Secret
+from postiz_pipelines.clock import FixedClock
+from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import (
     AuthRevoked,
     ContentRejected,

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from postiz_pipelines.core.clock import FixedClock
+from postiz_pipelines.clock import FixedClock
 from postiz_pipelines.sandbox import SandboxState, SandboxTransport, create_app
 
 SANDBOX_URL = "http://sandbox.test"

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from postiz_pipelines.core.clock import FixedClock
+from postiz_pipelines.clock import FixedClock
 from postiz_pipelines.providers.atproto import is_tid, tid_time
 from postiz_pipelines.sandbox import SandboxState
 from postiz_pipelines.sandbox.bluesky_identity import did_for

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from postiz_pipelines.core.clock import FixedClock
+from postiz_pipelines.clock import FixedClock
 from postiz_pipelines.sandbox import SandboxState
 
 V = "/facebook/v24.0"

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from postiz_pipelines.core.clock import FixedClock
+from postiz_pipelines.clock import FixedClock
 from postiz_pipelines.sandbox import SandboxState
 
 L = "/linkedin"

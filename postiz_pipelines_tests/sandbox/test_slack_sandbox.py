@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from postiz_pipelines.core.clock import FixedClock
+from postiz_pipelines.clock import FixedClock
 from postiz_pipelines.sandbox import SandboxState
 from postiz_pipelines.sandbox.server import running_sandbox
 from postiz_pipelines.sandbox.slack import slack_channels

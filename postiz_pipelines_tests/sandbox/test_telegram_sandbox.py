@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from postiz_pipelines.core.clock import FixedClock
+from postiz_pipelines.clock import FixedClock
 from postiz_pipelines.sandbox import SandboxState
 from postiz_pipelines.sandbox.server import running_sandbox
 from postiz_pipelines.sandbox.telegram import telegram_chats

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from postiz_pipelines.core.clock import FixedClock
+from postiz_pipelines.clock import FixedClock
 from postiz_pipelines.sandbox import SandboxState
 
 V = "/threads/v1.0"

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from postiz_pipelines.core.clock import FixedClock
+from postiz_pipelines.clock import FixedClock
 from postiz_pipelines.sandbox import SandboxState
 
 X = "/x"
@@ -206,7 +206,7 @@ def test_text_is_limited_to_280_weighted_characters(sandbox_client: Client) -> N
     url = "https://example.com/" + "a" * 200
     assert tweet(sandbox_client, "t", text="x" * 280).status_code == 201
     assert tweet(sandbox_client, "t", text="あ" * 140).status_code == 201
-    assert tweet(sandbox_client, "t", text="y" * 257 + url).status_code == 201
+    assert tweet(sandbox_client, "t", text="y" * 256 + " " + url).status_code == 201
     too_long = tweet(sandbox_client, "t", text="い" * 141)
     assert too_long.status_code == 400
     body = too_long.json()

@@ -13,16 +13,12 @@ from postiz_pipelines.api.deps import CallerDep, State, WriterDep
 from postiz_pipelines.api.routes.posts import resolve_workspace
 from postiz_pipelines.api.schemas_admin import AccountCreate, AccountList, AccountOut
 from postiz_pipelines.api.schemas_schedules import AccountSlotsIn, AccountSlotsOut
-from postiz_pipelines.core.account_ops import remove_account
-from postiz_pipelines.core.accounts import (
-    add_account,
-    get_account,
-    list_accounts,
-    set_posting_slots,
-)
+from postiz_pipelines.core.accounts.store import add_account, get_account, list_accounts
 from postiz_pipelines.core.models import Role
-from postiz_pipelines.core.timeparse import parse_instant
-from postiz_pipelines.core.workspaces import get_workspace
+from postiz_pipelines.core.publishing.account_jobs import remove_account
+from postiz_pipelines.core.scheduling.slots import set_posting_slots
+from postiz_pipelines.core.scheduling.timeparse import parse_instant
+from postiz_pipelines.core.workspaces.store import get_workspace
 
 router = APIRouter(prefix="/api/postiz/accounts", tags=["accounts"])
 
@@ -110,6 +106,7 @@ def put_slots(account_id: str, body: AccountSlotsIn, st: State, caller: WriterDe
     with st.app.db.session() as s:
         acc = get_account(s, account_id)
         caller.require(acc.workspace_id, Role.EDITOR, kind="account", ident=account_id)
-        raw = set_posting_slots(s, acc, [slot.model_dump() for slot in body.slots], now=now,
-                                actor=caller.actor)
+        raw = set_posting_slots(
+            s, acc, [slot.model_dump() for slot in body.slots], now=now, actor=caller.actor
+        )
         return JSONResponse(AccountSlotsOut(account_id=acc.id, slots=raw).dump())

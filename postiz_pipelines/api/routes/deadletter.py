@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 from postiz_pipelines.api import idempotency
 from postiz_pipelines.api.deps import Caller, CallerDep, State, WriterDep
 from postiz_pipelines.api.schemas import JobList, JobOut, RescheduleIn, RetryIn
-from postiz_pipelines.core import deadletter
 from postiz_pipelines.core.models import Role
-from postiz_pipelines.core.timeparse import parse_instant
+from postiz_pipelines.core.publishing import deadletter
+from postiz_pipelines.core.scheduling.timeparse import parse_instant
 
 router = APIRouter(prefix="/api/postiz/dead-letter", tags=["dead-letter"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]

@@ -29,11 +29,11 @@ from postiz_pipelines.api.schemas_schedules import (
     TimetableIn,
     TimetableOut,
 )
-from postiz_pipelines.core import evergreen_store as store
 from postiz_pipelines.core.models import EvergreenPost, EvergreenTimetable, Role, Schedule
-from postiz_pipelines.core.schedules import waiting_job_counts
-from postiz_pipelines.core.timeparse import parse_instant
-from postiz_pipelines.core.workspaces import get_workspace
+from postiz_pipelines.core.scheduling import evergreen_store as store
+from postiz_pipelines.core.scheduling.schedules import waiting_job_counts
+from postiz_pipelines.core.scheduling.timeparse import parse_instant
+from postiz_pipelines.core.workspaces.store import get_workspace
 from postiz_pipelines.errors import NotFound
 
 router = APIRouter(prefix="/api/postiz/evergreen", tags=["evergreen"])

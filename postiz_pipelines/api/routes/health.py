@@ -1,4 +1,5 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (the database answers, at the latest schema)."""
+"""``/healthz`` (the process answers) and ``/readyz`` (the database answers, at the latest
+schema)."""
 
 from __future__ import annotations
 

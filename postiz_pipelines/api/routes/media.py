@@ -13,9 +13,9 @@ from postiz_pipelines.api.deps import CallerDep, State, WriterDep
 from postiz_pipelines.api.routes.posts import resolve_workspace
 from postiz_pipelines.api.schemas import MediaList, MediaOut
 from postiz_pipelines.api.upload import read_upload
-from postiz_pipelines.core import media
+from postiz_pipelines.core.media import assets as media
+from postiz_pipelines.core.media.storage import MAX_UPLOAD_BYTES
 from postiz_pipelines.core.models import Role
-from postiz_pipelines.core.storage import MAX_UPLOAD_BYTES
 from postiz_pipelines.errors import Problem, ValidationFailed
 
 router = APIRouter(prefix="/api/postiz/media", tags=["media"])
@@ -32,7 +32,8 @@ UPLOAD_BODY = {
                         "file": {
                             "type": "string",
                             "format": "binary",
-                            "description": f"JPEG, PNG, GIF, WebP, MP4, MOV or AVI; at most {MAX_UPLOAD_BYTES} bytes",
+                            "description": "JPEG, PNG, GIF, WebP, MP4, MOV or AVI; "
+                            f"at most {MAX_UPLOAD_BYTES} bytes",
                         },
                         "workspace_id": {"type": "string", "maxLength": 64},
                         "alt_text": {"type": "string", "maxLength": 1500},

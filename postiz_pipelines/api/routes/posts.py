@@ -26,12 +26,12 @@ from postiz_pipelines.api.schemas import (
     RetryIn,
 )
 from postiz_pipelines.api.schemas_schedules import PostCreated, ScheduleOut
-from postiz_pipelines.core import post_ops
 from postiz_pipelines.core.models import PostStatus, Role, Schedule
-from postiz_pipelines.core.posts import TargetOverride, create_post
-from postiz_pipelines.core.schedules import waiting_job_counts
-from postiz_pipelines.core.timeparse import parse_instant
-from postiz_pipelines.core.workspaces import get_workspace
+from postiz_pipelines.core.posts import manage as post_ops
+from postiz_pipelines.core.posts.create import TargetOverride, create_post
+from postiz_pipelines.core.scheduling.schedules import waiting_job_counts
+from postiz_pipelines.core.scheduling.timeparse import parse_instant
+from postiz_pipelines.core.workspaces.store import get_workspace
 from postiz_pipelines.errors import Problem, ValidationFailed
 
 router = APIRouter(prefix="/api/postiz/posts", tags=["posts"])

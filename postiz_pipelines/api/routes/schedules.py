@@ -24,9 +24,9 @@ from postiz_pipelines.api.schemas_schedules import (
     ScheduleList,
     ScheduleOut,
 )
-from postiz_pipelines.core import schedules as ops
-from postiz_pipelines.core.expansion import ExpansionReport
 from postiz_pipelines.core.models import Role, Schedule, ScheduleKind
+from postiz_pipelines.core.scheduling import schedules as ops
+from postiz_pipelines.core.scheduling.expansion import ExpansionReport
 from postiz_pipelines.errors import Conflict
 
 router = APIRouter(prefix="/api/postiz/schedules", tags=["schedules"])
@@ -110,8 +110,9 @@ def resume(
 
     def work(s: Session) -> tuple[int, dict[str, Any]]:
         schedule = _load(s, caller, schedule_id, Role.EDITOR)
-        report = ops.resume_schedule(s, schedule, now=now, actor=caller.actor,
-                                     max_attempts=st.app.settings.max_retries + 1)
+        report = ops.resume_schedule(
+            s, schedule, now=now, actor=caller.actor, max_attempts=st.app.settings.max_retries + 1
+        )
         schedule.updated_at = now  # set explicitly, or the column's onupdate stamps wall time
         return 200, _changed(s, schedule, report=report)
 
@@ -133,7 +134,11 @@ def change(schedule_id: str, body: RulePatch, st: State, caller: WriterDep) -> J
         waiting = ops.waiting_job_counts(s, [schedule.id]).get(schedule.id, 0)
         with api_field_names(PATCH_FIELD_NAMES):
             report = ops.change_recurrence(
-                s, schedule, body.recurrence(), now=now, actor=caller.actor,
+                s,
+                schedule,
+                body.recurrence(),
+                now=now,
+                actor=caller.actor,
                 max_attempts=st.app.settings.max_retries + 1,
             )
         schedule.updated_at = now

@@ -17,8 +17,8 @@ from postiz_pipelines.api.schemas_admin import (
     TokenOut,
     WorkspaceOut,
 )
-from postiz_pipelines.core import auth
 from postiz_pipelines.core.models import Workspace
+from postiz_pipelines.core.workspaces import auth
 
 router = APIRouter(prefix="/api/postiz", tags=["tokens"])
 

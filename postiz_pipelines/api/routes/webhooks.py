@@ -18,8 +18,8 @@ from postiz_pipelines.api.schemas_admin import (
     WebhookList,
     WebhookOut,
 )
-from postiz_pipelines.core import webhooks
 from postiz_pipelines.core.models import Role
+from postiz_pipelines.core.observability import webhooks
 from postiz_pipelines.errors import Problem, ValidationFailed
 
 router = APIRouter(prefix="/api/postiz/webhooks", tags=["webhooks"])

@@ -16,13 +16,13 @@ from fastapi.responses import JSONResponse
 
 from postiz_pipelines.api.deps import State, batch_key, worker_key
 from postiz_pipelines.api.schemas import WorkerProcessIn
+from postiz_pipelines.core.accounts.tokens import refresh_expiring_tokens
 from postiz_pipelines.core.audit import audit
-from postiz_pipelines.core.runner import publish_due
-from postiz_pipelines.core.stats import worker_stats
-from postiz_pipelines.core.tokens import refresh_expiring_tokens
+from postiz_pipelines.core.observability.stats import worker_stats
+from postiz_pipelines.core.publishing.runner import publish_due
 
 router = APIRouter(prefix="/api/postiz", tags=["worker"])
-EXPANSION_MODULE = "postiz_pipelines.core.expansion"
+EXPANSION_MODULE = "postiz_pipelines.core.scheduling.expansion"
 
 
 def _plain(value: Any) -> Any:

@@ -20,9 +20,9 @@ from postiz_pipelines.api.schemas_admin import (
     WorkspaceOut,
     WorkspacePatch,
 )
-from postiz_pipelines.core import auth
 from postiz_pipelines.core.models import Role, Workspace
-from postiz_pipelines.core.workspace_ops import create_owned_workspace, update_workspace
+from postiz_pipelines.core.workspaces import auth
+from postiz_pipelines.core.workspaces.changes import create_owned_workspace, update_workspace
 from postiz_pipelines.errors import NotFound
 
 router = APIRouter(prefix="/api/postiz/workspaces", tags=["workspaces"])

@@ -1,0 +1,112 @@
+"""Connecting one account per platform on a running sandbox, as a user would connect real ones.
+
+Each account is provisioned through the sandbox's control API (the token becomes valid
+there) or, for Bluesky, by logging in with an app password, then stored like any account:
+tokens sealed, platform ids in ``external_id``. Used by the demo and the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import datetime
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from postiz_pipelines.core.accounts.store import add_account
+from postiz_pipelines.core.models import Platform, SocialAccount, Workspace
+from postiz_pipelines.crypto import Keyring
+
+# Chats and channels the messaging platforms post into (any id works on the sandbox).
+CHANNELS = {"telegram": "-1001234567890", "discord": "1098765432109876543", "slack": "C0123456789"}
+# Bot tokens that look like the platforms' own, so their validation accepts them.
+TOKENS = {
+    "telegram": "7000000001:AAH-sandbox-telegram-bot-token",
+    "discord": "MTA5ODc2NTQzMjEwOTg3NjU0Mw.GhIjKl.sandbox-discord-bot",
+    "slack": "xoxb-1000-2000-sandbox-slack-bot",
+}
+
+
+def app_password(handle: str) -> str:
+    """A Bluesky-style app password (xxxx-xxxx-xxxx-xxxx), one per account, as Bluesky issues."""
+    digest = hashlib.sha256(handle.encode()).hexdigest()[:16]
+    return "-".join(digest[i : i + 4] for i in range(0, 16, 4))
+
+
+def _provision(sandbox_url: str, platform: str, token: str, username: str) -> str:
+    r = httpx.post(
+        f"{sandbox_url}/_sandbox/{platform}/accounts",
+        json={"token": token, "username": username},
+        timeout=10,
+    )
+    r.raise_for_status()
+    return str(r.json()["id"])
+
+
+async def _bluesky_login(sandbox_url: str, handle: str):  # type: ignore[no-untyped-def]
+    from postiz_pipelines.providers.bluesky import BlueskyProvider
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        return await BlueskyProvider(http, base_url=f"{sandbox_url}/bluesky").login(
+            handle, app_password(handle)
+        )
+
+
+def connect_sandbox_accounts(
+    session: Session,
+    keyring: Keyring,
+    *,
+    workspace: Workspace,
+    sandbox_url: str,
+    now: datetime,
+    handle: str = "demo",
+    platforms: list[str] | None = None,
+) -> list[SocialAccount]:
+    """One account per platform on the sandbox at ``sandbox_url`` (reused when present)."""
+    sandbox_url = sandbox_url.rstrip("/")
+    out = []
+    for platform in platforms or [p.value for p in Platform]:
+        existing = session.scalar(
+            select(SocialAccount).where(
+                SocialAccount.workspace_id == workspace.id,
+                SocialAccount.platform == platform,
+                SocialAccount.handle == handle,
+                SocialAccount.deleted_at.is_(None),
+            )
+        )
+        if existing is not None:
+            out.append(existing)
+            continue
+        kw: dict = {"base_url": f"{sandbox_url}/{platform}"} if platform == "mastodon" else {}
+        if platform == "bluesky":
+            login = asyncio.run(
+                _bluesky_login(sandbox_url, f"{handle}-{workspace.slug}.bsky.social")
+            )
+            kw.update(
+                external_id=login.did,
+                access_token=login.tokens.access_token,
+                refresh_token=login.tokens.refresh_token,
+                token_expires_at=login.tokens.expires_at,
+                base_url=login.pds_url,
+            )
+        else:
+            token = TOKENS.get(platform, f"sandbox-{platform}-{workspace.slug}-{handle}")
+            remote_id = _provision(sandbox_url, platform, token, handle)
+            kw.update(access_token=token, external_id=CHANNELS.get(platform, remote_id))
+            if platform == "instagram":
+                kw["settings"] = {"login": "instagram"}
+        out.append(
+            add_account(
+                session,
+                keyring,
+                workspace=workspace,
+                platform=platform,
+                handle=handle,
+                now=now,
+                actor="sandbox",
+                **kw,
+            )
+        )
+    return out

@@ -1,0 +1,110 @@
+"""The three steps of one partition's publish run, as plain functions of the app and a clock.
+
+``claim_partition`` takes the due jobs of (workspace, platform) under the run's lease,
+``prepare_media`` checks every claimed job's media is on disk and ready to upload, and
+``publish_partition`` publishes them concurrently. The Dagster ops are one-line adapters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy import select
+
+from postiz_pipelines.clock import Clock
+from postiz_pipelines.core.context import AppContext
+from postiz_pipelines.core.models import JobStatus, MediaAsset, PostMedia, PublishJob
+from postiz_pipelines.core.publishing import queue
+from postiz_pipelines.core.publishing.engine import BatchReport
+from postiz_pipelines.core.publishing.runner import claim, publish_claimed
+from postiz_pipelines.core.workspaces.store import get_workspace
+
+
+@dataclass(frozen=True)
+class MediaCheck:
+    jobs: int
+    media_files: int
+    missing: tuple[str, ...]
+
+
+def claim_partition(
+    app: AppContext, *, workspace_slug: str, platform: str, owner: str, clock: Clock
+) -> list[str]:
+    with app.db.read() as s:
+        workspace_id = get_workspace(s, workspace_slug).id
+    return [
+        j.id
+        for j in claim(app, owner=owner, clock=clock, workspace_id=workspace_id, platform=platform)
+    ]
+
+
+def owned_jobs(app: AppContext, job_ids: list[str], *, owner: str) -> list[PublishJob]:
+    if not job_ids:
+        return []
+    with app.db.read() as s:
+        jobs = list(
+            s.scalars(
+                select(PublishJob).where(
+                    PublishJob.id.in_(job_ids),
+                    PublishJob.status == JobStatus.RUNNING,
+                    PublishJob.lease_owner == owner,
+                )
+            )
+        )
+        s.expunge_all()
+        return jobs
+
+
+def prepare_media(app: AppContext, job_ids: list[str]) -> MediaCheck:
+    """Check the claimed jobs' media files exist; the engine fails a job whose file is gone."""
+    if not job_ids:
+        return MediaCheck(0, 0, ())
+    with app.db.read() as s:
+        assets = s.scalars(
+            select(MediaAsset)
+            .join(PostMedia, PostMedia.media_id == MediaAsset.id)
+            .join(PublishJob, PublishJob.post_id == PostMedia.post_id)
+            .where(PublishJob.id.in_(job_ids))
+            .distinct()
+        ).all()
+    missing = tuple(a.id for a in assets if not (app.media_root / a.storage_key).is_file())
+    return MediaCheck(len(job_ids), len(assets), missing)
+
+
+def publish_partition(
+    app: AppContext,
+    job_ids: list[str],
+    *,
+    owner: str,
+    clock: Clock,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> BatchReport:
+    jobs = owned_jobs(app, job_ids, owner=owner)
+    try:
+        return asyncio.run(
+            publish_claimed(app, jobs, owner=owner, clock=clock, transport=transport)
+        )
+    except BaseException:
+        # Terminated or crashed: give back what was never sent; what was in flight is
+        # resolved by lease recovery (the uncertain-outcome rule).
+        release_unsent(app, job_ids, owner=owner, clock=clock)
+        raise
+
+
+def release_unsent(app: AppContext, job_ids: list[str], *, owner: str, clock: Clock) -> int:
+    from postiz_pipelines.core.models import AttemptOutcome, PublishAttempt
+
+    with app.db.session() as s:
+        sending = set(
+            s.scalars(
+                select(PublishAttempt.job_id).where(
+                    PublishAttempt.job_id.in_(job_ids),
+                    PublishAttempt.outcome == AttemptOutcome.SENDING,
+                )
+            )
+        )
+        return queue.release(
+            s, [j for j in job_ids if j not in sending], owner=owner, now=clock.now()
+        )
