@@ -11,12 +11,9 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     DailyPartitionsDefinition,
-    DefaultScheduleStatus,
     MetadataValue,
-    ScheduleDefinition,
     asset,
     asset_check,
-    build_schedule_from_partitioned_job,
     define_asset_job,
 )
 
@@ -130,8 +127,5 @@ def no_overdue_jobs(queue_health: dict) -> AssetCheckResult:
 analytics_job = define_asset_job(
     "analytics_job", selection=[publishing_daily_report], partitions_def=daily
 )
-analytics_schedule = build_schedule_from_partitioned_job(analytics_job, minute_of_hour=10)
 health_job = define_asset_job("health_job", selection=[account_token_health, queue_health])
-health_schedule = ScheduleDefinition(
-    job=health_job, cron_schedule="*/15 * * * *", default_status=DefaultScheduleStatus.RUNNING
-)
+# their schedules are in schedules.py

@@ -1,4 +1,6 @@
-"""The one ``Definitions`` object that workspace.yaml loads."""
+"""The ``postiz_pipelines`` code location: analytics and health assets with their checks,
+schedule expansion, and every schedule. Publishing is the other location
+(``publishing_definitions.py``), so that publish runs never import what this one needs."""
 
 from __future__ import annotations
 
@@ -7,37 +9,21 @@ from dagster import Definitions
 from postiz_pipelines.defs.assets import (
     account_token_health,
     analytics_job,
-    analytics_schedule,
     failure_rate_is_low,
     health_job,
-    health_schedule,
     no_overdue_jobs,
     publishing_daily_report,
     queue_health,
     tokens_are_refreshed,
 )
-from postiz_pipelines.defs.operations import (
-    alerts_sensor,
-    expiring_tokens_sensor,
-    refresh_tokens_job,
-    webhook_delivery_sensor,
-)
-from postiz_pipelines.defs.publish import publish_job
 from postiz_pipelines.defs.resources import PostizResource
-from postiz_pipelines.defs.scheduling import expand_schedules_job, expand_schedules_schedule
-from postiz_pipelines.defs.sensors import due_posts_sensor, lease_recovery_sensor
+from postiz_pipelines.defs.schedules import all_schedules
+from postiz_pipelines.defs.scheduling import expand_schedules_job
 
 defs = Definitions(
     assets=[publishing_daily_report, account_token_health, queue_health],
     asset_checks=[failure_rate_is_low, tokens_are_refreshed, no_overdue_jobs],
-    jobs=[publish_job, expand_schedules_job, refresh_tokens_job, analytics_job, health_job],
-    sensors=[
-        due_posts_sensor,
-        lease_recovery_sensor,
-        expiring_tokens_sensor,
-        webhook_delivery_sensor,
-        alerts_sensor,
-    ],
-    schedules=[expand_schedules_schedule, analytics_schedule, health_schedule],
+    jobs=[expand_schedules_job, analytics_job, health_job],
+    schedules=all_schedules,
     resources={"postiz": PostizResource()},
 )

@@ -7,6 +7,7 @@ import os
 from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
+from postiz_pipelines.clock import Clock, SystemClock
 from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.settings import Settings
 
@@ -43,6 +44,10 @@ class PostizResource(ConfigurableResource):  # type: ignore[type-arg]
         if self._app is None:
             self._app = AppContext.from_settings(self.settings())
         return self._app
+
+    def clock(self) -> Clock:
+        """The wall clock. A test gives a subclass whose clock it controls."""
+        return SystemClock()
 
     def teardown_after_execution(self, context) -> None:  # type: ignore[no-untyped-def]
         if self._app is not None:

@@ -20,8 +20,8 @@ from postiz_pipelines.defs.assets import (
     queue_health,
     tokens_are_refreshed,
 )
-from postiz_pipelines.defs.operations import expiring_tokens_sensor
 from postiz_pipelines.defs.resources import PostizResource
+from postiz_pipelines.defs.sensors import expiring_tokens_sensor
 from postiz_pipelines.sandbox import FaultSpec, SandboxState, SandboxTransport, create_app
 
 

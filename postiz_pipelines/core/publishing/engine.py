@@ -79,33 +79,50 @@ class Publisher:
         self._account_locks: dict[str, asyncio.Lock] = {}
         self._account_next: dict[str, datetime] = {}
         self._buckets: dict[str, throttle.TokenBucket] = {}
+        self._sem = asyncio.Semaphore(self.config.concurrency)
+        self._held: set[str] = set()  # claimed and not yet recorded: their leases are renewed
+        self._renewer: asyncio.Task[None] | None = None
 
     def request_stop(self) -> None:
         """Stop starting jobs; jobs not yet sent are returned to the queue."""
         self._stopping.set()
 
+    @property
+    def in_flight(self) -> int:
+        """Jobs handed to ``publish_one`` whose outcome is not recorded yet."""
+        return len(self._held)
+
     async def run(self, jobs: Sequence[PublishJob]) -> BatchReport:
+        """Publish a claimed batch, each job at its second; returns when all are recorded."""
         report = BatchReport()
-        sem = asyncio.Semaphore(self.config.concurrency)
-        held = {j.id for j in jobs}
-        renewer = asyncio.create_task(self._renew_leases(held))
-
-        async def one(job: PublishJob) -> None:
-            try:
-                outcome = await self._wait_then_publish(job, sem)
-            except Exception:
-                # e.g. the database went away while recording: the job keeps its lease
-                # and its attempt row, and lease recovery resolves it; the batch goes on.
-                log.exception("job %s could not be recorded; left to lease recovery", job.id)
-                outcome = JobOutcome(job.id, "lost", job.platform, "internal")
-            held.discard(job.id)
-            report.outcomes.append(outcome)
-
         try:
-            await asyncio.gather(*(one(j) for j in sorted(jobs, key=lambda j: j.next_attempt_at)))
+            ordered = sorted(jobs, key=lambda j: j.next_attempt_at)
+            report.outcomes.extend(await asyncio.gather(*(self.publish_one(j) for j in ordered)))
         finally:
-            renewer.cancel()
+            await self.aclose()
         return report
+
+    async def publish_one(self, job: PublishJob) -> JobOutcome:
+        """Publish one claimed job at its second (or give it back if stopping); never raises
+        but for cancellation. The lease is renewed until the outcome is recorded."""
+        self._held.add(job.id)
+        if self._renewer is None:
+            self._renewer = asyncio.create_task(self._renew_leases(self._held))
+        try:
+            return await self._wait_then_publish(job, self._sem)
+        except Exception:
+            # e.g. the database went away while recording: the job keeps its lease
+            # and its attempt row, and lease recovery resolves it; the batch goes on.
+            log.exception("job %s could not be recorded; left to lease recovery", job.id)
+            return JobOutcome(job.id, "lost", job.platform, "internal")
+        finally:
+            self._held.discard(job.id)
+
+    async def aclose(self) -> None:
+        """Stop renewing leases (call when no job is in flight any more)."""
+        if self._renewer is not None:
+            self._renewer.cancel()
+            self._renewer = None
 
     async def _renew_leases(self, held: set[str]) -> None:
         interval = max(self.config.lease.total_seconds() / 3, 1.0)

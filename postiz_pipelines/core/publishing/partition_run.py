@@ -1,13 +1,18 @@
-"""The three steps of one partition's publish run, as plain functions of the app and a clock.
+"""One partition's publish run, as plain functions of the app and a clock.
 
-``claim_partition`` takes the due jobs of (workspace, platform) under the run's lease,
-``prepare_media`` checks every claimed job's media is on disk and ready to upload, and
-``publish_partition`` publishes them concurrently. The Dagster ops are one-line adapters.
+``serve_window`` is a window run: it claims and publishes the partition's jobs as they fall
+due through its window (``loop.PublishLoop``), checking each claimed batch's media first.
+Without a window it makes one pass over what is due now (a run launched by hand). The steps
+of that pass are ``claim_partition`` (the due jobs under the run's lease), ``prepare_media``
+(every claimed job's media is on disk and ready to upload) and ``publish_partition``.
+The Dagster op is a one-line adapter.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 from dataclasses import dataclass
 
 import httpx
@@ -18,8 +23,12 @@ from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.core.models import JobStatus, MediaAsset, PostMedia, PublishJob
 from postiz_pipelines.core.publishing import queue
 from postiz_pipelines.core.publishing.engine import BatchReport
+from postiz_pipelines.core.publishing.loop import PublishLoop, Scope
 from postiz_pipelines.core.publishing.runner import claim, publish_claimed
+from postiz_pipelines.core.publishing.windows import Window, WindowPolicy
 from postiz_pipelines.core.workspaces.store import get_workspace
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,48 @@ class MediaCheck:
     jobs: int
     media_files: int
     missing: tuple[str, ...]
+
+
+def serve_window(
+    app: AppContext,
+    *,
+    workspace_slug: str,
+    platform: str,
+    window: Window | None,
+    owner: str,
+    clock: Clock,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> dict[str, int]:
+    """Serve the partition's ``window`` (or make one pass when None); returns the counts."""
+    if window is None:
+        ids = claim_partition(
+            app, workspace_slug=workspace_slug, platform=platform, owner=owner, clock=clock
+        )
+        _check_media(app, ids)
+        report = publish_partition(app, ids, owner=owner, clock=clock, transport=transport)
+        return {"passes": 1, **report.as_dict()}
+    policy = WindowPolicy.from_settings(app.settings)
+    with app.db.read() as s:
+        workspace_id = get_workspace(s, workspace_slug).id
+    loop = PublishLoop(
+        app,
+        owner=owner,
+        clock=clock,
+        poll=policy.poll,
+        scope=Scope(workspace_id, platform),
+        due_before=window.end,
+        stop_at=policy.run_deadline(window),
+        transport=transport,
+        heartbeat_every=policy.heartbeat_every,
+        prepare=functools.partial(_check_media, app),
+    )
+    return asyncio.run(loop.run()).as_dict()
+
+
+def _check_media(app: AppContext, job_ids: list[str]) -> None:
+    check = prepare_media(app, job_ids)
+    if check.missing:
+        log.warning("media missing on disk: %s", ", ".join(check.missing))
 
 
 def claim_partition(
