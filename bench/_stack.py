@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -328,16 +328,27 @@ def run_figures(stack: Stack) -> dict[str, object]:
 
     instance = stack.instance()
     try:
-        runs = instance.get_runs(filters=RunsFilter(job_name="publish_job"))
+        records = instance.get_run_records(filters=RunsFilter(job_name="publish_job"))
     finally:
         instance.dispose()
+    runs = [r.dagster_run for r in records]
+    launch = [
+        r.start_time - r.create_timestamp.timestamp() for r in records if r.start_time is not None
+    ]
+    ahead = []  # seconds a window run was running before its window began (< 0: late)
+    for r in records:
+        window = r.dagster_run.tags.get("postiz/window")
+        if window and r.start_time is not None:
+            begins = datetime.strptime(window, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            ahead.append(begins.timestamp() - r.start_time)
     engine = create_engine(stack.app_url)
     with engine.connect() as c:
         owners = {
             row[0]
             for row in c.execute(
                 text(
-                    "SELECT DISTINCT lease_owner FROM publish_attempts WHERE lease_owner IS NOT NULL"
+                    "SELECT DISTINCT lease_owner FROM publish_attempts"
+                    " WHERE lease_owner IS NOT NULL"
                 )
             )
         }
@@ -354,6 +365,8 @@ def run_figures(stack: Stack) -> dict[str, object]:
         "runs_by_status": by_status,
         "runs_still_queued": sum(1 for r in runs if r.status in waiting),
         "empty_runs": len(empty),
+        "created_to_started_s": percentiles(launch),
+        "started_ahead_of_window_s": percentiles(ahead) if ahead else None,
     }
 
 

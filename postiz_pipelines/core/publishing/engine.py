@@ -21,6 +21,7 @@ from postiz_pipelines.core.db import Database
 from postiz_pipelines.core.models import PublishJob
 from postiz_pipelines.core.publishing import queue, throttle
 from postiz_pipelines.core.publishing.config import EngineConfig
+from postiz_pipelines.core.publishing.group_commit import GroupCommit
 from postiz_pipelines.core.publishing.outcomes import JobOutcome, OutcomeRecorder, Work
 from postiz_pipelines.crypto import Keyring
 from postiz_pipelines.errors import AuthExpired, AuthRevoked, OutcomeUnknown, ProviderError
@@ -65,8 +66,10 @@ class Publisher:
         self.clock = clock
         self.owner = owner
         self.config = config or EngineConfig()
+        # every write goes through one writer thread, grouped: see group_commit.py
+        self.writes = GroupCommit(db)
         self.recorder = OutcomeRecorder(
-            db,
+            self.writes.db,
             keyring,
             providers,
             clock=clock,
@@ -123,6 +126,7 @@ class Publisher:
         if self._renewer is not None:
             self._renewer.cancel()
             self._renewer = None
+        await asyncio.to_thread(self.writes.close)
 
     async def _renew_leases(self, held: set[str]) -> None:
         interval = max(self.config.lease.total_seconds() / 3, 1.0)
@@ -130,10 +134,10 @@ class Publisher:
             await asyncio.sleep(interval)
             ids = list(held)
             if ids:
-                await asyncio.to_thread(self._renew, ids)
+                await self.writes.run(self._renew, ids)
 
     def _renew(self, ids: list[str]) -> None:
-        with self.db.session() as s:
+        with self.writes.db.session() as s:
             queue.renew_leases(
                 s, ids, owner=self.owner, now=self.clock.now(), lease=self.config.lease
             )
@@ -147,7 +151,7 @@ class Publisher:
             if not self._stopping.is_set():
                 await self._space_account(job.account_id, job.platform)
             if self._stopping.is_set():
-                return await asyncio.to_thread(self.recorder.release, job)
+                return await self.writes.run(self.recorder.release, job)
             async with sem:
                 return await self._publish(job)
 
@@ -177,7 +181,7 @@ class Publisher:
         )
 
     async def _publish(self, job: PublishJob) -> JobOutcome:
-        begun = await asyncio.to_thread(self.recorder.begin, job.id)
+        begun = await self.writes.run(self.recorder.begin, job.id)
         if isinstance(begun, JobOutcome):
             return begun
         work = begun
@@ -186,7 +190,7 @@ class Publisher:
             outcome = await self._call_platform(job, work, provider)
         until = throttle.exhausted_until(seen, now=self.clock.now())
         if until is not None:  # the platform's own headers say this account has no budget left
-            await asyncio.to_thread(self.recorder.throttle_account, work, until)
+            await self.writes.run(self.recorder.throttle_account, work, until)
         return outcome
 
     async def _call_platform(self, job: PublishJob, work: Work, provider) -> JobOutcome:  # type: ignore[no-untyped-def]
@@ -204,12 +208,12 @@ class Publisher:
             if result is None:
                 result = await self._publish_refreshing(provider, work)
         except ProviderError as exc:
-            return await asyncio.to_thread(self.recorder.finish_error, work, exc)
+            return await self.writes.run(self.recorder.finish_error, work, exc)
         except Exception as exc:  # a bug after the request may have left: outcome unknown
             log.exception("unexpected error publishing job %s", work.job_id)
             unknown = OutcomeUnknown(f"unexpected {type(exc).__name__}", platform=work.platform)
-            return await asyncio.to_thread(self.recorder.finish_error, work, unknown)
-        return await asyncio.to_thread(self.recorder.finish_success, work, result)
+            return await self.writes.run(self.recorder.finish_error, work, unknown)
+        return await self.writes.run(self.recorder.finish_success, work, result)
 
     async def _publish_refreshing(self, provider, work: Work) -> PublishResult:  # type: ignore[no-untyped-def]
         try:
@@ -230,12 +234,12 @@ class Publisher:
         try:
             tokens = await provider.refresh(work.credentials)
         except ProviderError as exc:
-            await asyncio.to_thread(self.recorder.record_refresh, work, None, exc)
+            await self.writes.run(self.recorder.record_refresh, work, None, exc)
             raise AuthRevoked(
                 f"token expired and refresh failed: {exc.message}",
                 platform=work.platform,
                 status=exc.status,
                 code=exc.code,
             ) from exc
-        await asyncio.to_thread(self.recorder.record_refresh, work, tokens, None)
+        await self.writes.run(self.recorder.record_refresh, work, tokens, None)
         return tokens

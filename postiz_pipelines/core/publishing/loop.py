@@ -160,8 +160,6 @@ class PublishLoop:
     async def _serve(self) -> None:
         while not self._stop.is_set():
             now = self.clock.now()
-            if self.due_before is not None and now >= self.due_before:
-                return  # the window is over: nothing more is ours to claim
             if self.on_pass is not None:
                 await asyncio.to_thread(self.on_pass, now)
             try:
@@ -179,6 +177,9 @@ class PublishLoop:
                 await asyncio.to_thread(self._beat, False)
             if len(claimed) >= self.app.settings.claim_batch_size:
                 continue  # more are due right now
+            if self.due_before is not None and now >= self.due_before:
+                # the window is over (a run that started late still took what was overdue)
+                return
             if self.stop_when_idle and not claimed and not self._tasks:
                 return
             await self._pause(now + self.poll)
