@@ -35,7 +35,7 @@ from _stack import (  # noqa: E402
 WORKSPACES = 10
 ACCOUNTS = 10
 CREATE_LEADS = (20, 60, 120, 240)  # seconds between a post's creation and its due instant
-STARTUP_MARGIN = 150  # seconds from the daemon start to the first due post: the runs of the
+STARTUP_MARGIN = 240  # seconds from the daemon start to the first due post: the runs of the
 # first windows (all 30 partitions at once) are launched before it; a cold start is the burst
 
 

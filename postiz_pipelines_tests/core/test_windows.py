@@ -33,7 +33,7 @@ T = datetime(2026, 3, 29, 0, 59, 30, tzinfo=UTC)  # the night Europe moves its c
 # -- the window rule -------------------------------------------------------------------------
 def test_windows_tile_time_and_are_shifted_per_partition():
     w = POLICY.window_at("acme", "mastodon", T)
-    assert w.contains(T) and w.end - w.start == timedelta(minutes=5)
+    assert w.contains(T) and w.end - w.start == POLICY.length == timedelta(minutes=10)
     after = POLICY.window_at("acme", "mastodon", w.end)
     assert after.start == w.end  # contiguous: every instant is in exactly one window
     assert POLICY.window_at("acme", "mastodon", w.end - timedelta(microseconds=1)) == w
@@ -45,8 +45,8 @@ def test_windows_tile_time_and_are_shifted_per_partition():
 
 def test_next_window_is_served_only_once_its_lead_began():
     w = POLICY.window_at("acme", "bluesky", T)
-    assert POLICY.windows_to_serve("acme", "bluesky", w.end - timedelta(seconds=61)) == [w]
-    both = POLICY.windows_to_serve("acme", "bluesky", w.end - timedelta(seconds=60))
+    assert POLICY.windows_to_serve("acme", "bluesky", w.end - POLICY.lead - timedelta(seconds=1)) == [w]
+    both = POLICY.windows_to_serve("acme", "bluesky", w.end - POLICY.lead)
     assert both == [w, Window(w.end, w.end + POLICY.length)]
 
 
@@ -156,7 +156,8 @@ class CreatesJobWhileRunning(FixedClock):
 
 def test_window_run_claims_jobs_created_after_it_started_each_at_its_second(app, make):
     start = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-    window = POLICY.window_at("acme", "mastodon", start + timedelta(minutes=1))
+    begins = POLICY.window_at("acme", "mastodon", start + timedelta(minutes=1)).start
+    window = Window(begins, begins + timedelta(minutes=3))  # short: fewer simulated passes
     state = SandboxState(seed=1)
     ws = make.workspace()
     acc = make.account(ws, base_url="http://sandbox.test/mastodon")

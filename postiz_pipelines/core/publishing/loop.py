@@ -175,8 +175,8 @@ class PublishLoop:
                 self._submit(job)
             if self._due_for_beat(now):
                 await asyncio.to_thread(self._beat, False)
-            if len(claimed) >= self.app.settings.claim_batch_size:
-                continue  # more are due right now
+            if claimed and len(self._claimed) < self.app.settings.claim_batch_size:
+                continue  # there may be more due right now, and room to hold them
             if self.due_before is not None and now >= self.due_before:
                 # the window is over (a run that started late still took what was overdue)
                 return
@@ -235,6 +235,10 @@ class PublishLoop:
             return sorted(breaker.blocked_platforms(s, now=now))
 
     def _claim(self, now: datetime) -> list[PublishJob]:
+        # at most a claim batch in hand: a loop beside others takes its share, not the queue
+        room = self.app.settings.claim_batch_size - len(self._claimed)
+        if room <= 0:
+            return []
         horizon = self._horizon(now)
         blocked = self._blocked(now)
         if not self._anything_due(horizon, blocked):
@@ -248,7 +252,7 @@ class PublishLoop:
             lookahead=horizon - now,
             # the lease must outlive the wait for the job's second
             lease=timedelta(seconds=self.app.settings.lease_seconds) + self.claim_ahead,
-            limit=self.app.settings.claim_batch_size,
+            limit=room,
             exclude_platforms=blocked,
         )
         self.stats.claimed += len(jobs)
