@@ -182,6 +182,8 @@ def running_stack(
         "POSTIZ_DATA_DIR": str(tmp / "data"),
         "POSTIZ_ENCRYPTION_KEY": Keyring.generate_spec("bench"),
         "POSTIZ_SANDBOX_URL": sandbox_url,
+        # the code server waits for a run's process to load before answering a launch
+        "DAGSTER_GRPC_TIMEOUT_SECONDS": "180",
         **(extra_env or {}),
     }
     if dagster_pg:

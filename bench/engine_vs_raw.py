@@ -44,9 +44,19 @@ def _sandbox(latency_ms: int):  # type: ignore[no-untyped-def]
     return proc, url
 
 
-def engine(url: str, backend: str, posts: int, concurrency: int) -> float:
+def engine(url: str, backend: str, posts: int, concurrency: int) -> tuple[float, dict]:  # type: ignore[type-arg]
+    from sqlalchemy import event
+
     from postiz_pipelines.clock import SystemClock
     from postiz_pipelines.core.publishing.runner import publish_due
+
+    counts = {"statements": 0, "commits": 0}
+
+    def _statement(*_a: object) -> None:
+        counts["statements"] += 1
+
+    def _commit(*_a: object) -> None:
+        counts["commits"] += 1
 
     db = pg_create() if backend == "postgresql" else None
     try:
@@ -58,6 +68,8 @@ def engine(url: str, backend: str, posts: int, concurrency: int) -> float:
                 base_url=f"{url}/mastodon",
                 slug=f"e{concurrency}",
             )
+            event.listen(app.db.engine, "before_cursor_execute", _statement)
+            event.listen(app.db.engine, "commit", _commit)
             started = time.perf_counter()
             report = publish_due(app, owner="bench", clock=SystemClock())
             seconds = time.perf_counter() - started
@@ -65,7 +77,8 @@ def engine(url: str, backend: str, posts: int, concurrency: int) -> float:
     finally:
         if db:
             pg_drop(db)
-    return seconds
+    per_post = {f"{k}_per_post": round(v / posts, 2) for k, v in counts.items()}
+    return seconds, per_post
 
 
 async def _raw(url: str, posts: int, concurrency: int) -> float:
@@ -96,7 +109,7 @@ def main(posts: int = 2000, backends: tuple[str, ...] = ("sqlite", "postgresql")
         for backend in backends:
             for c in (3, 10):
                 raw_s = asyncio.run(_raw(url, posts, c))
-                eng_s = engine(url, backend, posts, c)
+                eng_s, per_post = engine(url, backend, posts, c)
                 results.append(
                     {
                         "backend": backend,
@@ -104,6 +117,7 @@ def main(posts: int = 2000, backends: tuple[str, ...] = ("sqlite", "postgresql")
                         "raw_posts_per_s": round(posts / raw_s, 1),
                         "engine_posts_per_s": round(posts / eng_s, 1),
                         "engine_vs_raw": round(raw_s / eng_s, 2),
+                        **per_post,
                     }
                 )
     finally:

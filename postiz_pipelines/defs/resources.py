@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from postiz_pipelines.clock import Clock, SystemClock
@@ -12,7 +12,7 @@ from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.settings import Settings
 
 
-class PostizResource(ConfigurableResource):  # type: ignore[type-arg]
+class PostizResource(ConfigurableResource):
     """The app database and settings, from POSTIZ_* variables; fields override them.
 
     Tests and deployments set ``database_url``/``sandbox_url`` here rather than in the
@@ -49,7 +49,7 @@ class PostizResource(ConfigurableResource):  # type: ignore[type-arg]
         """The wall clock. A test gives a subclass whose clock it controls."""
         return SystemClock()
 
-    def teardown_after_execution(self, context) -> None:  # type: ignore[no-untyped-def]
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._app is not None:
             self._app.close()
             self._app = None

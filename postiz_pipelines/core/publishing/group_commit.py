@@ -125,7 +125,8 @@ class GroupCommit:
         self._pending.append((lambda: fn(*args), fut))
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
-        return await fut  # type: ignore[no-any-return]
+        result: T = await fut
+        return result
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
