@@ -23,7 +23,6 @@ from postiz_pipelines.providers.text import URL_RE
 POST_COLLECTION = "app.bsky.feed.post"
 S32_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
 TID_RE = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
-RECORD_KEY_RE = re.compile(r"^[A-Za-z0-9._:~-]{1,512}$")
 # A UTC instant inside an idempotency key, as the queue writes it (``20261128T120000Z``).
 KEY_INSTANT_RE = re.compile(r"(\d{8}T\d{6}Z)")
 # Handles are domain names; a mention is ``@`` + handle after a start, space or bracket.
@@ -71,11 +70,6 @@ def tid_time(tid: str) -> datetime:
 
 def is_tid(value: str) -> bool:
     return bool(TID_RE.match(value))
-
-
-def is_record_key(value: str) -> bool:
-    """Record-key syntax (any collection): 1-512 of ``A-Za-z0-9._:~-``, not ``.`` or ``..``."""
-    return bool(RECORD_KEY_RE.match(value)) and value not in (".", "..")
 
 
 def record_key_for(idempotency_key: str) -> str:

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from postiz_pipelines.clock import Clock, SystemClock, ensure_utc
+from postiz_pipelines.clock import Clock, ensure_utc
 from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import (
     AuthExpired,
@@ -62,11 +62,13 @@ from postiz_pipelines.providers.base import (
     RateLimit,
     RemotePost,
     json_body,
+    json_object,
     retry_after_seconds,
     transport_errors,
 )
 from postiz_pipelines.providers.bluesky_media import MEDIA, PLATFORM, BlueskyMediaSteps
 from postiz_pipelines.providers.bluesky_session import SESSION, BlueskySession, BlueskySessions
+from postiz_pipelines.providers.readback import parse_time, same_text
 from postiz_pipelines.providers.text import graphemes
 
 __all__ = ["CAPABILITIES", "BlueskyProvider", "BlueskySession"]
@@ -122,13 +124,12 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
         max_polls: int = 120,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(http, base_url=base_url)
+        super().__init__(http, base_url=base_url, clock=clock)
         production = self.base_url == self.default_base_url
         default_video = PRODUCTION_VIDEO_URL if production else f"{self.base_url}/video"
         self.video_base_url = (video_base_url or default_video).rstrip("/")
         self.poll_interval = poll_interval
         self.max_polls = max_polls
-        self.clock: Clock = clock or SystemClock()
 
     # -- validation (pure) -------------------------------------------------------------
     def validate(
@@ -202,9 +203,9 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
         did = await self._did(account)
         rkey = record_key_for(idempotency_key)
         found = await self._get_record(account, did, rkey)
-        if found is None or _normalise(found["value"].get("text", "")) != _normalise(text):
+        if found is None or not same_text(str(found["value"].get("text", "")), text):
             return None
-        created = _parse_time(found["value"].get("createdAt"))
+        created = parse_time(found["value"].get("createdAt"))
         url = f"https://bsky.app/profile/{did}/post/{rkey}"
         return RemotePost(str(found["uri"]), url, text, created)
 
@@ -319,15 +320,7 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
     ) -> dict[str, Any]:
         if response.status_code not in ok:
             raise self._error(response, endpoint)
-        body = json_body(response)
-        if not isinstance(body, dict):
-            raise TransientError(
-                f"{PLATFORM}: unreadable answer (HTTP {response.status_code}, "
-                f"{response.headers.get('content-type', 'no content type')})",
-                platform=PLATFORM,
-                status=response.status_code,
-            )
-        return body
+        return json_object(PLATFORM, response)
 
     def _error(self, response: httpx.Response, endpoint: str) -> ProviderError:
         """The error of a failed call, from its status and XRPC's ``{error, message}``."""
@@ -370,16 +363,3 @@ def _langs(content: PostContent) -> list[str]:
 def _iso(value: datetime) -> str:
     value = ensure_utc(value)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return ensure_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None

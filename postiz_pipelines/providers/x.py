@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from postiz_pipelines.clock import Clock, SystemClock
+from postiz_pipelines.clock import Clock
 from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import (
     AuthExpired,
@@ -48,6 +48,7 @@ from postiz_pipelines.providers.base import (
     RateLimit,
     TokenSet,
     json_body,
+    json_object,
     retry_after_seconds,
     transport_errors,
 )
@@ -103,13 +104,12 @@ class XProvider(XMediaUploads, Provider):
         max_polls: int = 120,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(http, base_url=base_url)
+        super().__init__(http, base_url=base_url, clock=clock)
         self.client_id = client_id
         self.client_secret = client_secret
         self.chunk_bytes = chunk_bytes
         self.poll_interval = poll_interval
         self.max_polls = max_polls
-        self.clock: Clock = clock or SystemClock()
 
     # -- validation (pure) -------------------------------------------------------------
     def validate(
@@ -256,15 +256,7 @@ class XProvider(XMediaUploads, Provider):
     ) -> dict[str, Any]:
         if response.status_code not in (200, 201):
             raise self._error(response, endpoint, account)
-        body = json_body(response)
-        if not isinstance(body, dict):
-            raise TransientError(
-                f"{PLATFORM}: unreadable answer (HTTP {response.status_code}, "
-                f"{response.headers.get('content-type', 'no content type')})",
-                platform=PLATFORM,
-                status=response.status_code,
-            )
-        return body
+        return json_object(PLATFORM, response)
 
     def _error(
         self, response: httpx.Response, endpoint: str, account: AccountCredentials | None
