@@ -4,6 +4,9 @@ A provider declares its ``Capabilities`` as data (text limit and counting rule, 
 limits, threads, token refresh, idempotency mode), validates content purely, and speaks
 the platform's real HTTP API through an injected ``httpx.AsyncClient``. Every failure
 leaves as a ``ProviderError`` subclass from ``errors.py``; httpx exceptions never escape.
+
+The data types (``content.py``) and the shared validation (``validation.py``) are
+re-exported here, so a provider module imports its whole vocabulary from one place.
 """
 
 from __future__ import annotations
@@ -12,155 +15,56 @@ import json
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from enum import StrEnum
-from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
 
 from postiz_pipelines.clock import Clock, SystemClock
-from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import MediaRejected, OutcomeUnknown, Problem, TransientError
-from postiz_pipelines.providers.validation import validate_against
-from postiz_pipelines.providers.validation import validate_media as validate_media
+from postiz_pipelines.providers.content import (
+    AccountCredentials,
+    Capabilities,
+    IdempotencyMode,
+    MediaFile,
+    MediaLimits,
+    PostContent,
+    PublishResult,
+    RateLimit,
+    RemotePost,
+    TokenSet,
+)
+from postiz_pipelines.providers.validation import validate_against, validate_media
 
 # httpx logs every request URL at INFO, and some platforms put tokens in the URL (Telegram
 # bot tokens, Discord webhook tokens, Meta refresh calls): never let that reach a log.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
-
-class IdempotencyMode(StrEnum):
-    """How an uncertain outcome can be resolved on this platform (DESIGN: never post twice)."""
-
-    NATIVE_KEY = "native_key"  # the platform deduplicates on a key we send (Mastodon)
-    DETERMINISTIC_ID = "deterministic_id"  # we choose the record id (Bluesky rkey)
-    LOOKUP = "lookup"  # a read-only look at recent posts tells whether it landed
-    NONE = "none"  # nothing: an uncertain outcome needs a person
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """A platform's default budget: ``requests`` per ``per_seconds`` per account."""
-
-    requests: int
-    per_seconds: float
-
-
-@dataclass(frozen=True)
-class MediaLimits:
-    max_items: int = 4
-    image_types: frozenset[str] = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
-    video_types: frozenset[str] = frozenset({"video/mp4", "video/quicktime"})
-    max_image_bytes: int = 5 * 1024 * 1024
-    max_gif_bytes: int | None = None
-    max_video_bytes: int = 512 * 1024 * 1024
-    max_image_pixels: int | None = None
-    min_aspect_ratio: float | None = None  # width / height
-    max_aspect_ratio: float | None = None
-    min_video_seconds: float | None = None
-    max_video_seconds: float | None = None
-    max_videos: int = 1
-    allow_mixed: bool = False  # images and a video in one post
-    requires_media: bool = False
-    requires_public_url: bool = False  # the platform fetches media from a URL (Meta)
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    platform: str
-    text_limit: int
-    text_unit: str  # e.g. "characters", "weighted characters", "graphemes", "UTF-8 bytes"
-    count_text: Callable[[str], int]
-    media: MediaLimits
-    supports_threads: bool
-    supports_refresh: bool
-    idempotency: IdempotencyMode
-    rate_limit: RateLimit
-    caption_limit: int | None = None  # when media changes the text limit (Telegram)
-
-
-@dataclass(frozen=True)
-class MediaFile:
-    """A media file ready to upload: bytes on local disk plus what we know of it."""
-
-    path: Path
-    mime_type: str
-    kind: str  # "image" | "video"
-    size_bytes: int
-    width: int | None = None
-    height: int | None = None
-    duration_ms: int | None = None
-    alt_text: str = ""
-    public_url: str | None = None  # for platforms that pull media by URL
-
-    @property
-    def is_gif(self) -> bool:
-        return self.mime_type == "image/gif"
-
-
-@dataclass(frozen=True)
-class PostContent:
-    """What to publish to one account: the text, its media, and optional thread replies."""
-
-    text: str
-    media: tuple[MediaFile, ...] = ()
-    thread: tuple[str, ...] = ()  # follow-up items, published as replies in order
-    settings: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class AccountCredentials:
-    """One connected account as a provider needs it; tokens are ``Secret`` and never printed."""
-
-    account_id: str
-    platform: str
-    handle: str
-    external_id: str
-    access_token: Secret
-    refresh_token: Secret | None = None
-    token_expires_at: datetime | None = None
-    base_url: str | None = None  # e.g. the Mastodon instance, or a sandbox override
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        return (
-            f"AccountCredentials(account_id={self.account_id!r}, platform={self.platform!r}, "
-            f"handle={self.handle!r})"
-        )
-
-
-@dataclass(frozen=True)
-class TokenSet:
-    access_token: Secret
-    refresh_token: Secret | None = None
-    expires_at: datetime | None = None
-
-    def __repr__(self) -> str:
-        return f"TokenSet(expires_at={self.expires_at!r})"
-
-
-@dataclass(frozen=True)
-class PublishResult:
-    remote_id: str
-    url: str | None = None
-    thread_ids: tuple[str, ...] = ()  # ids of the follow-up items, in order
-    http_status: int | None = None
-    # what the platform told us changed about the account, for the engine to store
-    # (a Telegram group that became a supergroup has a new chat id: {"external_id": ...})
-    account_updates: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RemotePost:
-    remote_id: str
-    url: str | None
-    text: str
-    created_at: datetime | None = None
+__all__ = [
+    "AccountCredentials",
+    "Capabilities",
+    "IdempotencyMode",
+    "MediaFile",
+    "MediaLimits",
+    "PostContent",
+    "Provider",
+    "PublishResult",
+    "RateLimit",
+    "RemotePost",
+    "TokenSet",
+    "json_body",
+    "json_object",
+    "read_media",
+    "redact_in_httpx_logs",
+    "retry_after_seconds",
+    "transport_errors",
+    "upload_part",
+    "validate_against",
+    "validate_media",
+]
 
 
 class Provider(ABC):

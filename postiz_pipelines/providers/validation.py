@@ -6,12 +6,8 @@ Pure functions of the content; every problem names its field and its limit.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from postiz_pipelines.errors import Problem
-
-if TYPE_CHECKING:
-    from postiz_pipelines.providers.base import Capabilities, MediaFile, PostContent
+from postiz_pipelines.providers.content import Capabilities, MediaFile, PostContent
 
 
 def validate_against(caps: Capabilities, content: PostContent, text_limit: int) -> list[Problem]:
