@@ -154,7 +154,8 @@ class FacebookProvider(MetaGraphProvider):
             body = await self._graph(
                 "GET", account, f"/{video_id}", call=READ, params={"fields": "id,status"}
             )
-            status = body.get("status") if isinstance(body.get("status"), dict) else {}
+            status = body.get("status")
+            status = status if isinstance(status, dict) else {}
             state = str(status.get("video_status") or "")
             if state in ("ready", "published"):
                 return

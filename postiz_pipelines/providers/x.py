@@ -301,9 +301,8 @@ class XProvider(XMediaUploads, Provider):
             return MediaRejected(message, **kw)
         if endpoint == POST and status == 400:
             # Invalid requests name the parameters at fault; media ids make it the media's.
-            parameters = (
-                first.get("parameters") if isinstance(first.get("parameters"), dict) else {}
-            )
+            parameters = first.get("parameters")
+            parameters = parameters if isinstance(parameters, dict) else {}
             about_media = any(str(p).startswith("media") for p in parameters)
             return (MediaRejected if about_media else ContentRejected)(message, **kw)
         if 200 <= status < 300:
