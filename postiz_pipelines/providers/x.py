@@ -53,7 +53,7 @@ from postiz_pipelines.providers.base import (
     transport_errors,
 )
 from postiz_pipelines.providers.oauth import token_set
-from postiz_pipelines.providers.text import x_weighted_length
+from postiz_pipelines.providers.text import x_count, x_weighted_length
 from postiz_pipelines.providers.x_media import CHUNK_BYTES, MEDIA, PLATFORM, XMediaUploads
 
 ALT_TEXT_LIMIT = 1000
@@ -115,9 +115,22 @@ class XProvider(XMediaUploads, Provider):
     def validate(
         self, content: PostContent, account: AccountCredentials | None = None
     ) -> list[Problem]:
-        """The shared checks (280 weighted characters), plus X's own: a GIF goes alone,
+        """The shared checks (280 weighted characters), plus X's own: none of the characters
+        twitter-text calls invalid, a GIF goes alone,
         a video's aspect ratio lies within 1:3 and 3:1, alt text is at most 1,000."""
         problems = super().validate(content, account)
+        items = [("text", content.text)] + [
+            (f"thread[{i}]", t) for i, t in enumerate(content.thread, start=1)
+        ]
+        for name, text in items:
+            counted = x_count(text)
+            if text and not counted.valid and counted.weighted_length <= self.text_limit(account):
+                problems.append(
+                    Problem(
+                        f"{PLATFORM}.{name}",
+                        f"{name} holds a character X refuses (U+FFFE, U+FEFF or U+FFFF)",
+                    )
+                )
         gifs = [m for m in content.media if m.is_gif]
         if gifs and len(content.media) > 1:
             problems.append(

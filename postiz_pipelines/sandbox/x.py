@@ -36,7 +36,6 @@ from typing import Any, ClassVar
 from starlette.responses import JSONResponse, Response
 
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox, endpoint
-from postiz_pipelines.sandbox.counting import x_weighted
 from postiz_pipelines.sandbox.signing import b64url_decode, b64url_encode, sign, verify
 from postiz_pipelines.sandbox.state import (
     AcceptedPost,
@@ -46,6 +45,7 @@ from postiz_pipelines.sandbox.state import (
     TokenStatus,
 )
 from postiz_pipelines.sandbox.x_media import MediaEndpoints, XMedia
+from postiz_pipelines.sandbox.x_text import count
 
 PLATFORM = "x"
 MAX_WEIGHTED_LENGTH = 280
@@ -282,8 +282,11 @@ class XSandbox(MediaEndpoints, PlatformSandbox):
         media = self._tweet_media(user, body.get("media"))
         if not text.strip() and not media:
             raise self._invalid("You must provide either text or media.", {"text": [text]})
-        if x_weighted(text) > MAX_WEIGHTED_LENGTH:
+        counted = count(text)
+        if counted.weighted_length > MAX_WEIGHTED_LENGTH:
             raise self._invalid("Tweet text is too long.", {"text": [text]})
+        if text and not counted.valid:
+            raise self._invalid("Tweet text contains invalid characters.", {"text": [text]})
         reply_to = self._reply_to(body.get("reply"))
         with self.state.lock:  # the duplicate check and the write are one step
             if text.strip() and self._is_duplicate(user, text):
