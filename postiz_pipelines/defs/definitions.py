@@ -19,6 +19,8 @@ from postiz_pipelines.defs.assets import (
 from postiz_pipelines.defs.operations import (
     alerts_sensor,
     expiring_tokens_sensor,
+    instance_limits_job,
+    instance_limits_schedule,
     refresh_tokens_job,
     webhook_delivery_sensor,
 )
@@ -30,7 +32,14 @@ from postiz_pipelines.defs.sensors import due_posts_sensor, lease_recovery_senso
 defs = Definitions(
     assets=[publishing_daily_report, account_token_health, queue_health],
     asset_checks=[failure_rate_is_low, tokens_are_refreshed, no_overdue_jobs],
-    jobs=[publish_job, expand_schedules_job, refresh_tokens_job, analytics_job, health_job],
+    jobs=[
+        publish_job,
+        expand_schedules_job,
+        refresh_tokens_job,
+        instance_limits_job,
+        analytics_job,
+        health_job,
+    ],
     sensors=[
         due_posts_sensor,
         lease_recovery_sensor,
@@ -38,6 +47,11 @@ defs = Definitions(
         webhook_delivery_sensor,
         alerts_sensor,
     ],
-    schedules=[expand_schedules_schedule, analytics_schedule, health_schedule],
+    schedules=[
+        expand_schedules_schedule,
+        analytics_schedule,
+        health_schedule,
+        instance_limits_schedule,
+    ],
     resources={"postiz": PostizResource()},
 )

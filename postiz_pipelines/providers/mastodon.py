@@ -167,7 +167,8 @@ class MastodonProvider(Provider):
         problems = validate_against(caps, content, caps.text_limit)
         spoiler = str(content.settings.get("spoiler_text") or "")
         if spoiler:
-            total = caps.count_text(spoiler + content.text)
+            # Mastodon counts the warning and the text apart and adds them up.
+            total = caps.count_text(spoiler) + caps.count_text(content.text)
             if total > caps.text_limit:
                 problems.append(
                     Problem(
@@ -214,6 +215,19 @@ class MastodonProvider(Provider):
         """The instance's ``/api/v2/instance`` document (see ``instance_limits``)."""
         response = await self._send("GET", account, "/api/v2/instance", auth=False)
         return self._expect_object(response, READ_ENDPOINT)
+
+    async def read_limits(self, account: AccountCredentials) -> dict[str, Any]:
+        """The account's instance's limits, read from ``GET /api/v2/instance``, in the shape
+        validation reads from ``account.settings["instance"]`` (see ``instance_limits``).
+        Read when the account connects and daily after; an unreadable document raises."""
+        limits = instance_limits(await self.fetch_instance(account))
+        if not isinstance(limits.get("max_characters"), int):
+            raise TransientError(
+                f"{PLATFORM}: the instance document names no max_characters",
+                platform=PLATFORM,
+                status=200,
+            )
+        return limits
 
     async def verify_credentials(self, account: AccountCredentials) -> dict[str, Any]:
         """The account the token belongs to; raises ``AuthRevoked`` when it is unusable."""

@@ -21,7 +21,11 @@ URL_RE = regex.compile(
     r"(?<![A-Za-z0-9@＠$#＃\u202A-\u202E])https?://[^\s<>\"]+[^\s<>\"\.,;:!?\)\]'\}]",
     regex.IGNORECASE,
 )
-MASTODON_MENTION_RE = regex.compile(r"(?<![\w/])@(\w+)@[\w.-]+\w", regex.UNICODE)
+# Mastodon's mention: a username of letters, digits and ``_`` joined by dots or dashes
+# (``first.last``), then an optional ``@domain``; it counts as ``@username`` alone.
+MASTODON_MENTION_RE = regex.compile(
+    r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)@\w+(?:[.-]+\w+)*", regex.IGNORECASE
+)
 EMOJI_RE = regex.compile(r"\p{Extended_Pictographic}")
 GRAPHEME_RE = regex.compile(r"\X")
 
@@ -35,6 +39,8 @@ def utf8_bytes(text: str) -> int:
 
 
 def mastodon_length(text: str, url_length: int = 23) -> int:
+    """Mastodon's length: each URL counts ``url_length`` (the instance's
+    ``characters_reserved_per_url``), ``@user@domain`` counts as ``@user``, then graphemes."""
     text = URL_RE.sub("x" * url_length, text)
     text = MASTODON_MENTION_RE.sub(lambda m: "@" + m.group(1), text)
     return graphemes(text)

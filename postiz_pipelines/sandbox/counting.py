@@ -22,7 +22,11 @@ _PICTOGRAPH = regex.compile(r"\p{Extended_Pictographic}")
 _MASTODON_URL = regex.compile(
     r"(?<![A-Za-z0-9@＠$#＃])https?://\S+?(?=[.,;:!?)\]'\"]*(?:\s|$))", regex.IGNORECASE
 )
-_MASTODON_REMOTE_MENTION = regex.compile(r"(?<![\w/])(@[\w.]*\w)@[\w-]+(?:\.[\w-]+)+")
+# Mastodon's Account::MENTION_RE: a username (letters, digits, _ joined by . or -) and a
+# domain; the status counts the username part only.
+_MASTODON_REMOTE_MENTION = regex.compile(
+    r"(?<![=/\w])(@[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)@\w+(?:[.-]+\w+)+", regex.IGNORECASE
+)
 
 
 def grapheme_count(text: str) -> int:
