@@ -82,9 +82,9 @@ async def refresh_instance_limits_async(
     ) as http:
         provider = app.provider_set(http).get(PLATFORM)
         assert isinstance(provider, MastodonProvider)
-        for account_id, account in creds.items():
+        for account_id, creds_of in creds.items():
             try:
-                read[account_id] = await provider.read_limits(account)
+                read[account_id] = await provider.read_limits(creds_of)
             except ProviderError as exc:
                 report.failed[account_id] = exc.message
     with app.db.session() as s:
