@@ -14,7 +14,8 @@ def validate_against(caps: Capabilities, content: PostContent, text_limit: int) 
     """Check text length (by the platform's counting rule) and media against ``caps``."""
     p = caps.platform
     problems: list[Problem] = []
-    limit = caps.caption_limit if (content.media and caps.caption_limit) else text_limit
+    # A caption limit binds only the item the media goes with; thread replies are messages.
+    caption = caps.caption_limit if (content.media and caps.caption_limit) else text_limit
     items = [("text", content.text)] + [
         (f"thread[{i}]", t) for i, t in enumerate(content.thread, start=1)
     ]
@@ -24,6 +25,7 @@ def validate_against(caps: Capabilities, content: PostContent, text_limit: int) 
         )
     for name, text in items:
         n = caps.count_text(text)
+        limit = caption if name == "text" else text_limit
         if n > limit:
             problems.append(
                 Problem(f"{p}.{name}", f"{name} is {n} {caps.text_unit}, limit {limit}", n, limit)
