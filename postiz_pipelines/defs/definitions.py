@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dagster import Definitions
+import warnings
+
+from dagster import BetaWarning, Definitions
 
 from postiz_pipelines.defs.assets import (
     account_token_health,
@@ -28,6 +30,15 @@ from postiz_pipelines.defs.publish import publish_job
 from postiz_pipelines.defs.resources import PostizResource
 from postiz_pipelines.defs.scheduling import expand_schedules_job, expand_schedules_schedule
 from postiz_pipelines.defs.sensors import due_posts_sensor, lease_recovery_sensor
+
+# Dagster copies every sensor through ``SensorDefinition.dagster_internal_init``, which passes
+# ``owners=None`` and so warns about a beta parameter no sensor here uses, once per load in
+# every process that loads this location. Only that warning is silenced.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Parameter `owners` of initializer `SensorDefinition.__init__` is currently in beta",
+    category=BetaWarning,
+)
 
 defs = Definitions(
     assets=[publishing_daily_report, account_token_health, queue_health],
