@@ -47,9 +47,11 @@ from postiz_pipelines.providers.atproto import (
     POST_COLLECTION,
     AtUri,
     find_spans,
+    is_language_tag,
     link_facet,
     mention_facet,
     record_key_for,
+    tag_facet,
 )
 from postiz_pipelines.providers.base import (
     AccountCredentials,
@@ -136,7 +138,7 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
         self, content: PostContent, account: AccountCredentials | None = None
     ) -> list[Problem]:
         """The shared checks (300 graphemes), plus the lexicon's 3,000 UTF-8 bytes per text
-        and at most three languages."""
+        and at most three ``langs``, each a BCP-47 tag."""
         problems = super().validate(content, account)
         items = [("text", content.text)] + [
             (f"thread[{i}]", t) for i, t in enumerate(content.thread, start=1)
@@ -152,7 +154,16 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
                         MAX_TEXT_BYTES,
                     )
                 )
-        langs = _langs(content)
+        langs = _langs(content, account)
+        for i, lang in enumerate(langs):
+            if not is_language_tag(lang):
+                problems.append(
+                    Problem(
+                        f"{PLATFORM}.langs[{i}]",
+                        f"{lang!r} is not a BCP-47 language tag (like en, pt-BR, zh-Hant)",
+                        lang,
+                    )
+                )
         if len(langs) > MAX_LANGS:
             problems.append(
                 Problem(
@@ -178,7 +189,7 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
                 "text": text,
                 "createdAt": _iso(self.clock.now()),
             }
-            if langs := _langs(content):
+            if langs := _langs(content, account):
                 record["langs"] = langs
             if facets := await self._facets(account, text):
                 record["facets"] = facets
@@ -221,6 +232,9 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
         for span in find_spans(text):
             if span.kind == "link":
                 facets.append(link_facet(span))
+                continue
+            if span.kind == "tag":
+                facets.append(tag_facet(span))
                 continue
             response = await self._send(
                 "GET",
@@ -353,11 +367,17 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
         return ProviderError(message, **kw)
 
 
-def _langs(content: PostContent) -> list[str]:
-    langs = content.settings.get("langs")
-    if langs is None and content.settings.get("language"):
-        langs = [content.settings["language"]]
-    return [str(x) for x in langs or []]
+def _langs(content: PostContent, account: AccountCredentials | None) -> list[str]:
+    """The post's ``langs``: its own (``langs`` or ``language``), else the account's
+    ``settings["language"]`` (which the core fills from the workspace's when the account
+    has none); none at all leaves the record without ``langs``."""
+    for settings in (content.settings, account.settings if account else {}):
+        langs = settings.get("langs")
+        if langs is None and settings.get("language"):
+            langs = [settings["language"]]
+        if langs:
+            return [str(x) for x in langs]
+    return []
 
 
 def _iso(value: datetime) -> str:

@@ -242,6 +242,11 @@ class SandboxState:
             self._accounts[(platform, account.id)] = account
             return account
 
+    def accounts(self, platform: str) -> list[SandboxAccount]:
+        """Every account of ``platform``, oldest first."""
+        with self.lock:
+            return [a for (p, _), a in self._accounts.items() if p == platform]
+
     def account(self, platform: str, account_id: str) -> SandboxAccount | None:
         with self.lock:
             return self._accounts.get((platform, account_id))
