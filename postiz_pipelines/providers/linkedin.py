@@ -95,9 +95,31 @@ CAPABILITIES = Capabilities(
 )
 
 
+# What the author wrote that little text can carry as markup: a hashtag (``#`` after a start
+# or a space, then letters, digits or ``_``), and a mention written in the format itself,
+# ``@[Name](urn:li:person:ID)`` or ``...(urn:li:organization:ID)`` (a plain ``@name`` has no
+# URN to point at, so it stays text).
+MARKUP_RE = re.compile(
+    r"(?P<tag>(?<!\S)#(?P<word>\w+))"
+    r"|(?P<mention>@\[(?P<name>[^\[\]]+)\]\((?P<urn>urn:li:(?:person|organization):[\w-]+)\))"
+)
+
+
 def escape_commentary(text: str) -> str:
-    """``text`` in LinkedIn's little text format, so that it shows exactly as written."""
-    return RESERVED_RE.sub(r"\\\1", text)
+    """``text`` in LinkedIn's little text format: hashtags as ``{hashtag|\\#|word}``, mentions
+    in the format's own syntax kept as mentions, and every other reserved character escaped,
+    so that the post shows as written (an unescaped ``(`` would cut it short)."""
+    out, pos = [], 0
+    for m in MARKUP_RE.finditer(text):
+        out.append(RESERVED_RE.sub(r"\\\1", text[pos : m.start()]))
+        if m.group("tag"):
+            out.append("{hashtag|\\#|" + m.group("word") + "}")
+        else:
+            name = RESERVED_RE.sub(r"\\\1", m.group("name"))
+            out.append(f"@[{name}]({m.group('urn')})")
+        pos = m.end()
+    out.append(RESERVED_RE.sub(r"\\\1", text[pos:]))
+    return "".join(out)
 
 
 class LinkedInProvider(Provider):
