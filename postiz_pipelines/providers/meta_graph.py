@@ -1,6 +1,8 @@
 """The Meta Graph API client shared by the Facebook Pages, Instagram and Threads providers.
 
-All three speak one dialect: versioned paths (``/v24.0/{node}/{edge}``), a bearer token,
+All three speak one dialect: versioned paths (``/v24.0/{node}/{edge}``: every call of a
+provider uses its ``version``, for Facebook and Instagram the one setting
+``POSTIZ_META_GRAPH_API_VERSION``, for Threads its own API's ``v1.0``), a bearer token,
 JSON answers, and Graph errors, which ``meta_errors.classify`` maps onto errors.py. An
 answer that cannot be read is a ``TransientError``, except from a call that publishes
 (``PUBLISH``), where it is ``OutcomeUnknown``: the post may exist.

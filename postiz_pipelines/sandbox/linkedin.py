@@ -11,7 +11,8 @@ Hosts, mounted under ``/linkedin``::
     https://www.linkedin.com/oauth/v2/accessToken -> /linkedin/oauth/v2/accessToken
 
 Every ``/rest`` call needs ``LinkedIn-Version: YYYYMM`` (versions older than a year are
-sunset: 426); creating a post also needs ``X-Restli-Protocol-Version: 2.0.0``. A post
+sunset, and a month not yet released has no version: both 426 ``NONEXISTENT_VERSION``);
+creating a post also needs ``X-Restli-Protocol-Version: 2.0.0``. A post
 answers 201 with an empty body and its URN in ``x-restli-id``. Commentary is "little
 text": reserved characters arrive backslash-escaped and are stored unescaped; its limit
 is 3,000 UTF-16 units. The same commentary twice from one author is ``DUPLICATE_POST``
@@ -222,8 +223,8 @@ class LinkedInSandbox(OAuthEndpoints, MediaEndpoints, PlatformSandbox):
             )
         match = VERSION_RE.match(version)
         now = self.state.now()
-        oldest = (now.year - 1) * 12 + now.month
-        if match is None or int(match[1]) * 12 + int(match[2]) < oldest:
+        oldest, newest = (now.year - 1) * 12 + now.month, now.year * 12 + now.month
+        if match is None or not oldest <= int(match[1]) * 12 + int(match[2]) <= newest:
             raise self.fail(
                 426, f"Requested version {version} is not active", code="NONEXISTENT_VERSION"
             )

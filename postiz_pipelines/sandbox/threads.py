@@ -60,6 +60,8 @@ LISTED_TYPES = {"TEXT": "TEXT_POST", "CAROUSEL": "CAROUSEL_ALBUM"}
 class ThreadsSandbox(MetaGraphSandbox):
     """See the module docstring."""
 
+    graph_versions: ClassVar[tuple[str, ...]] = ("v1.0",)
+
     name: ClassVar[str] = "threads"
     usage_type: ClassVar[str] = "threads"
     throttle_code: ClassVar[int] = 4
