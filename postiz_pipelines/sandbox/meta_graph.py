@@ -40,6 +40,7 @@ from http import HTTPStatus
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
@@ -289,7 +290,11 @@ class MetaGraphSandbox(PlatformSandbox):
             raise self.graph_error(self.throttle_message, self.throttle_code, transient=True)
 
     def _usage_headers(
-        self, headers: MutableMapping[str, str], owner_id: str, percent: int, wait_minutes: int
+        self,
+        headers: MutableMapping[str, str] | MutableHeaders,
+        owner_id: str,
+        percent: int,
+        wait_minutes: int,
     ) -> None:
         share = {"call_count": percent, "total_cputime": percent // 4, "total_time": percent // 4}
         headers["X-App-Usage"] = json.dumps(share)

@@ -107,7 +107,10 @@ class ThreadsSandbox(MetaGraphSandbox):
             return JSONResponse(select_fields(user, params, "id"))
         container = self.container(node_id, account)
         if container is not None:
-            body = {"id": container.id, "status": self.container_status(container, consume=True)}
+            body: dict[str, str | None] = {
+                "id": container.id,
+                "status": self.container_status(container, consume=True),
+            }
             if body["status"] == "ERROR":
                 body["error_message"] = container.error
             return JSONResponse(select_fields(body, params, "id,status"))
