@@ -124,8 +124,6 @@ def no_overdue_jobs(queue_health: dict) -> AssetCheckResult:
     return AssetCheckResult(passed=not late, metadata={"overdue": len(late), "first": late[:20]})
 
 
-analytics_job = define_asset_job(
-    "analytics_job", selection=[publishing_daily_report], partitions_def=daily
-)
+analytics_job = define_asset_job("analytics_job", selection=[publishing_daily_report])
 health_job = define_asset_job("health_job", selection=[account_token_health, queue_health])
 # their schedules are in schedules.py

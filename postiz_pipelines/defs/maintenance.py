@@ -1,4 +1,5 @@
-"""The work the sensors decide on: outgoing webhooks, alerts, lease recovery, token refresh.
+"""The work the sensors decide on: outgoing webhooks, alerts, lease recovery, token refresh;
+and the daily read of Mastodon instance limits (scheduled in ``schedules.py``).
 
 Each job is one op that calls the core function doing the work (network calls included);
 the sensors in ``sensors.py`` launch them, with idempotent run keys, only when there is work.
@@ -8,6 +9,7 @@ the sensors in ``sensors.py`` launch them, with idempotent run keys, only when t
 
 from dagster import OpExecutionContext, job, op
 
+from postiz_pipelines.core.accounts.instances import refresh_instance_limits
 from postiz_pipelines.core.accounts.tokens import refresh_expiring_tokens
 from postiz_pipelines.core.observability.alerts import raise_alerts
 from postiz_pipelines.core.observability.webhooks import deliver_pending_webhooks
@@ -85,3 +87,19 @@ def lease_recovery_job() -> None:
 )
 def refresh_tokens_job() -> None:
     refresh_tokens()
+
+
+@op
+def read_instance_limits(context: OpExecutionContext, postiz: PostizResource) -> dict:
+    """Read every Mastodon account's instance limits again (the daily refresh)."""
+    report = refresh_instance_limits(postiz.app(), now=postiz.clock().now()).as_dict()
+    context.add_output_metadata(report)
+    return report
+
+
+@job(
+    description="Read each Mastodon account's instance limits (characters, media) again.",
+    tags={"postiz/kind": "accounts"},
+)
+def instance_limits_job() -> None:
+    read_instance_limits()

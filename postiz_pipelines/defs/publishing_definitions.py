@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from postiz_pipelines.defs import quiet_beta_warnings
 from postiz_pipelines.defs.maintenance import (
     alerts_job,
     lease_recovery_job,
@@ -18,6 +19,8 @@ from postiz_pipelines.defs.maintenance import (
 from postiz_pipelines.defs.publish import publish_job
 from postiz_pipelines.defs.resources import PostizResource
 from postiz_pipelines.defs.sensors import all_sensors
+
+quiet_beta_warnings()
 
 defs = Definitions(
     jobs=[publish_job, webhooks_job, alerts_job, lease_recovery_job, refresh_tokens_job],

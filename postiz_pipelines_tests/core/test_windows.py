@@ -45,7 +45,9 @@ def test_windows_tile_time_and_are_shifted_per_partition():
 
 def test_next_window_is_served_only_once_its_lead_began():
     w = POLICY.window_at("acme", "bluesky", T)
-    assert POLICY.windows_to_serve("acme", "bluesky", w.end - POLICY.lead - timedelta(seconds=1)) == [w]
+    assert POLICY.windows_to_serve(
+        "acme", "bluesky", w.end - POLICY.lead - timedelta(seconds=1)
+    ) == [w]
     both = POLICY.windows_to_serve("acme", "bluesky", w.end - POLICY.lead)
     assert both == [w, Window(w.end, w.end + POLICY.length)]
 

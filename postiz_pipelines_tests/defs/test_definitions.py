@@ -43,6 +43,7 @@ def test_definitions_load_and_resolve():
         "expand_schedules_job_schedule",
         "analytics_job_schedule",
         "health_job_schedule",
+        "instance_limits_job_schedule",
     }
 
 
