@@ -32,7 +32,13 @@ from sqlalchemy import delete, func, select
 from postiz_pipelines.clock import Clock, ensure_utc
 from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.core.media.links import public_media_url
-from postiz_pipelines.core.models import CLAIMABLE_JOB_STATES, PublishJob, WorkerHeartbeat
+from postiz_pipelines.core.models import (
+    CLAIMABLE_JOB_STATES,
+    AttemptOutcome,
+    PublishAttempt,
+    PublishJob,
+    WorkerHeartbeat,
+)
 from postiz_pipelines.core.publishing import breaker, queue
 from postiz_pipelines.core.publishing.config import EngineConfig
 from postiz_pipelines.core.publishing.engine import Publisher
@@ -273,8 +279,6 @@ class PublishLoop:
             return s.scalar(q) is not None
 
     def _release_unsent(self) -> None:
-        from postiz_pipelines.core.publishing.partition_run import release_unsent
-
         ids = list(self._claimed)
         if ids:
             release_unsent(self.app, ids, owner=self.owner, clock=self.clock)
@@ -314,3 +318,20 @@ def heartbeat_age(app: AppContext, owner: str, *, now: datetime) -> timedelta | 
     with app.db.read() as s:
         at = s.scalar(select(WorkerHeartbeat.last_beat_at).where(WorkerHeartbeat.id == owner))
     return None if at is None else now - ensure_utc(at)
+
+
+def release_unsent(app: AppContext, job_ids: list[str], *, owner: str, clock: Clock) -> int:
+    """Give back the claims of ``job_ids`` whose call never began (no attempt ``sending``);
+    those mid-call stay leased for recovery to resolve."""
+    with app.db.session() as s:
+        sending = set(
+            s.scalars(
+                select(PublishAttempt.job_id).where(
+                    PublishAttempt.job_id.in_(job_ids),
+                    PublishAttempt.outcome == AttemptOutcome.SENDING,
+                )
+            )
+        )
+        return queue.release(
+            s, [j for j in job_ids if j not in sending], owner=owner, now=clock.now()
+        )

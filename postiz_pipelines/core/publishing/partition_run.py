@@ -21,9 +21,8 @@ from sqlalchemy import select
 from postiz_pipelines.clock import Clock
 from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.core.models import JobStatus, MediaAsset, PostMedia, PublishJob
-from postiz_pipelines.core.publishing import queue
 from postiz_pipelines.core.publishing.engine import BatchReport
-from postiz_pipelines.core.publishing.loop import PublishLoop, Scope
+from postiz_pipelines.core.publishing.loop import PublishLoop, Scope, release_unsent
 from postiz_pipelines.core.publishing.runner import claim, publish_claimed
 from postiz_pipelines.core.publishing.windows import Window, WindowPolicy
 from postiz_pipelines.core.workspaces.store import get_workspace
@@ -142,20 +141,3 @@ def publish_partition(
         # resolved by lease recovery (the uncertain-outcome rule).
         release_unsent(app, job_ids, owner=owner, clock=clock)
         raise
-
-
-def release_unsent(app: AppContext, job_ids: list[str], *, owner: str, clock: Clock) -> int:
-    from postiz_pipelines.core.models import AttemptOutcome, PublishAttempt
-
-    with app.db.session() as s:
-        sending = set(
-            s.scalars(
-                select(PublishAttempt.job_id).where(
-                    PublishAttempt.job_id.in_(job_ids),
-                    PublishAttempt.outcome == AttemptOutcome.SENDING,
-                )
-            )
-        )
-        return queue.release(
-            s, [j for j in job_ids if j not in sending], owner=owner, now=clock.now()
-        )
