@@ -121,6 +121,23 @@ class Stack:
         self.children.append(proc)
         return proc
 
+    def start_workers(self, n: int, **env: str) -> list[subprocess.Popen[bytes]]:
+        """``n`` standalone workers (``postiz-pipelines worker``) instead of the daemon."""
+        procs = []
+        for i in range(n):
+            log = open(self.tmp / f"worker{i}.log", "wb")  # noqa: SIM115
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "postiz_pipelines.cli", "worker"],
+                env={**self.env, "POSTIZ_WORKER_POLL_INTERVAL": "1000", **env},
+                cwd=self.root,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self.children.append(proc)
+            procs.append(proc)
+        return procs
+
     def instance(self):  # type: ignore[no-untyped-def]
         from dagster import DagsterInstance
 

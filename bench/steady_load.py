@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -50,12 +51,18 @@ def partition_windows(due: list[tuple[str, str, datetime]]) -> int | None:
     return len({(ws, p, policy.window_at(ws, p, at).start) for ws, p, at in due})
 
 
-def measure(backend: str, minutes: float, root: Path, latency_ms: int) -> dict[str, object]:
+def measure(
+    backend: str, minutes: float, root: Path, latency_ms: int, engine: str = "dagster"
+) -> dict[str, object]:
     posts = int(minutes * 60)
     with running_stack(backend, root=root, sandbox_latency_ms=latency_ms) as stack:
         accounts = seed_accounts(stack, workspaces=WORKSPACES, accounts=ACCOUNTS)
         keys = sorted(accounts)
-        daemon = stack.start_daemon()
+        load_start = os.getloadavg()[0]
+        if engine == "worker":
+            daemon = stack.start_workers(1, POSTIZ_WORKER_CONCURRENCY="3")[0]
+        else:
+            daemon = stack.start_daemon()
         t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=STARTUP_MARGIN)
         plan = []
         for i in range(posts):
@@ -94,7 +101,8 @@ def measure(backend: str, minutes: float, root: Path, latency_ms: int) -> dict[s
         feeder.join(30)
         writer.close()
         accepted = stack.accepted()
-        runs = run_figures(stack)
+        runs = run_figures(stack) if engine == "dagster" else {}
+        load_end = os.getloadavg()[0]
         daemon_alive = daemon.poll() is None
     due_by_text = {p[4]: p[5] for p in plan}
     lags = []
@@ -108,6 +116,8 @@ def measure(backend: str, minutes: float, root: Path, latency_ms: int) -> dict[s
     windows = partition_windows([(p[1], p[2], p[5]) for p in plan])
     return {
         "backend": backend,
+        "engine": engine,
+        "load_avg_1m": [round(load_start, 1), round(load_end, 1)],
         "minutes": minutes,
         "posts": posts,
         "partitions": WORKSPACES * len(PLATFORMS),
@@ -126,9 +136,10 @@ def main(
     backends: tuple[str, ...] = ("sqlite", "postgresql"),
     root: Path = ROOT,
     latency_ms: int = 50,
+    engine: str = "dagster",
 ) -> dict[str, object]:
     started = time.monotonic()
-    results = [measure(b, minutes, root, latency_ms) for b in backends]
+    results = [measure(b, minutes, root, latency_ms, engine) for b in backends]
     return {
         "benchmark": "steady_load",
         "rate_posts_per_s": 1,
@@ -145,10 +156,16 @@ if __name__ == "__main__":
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     ap.add_argument("--root", type=Path, default=ROOT, help="the tree whose code is measured")
     ap.add_argument("--latency-ms", type=int, default=50)
+    ap.add_argument(
+        "--engine",
+        choices=["dagster", "worker"],
+        default="dagster",
+        help="window runs launched by a real daemon, or one standalone worker",
+    )
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     a = ap.parse_args()
     chosen = ("sqlite", "postgresql") if a.backend == "both" else (a.backend,)
-    doc = main(a.minutes, chosen, a.root.resolve(), a.latency_ms)
+    doc = main(a.minutes, chosen, a.root.resolve(), a.latency_ms, a.engine)
     text = json.dumps(doc, indent=2)
     print(text)
     if a.out:
