@@ -60,7 +60,11 @@ def engine(url: str, backend: str, posts: int, concurrency: int) -> tuple[float,
 
     db = pg_create() if backend == "postgresql" else None
     try:
-        with bench_app({"POSTIZ_WORKER_CONCURRENCY": str(concurrency)}, url=db) as app:
+        extra = {
+            "POSTIZ_WORKER_CONCURRENCY": str(concurrency),
+            "POSTIZ_CLAIM_BATCH_SIZE": str(posts),
+        }
+        with bench_app(extra, url=db) as app:
             seed(
                 app,
                 accounts=ACCOUNTS,

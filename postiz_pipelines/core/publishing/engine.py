@@ -67,7 +67,7 @@ class Publisher:
         self.owner = owner
         self.config = config or EngineConfig()
         # every write goes through one writer thread, grouped: see group_commit.py
-        self.writes = GroupCommit(db)
+        self.writes = GroupCommit(db, writers=self.config.concurrency)
         self.recorder = OutcomeRecorder(
             self.writes.db,
             keyring,

@@ -1,12 +1,13 @@
-"""Group commit: the engine's short write transactions, many to one commit, on one thread.
+"""Group commit: the engine's short write transactions, many to one commit.
 
 Every intent and outcome the engine records is one transaction of ``outcomes.py``. Run one
 by one from many tasks, they queue for SQLite's single write lock (its busy handler sleeps)
-and each pays a commit. Here they go to one writer thread; the transactions that arrive
-while it is busy are run together, each in its own SAVEPOINT (a failing one is undone alone),
-and committed once. A caller's result is handed back only after that commit, so the rules
-hold as before: the intent is committed before the platform call, the outcome right after,
-and every transition is fenced on the lease inside its own savepoint.
+and each pays a commit. Here they go to writer threads (one on SQLite, a few on PostgreSQL);
+the transactions that arrive while the writers are busy are run together, each in its own
+SAVEPOINT (a failing one is undone alone), and committed once. A caller's result is handed
+back only after that commit, so the rules hold as before: the intent is committed before the
+platform call, the outcome right after, and every transition is fenced on the lease inside
+its own savepoint.
 
 If the group's transaction itself fails (a dropped connection, a lock timeout), it is rolled
 back whole and each of its transactions is run again on its own, with the retries it has
@@ -106,12 +107,19 @@ def _alone(call: Callable[[], Any]) -> tuple[bool, Any]:
 
 
 class GroupCommit:
-    """Queues write transactions from the event loop and runs them in groups on one thread."""
+    """Queues write transactions from the event loop and runs them in groups on writer threads.
 
-    def __init__(self, db: Database, *, max_group: int = MAX_GROUP) -> None:
+    SQLite has one writer at a time, so it gets one writer thread: a second would only wait
+    for the lock. PostgreSQL runs transactions side by side, so it gets ``writers`` threads
+    (each with its own connection); the pending transactions are split between the free
+    ones, so a quiet moment runs each alone and a busy one shares commits.
+    """
+
+    def __init__(self, db: Database, *, writers: int = 1, max_group: int = MAX_GROUP) -> None:
         self.db = db if isinstance(db, GroupedDatabase) else GroupedDatabase(db)
+        self.writers = 1 if self.db.dialect == "sqlite" else max(1, writers)
         self.max_group = max_group
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="group-commit")
+        self._executor = ThreadPoolExecutor(self.writers, thread_name_prefix="group-commit")
         self._pending: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
         self._drainer: asyncio.Task[None] | None = None
         self.groups = 0
@@ -130,29 +138,42 @@ class GroupCommit:
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._pending:
-            batch = self._pending[: self.max_group]
-            del self._pending[: self.max_group]
-            try:
-                results = await loop.run_in_executor(
+        active: dict[asyncio.Future[Any], list[tuple[Callable[[], Any], asyncio.Future[Any]]]]
+        active = {}
+        while self._pending or active:
+            while self._pending and len(active) < self.writers:
+                free = self.writers - len(active)
+                size = max(1, min(self.max_group, -(-len(self._pending) // free)))
+                batch = self._pending[:size]
+                del self._pending[:size]
+                group = loop.run_in_executor(
                     self._executor, self.db.run_group, [call for call, _ in batch]
                 )
-            except BaseException as exc:
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
+                active[group] = batch
+            done, _ = await asyncio.wait(active, return_when=asyncio.FIRST_COMPLETED)
+            for group in done:
+                self._settle(active.pop(group), group)
+
+    def _settle(
+        self,
+        batch: list[tuple[Callable[[], Any], asyncio.Future[Any]]],
+        group: asyncio.Future[Any],
+    ) -> None:
+        exc = group.exception()
+        if exc is not None:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        self.groups += 1
+        self.transactions += len(batch)
+        for (_, fut), (ok, value) in zip(batch, group.result(), strict=True):
+            if fut.done():
                 continue
-            self.groups += 1
-            self.transactions += len(batch)
-            for (_, fut), (ok, value) in zip(batch, results, strict=True):
-                if fut.done():
-                    continue
-                if ok:
-                    fut.set_result(value)
-                else:
-                    fut.set_exception(value)
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
