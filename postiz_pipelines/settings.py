@@ -64,6 +64,10 @@ class Settings(BaseModel):
     webhook_allow_private: bool = Field(
         default=False, description="allow webhooks to private addresses"
     )
+    api_write_limit: int = Field(
+        default=120, ge=1, le=1_000_000, description="writes per user per window (API)"
+    )
+    api_write_window_seconds: float = Field(default=60.0, gt=0, le=86_400)
     alert_webhook_url: SecretStr | None = Field(default=None, description="POSTed on new alerts")
     breaker_threshold: int = Field(default=5, ge=1, le=100_000, description="failures in a row")
     breaker_cooldown_seconds: float = Field(default=60.0, gt=0, le=86_400)

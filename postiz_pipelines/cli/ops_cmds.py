@@ -28,7 +28,7 @@ def _at(value: str | None) -> Any:
 @handles_errors
 def posts_show(env: Env, post_id: str, as_json: bool) -> None:
     """One post and its targets."""
-    from postiz_pipelines.api.schemas import PostOut
+    from postiz_pipelines.api.schemas.posts import PostOut
     from postiz_pipelines.core.posts.manage import get_post
 
     with env.app.db.read() as s:
