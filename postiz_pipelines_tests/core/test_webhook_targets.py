@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.core.events import EventType, record_event
-from postiz_pipelines.core.models import WebhookDelivery
+from postiz_pipelines.core.models import WebhookDelivery, WebhookSubscription
 from postiz_pipelines.core.observability.webhook_targets import TargetRefused, parse_target
 from postiz_pipelines.core.observability.webhooks import (
     BACKOFF_BASE,
@@ -314,6 +314,9 @@ def test_one_bad_delivery_never_stops_the_others(app, make, clock):
     crash, _ = subscribe(app, ws.id, "http://crash.example/crash", now)
     buggy, _ = subscribe(app, ws.id, "http://buggy.example/dns", now)
     missing, _ = subscribe(app, ws.id, "http://missing.example/dns", now)
+    unsigned, _ = subscribe(app, ws.id, "http://hooks.example/unsigned", now)
+    with app.db.session() as s:  # its key was rotated away: it cannot be signed
+        s.get(WebhookSubscription, unsigned).secret_sealed = "pz1.gone.AAAAAAAAAAAAAAAA"
     publish_event(app, ws.id, now)
 
     def resolve(host: str, port: int) -> list[str]:
@@ -327,7 +330,7 @@ def test_one_bad_delivery_never_stops_the_others(app, make, clock):
     later = now + timedelta(seconds=10)
     counts = deliver_pending_webhooks(app, now=later, resolve=resolve, transport=rx)
 
-    assert counts == {"queued": 5, "sent": 5, "delivered": 1, "retrying": 3, "failed": 1}
+    assert counts == {"queued": 6, "sent": 5, "delivered": 1, "retrying": 4, "failed": 1}
     assert rx.got == ["/ok"]
     rows = deliveries(app)
     assert rows[good].status == "delivered"
@@ -341,5 +344,8 @@ def test_one_bad_delivery_never_stops_the_others(app, make, clock):
         d = rows[sub_id]
         assert (d.status, d.attempts, d.last_error) == ("pending", 1, error)
         assert d.next_attempt_at == later + BACKOFF_BASE  # retried later, on its own
+    d = rows[unsigned]
+    assert (d.status, d.attempts) == ("pending", 1)
+    assert d.last_error.startswith("cannot open the signing secret")
     again = deliver_pending_webhooks(app, now=later + timedelta(seconds=1), resolve=resolve)
     assert again["sent"] == 0  # nothing is resent before its time

@@ -296,7 +296,8 @@ def _claim(
         try:
             secret = Secret(app.keyring.open(sub.secret_sealed, context=secret_context(sub.id)))
         except Exception as exc:  # a key rotated away: this delivery cannot be signed
-            failed.append(_Outcome(d.id, error=f"cannot open the signing secret ({type(exc).__name__})"))
+            reason = f"cannot open the signing secret ({type(exc).__name__})"
+            failed.append(_Outcome(d.id, error=reason))
             continue
         body = json.dumps(d.payload, separators=(",", ":"), sort_keys=True).encode()
         claimed.append(_Claimed(d.id, sub.url, secret, body))
