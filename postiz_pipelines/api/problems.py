@@ -177,7 +177,7 @@ def allowed_methods(request: Request) -> list[str]:
     """Every method some route serves at the request's path (for a 405's ``Allow``): each
     method is its own route, and the router's 405 names only the first that matched."""
     methods: set[str] = set()
-    for route in request.app.state.api_routes:
+    for route in getattr(request.app.state, "api_routes", ()):
         match, _ = route.matches(request.scope)
         if match in (Match.FULL, Match.PARTIAL):
             methods |= set(route.methods or ())
