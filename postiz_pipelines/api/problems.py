@@ -247,9 +247,9 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
-            methods = allowed_methods(request)
-            headers["Allow"] = ", ".join(methods)
-            detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+            if methods := allowed_methods(request):
+                headers["Allow"] = ", ".join(methods)
+            detail = f"{request.method} is not allowed here; allowed: {headers.get('Allow', '')}"
         return problem_response(exc.status_code, detail, headers=headers)
 
     @app.exception_handler(Exception)
