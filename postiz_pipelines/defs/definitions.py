@@ -4,18 +4,7 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from postiz_pipelines.defs.assets import (
-    account_token_health,
-    analytics_job,
-    analytics_schedule,
-    failure_rate_is_low,
-    health_job,
-    health_schedule,
-    no_overdue_jobs,
-    publishing_daily_report,
-    queue_health,
-    tokens_are_refreshed,
-)
+from postiz_pipelines.defs import assets as analytics
 from postiz_pipelines.defs.operations import (
     alerts_sensor,
     expiring_tokens_sensor,
@@ -28,9 +17,9 @@ from postiz_pipelines.defs.scheduling import expand_schedules_job, expand_schedu
 from postiz_pipelines.defs.sensors import due_posts_sensor, lease_recovery_sensor
 
 defs = Definitions(
-    assets=[publishing_daily_report, account_token_health, queue_health],
-    asset_checks=[failure_rate_is_low, tokens_are_refreshed, no_overdue_jobs],
-    jobs=[publish_job, expand_schedules_job, refresh_tokens_job, analytics_job, health_job],
+    assets=analytics.ASSETS,
+    asset_checks=analytics.CHECKS,
+    jobs=[publish_job, expand_schedules_job, refresh_tokens_job, *analytics.JOBS],
     sensors=[
         due_posts_sensor,
         lease_recovery_sensor,
@@ -38,6 +27,6 @@ defs = Definitions(
         webhook_delivery_sensor,
         alerts_sensor,
     ],
-    schedules=[expand_schedules_schedule, analytics_schedule, health_schedule],
-    resources={"postiz": PostizResource()},
+    schedules=[expand_schedules_schedule, *analytics.SCHEDULES],
+    resources={"postiz": PostizResource(), **analytics.RESOURCES},
 )

@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -161,11 +161,39 @@ class RemotePost:
     created_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Engagement:
+    """What a platform says people did with one post, as far as it exposes it (None: not
+    exposed). ``found`` is False when the platform no longer has the post (deleted)."""
+
+    remote_id: str
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
+    views: int | None = None  # views or impressions
+    found: bool = True
+
+
+def count_or_none(value: Any) -> int | None:
+    """A platform's count as an int; None for a missing or unreadable one."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class Provider(ABC):
-    """One platform. Subclasses set ``capabilities`` and implement ``publish``."""
+    """One platform. Subclasses set ``capabilities`` and implement ``publish``.
+
+    Providers whose platform exposes engagement counts set ``supports_engagement`` and
+    implement ``engagement`` (read-only calls; the same errors as ``publish``).
+    """
 
     capabilities: ClassVar[Capabilities]
     default_base_url: ClassVar[str] = ""
+    supports_engagement: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -219,6 +247,17 @@ class Provider(ABC):
     ) -> RemotePost | None:
         """A read-only look for a post we may have made; None when not found or not possible."""
         return None
+
+    async def engagement(
+        self, account: AccountCredentials, remote_ids: Sequence[str]
+    ) -> list[Engagement]:
+        """Engagement counts of the account's posts ``remote_ids``, one ``Engagement`` per id
+        in the same order (``found=False`` for a post the platform no longer has)."""
+        from postiz_pipelines.errors import ProviderError
+
+        raise ProviderError(
+            f"{self.platform} does not expose engagement counts", platform=self.platform
+        )
 
 
 def validate_against(caps: Capabilities, content: PostContent, text_limit: int) -> list[Problem]:
