@@ -27,7 +27,6 @@ from postiz_pipelines.defs.analytics import (
     AnalyticsClock,
     analytics_report,
     best_posting_times,
-    daily,
     post_engagement,
     publish_outcomes,
     queue_health,
@@ -74,7 +73,6 @@ engagement_job = define_asset_job(
 analytics_job = define_asset_job(
     "analytics_job",
     selection=AssetSelection.assets(publish_outcomes, workspace_activity, analytics_report),
-    partitions_def=daily,
     description="The day's outcomes, workspace activity and the report with its charts.",
 )
 

@@ -11,6 +11,7 @@ from postiz_pipelines.core.observability import checks
 from postiz_pipelines.core.observability.tables import markdown_table
 from postiz_pipelines.defs.analytics import (
     AnalyticsClock,
+    daily,
     post_engagement,
     publish_outcomes,
     queue_health,
@@ -43,6 +44,7 @@ def no_overdue_jobs(postiz: PostizResource, analytics_clock: AnalyticsClock) -> 
 
 @asset_check(
     asset=publish_outcomes,
+    partitions_def=daily,
     description=f"Per platform, at most {checks.MAX_FAILURE_RATE:.0%} of the day's finished "
     f"publishes failed (judged from {checks.MIN_FINISHED} finished).",
 )
@@ -52,6 +54,7 @@ def failure_rate_is_low(publish_outcomes: Any) -> AssetCheckResult:
 
 @asset_check(
     asset=publish_outcomes,
+    partitions_def=daily,
     description=f"Per workspace and platform, the day's lag p99 is within "
     f"{int(checks.ON_TIME_P99_BOUND_S)} s.",
 )
