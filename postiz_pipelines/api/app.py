@@ -25,6 +25,8 @@ from postiz_pipelines.api.routes import (
     health,
     media,
     media_files,
+    metrics,
+    platform_webhooks,
     posts,
     schedules,
     tokens,
@@ -130,6 +132,8 @@ def create_app(
         deadletter,
         webhooks,
         worker,
+        metrics,
+        platform_webhooks,
     ):
         app.include_router(module.router)
     app.add_middleware(

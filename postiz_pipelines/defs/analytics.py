@@ -31,7 +31,7 @@ ENGAGEMENT_DAYS = 7
 HISTORY_DAYS = 14
 
 
-class AnalyticsClock(ConfigurableResource):  # type: ignore[type-arg]
+class AnalyticsClock(ConfigurableResource):
     """What "now" is for the snapshot assets: the wall clock, or ``fixed_now`` (ISO 8601)
     so a test or a replay sees one fixed instant."""
 

@@ -67,6 +67,7 @@ class _Target:
     platform: str
     remote_id: str
     published_at: datetime
+    deleted: bool = False  # an incoming webhook said the platform removed it
 
 
 def published_targets(session: Any, *, now: datetime, days: int) -> list[_Target]:
@@ -86,7 +87,17 @@ def published_targets(session: Any, *, now: datetime, days: int) -> list[_Target
         .order_by(PostTarget.published_at, PostTarget.id)
     ).all()
     return [
-        _Target(t.id, t.post_id, ws, a.id, a.handle, a.platform, t.remote_id, t.published_at)
+        _Target(
+            t.id,
+            t.post_id,
+            ws,
+            a.id,
+            a.handle,
+            a.platform,
+            t.remote_id,
+            t.published_at,
+            bool((t.settings_override or {}).get("remote_deleted_at")),
+        )
         for t, ws, a in rows
     ]
 
@@ -151,8 +162,10 @@ async def pull_engagement_async(
         targets = published_targets(s, now=now, days=days)
         before = previous_snapshots(s, [t.post_id for t in targets], before=now)
     by_account: dict[str, list[_Target]] = defaultdict(list)
+    gone = [t for t in targets if t.deleted]
     for t in targets:
-        by_account[t.account_id].append(t)
+        if not t.deleted:
+            by_account[t.account_id].append(t)
     results: dict[str, tuple[list[Engagement] | None, str | None]] = {}
     sem = asyncio.Semaphore(concurrency)
     timeout = app.settings.http_timeout_seconds
@@ -185,6 +198,8 @@ async def pull_engagement_async(
             counts = {e.remote_id: e for e in found or []}
             for t in group:
                 rows.append(_row(s, t, counts.get(t.remote_id), found, error, before, now))
+        for t in gone:
+            rows.append(_row(s, t, Engagement(t.remote_id, found=False), None, None, before, now))
     return rows
 
 
@@ -288,7 +303,9 @@ def latest_engagement(session: Any, *, now: datetime, days: int = 7) -> pd.DataF
     for t in targets:
         snap = latest.get(t.target_id)
         counts = {m: (snap or {}).get(m) for m in METRICS}
-        known = [counts[m] for m in ("likes", "reposts", "replies") if counts[m] is not None]
+        known: list[int] = [
+            int(counts[m]) for m in ("likes", "reposts", "replies") if counts[m] is not None
+        ]
         rows.append(
             {
                 "target_id": t.target_id,
