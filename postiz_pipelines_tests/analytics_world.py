@@ -2,8 +2,8 @@
 
 Now is 2026-11-28 12:00 UTC (the ``clock`` fixture). Workspace ``acme`` has four accounts:
 mastodon ``alice`` (token never expires), x ``bob`` (expires in 3 h), bluesky ``carol``
-(revoked; two jobs pending and one retrying for her), linkedin ``dave`` (expires in 5 days, one refresh
-failure 2 days ago and one 8 days ago). Workspace ``quiet`` has nothing.
+(revoked; two jobs pending and one retrying for her), linkedin ``dave`` (expires in 5 days,
+one refresh failure 2 days ago and one 8 days ago). Workspace ``quiet`` has nothing.
 
 Events of the day 2026-11-28, by platform (lags in seconds):
 - mastodon: published x4 with lags 10, 20, 30 and one without a lag; 1 retrying; 1 failed

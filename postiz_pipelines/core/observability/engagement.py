@@ -304,7 +304,7 @@ def latest_engagement(session: Any, *, now: datetime, days: int = 7) -> pd.DataF
         snap = latest.get(t.target_id)
         counts = {m: (snap or {}).get(m) for m in METRICS}
         known: list[int] = [
-            int(counts[m]) for m in ("likes", "reposts", "replies") if counts[m] is not None
+            int(v) for m in ("likes", "reposts", "replies") if (v := counts[m]) is not None
         ]
         rows.append(
             {

@@ -162,28 +162,25 @@ class DatabaseCollector(Collector):
         yield g
 
     def _alerts(self, s: object) -> Iterator[Metric]:
-        kinds = dict(
-            s.execute(  # type: ignore[attr-defined]
-                select(AnalyticsEvent.data["alert"].as_string(), func.count())
-                .where(AnalyticsEvent.event_type == EventType.ALERT)
-                .group_by(AnalyticsEvent.data["alert"].as_string())
+        kind = AnalyticsEvent.data["alert"].as_string().label("kind")
+
+        def counted(event: EventType) -> dict[str, int]:
+            rows = s.execute(  # type: ignore[attr-defined]
+                select(kind, func.count())
+                .where(AnalyticsEvent.event_type == event)
+                .group_by(kind)  # by the label: PostgreSQL's GROUP BY needs one expression
             ).all()
-        )
-        sent = dict(
-            s.execute(  # type: ignore[attr-defined]
-                select(AnalyticsEvent.data["alert"].as_string(), func.count())
-                .where(AnalyticsEvent.event_type == EventType.ALERT_SENT)
-                .group_by(AnalyticsEvent.data["alert"].as_string())
-            ).all()
-        )
+            return {k: int(n) for k, n in rows if k}
+
+        kinds, sent = counted(EventType.ALERT), counted(EventType.ALERT_SENT)
         c = CounterMetricFamily(
             "postiz_alerts",
             "Alerts raised, by kind, and how many were sent.",
             labels=["kind", "sent"],
         )
-        for kind in sorted(k for k in kinds if k):
-            c.add_metric([kind, "true"], float(sent.get(kind, 0)))
-            c.add_metric([kind, "false"], float(kinds[kind] - sent.get(kind, 0)))
+        for name in sorted(kinds):
+            c.add_metric([name, "true"], float(sent.get(name, 0)))
+            c.add_metric([name, "false"], float(kinds[name] - sent.get(name, 0)))
         yield c
 
 
