@@ -89,6 +89,14 @@ class Settings(BaseModel):
         le=7 * 86_400,
         description="oldest event accepted, and how long replays are remembered",
     )
+    log_format: str = Field(
+        default="auto",
+        pattern=r"^(auto|json|console)$",
+        description="json lines, readable console lines, or auto (json unless a terminal)",
+    )
+    log_level: str = Field(
+        default="INFO", pattern=r"^(?i:debug|info|warning|error|critical)$", description="level"
+    )
     breaker_threshold: int = Field(default=5, ge=1, le=100_000, description="failures in a row")
     breaker_cooldown_seconds: float = Field(default=60.0, gt=0, le=86_400)
 

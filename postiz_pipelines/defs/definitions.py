@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from dagster import Definitions
 
+from postiz_pipelines.core.observability.logs import configure_logging
 from postiz_pipelines.defs import assets as analytics
 from postiz_pipelines.defs.operations import (
     alerts_sensor,
@@ -15,6 +18,8 @@ from postiz_pipelines.defs.publish import publish_job
 from postiz_pipelines.defs.resources import PostizResource
 from postiz_pipelines.defs.scheduling import expand_schedules_job, expand_schedules_schedule
 from postiz_pipelines.defs.sensors import due_posts_sensor, lease_recovery_sensor
+
+configure_logging(fmt=os.environ.get("POSTIZ_LOG_FORMAT", "auto"))  # JSON in production
 
 defs = Definitions(
     assets=analytics.ASSETS,

@@ -44,6 +44,12 @@ class PostizResource(ConfigurableResource):  # type: ignore[type-arg]
             self._app = AppContext.from_settings(self.settings())
         return self._app
 
+    def setup_for_execution(self, context) -> None:  # type: ignore[no-untyped-def]
+        """Every log record of this run carries its run id (structured logs)."""
+        from postiz_pipelines.core.observability.logs import bind
+
+        bind(run_id=getattr(context, "run_id", None))
+
     def teardown_after_execution(self, context) -> None:  # type: ignore[no-untyped-def]
         if self._app is not None:
             self._app.close()

@@ -131,3 +131,15 @@ def test_report_of_an_empty_day_renders(app, env, tmp_path):
     with open(files["lag"], "rb") as fh:
         with Image.open(io.BytesIO(fh.read())) as img:
             assert img.size == pixel_size("lag")
+
+
+def test_loading_the_definitions_imports_no_pandas_nor_matplotlib():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, postiz_pipelines.defs.definitions\n"
+        "print(sorted(m for m in ('pandas', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
