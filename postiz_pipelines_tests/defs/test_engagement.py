@@ -3,16 +3,20 @@ TCP, materialized through Dagster; its change over time, a failing pull, a delet
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from dagster import materialize
+from PIL import Image
 from sqlalchemy import select
 
 from postiz_pipelines.cli.sandbox_accounts import connect_sandbox_accounts
 from postiz_pipelines.clock import FixedClock, SystemClock, utcnow
 from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.core.events import EventType
+from postiz_pipelines.core.media.assets import ingest
+from postiz_pipelines.core.media.storage import LocalStorage
 from postiz_pipelines.core.models import AnalyticsEvent, PostTarget
 from postiz_pipelines.core.observability.engagement import pull_engagement
 from postiz_pipelines.core.posts.create import create_post
@@ -24,35 +28,60 @@ from postiz_pipelines.defs.resources import PostizResource
 from postiz_pipelines.sandbox.engagement import EngagementSpec, default_spec
 from postiz_pipelines.settings import Settings
 
-PLATFORMS = ["bluesky", "linkedin", "mastodon", "x"]
+PLATFORMS = ["bluesky", "facebook", "instagram", "linkedin", "mastodon", "telegram", "threads", "x"]
 COUNTS = {
     "mastodon": {"likes": 3, "reposts": 1, "replies": 2},  # Mastodon has no views
     "bluesky": {"likes": 7, "reposts": 2, "replies": 0},
     "x": {"likes": 10, "reposts": 4, "replies": 1, "views": 500},
+    "linkedin": {"likes": 4, "replies": 3},  # social actions: likes and comments
+    "facebook": {"likes": 6, "views": 120},  # insights: reactions and impressions
+    "instagram": {"likes": 9, "reposts": 1, "replies": 2, "views": 300},
+    "threads": {"likes": 5, "reposts": 2, "replies": 1, "views": 90},
 }
+PULLED = set(COUNTS)
 
 
 @pytest.fixture
 def published(sandbox, embedded_env):  # type: ignore[no-untyped-def]
     url, state = sandbox
-    env = {**embedded_env, "POSTIZ_SANDBOX_URL": url}
+    env = {
+        **embedded_env,
+        "POSTIZ_SANDBOX_URL": url,
+        "POSTIZ_PUBLIC_URL": "https://posts.example",
+    }
     app = AppContext.from_settings(Settings.from_env(env))
     now = utcnow()
+    jpeg = io.BytesIO()
+    Image.new("RGB", (1080, 1080), (20, 120, 60)).save(jpeg, "JPEG")
+    storage = LocalStorage(app.media_root)
     with app.db.session() as s:
         ws = create_workspace(s, slug="acme", timezone="America/New_York", now=now)
         accounts = connect_sandbox_accounts(
             s, app.keyring, workspace=ws, sandbox_url=url, now=now, platforms=PLATFORMS
         )
+        staged = storage.stage()
+        staged.write(jpeg.getvalue())
+        image, _ = ingest(s, storage, staged, workspace_id=ws.id, filename="a.jpg", now=now)
         create_post(
             s,
             workspace=ws,
             text="How many likes? 🤔",
-            account_ids=[a.id for a in accounts],
+            account_ids=[a.id for a in accounts if a.platform != "instagram"],
             scheduled_at=None,
             now=now,
         )
+        create_post(
+            s,
+            workspace=ws,
+            text="And on Instagram? 📸",
+            media_ids=[image.id],
+            account_ids=[a.id for a in accounts if a.platform == "instagram"],
+            scheduled_at=None,
+            now=now,
+            media_root=app.media_root,
+        )
     report = publish_due(app, owner="t", clock=SystemClock())
-    assert report.count("completed") == 4, report.as_dict()
+    assert report.count("completed") == len(PLATFORMS), report.as_dict()
     with app.db.read() as s:
         targets = {t.account.platform: t for t in s.scalars(select(PostTarget))}
         remote = {p: t.remote_id for p, t in targets.items()}
@@ -73,6 +102,7 @@ def test_engagement_through_dagster_then_its_change(published, instance):
             database_url=env["POSTIZ_DATABASE_URL"],
             data_dir=env["POSTIZ_DATA_DIR"],
             sandbox_url=env["POSTIZ_SANDBOX_URL"],
+            settings_overrides={"POSTIZ_PUBLIC_URL": env["POSTIZ_PUBLIC_URL"]},
         ),
         "analytics_clock": AnalyticsClock(),
     }
@@ -87,14 +117,15 @@ def test_engagement_through_dagster_then_its_change(published, instance):
         assert rows[platform]["status"] == "ok"
         assert {m: rows[platform][m] for m in counts} == counts
         assert rows[platform]["engagement"] == sum(
-            counts[m] for m in ("likes", "reposts", "replies")
+            counts.get(m, 0) for m in ("likes", "reposts", "replies")
         )
     assert rows["mastodon"]["views"] != rows["mastodon"]["views"]  # NaN: not exposed
-    assert rows["linkedin"]["status"] == "unsupported"
+    assert rows["linkedin"]["reposts"] != rows["linkedin"]["reposts"]
+    assert rows["telegram"]["status"] == "unsupported"  # bots cannot read engagement
     [check] = result.get_asset_check_evaluations()
-    assert check.passed and check.metadata["posts_pulled"].value == 3
+    assert check.passed and check.metadata["posts_pulled"].value == len(PULLED)
     best = result.output_for_node("best_posting_times")
-    assert set(best["platform"]) == {"mastodon", "bluesky", "x"}
+    assert set(best["platform"]) == PULLED
     assert set(best["timezone"]) == {"America/New_York"} and set(best["rank"]) == {1}
 
     # later: more likes on Mastodon, one more reply on Bluesky
@@ -113,7 +144,7 @@ def test_engagement_through_dagster_then_its_change(published, instance):
                 AnalyticsEvent.event_type == EventType.ENGAGEMENT_PULLED
             )
         ).all()
-    assert len(snapshots) == 6  # three posts, pulled twice
+    assert len(snapshots) == 2 * len(PULLED)  # every post, pulled twice
 
 
 def test_a_failing_pull_and_a_deleted_post(published):
