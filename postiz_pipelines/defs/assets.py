@@ -77,9 +77,13 @@ analytics_job = define_asset_job(
 )
 
 health_schedule = ScheduleDefinition(
-    job=health_job, cron_schedule="*/15 * * * *", default_status=DefaultScheduleStatus.RUNNING
+    name="health_schedule",
+    job=health_job,
+    cron_schedule="*/15 * * * *",
+    default_status=DefaultScheduleStatus.RUNNING,
 )
 engagement_schedule = ScheduleDefinition(
+    name="engagement_schedule",
     job=engagement_job,
     cron_schedule="5,35 * * * *",
     default_status=DefaultScheduleStatus.RUNNING,

@@ -72,7 +72,7 @@ def no_reconnect_with_waiting_jobs(token_health: Any) -> AssetCheckResult:
 
 @asset_check(
     asset=token_health,
-    description=f"No active account's token lapses within {checks.TOKEN_LAPSE_HOURS:g} h "
+    description=f"No active account's token lapses within {checks.TOKEN_LAPSE_HOURS * 60:g} min "
     "(the refresh should have run).",
 )
 def tokens_are_refreshed(token_health: Any) -> AssetCheckResult:

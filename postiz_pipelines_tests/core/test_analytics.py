@@ -168,7 +168,7 @@ def test_checks_fail_on_the_world_and_pass_once_fixed(app, world):
             "held_jobs": 3,
         }
     ]
-    assert checks.tokens_refreshed(tokens).passed  # bob's 3 h is above the 2 h bound
+    assert checks.tokens_refreshed(tokens).passed  # bob's 3 h is above the 30 min bound
     assert not checks.tokens_refreshed(tokens, hours=4).passed
 
     with app.db.session() as s:

@@ -143,3 +143,27 @@ def test_loading_the_definitions_imports_no_pandas_nor_matplotlib():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_schedules_run_by_default_and_ask_for_today_and_after_midnight_yesterday():
+    from datetime import UTC, datetime
+
+    from dagster import DefaultScheduleStatus, build_schedule_context
+
+    from postiz_pipelines.defs.assets import analytics_schedule
+    from postiz_pipelines.defs.definitions import defs
+
+    for name in ("health_schedule", "engagement_schedule", "analytics_schedule"):
+        assert defs.get_schedule_def(name).default_status == DefaultScheduleStatus.RUNNING
+    assert set(defs.resolve_job_def("analytics_job").asset_layer.executable_asset_keys) >= {
+        AssetKey("publish_outcomes"),
+        AssetKey("analytics_report"),
+    }
+    noon = build_schedule_context(
+        scheduled_execution_time=datetime(2026, 11, 28, 12, 15, tzinfo=UTC)
+    )
+    assert [r.partition_key for r in analytics_schedule(noon)] == ["2026-11-28"]
+    night = build_schedule_context(
+        scheduled_execution_time=datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
+    )
+    assert [r.partition_key for r in analytics_schedule(night)] == ["2026-11-28", "2026-11-27"]

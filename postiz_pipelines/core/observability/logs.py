@@ -111,7 +111,7 @@ def configure_logging(*, fmt: str = "auto", level: str = "INFO", force: bool = F
     for old in [h for h in root.handlers if h.get_name() == "postiz"]:
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level.upper())
+    # our loggers at the chosen level; other libraries keep theirs (root stays WARNING)
     logging.getLogger("postiz_pipelines").setLevel(level.upper())
     _configured.update(fmt="json" if json_lines else "console", level=level.upper())
 
