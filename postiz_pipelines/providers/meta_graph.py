@@ -110,7 +110,15 @@ class MetaGraphProvider(Provider):
                     value = sum(v for v in value.values() if isinstance(v, int))
                 if field:
                     counts[field] = count_or_none(value)
-            out.append(Engagement(remote_id, **counts))
+            out.append(
+                Engagement(
+                    remote_id,
+                    likes=counts.get("likes"),
+                    reposts=counts.get("reposts"),
+                    replies=counts.get("replies"),
+                    views=counts.get("views"),
+                )
+            )
         return out
 
     # -- HTTP ------------------------------------------------------------------------------

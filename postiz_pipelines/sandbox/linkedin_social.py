@@ -4,7 +4,7 @@ answers ``likesSummary`` and ``commentsSummary`` from the post's engagement
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import unquote
 
 from starlette.responses import JSONResponse, Response
@@ -24,7 +24,14 @@ class SocialActionsEndpoints:
 
     if TYPE_CHECKING:
 
-        def fail(self, status: int, message: str, **kw: Any) -> HttpError: ...
+        def fail(
+            self,
+            status: int,
+            message: str,
+            *,
+            code: str | None = None,
+            service: int | None = None,
+        ) -> HttpError: ...
 
         def _member(self, call: Call) -> SandboxAccount: ...
 
