@@ -219,8 +219,10 @@ def analytics_report(
         zones = account_zones(s, list(engagement["account_id"].unique()))
         token_figures = token_summary(tokens(s, now=now))
     by_platform = engagement_by_platform(engagement)
+    first = since - timedelta(days=HISTORY_DAYS - 1)
     report = build_report(
         day,
+        days=[(first + timedelta(days=i)).strftime("%Y-%m-%d") for i in range(HISTORY_DAYS)],
         history=history,
         lags=lags,
         engagement_by_platform=by_platform,

@@ -119,9 +119,10 @@ def _nothing(ax: Axes, text: str = "no data") -> None:
     ax.set_yticks([])
 
 
-def volume_chart(history: pd.DataFrame) -> bytes:
+def volume_chart(history: pd.DataFrame, days: list[str] | None = None) -> bytes:
     """Stacked bars of published posts per day and platform; below, each platform's
-    success rate per day (gaps where nothing finished)."""
+    success rate per day (gaps where nothing finished). ``days`` is the axis (every day of
+    the window, those without posts included); default: the days of ``history``."""
     fig, (top, bottom) = _figure("volume", rows=2)
     top.set_title("Published per day")
     bottom.set_title("Success rate per day")
@@ -132,23 +133,25 @@ def volume_chart(history: pd.DataFrame) -> bytes:
     published = history.pivot_table(
         index="day", columns="platform", values="published", aggfunc="sum", fill_value=0
     ).sort_index()
-    days = list(published.index)
+    days = days or list(published.index)
+    published = published.reindex(days, fill_value=0)
     x = list(range(len(days)))
     base = [0.0] * len(days)
     for platform in published.columns:
         values = [float(v) for v in published[platform]]
         top.bar(x, values, bottom=base, label=str(platform))
         base = [b + v for b, v in zip(base, values, strict=True)]
-    top.set_xticks(x, days, rotation=30, fontsize=7)
+    labels = [d[5:] for d in days]  # MM-DD
+    top.set_xticks(x, labels, rotation=45, fontsize=7)
     top.set_ylabel("posts")
-    top.legend(fontsize=7, ncols=5, loc="upper left")
+    top.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     sums = history.groupby(["day", "platform"])[["published", "failed"]].sum()
     finished = sums["published"] + sums["failed"]
     rate = (sums["published"] / finished.where(finished > 0) * 100).unstack("platform")
     rate = rate.reindex(days)
     for platform in rate.columns:
         bottom.plot(x, list(rate[platform]), marker="o", label=str(platform))
-    bottom.set_xticks(x, days, rotation=30, fontsize=7)
+    bottom.set_xticks(x, labels, rotation=45, fontsize=7)
     bottom.set_ylim(0, 105)
     bottom.set_ylabel("%")
     return _png(fig)
@@ -209,11 +212,12 @@ def build_report(
     engagement_by_platform: pd.DataFrame,
     tables: dict[str, pd.DataFrame],
     figures: dict[str, Any] | None = None,
+    days: list[str] | None = None,
 ) -> Report:
-    """The report of ``day``: ``history`` is ``publish_outcomes`` over the days to chart,
-    ``lags`` the day's ``publish_events``."""
+    """The report of ``day``: ``history`` is ``publish_outcomes`` over ``days`` (the chart's
+    axis), ``lags`` the day's ``publish_events``."""
     charts = {
-        "volume": volume_chart(history),
+        "volume": volume_chart(history, days),
         "lag": lag_chart(lags[lags["event"] == "post_published"] if len(lags) else lags),
         "engagement": engagement_chart(engagement_by_platform),
     }
