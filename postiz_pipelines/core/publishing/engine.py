@@ -107,7 +107,9 @@ class Publisher:
                 # and its attempt row, and lease recovery resolves it; the batch goes on.
                 log.exception("job %s could not be recorded; left to lease recovery", job.id)
                 outcome = JobOutcome(job.id, "lost", job.platform, "internal")
-            log.info(
+            # a failure is worth a line at the default level; the rest is detail
+            log.log(
+                logging.WARNING if outcome.status in ("failed", "lost") else logging.DEBUG,
                 "job %s %s on %s (account %s)%s",
                 job.id,
                 outcome.status,
