@@ -3,9 +3,16 @@ offending rows in its metadata as a table."""
 
 # No `from __future__ import annotations`: Dagster inspects the annotations at runtime.
 
+import warnings
 from typing import Any
 
-from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    MetadataValue,
+    PreviewWarning,
+    asset_check,
+)
 
 from postiz_pipelines.core.observability import checks
 from postiz_pipelines.core.observability.tables import markdown_table
@@ -18,6 +25,14 @@ from postiz_pipelines.defs.analytics import (
     token_health,
 )
 from postiz_pipelines.defs.resources import PostizResource
+
+# The daily checks are partitioned like their asset (a check of one day's outcomes), which
+# Dagster marks as a preview feature; only that notice is silenced.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Specifying a partitions_def on an AssetCheckSpec is currently in preview",
+    category=PreviewWarning,
+)
 
 
 def _result(

@@ -61,6 +61,8 @@ LISTED_TYPES = {"TEXT": "TEXT_POST", "CAROUSEL": "CAROUSEL_ALBUM"}
 class ThreadsSandbox(InsightsEndpoints, MetaGraphSandbox):
     """See the module docstring."""
 
+    graph_versions: ClassVar[tuple[str, ...]] = ("v1.0",)
+
     name: ClassVar[str] = "threads"
     insight_metrics: ClassVar[dict[str, str]] = {
         "views": "views",
@@ -113,7 +115,10 @@ class ThreadsSandbox(InsightsEndpoints, MetaGraphSandbox):
             return JSONResponse(select_fields(user, params, "id"))
         container = self.container(node_id, account)
         if container is not None:
-            body = {"id": container.id, "status": self.container_status(container, consume=True)}
+            body: dict[str, str | None] = {
+                "id": container.id,
+                "status": self.container_status(container, consume=True),
+            }
             if body["status"] == "ERROR":
                 body["error_message"] = container.error
             return JSONResponse(select_fields(body, params, "id,status"))
