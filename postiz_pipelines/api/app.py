@@ -27,6 +27,8 @@ from postiz_pipelines.api.routes import (
     health,
     media,
     media_files,
+    metrics,
+    platform_webhooks,
     posts,
     schedules,
     tokens,
@@ -137,6 +139,8 @@ def create_app(
         deadletter,
         webhooks,
         worker,
+        metrics,
+        platform_webhooks,
     ):
         app.include_router(module.router)
         app.state.api_routes += [r for r in module.router.routes if isinstance(r, APIRoute)]

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 from dagster import BetaWarning, Definitions
 
-from postiz_pipelines.defs.assets import (
-    account_token_health,
-    analytics_job,
-    analytics_schedule,
-    failure_rate_is_low,
-    health_job,
-    health_schedule,
-    no_overdue_jobs,
-    publishing_daily_report,
-    queue_health,
-    tokens_are_refreshed,
-)
+from postiz_pipelines.core.observability.logs import configure_logging
+from postiz_pipelines.defs import assets as analytics
 from postiz_pipelines.defs.operations import (
     alerts_sensor,
     expiring_tokens_sensor,
@@ -40,16 +31,17 @@ warnings.filterwarnings(
     category=BetaWarning,
 )
 
+configure_logging(fmt=os.environ.get("POSTIZ_LOG_FORMAT", "auto"))  # JSON in production
+
 defs = Definitions(
-    assets=[publishing_daily_report, account_token_health, queue_health],
-    asset_checks=[failure_rate_is_low, tokens_are_refreshed, no_overdue_jobs],
+    assets=analytics.ASSETS,
+    asset_checks=analytics.CHECKS,
     jobs=[
         publish_job,
         expand_schedules_job,
         refresh_tokens_job,
         instance_limits_job,
-        analytics_job,
-        health_job,
+        *analytics.JOBS,
     ],
     sensors=[
         due_posts_sensor,
@@ -60,9 +52,8 @@ defs = Definitions(
     ],
     schedules=[
         expand_schedules_schedule,
-        analytics_schedule,
-        health_schedule,
         instance_limits_schedule,
+        *analytics.SCHEDULES,
     ],
-    resources={"postiz": PostizResource()},
+    resources={"postiz": PostizResource(), **analytics.RESOURCES},
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from postiz_pipelines.core.context import AppContext
@@ -43,6 +43,12 @@ class PostizResource(ConfigurableResource):  # type: ignore[type-arg]
         if self._app is None:
             self._app = AppContext.from_settings(self.settings())
         return self._app
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Every log record of this run carries its run id (structured logs)."""
+        from postiz_pipelines.core.observability.logs import bind
+
+        bind(run_id=getattr(context, "run_id", None))
 
     def teardown_after_execution(self, context) -> None:  # type: ignore[no-untyped-def]
         if self._app is not None:

@@ -25,6 +25,7 @@ else ``<base_url>/video`` (the sandbox's layout).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -56,6 +57,7 @@ from postiz_pipelines.providers.atproto import (
 from postiz_pipelines.providers.base import (
     AccountCredentials,
     Capabilities,
+    Engagement,
     IdempotencyMode,
     MediaLimits,
     PostContent,
@@ -63,6 +65,7 @@ from postiz_pipelines.providers.base import (
     PublishResult,
     RateLimit,
     RemotePost,
+    count_or_none,
     json_body,
     json_object,
     retry_after_seconds,
@@ -82,6 +85,7 @@ REVOKED_CODES = frozenset({"AccountTakedown", "AccountDeactivated", "AccountSusp
 EXPIRED_CODES = frozenset({"ExpiredToken", "InvalidToken"})
 # Which call failed decides the class of a 400: a blob or video, a record, or a session.
 RECORD, READ = "record", "read"
+GET_POSTS_MAX = 25  # app.bsky.feed.getPosts takes at most 25 URIs
 
 CAPABILITIES = Capabilities(
     platform=PLATFORM,
@@ -114,6 +118,7 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
     """
 
     capabilities: ClassVar[Capabilities] = CAPABILITIES
+    supports_engagement: ClassVar[bool] = True
     default_base_url: ClassVar[str] = "https://bsky.social"
 
     def __init__(
@@ -219,6 +224,40 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
         created = parse_time(found["value"].get("createdAt"))
         url = f"https://bsky.app/profile/{did}/post/{rkey}"
         return RemotePost(str(found["uri"]), url, text, created)
+
+    async def engagement(
+        self, account: AccountCredentials, remote_ids: Sequence[str]
+    ) -> list[Engagement]:
+        """``app.bsky.feed.getPosts`` (25 URIs a call): like, repost (quotes included) and
+        reply counts; a URI missing from the answer is a deleted post."""
+        found: dict[str, dict[str, Any]] = {}
+        ids = list(remote_ids)
+        for i in range(0, len(ids), GET_POSTS_MAX):
+            params = [("uris", uri) for uri in ids[i : i + GET_POSTS_MAX]]
+            response = await self._send(
+                "GET", account, "/xrpc/app.bsky.feed.getPosts", params=params
+            )
+            posts = self._expect(response, READ).get("posts")
+            for post in posts if isinstance(posts, list) else []:
+                if isinstance(post, dict) and post.get("uri"):
+                    found[str(post["uri"])] = post
+        out = []
+        for uri in ids:
+            post = found.get(uri)
+            if post is None:
+                out.append(Engagement(uri, found=False))
+                continue
+            reposts = count_or_none(post.get("repostCount"))
+            quotes = count_or_none(post.get("quoteCount"))
+            out.append(
+                Engagement(
+                    uri,
+                    likes=count_or_none(post.get("likeCount")),
+                    reposts=None if reposts is None else reposts + (quotes or 0),
+                    replies=count_or_none(post.get("replyCount")),
+                )
+            )
+        return out
 
     # -- steps -------------------------------------------------------------------------
     async def _did(self, account: AccountCredentials) -> str:

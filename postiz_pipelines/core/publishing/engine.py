@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import structlog
+
 from postiz_pipelines.clock import Clock
 from postiz_pipelines.core.db import Database
 from postiz_pipelines.core.models import PublishJob
@@ -91,6 +93,13 @@ class Publisher:
         renewer = asyncio.create_task(self._renew_leases(held))
 
         async def one(job: PublishJob) -> None:
+            # every log record of this job (this task's context) names it
+            structlog.contextvars.bind_contextvars(
+                job_id=job.id,
+                workspace_id=job.workspace_id,
+                platform=job.platform,
+                account_id=job.account_id,
+            )
             try:
                 outcome = await self._wait_then_publish(job, sem)
             except Exception:
@@ -98,6 +107,16 @@ class Publisher:
                 # and its attempt row, and lease recovery resolves it; the batch goes on.
                 log.exception("job %s could not be recorded; left to lease recovery", job.id)
                 outcome = JobOutcome(job.id, "lost", job.platform, "internal")
+            # a failure is worth a line at the default level; the rest is detail
+            log.log(
+                logging.WARNING if outcome.status in ("failed", "lost") else logging.DEBUG,
+                "job %s %s on %s (account %s)%s",
+                job.id,
+                outcome.status,
+                job.platform,
+                job.account_id,
+                f": {outcome.error_class}" if outcome.error_class else "",
+            )
             held.discard(job.id)
             report.outcomes.append(outcome)
 
