@@ -175,7 +175,7 @@ class Provider(ABC):
         clock: Clock | None = None,
     ) -> None:
         # ``http`` may be None for validation-only use (creating a post checks every target).
-        self.http = http  # type: ignore[assignment]
+        self.http: httpx.AsyncClient = http  # type: ignore[assignment]
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         # Reset headers are read against the caller's clock, the one retries are scheduled on.
         self.clock: Clock = clock or SystemClock()
@@ -217,8 +217,20 @@ class Provider(ABC):
     async def find_recent(
         self, account: AccountCredentials, *, since: datetime, text: str, idempotency_key: str
     ) -> RemotePost | None:
-        """A read-only look for a post we may have made; None when not found or not possible."""
+        """A read-only look for a post we may have made (the engine's read-back).
+
+        Called only when ``reads_back()`` is true, after an attempt whose outcome is unknown
+        and before any further publish. Returns the post when it is live, None when the look
+        succeeded and found nothing. A look that could not be made raises a
+        ``ProviderError`` (never None): the engine then looks again later, and never
+        publishes blind.
+        """
         return None
+
+    @classmethod
+    def reads_back(cls) -> bool:
+        """Whether this platform's ``find_recent`` really looks (the subclass implements it)."""
+        return cls.find_recent is not Provider.find_recent
 
 
 def validate_against(caps: Capabilities, content: PostContent, text_limit: int) -> list[Problem]:
