@@ -34,7 +34,23 @@ from postiz_pipelines.core.models import (
     TargetStatus,
 )
 from postiz_pipelines.core.publishing.queue import enqueue, new_job_row
+from postiz_pipelines.core.publishing.readback import (
+    Action,
+    AttemptHistory,
+    Plan,
+    after_publish_error,
+    after_readback_error,
+    plan_attempt,
+)
 from postiz_pipelines.core.publishing.runner import publish_due
+from postiz_pipelines.errors import (
+    AuthRevoked,
+    ContentRejected,
+    OutcomeUnknown,
+    PartiallyPublished,
+    TransientError,
+)
+from postiz_pipelines.providers.base import IdempotencyMode
 from postiz_pipelines.sandbox import FaultSpec, SandboxState, SandboxTransport, create_app
 from postiz_pipelines.settings import Settings
 
@@ -365,3 +381,96 @@ def test_mastodon_nothing_found_at_the_end_is_dead_lettered_as_not_published(
     assert "not published" in (failed.last_error or "")
     assert "may be live" not in (failed.last_error or "")
     assert attempts(app, job_id)[-1].readback == "absent"
+
+
+# -- the rule's decisions, on attempts and errors alone ------------------------------------
+
+
+def att(no: int, outcome: str, readback: str | None = None, error: str | None = None):  # type: ignore[no-untyped-def]
+    return PublishAttempt(
+        attempt_no=no, outcome=outcome, readback=readback, error_class=error, error_message=error
+    )
+
+
+def test_history_reads_attempts_oldest_first_whatever_their_order() -> None:
+    U, F, S = AttemptOutcome.UNCERTAIN, AttemptOutcome.FAILED, AttemptOutcome.SUCCEEDED
+    assert AttemptHistory.of([]) == AttemptHistory(False, 0, 1)
+    # an unknown outcome, then two failed looks: still unresolved, two failures in a row
+    h = AttemptHistory.of(
+        [att(3, F, "failed"), att(1, U, error="outcome_unknown"), att(2, F, "failed")]
+    )
+    assert (h.unresolved, h.failed_readbacks, h.next_attempt_no) == (True, 2, 4)
+    assert h.last_publish_error_class == "outcome_unknown"  # not the read-backs' errors
+    # a look that found nothing resolves it; the same attempt's own publish may open it again
+    assert not AttemptHistory.of([att(1, U), att(2, F, "absent", "transient")]).unresolved
+    assert AttemptHistory.of([att(1, U), att(2, U, "absent")]).unresolved
+    assert not AttemptHistory.of([att(1, U), att(2, S, "found")]).unresolved
+
+
+@pytest.mark.parametrize(
+    ("mode", "reads_back", "unresolved", "publishes", "plan"),
+    [
+        (IdempotencyMode.LOOKUP, True, False, 1, Plan.PUBLISH),
+        (IdempotencyMode.LOOKUP, True, True, 1, Plan.READ_THEN_PUBLISH),
+        (IdempotencyMode.LOOKUP, True, True, 4, Plan.READ_ONLY),
+        (IdempotencyMode.NATIVE_KEY, True, True, 2, Plan.PUBLISH),  # the key makes it safe
+        (IdempotencyMode.NATIVE_KEY, True, True, 4, Plan.READ_ONLY),
+        (IdempotencyMode.NATIVE_KEY, False, True, 4, None),  # Discord: nothing left to do
+        (IdempotencyMode.NONE, False, False, 4, None),
+    ],
+)
+def test_the_plan_of_the_next_attempt(mode, reads_back, unresolved, publishes, plan) -> None:  # type: ignore[no-untyped-def]
+    history = AttemptHistory(unresolved, 0, publishes + 1)
+    got = plan_attempt(
+        history, mode=mode, reads_back=reads_back, publishes=publishes, max_attempts=4
+    )
+    assert got == plan
+
+
+def test_verdicts_after_a_failed_publish() -> None:
+    unknown = OutcomeUnknown("no answer", platform="p")
+
+    def verdict(
+        exc, mode=IdempotencyMode.NATIVE_KEY, reads_back=True, publishes=4, unresolved=True
+    ):  # type: ignore[no-untyped-def]
+        return after_publish_error(
+            exc,
+            platform="p",
+            mode=mode,
+            reads_back=reads_back,
+            publishes=publishes,
+            max_attempts=4,
+            unresolved=unresolved,
+        )
+
+    assert verdict(unknown, publishes=2).action == Action.RETRY
+    assert verdict(unknown).action == Action.READ_BACK  # spent: look once more, alone
+    # a refusal after an unknown outcome: look before the dead letter, too
+    assert verdict(ContentRejected("dup", platform="p"), publishes=2).action == Action.READ_BACK
+    discord = verdict(unknown, reads_back=False)
+    assert (discord.action, discord.error_class) == (Action.FAIL, "uncertain_outcome")
+    assert "may be live" in discord.reason
+    x = verdict(unknown, mode=IdempotencyMode.NONE, reads_back=False, publishes=1)
+    assert (x.action, x.error_class) == (Action.FAIL, "uncertain_outcome")
+    plain = verdict(TransientError("503", platform="p"), unresolved=False)
+    assert (plain.action, plain.error_class) == (Action.FAIL, "transient")
+    assert "may be live" not in plain.reason and "attempts exhausted (4/4)" in plain.reason
+    cut = PartiallyPublished(platform="p", remote_id="r1", item=1, cause=unknown)
+    assert verdict(cut).action == Action.FAIL  # what went out is known: never read back
+
+
+def test_verdicts_after_a_failed_read_back() -> None:
+    down = TransientError("503", platform="p")
+    again = after_readback_error(down, platform="p", failed_readbacks=3, max_attempts=4)
+    assert (again.action, again.error_class, again.nth_retry) == (
+        Action.RETRY,
+        "readback_failed",
+        3,
+    )
+    spent = after_readback_error(down, platform="p", failed_readbacks=4, max_attempts=4)
+    forbidden = after_readback_error(
+        AuthRevoked("gone", platform="p"), platform="p", failed_readbacks=1, max_attempts=4
+    )
+    for v in (spent, forbidden):
+        assert (v.action, v.error_class) == (Action.FAIL, "uncertain_outcome")
+        assert "may be live" in v.reason
