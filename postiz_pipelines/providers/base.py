@@ -134,7 +134,14 @@ class Provider(ABC):
     async def find_recent(
         self, account: AccountCredentials, *, since: datetime, text: str, idempotency_key: str
     ) -> RemotePost | None:
-        """A read-only look for a post we may have made; None when not found or not possible."""
+        """A read-only look for a post we may have made (the engine's read-back).
+
+        Called only when ``reads_back()`` is true, after an attempt whose outcome is unknown
+        and before any further publish. Returns the post when it is live, None when the look
+        succeeded and found nothing. A look that could not be made raises a
+        ``ProviderError`` (never None): the engine then looks again later, and never
+        publishes blind.
+        """
         return None
 
     async def engagement(
@@ -147,6 +154,11 @@ class Provider(ABC):
         raise ProviderError(
             f"{self.platform} does not expose engagement counts", platform=self.platform
         )
+
+    @classmethod
+    def reads_back(cls) -> bool:
+        """Whether this platform's ``find_recent`` really looks (the subclass implements it)."""
+        return cls.find_recent is not Provider.find_recent
 
 
 # -- helpers shared by provider modules ------------------------------------------------

@@ -14,7 +14,8 @@ Never post twice: every record is created at a record key derived from the idemp
 key (``atproto.record_key_for``; thread items use ``{key}:{i}``). When the PDS answers
 that the record exists (400 ``RecordAlreadyExists``, or 500 on PDS versions before that
 error), or fails with a 5xx, the provider reads the record at that key with ``getRecord``
-and, when it holds the same text, takes it as the post it made.
+and, when it holds the same text, takes it as the post it made. When the record exists but
+that read fails, the outcome is unknown (``OutcomeUnknown``, retried), never a refusal.
 
 Video goes through the video service: ``getServiceAuth`` (aud ``did:web:<PDS host>``, lxm
 ``com.atproto.repo.uploadBlob``), ``uploadVideo``, then ``getJobStatus`` until the job
@@ -310,8 +311,18 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
             raise error
         try:
             existing = await self._get_record(account, did, rkey)
-        except ProviderError:
-            raise error from None
+        except ProviderError as exc:
+            if error.code != "RecordAlreadyExists":
+                raise error from None  # a 5xx, and the PDS still failing: retry as it was
+            # A record stands at our key and could not be read: whether it is this post is
+            # unknown, never a refusal. A retry with the same key reads it again.
+            raise OutcomeUnknown(
+                f"{PLATFORM}: {error.message}; reading the record at {rkey} back failed: "
+                f"{exc.message}",
+                platform=PLATFORM,
+                status=exc.status,
+                code=exc.code,
+            ) from None
         if existing is None:
             raise error
         if existing["value"].get("text") != record["text"]:

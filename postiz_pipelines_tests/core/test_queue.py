@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from postiz_pipelines.core.models import JobStatus, PublishJob
-from postiz_pipelines.core.publishing import queue
+from postiz_pipelines.core.publishing import dispatch, queue
 from postiz_pipelines.errors import Conflict
 
 
@@ -155,8 +155,8 @@ def test_due_groups_one_per_partition_with_stable_batch_keys(app, make, clock):
     make.jobs(other, acc2, 1, run_at=now + timedelta(hours=2))
 
     with app.db.read() as s:
-        first = queue.due_groups(s, now=now, lookahead=timedelta(seconds=60))
-        second = queue.due_groups(s, now=now, lookahead=timedelta(seconds=60))
+        first = dispatch.due_groups(s, now=now, lookahead=timedelta(seconds=60))
+        second = dispatch.due_groups(s, now=now, lookahead=timedelta(seconds=60))
 
     assert {(g.workspace_slug, g.platform, len(g.job_ids)) for g in first} == {
         ("acme", "mastodon", 3),
@@ -168,9 +168,11 @@ def test_due_groups_one_per_partition_with_stable_batch_keys(app, make, clock):
         for g in first:
             queue.mark_queued(s, g.job_ids, now=now)
     with app.db.read() as s:
-        assert queue.due_groups(s, now=now, lookahead=timedelta(seconds=60)) == []
+        assert dispatch.due_groups(s, now=now, lookahead=timedelta(seconds=60)) == []
         # a run that never came: asked for again, under a new key
-        again = queue.due_groups(s, now=now + queue.QUEUED_TIMEOUT, lookahead=timedelta(seconds=60))
+        again = dispatch.due_groups(
+            s, now=now + dispatch.QUEUED_TIMEOUT, lookahead=timedelta(seconds=60)
+        )
     assert {g.workspace_slug for g in again} == {"acme", "other"}
     assert not {g.batch_key for g in again} & {g.batch_key for g in first}
 

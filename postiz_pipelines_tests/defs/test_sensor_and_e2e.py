@@ -11,8 +11,7 @@ from sqlalchemy import select
 
 from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.core.models import JobStatus, Post, PostStatus, PublishAttempt, PublishJob
-from postiz_pipelines.core.publishing.dispatch import run_key
-from postiz_pipelines.core.publishing.queue import due_groups
+from postiz_pipelines.core.publishing.dispatch import due_groups, run_key
 from postiz_pipelines.defs.partitions import WORKSPACES
 from postiz_pipelines.defs.publish import publish_job
 from postiz_pipelines.defs.sensors import due_posts_sensor

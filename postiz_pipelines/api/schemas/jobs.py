@@ -6,6 +6,7 @@ from pydantic import Field
 
 from postiz_pipelines.api.schemas.base import Id, In, Instant, Out, iso
 from postiz_pipelines.core.models import PublishAttempt, PublishJob
+from postiz_pipelines.core.publishing.deadletter import may_be_live
 
 
 class RetryIn(In):
@@ -33,6 +34,10 @@ class JobOut(Out):
     next_attempt_at: str
     last_error: str | None
     last_error_class: str | None
+    may_be_live: bool = Field(
+        description="a dead-lettered job whose post is or may be on the platform: check it "
+        "before requeueing (force=true) or canceling"
+    )
     remote_id: str | None
     completed_at: str | None
 
@@ -51,6 +56,7 @@ class JobOut(Out):
             next_attempt_at=j.next_attempt_at.isoformat(),
             last_error=j.last_error,
             last_error_class=j.last_error_class,
+            may_be_live=may_be_live(j),
             remote_id=j.remote_id,
             completed_at=iso(j.completed_at),
         )
@@ -76,6 +82,9 @@ class AttemptOut(Out):
     remote_id: str | None
     remote_url: str | None
     duration_ms: int | None
+    readback: str | None = Field(
+        description="what a read-back made before publishing learnt: absent, found or failed"
+    )
 
     @classmethod
     def of(cls, a: PublishAttempt, j: PublishJob) -> AttemptOut:
@@ -94,6 +103,7 @@ class AttemptOut(Out):
             remote_id=a.remote_id,
             remote_url=a.remote_url,
             duration_ms=a.duration_ms,
+            readback=a.readback,
         )
 
 
