@@ -79,7 +79,43 @@ class Settings(BaseModel):
     webhook_allow_private: bool = Field(
         default=False, description="allow webhooks to private addresses"
     )
+    api_write_limit: int = Field(
+        default=120, ge=1, le=1_000_000, description="writes per user per window (API)"
+    )
+    api_write_window_seconds: float = Field(default=60.0, gt=0, le=86_400)
     alert_webhook_url: SecretStr | None = Field(default=None, description="POSTed on new alerts")
+    # incoming platform webhooks (POST /api/postiz/webhooks/{platform}); unset: refused
+    meta_app_secret: SecretStr | None = Field(
+        default=None,
+        description="Meta app secret: X-Hub-Signature-256 (Facebook, Instagram, Threads)",
+    )
+    meta_webhook_verify_token: SecretStr | None = Field(
+        default=None, description="the verify token of Meta's hub.challenge subscription GET"
+    )
+    slack_signing_secret: SecretStr | None = Field(default=None, description="Slack v0 signing")
+    x_consumer_secret: SecretStr | None = Field(
+        default=None, description="X app consumer secret: Account Activity CRC and signatures"
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, description="X-Telegram-Bot-Api-Secret-Token set with setWebhook"
+    )
+    discord_public_key: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{64}$", description="Discord app Ed25519 key (hex)"
+    )
+    inbound_webhook_max_age_seconds: int = Field(
+        default=86_400,
+        ge=60,
+        le=7 * 86_400,
+        description="oldest event accepted, and how long replays are remembered",
+    )
+    log_format: str = Field(
+        default="auto",
+        pattern=r"^(auto|json|console)$",
+        description="json lines, readable console lines, or auto (json unless a terminal)",
+    )
+    log_level: str = Field(
+        default="INFO", pattern=r"^(?i:debug|info|warning|error|critical)$", description="level"
+    )
     breaker_threshold: int = Field(default=5, ge=1, le=100_000, description="failures in a row")
     breaker_cooldown_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
@@ -115,7 +151,9 @@ class Settings(BaseModel):
                 field = str(err["loc"][0]) if err["loc"] else "?"
                 var = f"{PREFIX}{field.upper()}"
                 shown = (
-                    "<secret>" if ("key" in field or "secret" in field) else repr(values.get(field))
+                    "<secret>"
+                    if ("key" in field or "secret" in field or "token" in field)
+                    else repr(values.get(field))
                 )
                 problems.append(f"{var}={shown}: {err['msg']}")
             raise ConfigError("invalid settings: " + "; ".join(problems)) from None

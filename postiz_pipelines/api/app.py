@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from postiz_pipelines.api import problems
+from postiz_pipelines.api import openapi, problems
 from postiz_pipelines.api.deps import ApiState
 from postiz_pipelines.api.docs import install_docs
 from postiz_pipelines.api.problems import problem_response
@@ -26,6 +27,8 @@ from postiz_pipelines.api.routes import (
     health,
     media,
     media_files,
+    metrics,
+    platform_webhooks,
     posts,
     schedules,
     tokens,
@@ -111,11 +114,13 @@ def create_app(
         app=app_context,
         clock=clock or SystemClock(),
         transport=transport,
-        write_limiter=RateLimiter(write_limit or RateSpec()),
+        write_limiter=RateLimiter(write_limit or RateSpec.from_settings(app_context.settings)),
         storage=LocalStorage(media_root or app_context.media_root),
         max_upload_bytes=max_upload_bytes,
     )
+    app.state.api_routes = []  # every operation, for the 405's Allow and the document
     problems.install(app)
+    openapi.install(app)
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Any, exc: BodyTooLarge) -> Any:
@@ -134,8 +139,11 @@ def create_app(
         deadletter,
         webhooks,
         worker,
+        metrics,
+        platform_webhooks,
     ):
         app.include_router(module.router)
+        app.state.api_routes += [r for r in module.router.routes if isinstance(r, APIRoute)]
     app.add_middleware(
         BodyLimit,
         default=max_json_bytes,

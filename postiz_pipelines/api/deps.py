@@ -80,6 +80,14 @@ class Caller:
         if not auth.role_allows(have, role):
             raise forbidden(f"your role in this workspace is {have}; this needs {role} or higher")
 
+    def require_somewhere(self, role: Role, action: str) -> None:
+        """403 unless the caller holds ``role`` or higher in at least one workspace: the
+        rule for actions that belong to no workspace (creating one, issuing a token)."""
+        if not any(auth.role_allows(have, role) for have in self.roles.values()):
+            highest = max(self.roles.values(), key=auth.ROLE_RANK.__getitem__, default=None)
+            held = f"your highest role is {highest}" if highest else "you belong to no workspace"
+            raise forbidden(f"{action} needs the {role} role in some workspace; {held}")
+
 
 def bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")

@@ -6,6 +6,10 @@ waits on the unique index (PostgreSQL) or the write lock (SQLite) and then finds
 committed record, whose answer it replays. A request that fails rolls back its record
 with everything else, so a failed attempt does not use the key up. The same key with a
 different request body is refused (422). Records live for 24 hours.
+
+Routes take ``IdempotentDep`` (the writing caller, the key and the request's path) and hand
+it their work: ``return idem.run(work, body=...)``; ``body`` is what identifies the request
+(the parsed body, minus anything that must not be stored).
 """
 
 from __future__ import annotations
@@ -13,15 +17,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from postiz_pipelines.api.deps import ApiState, Caller
+from postiz_pipelines.api.deps import ApiState, Caller, State, WriterDep
 from postiz_pipelines.core.ids import new_id
 from postiz_pipelines.core.models import IdempotencyRecord
 from postiz_pipelines.errors import Problem, ValidationFailed
@@ -29,6 +35,7 @@ from postiz_pipelines.errors import Problem, ValidationFailed
 TTL = timedelta(hours=24)
 HEADER = "Idempotency-Key"
 Work = Callable[[Session], tuple[int, dict[str, Any]]]
+IdemKey = Annotated[str | None, Header(alias=HEADER, max_length=200)]
 
 
 def fingerprint(method: str, path: str, body: Any) -> str:
@@ -107,3 +114,34 @@ def _lookup(s: Session, user_id: str, key: str) -> IdempotencyRecord | None:
             IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
         )
     )
+
+
+@dataclass(frozen=True)
+class Idempotent:
+    """One write request's runner: its state, writing caller, ``Idempotency-Key`` and path."""
+
+    st: ApiState
+    caller: Caller
+    key: str | None
+    method: str
+    path: str
+
+    def run(self, work: Work, *, body: Any) -> JSONResponse:
+        """``work`` in a write transaction, once per (caller, key); ``body`` identifies the
+        request (the same key with another body is refused)."""
+        return run(
+            self.st, self.caller, self.key, method=self.method, path=self.path, body=body, work=work
+        )
+
+    def refuse_key(self, reason: str) -> None:
+        """422 when a key was sent to an endpoint whose answer must not be stored."""
+        if self.key is not None:
+            raise ValidationFailed(Problem(HEADER, f"is not accepted here: {reason}"))
+
+
+def idempotent(request: Request, st: State, caller: WriterDep, key: IdemKey = None) -> Idempotent:
+    """The dependency behind ``IdempotentDep`` (the caller's write budget is spent once)."""
+    return Idempotent(st, caller, key, request.method, request.url.path)
+
+
+IdempotentDep = Annotated[Idempotent, Depends(idempotent)]

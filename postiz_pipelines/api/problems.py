@@ -17,7 +17,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from postiz_pipelines.api.jsonable import jsonable
 from postiz_pipelines.core.media.storage import UploadTooLarge
 from postiz_pipelines.errors import (
     ConfigError,
@@ -102,18 +104,8 @@ def problem_response(
     if instance:
         body["instance"] = instance
     if problems:
-        body["problems"] = [_jsonable(p.as_dict()) for p in problems]
+        body["problems"] = [jsonable(p.as_dict()) for p in problems]
     return JSONResponse(body, status_code=status, headers=headers, media_type=MEDIA_TYPE)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
 
 
 # Tagged unions put the tag into an error's location (``schedule.recurring.cron``); the
@@ -181,6 +173,17 @@ def api_field_names(names: Mapping[str, str]) -> Iterator[None]:
         ) from None
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (for a 405's ``Allow``): each
+    method is its own route, and the router's 405 names only the first that matched."""
+    methods: set[str] = set()
+    for route in getattr(request.app.state, "api_routes", ()):
+        match, _ = route.matches(request.scope)
+        if match in (Match.FULL, Match.PARTIAL):
+            methods |= set(route.methods or ())
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem+json answer."""
 
@@ -242,7 +245,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
-        return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            if methods := allowed_methods(request):
+                headers["Allow"] = ", ".join(methods)
+            detail = f"{request.method} is not allowed here; allowed: {headers.get('Allow', '')}"
+        return problem_response(exc.status_code, detail, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
+from postiz_pipelines.settings import Settings
+
 
 @dataclass(frozen=True)
 class RateSpec:
@@ -20,6 +22,11 @@ class RateSpec:
 
     requests: int = 120
     per_seconds: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RateSpec:
+        """The per-user write limit: POSTIZ_API_WRITE_LIMIT per POSTIZ_API_WRITE_WINDOW_SECONDS."""
+        return cls(settings.api_write_limit, settings.api_write_window_seconds)
 
 
 class RateLimiter:

@@ -92,11 +92,24 @@ def write(env: Env) -> Iterator[Any]:
         yield session
 
 
+def _configure_logging() -> None:
+    """Structured logs for a real invocation (tests pass their own ``Env`` and skip this)."""
+    from postiz_pipelines.core.observability.logs import configure_from_settings, configure_logging
+    from postiz_pipelines.errors import ConfigError
+    from postiz_pipelines.settings import Settings
+
+    try:
+        configure_from_settings(Settings.from_env())
+    except ConfigError:  # the command reports the bad setting itself
+        configure_logging()
+
+
 @click.group()
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Publish and schedule social-media posts with Dagster."""
     if ctx.obj is None:
+        _configure_logging()
         ctx.obj = Env()
     ctx.call_on_close(ctx.obj.close)
 

@@ -31,7 +31,7 @@ def _at(value: str | None, env: Env) -> Any:
 @handles_errors
 def posts_show(env: Env, post_id: str, as_json: bool) -> None:
     """One post and its targets."""
-    from postiz_pipelines.api.schemas import PostOut
+    from postiz_pipelines.api.schemas.posts import PostOut
     from postiz_pipelines.core.posts.manage import get_post
 
     with env.app.db.read() as s:
@@ -101,6 +101,8 @@ def posts_cancel(env: Env, post_id: str, as_json: bool) -> None:
 
 
 def job_row(j: Any) -> dict[str, Any]:
+    from postiz_pipelines.core.publishing.deadletter import may_be_live
+
     return {
         "id": j.id,
         "post_id": j.post_id,
@@ -108,6 +110,7 @@ def job_row(j: Any) -> dict[str, Any]:
         "status": j.status,
         "attempts": j.attempts,
         "error_class": j.last_error_class or "",
+        "may_be_live": "yes" if may_be_live(j) else "",
         "error": (j.last_error or "")[:80],
         "next_attempt_at": j.next_attempt_at.isoformat(),
     }
@@ -191,7 +194,8 @@ def dead_letter_list(env: Env, workspace_ref: str | None, limit: int, as_json: b
             else [w.id for w in list_workspaces(s)]
         )
         rows = [job_row(j) for j in list_dead_letter(s, workspace_ids=ids, limit=limit).jobs]
-    emit(rows, as_json, ["id", "post_id", "platform", "attempts", "error_class", "error"])
+    columns = ["id", "post_id", "platform", "attempts", "error_class", "may_be_live", "error"]
+    emit(rows, as_json, columns)
 
 
 @dead_letter.command("requeue")

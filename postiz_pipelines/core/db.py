@@ -74,7 +74,7 @@ def insert_ignoring_conflicts(
     """INSERT ... ON CONFLICT (``on``) DO NOTHING on either backend; returns rows inserted."""
     if not rows:
         return 0
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
@@ -85,6 +85,7 @@ def insert_ignoring_conflicts(
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:
+    """Whether the engine (or the session's bind) speaks PostgreSQL (row locks, ON CONFLICT)."""
     bind = (
         engine_or_session.get_bind()
         if isinstance(engine_or_session, Session)
@@ -119,10 +120,6 @@ class Database:
         """A read-only session (on SQLite it takes no write lock)."""
         with self._reader() as session:
             yield session
-
-    def open_session(self) -> Session:
-        """A session whose transactions the caller manages."""
-        return self._writer()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -23,6 +23,9 @@ class EventType(StrEnum):
     OCCURRENCE_MISSED = "occurrence_missed"
     EVERGREEN_SLOT_SKIPPED = "evergreen_slot_skipped"
     ALERT = "alert"
+    ALERT_SENT = "alert_sent"  # an alert's webhook delivery succeeded
+    ENGAGEMENT_PULLED = "engagement_pulled"  # one post's counts, as its platform reported them
+    ENGAGEMENT_PULL_FAILED = "engagement_pull_failed"  # one account's pull failed
 
 
 def record_event(

@@ -1,6 +1,19 @@
 """SQLAlchemy 2 typed models of the app database (SQLite and PostgreSQL).
 
 Times are stored in UTC (``UTCDateTime``); soft-deleted rows carry ``deleted_at``.
+
+Which time is which, from the request to the platform call:
+
+- ``Post.scheduled_at`` is the post's requested instant: the API's ``scheduledAt`` and the
+  CLI's ``--at``, read in the given zone (else the workspace's) and stored in UTC. Code that
+  has just parsed it calls it ``scheduled_at`` too.
+- ``Schedule.run_at`` is the same instant for a single schedule (recurring and evergreen
+  schedules have rules and slots instead, and ``expanded_until``: how far jobs exist).
+- ``PublishJob.run_at`` is the instant one job is due, in UTC: the post's ``scheduled_at``,
+  or one occurrence of a recurring schedule, or one account's posting slot (``next_slot``).
+  It never moves once the job exists, except when a person reschedules the post.
+- ``PublishJob.next_attempt_at`` is when the job may next be claimed: ``run_at`` at first,
+  then the retry time (backoff, a platform's ``Retry-After``, a throttle or open breaker).
 The hot queries each have an index: due jobs by (status, next_attempt_at), a partition's
 due jobs by (workspace, platform, status, next_attempt_at), accounts by token expiry, and
 a workspace's posts by time. Partial indexes are declared for PostgreSQL and SQLite alike.
@@ -130,7 +143,15 @@ class AttemptOutcome(StrEnum):
     SENDING = "sending"  # intent written, platform call under way
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-    UNCERTAIN = "uncertain"  # the process died while sending; resolved by recovery
+    UNCERTAIN = "uncertain"  # the call may have reached the platform (drop, timeout, death)
+
+
+class ReadBack(StrEnum):
+    """What an attempt's read-back (a look at the account's recent posts) learnt."""
+
+    ABSENT = "absent"  # the look succeeded and found no such post: publishing is safe
+    FOUND = "found"  # the post is live: the job completes without publishing again
+    FAILED = "failed"  # the look itself failed: the post may be live, look again later
 
 
 class ScheduleKind(StrEnum):
@@ -238,14 +259,6 @@ class Post(Base):
     __table_args__ = (
         Index("ix_posts_workspace_time", "workspace_id", "scheduled_at", "id"),
         Index("ix_posts_workspace_created", "workspace_id", "created_at", "id"),
-        Index(
-            "uq_posts_idempotency",
-            "workspace_id",
-            "idempotency_key",
-            unique=True,
-            postgresql_where=text("idempotency_key IS NOT NULL"),
-            sqlite_where=text("idempotency_key IS NOT NULL"),
-        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -254,8 +267,7 @@ class Post(Base):
     content: Mapped[str] = mapped_column(Text)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(24), default=PostStatus.SCHEDULED)
-    scheduled_at: Mapped[datetime | None]
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    scheduled_at: Mapped[datetime | None]  # the requested instant (API ``scheduledAt``)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None]
@@ -334,7 +346,7 @@ class Schedule(Base):
     post_id: Mapped[str | None] = mapped_column(ForeignKey("posts.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=ScheduleStatus.ACTIVE)
-    run_at: Mapped[datetime | None]  # single
+    run_at: Mapped[datetime | None]  # single: the post's scheduled_at
     rrule: Mapped[str | None] = mapped_column(Text)  # recurring, RFC 5545
     cron: Mapped[str | None] = mapped_column(String(200))  # recurring, cron
     timezone: Mapped[str | None] = mapped_column(String(64))
@@ -351,6 +363,13 @@ class Schedule(Base):
 
 
 class PublishJob(Base):
+    """One post to one account at one instant. Its status, lease and attempt count are
+    written only by ``core/publishing/queue.py``.
+
+    ``attempts`` counts the tries that may have called the platform's publish endpoint
+    (read-back-only passes are attempt rows, not publishes); ``max_attempts`` bounds it.
+    """
+
     __tablename__ = "publish_jobs"
     __table_args__ = (
         Index(
@@ -384,13 +403,13 @@ class PublishJob(Base):
     target_id: Mapped[str] = mapped_column(ForeignKey("post_targets.id"))
     account_id: Mapped[str] = mapped_column(ForeignKey("social_accounts.id"))
     schedule_id: Mapped[str | None] = mapped_column(ForeignKey("schedules.id"), index=True)
-    occurrence_at: Mapped[datetime]  # the instant the schedule asked for
-    run_at: Mapped[datetime]  # first due time (UTC)
-    next_attempt_at: Mapped[datetime]  # when the job is next eligible to be claimed
+    run_at: Mapped[datetime]  # the instant the job is due (UTC)
+    next_attempt_at: Mapped[datetime]  # when it may next be claimed: run_at, then retry time
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=4)
+    # schedule (or post) x occurrence x account: unique, and the key sent to the platform
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None]
@@ -404,6 +423,9 @@ class PublishJob(Base):
 
 
 class PublishAttempt(Base):
+    """One pass of a job through the engine: a publish, a read-back then a publish, or a
+    read-back alone (``readback`` says what the read-back learnt; None: none was made)."""
+
     __tablename__ = "publish_attempts"
     __table_args__ = (UniqueConstraint("job_id", "attempt_no"),)
 
@@ -422,6 +444,7 @@ class PublishAttempt(Base):
     remote_id: Mapped[str | None] = mapped_column(String(300))
     remote_url: Mapped[str | None] = mapped_column(String(1000))
     duration_ms: Mapped[int | None]
+    readback: Mapped[str | None] = mapped_column(String(16))  # ReadBack
 
 
 class AnalyticsEvent(Base):

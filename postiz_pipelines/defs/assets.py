@@ -1,129 +1,111 @@
-"""Analytics and health, recorded as assets: daily publishing report, token health, queue
-health; with checks for overdue jobs, failure rates and tokens about to lapse."""
+"""The analytics assets and checks, the jobs that materialize them and their schedules
+(all running by default). ``definitions.py`` registers ``ASSETS``, ``CHECKS``, ``JOBS``,
+``SCHEDULES`` and ``RESOURCES``.
+
+- ``health_job`` every 15 minutes: ``queue_health``, ``token_health`` and their checks;
+- ``engagement_job`` every 30 minutes: ``post_engagement`` -> ``best_posting_times``;
+- ``analytics_job`` every 15 minutes for today's partition (and, just after midnight, the
+  last run of yesterday's): ``publish_outcomes``, ``workspace_activity``, ``analytics_report``.
+  Past days are backfilled from the UI (or ``materialize(..., partition_key=day)``).
+"""
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import pandas as pd
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetExecutionContext,
-    DailyPartitionsDefinition,
-    MetadataValue,
-    asset,
-    asset_check,
+    AssetSelection,
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
     define_asset_job,
+    schedule,
 )
 
-from postiz_pipelines.clock import utcnow
-from postiz_pipelines.core.observability.reports import (
-    daily_publishing_report,
-    overdue_jobs,
+from postiz_pipelines.defs.analytics import (
+    AnalyticsClock,
+    analytics_report,
+    best_posting_times,
+    post_engagement,
+    publish_outcomes,
+    queue_health,
     token_health,
+    workspace_activity,
 )
-from postiz_pipelines.core.publishing.queue import queue_counts
-from postiz_pipelines.defs.resources import PostizResource
-
-daily = DailyPartitionsDefinition(start_date="2026-01-01", timezone="UTC", end_offset=1)
-OVERDUE_BOUND = timedelta(minutes=15)
-MAX_FAILURE_RATE = 0.2
-
-
-def _preview(df: pd.DataFrame, rows: int = 20) -> MetadataValue:
-    if df.empty:
-        return MetadataValue.md("_no rows_")
-    head = df.head(rows).astype(str)
-    lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * len(head.columns)]
-    lines += ["| " + " | ".join(r) + " |" for r in head.itertuples(index=False)]
-    return MetadataValue.md("\n".join(lines))
-
-
-@asset(
-    partitions_def=daily,
-    group_name="analytics",
-    description="Per day, workspace and platform: published, failed, retries, latency p50/p95.",
+from postiz_pipelines.defs.checks import (
+    engagement_pulls_succeed,
+    failure_rate_is_low,
+    no_overdue_jobs,
+    no_reconnect_with_waiting_jobs,
+    on_time_p99_within_bound,
+    tokens_are_refreshed,
 )
-def publishing_daily_report(context: AssetExecutionContext, postiz: PostizResource) -> pd.DataFrame:
-    day = datetime.strptime(context.partition_key, "%Y-%m-%d").replace(tzinfo=UTC)
-    with postiz.app().db.read() as s:
-        df = daily_publishing_report(s, since=day, until=day + timedelta(days=1))
-    context.add_output_metadata(
-        {
-            "rows": len(df),
-            "published": int(df["published"].sum()) if len(df) else 0,
-            "failed": int(df["failed"].sum()) if len(df) else 0,
-            "preview": _preview(df),
-        }
-    )
-    return df
 
+ASSETS = [
+    publish_outcomes,
+    workspace_activity,
+    queue_health,
+    token_health,
+    post_engagement,
+    best_posting_times,
+    analytics_report,
+]
+CHECKS = [
+    no_overdue_jobs,
+    failure_rate_is_low,
+    on_time_p99_within_bound,
+    no_reconnect_with_waiting_jobs,
+    tokens_are_refreshed,
+    engagement_pulls_succeed,
+]
 
-@asset_check(
-    asset=publishing_daily_report,
-    description=f"Over the last 24 h, at most {MAX_FAILURE_RATE:.0%} of publishes failed.",
+health_job = define_asset_job(
+    "health_job",
+    selection=AssetSelection.assets(queue_health, token_health),
+    description="Queue and token health, with their checks.",
 )
-def failure_rate_is_low(postiz: PostizResource) -> AssetCheckResult:
-    now = utcnow()
-    with postiz.app().db.read() as s:
-        df = daily_publishing_report(
-            s, since=now - timedelta(hours=24), until=now + timedelta(seconds=1)
-        )
-    failed = int(df["failed"].sum()) if len(df) else 0
-    total = failed + (int(df["published"].sum()) if len(df) else 0)
-    rate = failed / total if total else 0.0
-    return AssetCheckResult(
-        passed=rate <= MAX_FAILURE_RATE,
-        severity=AssetCheckSeverity.WARN,
-        metadata={"failure_rate": round(rate, 4), "failed": failed, "total": total},
-    )
-
-
-@asset(group_name="health", description="Every account's status and hours until its token expires.")
-def account_token_health(context: AssetExecutionContext, postiz: PostizResource) -> pd.DataFrame:
-    with postiz.app().db.read() as s:
-        df = token_health(s, now=utcnow())
-    context.add_output_metadata({"accounts": len(df), "preview": _preview(df)})
-    return df
-
-
-@asset_check(
-    asset=account_token_health,
-    description="No active account's token lapses within 2 h (the refresh should have run).",
+engagement_job = define_asset_job(
+    "engagement_job",
+    selection=AssetSelection.assets(post_engagement, best_posting_times),
+    description="Pull engagement through each platform; propose posting times.",
 )
-def tokens_are_refreshed(account_token_health: pd.DataFrame) -> AssetCheckResult:
-    df = account_token_health
-    soon = (
-        df[(df["status"] == "active") & df["expires_in_h"].notna() & (df["expires_in_h"] < 2)]
-        if len(df)
-        else df
-    )
-    return AssetCheckResult(
-        passed=len(soon) == 0,
-        metadata={
-            "lapsing": len(soon),
-            "accounts": soon["account_id"].tolist() if len(soon) else [],
-        },
-    )
+analytics_job = define_asset_job(
+    "analytics_job",
+    selection=AssetSelection.assets(publish_outcomes, workspace_activity, analytics_report),
+    description="The day's outcomes, workspace activity and the report with its charts.",
+)
+
+health_schedule = ScheduleDefinition(
+    name="health_schedule",
+    job=health_job,
+    cron_schedule="*/15 * * * *",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+engagement_schedule = ScheduleDefinition(
+    name="engagement_schedule",
+    job=engagement_job,
+    cron_schedule="5,35 * * * *",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
 
 
-@asset(group_name="health", description="Jobs by status, and those overdue beyond 15 minutes.")
-def queue_health(context: AssetExecutionContext, postiz: PostizResource) -> dict:
-    now = utcnow()
-    with postiz.app().db.read() as s:
-        counts = queue_counts(s)
-        late = [j.id for j in overdue_jobs(s, now=now, bound=OVERDUE_BOUND)]
-    context.add_output_metadata({**counts, "overdue": len(late)})
-    return {"counts": counts, "overdue": late, "at": now.isoformat()}
+@schedule(
+    job=analytics_job,
+    cron_schedule="*/15 * * * *",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Today's report every 15 minutes; yesterday's final one just after midnight.",
+)
+def analytics_schedule(context: ScheduleEvaluationContext) -> list[RunRequest]:
+    at = context.scheduled_execution_time
+    today = at.strftime("%Y-%m-%d")
+    requests = [RunRequest(run_key=f"analytics:{at:%Y%m%dT%H%M}", partition_key=today)]
+    if at.hour == 0 and at.minute < 15:
+        yesterday = (at - timedelta(days=1)).strftime("%Y-%m-%d")
+        requests.append(RunRequest(run_key=f"analytics-final:{yesterday}", partition_key=yesterday))
+    return requests
 
 
-@asset_check(asset=queue_health, description="No job is past due by more than 15 minutes.")
-def no_overdue_jobs(queue_health: dict) -> AssetCheckResult:
-    late = queue_health["overdue"]
-    return AssetCheckResult(passed=not late, metadata={"overdue": len(late), "first": late[:20]})
-
-
-analytics_job = define_asset_job("analytics_job", selection=[publishing_daily_report])
-health_job = define_asset_job("health_job", selection=[account_token_health, queue_health])
-# their schedules are in schedules.py
+JOBS = [health_job, engagement_job, analytics_job]
+SCHEDULES = [health_schedule, engagement_schedule, analytics_schedule]
+RESOURCES = {"analytics_clock": AnalyticsClock()}

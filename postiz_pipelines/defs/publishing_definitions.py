@@ -7,8 +7,11 @@ once per partition and window, so it is kept short.
 
 from __future__ import annotations
 
+import os
+
 from dagster import Definitions
 
+from postiz_pipelines.core.observability.logs import configure_logging
 from postiz_pipelines.defs import quiet_beta_warnings
 from postiz_pipelines.defs.maintenance import (
     alerts_job,
@@ -21,6 +24,7 @@ from postiz_pipelines.defs.resources import PostizResource
 from postiz_pipelines.defs.sensors import all_sensors
 
 quiet_beta_warnings()
+configure_logging(fmt=os.environ.get("POSTIZ_LOG_FORMAT", "auto"))  # JSON in production
 
 defs = Definitions(
     jobs=[publish_job, webhooks_job, alerts_job, lease_recovery_job, refresh_tokens_job],

@@ -49,6 +49,12 @@ class PostizResource(ConfigurableResource):
         """The wall clock. A test gives a subclass whose clock it controls."""
         return SystemClock()
 
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Every log record of this run carries its run id (structured logs)."""
+        from postiz_pipelines.core.observability.logs import bind
+
+        bind(run_id=getattr(context, "run_id", None))
+
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._app is not None:
             self._app.close()

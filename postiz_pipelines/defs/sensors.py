@@ -4,7 +4,8 @@ instance, never calls a platform or a receiver, and asks for runs with idempoten
 - ``due_posts_sensor``: one publish run per partition window with due jobs (``dispatch.py``).
 - ``webhook_delivery_sensor``, ``lease_recovery_sensor``: their job, when there is work and
   no run of it is in progress; at most one per time bucket.
-- ``alerts_sensor``: the alerts job when an alert condition holds, once per quiet period.
+- ``alerts_sensor``: the alerts job when an alert condition holds (once per quiet period) or
+  an alert is waiting to be sent, one run at a time.
 - ``expiring_tokens_sensor``: the token refresh, at most once an hour, when tokens expire.
 
 No sensor keeps a cursor: each decision is made again from the databases, so a lost tick
@@ -29,7 +30,7 @@ from dagster import (
 )
 
 from postiz_pipelines.core.accounts.tokens import expiring_accounts
-from postiz_pipelines.core.observability.alerts import AlertPolicy, find_alerts
+from postiz_pipelines.core.observability.alerts import AlertPolicy, find_alerts, unsent_alerts
 from postiz_pipelines.core.observability.webhook_work import webhook_work
 from postiz_pipelines.core.publishing import dispatch
 from postiz_pipelines.core.publishing.windows import WindowPolicy
@@ -214,17 +215,25 @@ def lease_recovery_sensor(
 def alerts_sensor(
     context: SensorEvaluationContext, postiz: PostizResource
 ) -> RunRequest | SkipReason:
+    app = postiz.app()
     now = postiz.clock().now()
     policy = AlertPolicy()
-    with postiz.app().db.read() as s:
+    with app.db.read() as s:
         found = find_alerts(s, now=now, policy=policy)
-    if not found:
-        return SkipReason("no alert condition")
-    names = ",".join(sorted(f"{a.kind}:{a.subject}" for a in found))
-    quiet = int(policy.quiet.total_seconds())
-    return RunRequest(
-        run_key=f"alerts:{names}:{_bucket(now, quiet)}", tags={"postiz/alerts": names}
-    )
+        unsent = (
+            unsent_alerts(s, now=now, since=now - policy.resend_for)
+            if app.settings.alert_webhook_url
+            else []
+        )
+    if not found and not unsent:
+        return SkipReason("no alert condition and no alert waiting to be sent")
+    if _in_progress(context.instance, alerts_job.name):  # one deliverer at a time
+        return SkipReason("an alerts run is in progress")
+    names = ",".join(sorted(f"{a.kind}:{a.subject}" for a in found)) or "-"
+    key = f"alerts:{names}:{_bucket(now, int(policy.quiet.total_seconds()))}"
+    if unsent:  # a failed notice is sent again, every 5 minutes at most
+        key += f":resend:{_bucket(now, 300)}"
+    return RunRequest(run_key=key, tags={"postiz/alerts": names, "postiz/unsent": str(len(unsent))})
 
 
 @sensor(

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -28,6 +28,7 @@ from postiz_pipelines.errors import MediaRejected, OutcomeUnknown, Problem, Tran
 from postiz_pipelines.providers.content import (
     AccountCredentials,
     Capabilities,
+    Engagement,
     IdempotencyMode,
     MediaFile,
     MediaLimits,
@@ -36,6 +37,7 @@ from postiz_pipelines.providers.content import (
     RateLimit,
     RemotePost,
     TokenSet,
+    count_or_none,
 )
 from postiz_pipelines.providers.validation import validate_against, validate_media
 
@@ -46,6 +48,7 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 __all__ = [
     "AccountCredentials",
     "Capabilities",
+    "Engagement",
     "IdempotencyMode",
     "MediaFile",
     "MediaLimits",
@@ -55,6 +58,7 @@ __all__ = [
     "RateLimit",
     "RemotePost",
     "TokenSet",
+    "count_or_none",
     "json_body",
     "json_object",
     "read_media",
@@ -68,10 +72,15 @@ __all__ = [
 
 
 class Provider(ABC):
-    """One platform. Subclasses set ``capabilities`` and implement ``publish``."""
+    """One platform. Subclasses set ``capabilities`` and implement ``publish``.
+
+    Providers whose platform exposes engagement counts set ``supports_engagement`` and
+    implement ``engagement`` (read-only calls; the same errors as ``publish``).
+    """
 
     capabilities: ClassVar[Capabilities]
     default_base_url: ClassVar[str] = ""
+    supports_engagement: ClassVar[bool] = False
     # None only in a validation-only instance (creating a post checks every target), which
     # makes no call.
     http: httpx.AsyncClient
@@ -125,8 +134,31 @@ class Provider(ABC):
     async def find_recent(
         self, account: AccountCredentials, *, since: datetime, text: str, idempotency_key: str
     ) -> RemotePost | None:
-        """A read-only look for a post we may have made; None when not found or not possible."""
+        """A read-only look for a post we may have made (the engine's read-back).
+
+        Called only when ``reads_back()`` is true, after an attempt whose outcome is unknown
+        and before any further publish. Returns the post when it is live, None when the look
+        succeeded and found nothing. A look that could not be made raises a
+        ``ProviderError`` (never None): the engine then looks again later, and never
+        publishes blind.
+        """
         return None
+
+    async def engagement(
+        self, account: AccountCredentials, remote_ids: Sequence[str]
+    ) -> list[Engagement]:
+        """Engagement counts of the account's posts ``remote_ids``, one ``Engagement`` per id
+        in the same order (``found=False`` for a post the platform no longer has)."""
+        from postiz_pipelines.errors import ProviderError
+
+        raise ProviderError(
+            f"{self.platform} does not expose engagement counts", platform=self.platform
+        )
+
+    @classmethod
+    def reads_back(cls) -> bool:
+        """Whether this platform's ``find_recent`` really looks (the subclass implements it)."""
+        return cls.find_recent is not Provider.find_recent
 
 
 # -- helpers shared by provider modules ------------------------------------------------

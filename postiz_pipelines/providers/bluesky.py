@@ -14,7 +14,8 @@ Never post twice: every record is created at a record key derived from the idemp
 key (``atproto.record_key_for``; thread items use ``{key}:{i}``). When the PDS answers
 that the record exists (400 ``RecordAlreadyExists``, or 500 on PDS versions before that
 error), or fails with a 5xx, the provider reads the record at that key with ``getRecord``
-and, when it holds the same text, takes it as the post it made.
+and, when it holds the same text, takes it as the post it made. When the record exists but
+that read fails, the outcome is unknown (``OutcomeUnknown``, retried), never a refusal.
 
 Video goes through the video service: ``getServiceAuth`` (aud ``did:web:<PDS host>``, lxm
 ``com.atproto.repo.uploadBlob``), ``uploadVideo``, then ``getJobStatus`` until the job
@@ -25,6 +26,7 @@ else ``<base_url>/video`` (the sandbox's layout).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -56,6 +58,7 @@ from postiz_pipelines.providers.atproto import (
 from postiz_pipelines.providers.base import (
     AccountCredentials,
     Capabilities,
+    Engagement,
     IdempotencyMode,
     MediaLimits,
     PostContent,
@@ -63,6 +66,7 @@ from postiz_pipelines.providers.base import (
     PublishResult,
     RateLimit,
     RemotePost,
+    count_or_none,
     json_body,
     json_object,
     retry_after_seconds,
@@ -82,6 +86,7 @@ REVOKED_CODES = frozenset({"AccountTakedown", "AccountDeactivated", "AccountSusp
 EXPIRED_CODES = frozenset({"ExpiredToken", "InvalidToken"})
 # Which call failed decides the class of a 400: a blob or video, a record, or a session.
 RECORD, READ = "record", "read"
+GET_POSTS_MAX = 25  # app.bsky.feed.getPosts takes at most 25 URIs
 
 CAPABILITIES = Capabilities(
     platform=PLATFORM,
@@ -114,6 +119,7 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
     """
 
     capabilities: ClassVar[Capabilities] = CAPABILITIES
+    supports_engagement: ClassVar[bool] = True
     default_base_url: ClassVar[str] = "https://bsky.social"
 
     def __init__(
@@ -220,6 +226,40 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
         url = f"https://bsky.app/profile/{did}/post/{rkey}"
         return RemotePost(str(found["uri"]), url, text, created)
 
+    async def engagement(
+        self, account: AccountCredentials, remote_ids: Sequence[str]
+    ) -> list[Engagement]:
+        """``app.bsky.feed.getPosts`` (25 URIs a call): like, repost (quotes included) and
+        reply counts; a URI missing from the answer is a deleted post."""
+        found: dict[str, dict[str, Any]] = {}
+        ids = list(remote_ids)
+        for i in range(0, len(ids), GET_POSTS_MAX):
+            params = [("uris", uri) for uri in ids[i : i + GET_POSTS_MAX]]
+            response = await self._send(
+                "GET", account, "/xrpc/app.bsky.feed.getPosts", params=params
+            )
+            posts = self._expect(response, READ).get("posts")
+            for post in posts if isinstance(posts, list) else []:
+                if isinstance(post, dict) and post.get("uri"):
+                    found[str(post["uri"])] = post
+        out = []
+        for uri in ids:
+            post = found.get(uri)
+            if post is None:
+                out.append(Engagement(uri, found=False))
+                continue
+            reposts = count_or_none(post.get("repostCount"))
+            quotes = count_or_none(post.get("quoteCount"))
+            out.append(
+                Engagement(
+                    uri,
+                    likes=count_or_none(post.get("likeCount")),
+                    reposts=None if reposts is None else reposts + (quotes or 0),
+                    replies=count_or_none(post.get("replyCount")),
+                )
+            )
+        return out
+
     # -- steps -------------------------------------------------------------------------
     async def _did(self, account: AccountCredentials) -> str:
         if account.external_id:
@@ -271,8 +311,18 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
             raise error
         try:
             existing = await self._get_record(account, did, rkey)
-        except ProviderError:
-            raise error from None
+        except ProviderError as exc:
+            if error.code != "RecordAlreadyExists":
+                raise error from None  # a 5xx, and the PDS still failing: retry as it was
+            # A record stands at our key and could not be read: whether it is this post is
+            # unknown, never a refusal. A retry with the same key reads it again.
+            raise OutcomeUnknown(
+                f"{PLATFORM}: {error.message}; reading the record at {rkey} back failed: "
+                f"{exc.message}",
+                platform=PLATFORM,
+                status=exc.status,
+                code=exc.code,
+            ) from None
         if existing is None:
             raise error
         if existing["value"].get("text") != record["text"]:

@@ -144,3 +144,26 @@ class RemotePost:
     url: str | None
     text: str
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """What a platform says people did with one post, as far as it exposes it (None: not
+    exposed). ``found`` is False when the platform no longer has the post (deleted)."""
+
+    remote_id: str
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
+    views: int | None = None  # views or impressions
+    found: bool = True
+
+
+def count_or_none(value: Any) -> int | None:
+    """A platform's count as an int; None for a missing or unreadable one."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -63,6 +63,11 @@ class FacebookProvider(MetaGraphProvider):
     """Publishes to a Facebook page; see the module docstring."""
 
     capabilities: ClassVar[Capabilities] = CAPABILITIES
+    supports_engagement: ClassVar[bool] = True
+    insight_metrics: ClassVar[dict[str, str]] = {
+        "post_impressions": "views",
+        "post_reactions_by_type_total": "likes",
+    }
     default_base_url: ClassVar[str] = "https://graph.facebook.com"
 
     def refreshable(self, account: AccountCredentials) -> bool:

@@ -85,6 +85,13 @@ class InstagramProvider(MetaGraphProvider):
     """Publishes to an Instagram professional account; see the module docstring."""
 
     capabilities: ClassVar[Capabilities] = CAPABILITIES
+    supports_engagement: ClassVar[bool] = True
+    insight_metrics: ClassVar[dict[str, str]] = {
+        "views": "views",
+        "likes": "likes",
+        "comments": "replies",
+        "shares": "reposts",
+    }
     default_base_url: ClassVar[str] = INSTAGRAM_HOST
     refresh_grant: ClassVar[str | None] = "ig_refresh_token"
 

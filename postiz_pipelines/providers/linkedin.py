@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -44,6 +45,7 @@ from postiz_pipelines.errors import (
 from postiz_pipelines.providers.base import (
     AccountCredentials,
     Capabilities,
+    Engagement,
     IdempotencyMode,
     MediaFile,
     MediaLimits,
@@ -52,6 +54,7 @@ from postiz_pipelines.providers.base import (
     PublishResult,
     RateLimit,
     TokenSet,
+    count_or_none,
     json_body,
     read_media,
     retry_after_seconds,
@@ -132,6 +135,7 @@ class LinkedInProvider(Provider):
     """
 
     capabilities: ClassVar[Capabilities] = CAPABILITIES
+    supports_engagement: ClassVar[bool] = True
     default_base_url: ClassVar[str] = PRODUCTION_API
 
     def __init__(
@@ -378,6 +382,31 @@ class LinkedInProvider(Provider):
             platform=PLATFORM,
             status=200,
         )
+
+    async def engagement(
+        self, account: AccountCredentials, remote_ids: Sequence[str]
+    ) -> list[Engagement]:
+        """``GET /rest/socialActions/{urn}``: total likes and comments (LinkedIn's member
+        posts expose no views here); 404 is a deleted post."""
+        out = []
+        for urn in remote_ids:
+            response = await self._send(
+                "GET", account, f"/rest/socialActions/{quote(urn, safe='')}", restli=True
+            )
+            if response.status_code == 404:
+                out.append(Engagement(urn, found=False))
+                continue
+            if response.status_code != 200:
+                raise self._error(response, READ_ENDPOINT)
+            body = json_body(response)
+            body = body if isinstance(body, dict) else {}
+            likes = (body.get("likesSummary") or {}).get("totalLikes")
+            comments = body.get("commentsSummary") or {}
+            replies = comments.get(
+                "aggregatedTotalComments", comments.get("totalFirstLevelComments")
+            )
+            out.append(Engagement(urn, likes=count_or_none(likes), replies=count_or_none(replies)))
+        return out
 
     # -- HTTP --------------------------------------------------------------------------
     async def _send(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -34,6 +34,7 @@ from postiz_pipelines.errors import (
 from postiz_pipelines.providers.base import (
     AccountCredentials,
     Capabilities,
+    Engagement,
     IdempotencyMode,
     MediaFile,
     MediaLimits,
@@ -42,6 +43,7 @@ from postiz_pipelines.providers.base import (
     PublishResult,
     RateLimit,
     RemotePost,
+    count_or_none,
     json_body,
     json_object,
     read_media,
@@ -113,6 +115,7 @@ class MastodonProvider(Provider):
     """
 
     capabilities: ClassVar[Capabilities] = CAPABILITIES
+    supports_engagement: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -287,6 +290,28 @@ class MastodonProvider(Provider):
                     return RemotePost(str(status["id"]), status.get("url"), text, created)
             max_id = str(statuses[-1]["id"])
         return None
+
+    async def engagement(
+        self, account: AccountCredentials, remote_ids: Sequence[str]
+    ) -> list[Engagement]:
+        """Each status's ``favourites_count``, ``reblogs_count`` and ``replies_count``
+        (``GET /api/v1/statuses/:id``; Mastodon exposes no views); a 404 is a deleted post."""
+        out = []
+        for remote_id in remote_ids:
+            response = await self._send("GET", account, f"/api/v1/statuses/{remote_id}")
+            if response.status_code == 404:
+                out.append(Engagement(remote_id, found=False))
+                continue
+            status = self._expect_object(response, READ_ENDPOINT)
+            out.append(
+                Engagement(
+                    remote_id,
+                    likes=count_or_none(status.get("favourites_count")),
+                    reposts=count_or_none(status.get("reblogs_count")),
+                    replies=count_or_none(status.get("replies_count")),
+                )
+            )
+        return out
 
     # -- steps -------------------------------------------------------------------------
     async def _upload(self, account: AccountCredentials, media: MediaFile) -> str:

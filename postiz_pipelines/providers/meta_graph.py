@@ -16,7 +16,7 @@ plumbing; subclasses build the posts.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -27,10 +27,12 @@ from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import MediaRejected, OutcomeUnknown, ProviderError, TransientError
 from postiz_pipelines.providers.base import (
     AccountCredentials,
+    Engagement,
     MediaFile,
     Provider,
     RemotePost,
     TokenSet,
+    count_or_none,
     json_body,
     json_object,
     transport_errors,
@@ -79,6 +81,48 @@ class MetaGraphProvider(Provider):
     def refreshable(self, account: AccountCredentials) -> bool:
         """Whether this account's token can be refreshed (so 190/463 means refresh)."""
         return self.refresh_grant is not None
+
+    # -- engagement --------------------------------------------------------------------------
+    # Graph insight metric -> Engagement field; subclasses that set it support engagement.
+    insight_metrics: ClassVar[dict[str, str]] = {}
+
+    async def engagement(
+        self, account: AccountCredentials, remote_ids: Sequence[str]
+    ) -> list[Engagement]:
+        """``GET /{id}/insights?metric=...`` per post; Graph error 100 for an id the platform
+        no longer has means a deleted post. Reactions of every type count as likes."""
+        out = []
+        for remote_id in remote_ids:
+            response = await self._send(
+                "GET",
+                self._url(account, f"/{remote_id}/insights"),
+                token=account.access_token,
+                params={"metric": ",".join(self.insight_metrics)},
+            )
+            error = parse_error(json_body(response))
+            if response.status_code == 400 and error is not None and error.code == 100:
+                out.append(Engagement(remote_id, found=False))
+                continue
+            body = self._object(response, account, "insights")
+            counts: dict[str, int | None] = {}
+            for item in body.get("data") or []:
+                field = self.insight_metrics.get(str((item or {}).get("name")))
+                values = (item or {}).get("values") or [{}]
+                value = (values[-1] or {}).get("value")
+                if isinstance(value, dict):  # reactions by type
+                    value = sum(v for v in value.values() if isinstance(v, int))
+                if field:
+                    counts[field] = count_or_none(value)
+            out.append(
+                Engagement(
+                    remote_id,
+                    likes=counts.get("likes"),
+                    reposts=counts.get("reposts"),
+                    replies=counts.get("replies"),
+                    views=counts.get("views"),
+                )
+            )
+        return out
 
     # -- HTTP ------------------------------------------------------------------------------
     async def _send(

@@ -61,6 +61,13 @@ class ThreadsProvider(MetaGraphProvider):
     """Publishes to a Threads profile; see the module docstring."""
 
     capabilities: ClassVar[Capabilities] = CAPABILITIES
+    supports_engagement: ClassVar[bool] = True
+    insight_metrics: ClassVar[dict[str, str]] = {
+        "views": "views",
+        "likes": "likes",
+        "replies": "replies",
+        "reposts": "reposts",
+    }
     default_base_url: ClassVar[str] = "https://graph.threads.net"
     api_version: ClassVar[str] = "v1.0"
     refresh_grant: ClassVar[str | None] = "th_refresh_token"

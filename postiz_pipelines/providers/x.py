@@ -20,6 +20,7 @@ suspended or unpermitted account is ``AuthRevoked``.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -40,6 +41,7 @@ from postiz_pipelines.errors import (
 from postiz_pipelines.providers.base import (
     AccountCredentials,
     Capabilities,
+    Engagement,
     IdempotencyMode,
     MediaLimits,
     PostContent,
@@ -47,6 +49,7 @@ from postiz_pipelines.providers.base import (
     PublishResult,
     RateLimit,
     TokenSet,
+    count_or_none,
     json_body,
     json_object,
     retry_after_seconds,
@@ -61,6 +64,8 @@ MIN_VIDEO_RATIO, MAX_VIDEO_RATIO = 1 / 3, 3.0
 REVOKING_WORDS = ("suspended", "not permitted", "locked")
 # Which call failed decides the class of a 400/404: media, a post, or a token.
 POST, TOKEN, READ = "post", "token", "read"
+TWEETS_LOOKUP_MAX = 100  # GET /2/tweets takes at most 100 ids
+METRICS = "public_metrics"
 
 CAPABILITIES = Capabilities(
     platform=PLATFORM,
@@ -90,6 +95,7 @@ class XProvider(XMediaUploads, Provider):
     """Publishes to X; see the module docstring."""
 
     capabilities: ClassVar[Capabilities] = CAPABILITIES
+    supports_engagement: ClassVar[bool] = True
     default_base_url: ClassVar[str] = "https://api.x.com"
 
     def __init__(
@@ -238,6 +244,39 @@ class XProvider(XMediaUploads, Provider):
             thread_ids=tuple(thread_ids),
             http_status=201,
         )
+
+    async def engagement(
+        self, account: AccountCredentials, remote_ids: Sequence[str]
+    ) -> list[Engagement]:
+        """``GET /2/tweets?ids=...&tweet.fields=public_metrics`` (100 ids a call): likes,
+        reposts (quotes included), replies and impressions; an id in ``errors`` is deleted."""
+        found: dict[str, dict[str, Any]] = {}
+        ids = list(remote_ids)
+        for i in range(0, len(ids), TWEETS_LOOKUP_MAX):
+            params = {"ids": ",".join(ids[i : i + TWEETS_LOOKUP_MAX]), "tweet.fields": METRICS}
+            response = await self._send("GET", account, "/2/tweets", params=params)
+            data = self._expect(response, READ, account).get("data")
+            for tweet in data if isinstance(data, list) else []:
+                if isinstance(tweet, dict) and tweet.get("id"):
+                    found[str(tweet["id"])] = tweet.get("public_metrics") or {}
+        out = []
+        for tweet_id in ids:
+            metrics = found.get(tweet_id)
+            if metrics is None:
+                out.append(Engagement(tweet_id, found=False))
+                continue
+            reposts = count_or_none(metrics.get("retweet_count"))
+            quotes = count_or_none(metrics.get("quote_count"))
+            out.append(
+                Engagement(
+                    tweet_id,
+                    likes=count_or_none(metrics.get("like_count")),
+                    reposts=None if reposts is None else reposts + (quotes or 0),
+                    replies=count_or_none(metrics.get("reply_count")),
+                    views=count_or_none(metrics.get("impression_count")),
+                )
+            )
+        return out
 
     async def _post(self, account: AccountCredentials, body: dict[str, Any]) -> str:
         response = await self._send("POST", account, "/2/tweets", json=body)

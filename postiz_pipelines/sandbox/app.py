@@ -30,6 +30,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from postiz_pipelines.sandbox.base import PlatformSandbox
 from postiz_pipelines.sandbox.bluesky import BlueskySandbox
 from postiz_pipelines.sandbox.discord import DiscordSandbox
+from postiz_pipelines.sandbox.engagement import parse_spec
 from postiz_pipelines.sandbox.facebook import FacebookSandbox
 from postiz_pipelines.sandbox.faults import FaultSpec
 from postiz_pipelines.sandbox.instagram import InstagramSandbox
@@ -89,6 +90,7 @@ class _ControlApi:
             Route("/{platform}/faults", self.faults, methods=["GET", "PUT", "POST", "DELETE"]),
             Route("/{platform}/accounts", self.accounts, methods=["POST"]),
             Route("/{platform}/tokens/{action}", self.tokens, methods=["POST"]),
+            Route("/{platform}/engagement", self.engagement, methods=["PUT"]),
         ]
 
     def _platform(self, request: Request) -> str:
@@ -121,6 +123,20 @@ class _ControlApi:
     async def reset(self, request: Request) -> Response:
         self.state.reset()
         return JSONResponse({"reset": True})
+
+    async def engagement(self, request: Request) -> Response:
+        """Set one accepted post's engagement: ``{"remote_id", "likes", ..., "per_hour"}``."""
+        name = self._platform(request)
+        body = await self._body(request)
+        remote_id = body.pop("remote_id", None)
+        if not isinstance(remote_id, str) or self.state.post(name, remote_id) is None:
+            raise _Refused(404, f"{name} accepted no post with remote_id {remote_id!r}")
+        try:
+            spec = parse_spec(body, now=self.state.now())
+        except ValueError as exc:
+            raise _Refused(400, str(exc)) from None
+        self.state.set_engagement(name, remote_id, spec)
+        return JSONResponse({"remote_id": remote_id, "engagement": spec.at(self.state.now())})
 
     async def posts(self, request: Request) -> Response:
         name = self._platform(request)

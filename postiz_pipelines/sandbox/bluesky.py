@@ -336,6 +336,41 @@ class BlueskySandbox(SessionEndpoints, VideoServiceEndpoints, PlatformSandbox):
         blob = self.state.media(self.name, cid)
         return blob if blob is not None and blob.account_id == caller.account.id else None
 
+    @endpoint("GET", "/xrpc/app.bsky.feed.getPosts")
+    async def get_posts(self, call: Call) -> Response:
+        """Post views with like, repost, reply and quote counts (at most 25 URIs); URIs of
+        posts that do not exist are left out, as the AppView does."""
+        self._ip_limit(call)
+        self._caller(call)
+        uris = call.request.query_params.getlist("uris")
+        if not uris:
+            raise self._xrpc(400, "InvalidRequest", 'Error: Params must have the property "uris"')
+        if len(uris) > 25:
+            raise self._xrpc(
+                400, "InvalidRequest", "Error: uris must not have more than 25 elements"
+            )
+        views = []
+        for uri in uris:
+            post = self.state.post(self.name, uri)
+            counts = self.state.engagement(self.name, uri)
+            if post is None or counts is None:
+                continue
+            did = uri.removeprefix("at://").split("/", 1)[0]
+            views.append(
+                {
+                    "uri": uri,
+                    "cid": post.extra.get("cid"),
+                    "author": {"did": did, "handle": post.handle},
+                    "record": post.extra.get("record"),
+                    "replyCount": counts["replies"],
+                    "repostCount": counts["reposts"],
+                    "likeCount": counts["likes"],
+                    "quoteCount": 0,
+                    "indexedAt": post.created_at.isoformat().replace("+00:00", "Z"),
+                }
+            )
+        return JSONResponse({"posts": views})
+
     @endpoint("GET", "/xrpc/com.atproto.repo.getRecord")
     async def get_record(self, call: Call) -> Response:
         self._ip_limit(call)

@@ -45,6 +45,7 @@ from postiz_pipelines.sandbox.meta_graph import (
     unreachable,
     url_mime_type,
 )
+from postiz_pipelines.sandbox.meta_insights import InsightsEndpoints
 from postiz_pipelines.sandbox.state import AcceptedPost, SandboxAccount, StoredMedia
 
 MAX_MESSAGE = 63_206
@@ -64,10 +65,14 @@ PHOTO_REFUSED = (
 )
 
 
-class FacebookSandbox(MetaGraphSandbox):
+class FacebookSandbox(InsightsEndpoints, MetaGraphSandbox):
     """See the module docstring."""
 
     name: ClassVar[str] = "facebook"
+    insight_metrics: ClassVar[dict[str, str]] = {
+        "post_impressions": "views",
+        "post_reactions_by_type_total": "likes",
+    }
     usage_type: ClassVar[str] = "pages"
     throttle_code: ClassVar[int] = 32
     throttle_message: ClassVar[str] = "(#32) Page request limit reached"

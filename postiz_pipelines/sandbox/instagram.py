@@ -45,6 +45,7 @@ from postiz_pipelines.sandbox.meta_graph import (
     unreachable,
     url_mime_type,
 )
+from postiz_pipelines.sandbox.meta_insights import InsightsEndpoints
 from postiz_pipelines.sandbox.state import AcceptedPost, SandboxAccount
 
 CAPTION_LIMIT = 2200
@@ -67,10 +68,16 @@ PROCESSING_ERRORS = {
 }
 
 
-class InstagramSandbox(MetaGraphSandbox):
+class InstagramSandbox(InsightsEndpoints, MetaGraphSandbox):
     """See the module docstring."""
 
     name: ClassVar[str] = "instagram"
+    insight_metrics: ClassVar[dict[str, str]] = {
+        "views": "views",
+        "likes": "likes",
+        "comments": "replies",
+        "shares": "reposts",
+    }
     usage_type: ClassVar[str] = "instagram"
     throttle_code: ClassVar[int] = 80002
     throttle_message: ClassVar[str] = (

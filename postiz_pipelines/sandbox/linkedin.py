@@ -50,6 +50,7 @@ from postiz_pipelines.sandbox.linkedin_oauth import (
     REFRESH_TOKEN_SECONDS,
     OAuthEndpoints,
 )
+from postiz_pipelines.sandbox.linkedin_social import SocialActionsEndpoints
 from postiz_pipelines.sandbox.linkedin_world import PLATFORM, linkedin_world, token_digest
 from postiz_pipelines.sandbox.state import (
     AcceptedPost,
@@ -149,7 +150,7 @@ def unescape_commentary(commentary: str) -> str:
     return read_little_text(commentary).text
 
 
-class LinkedInSandbox(OAuthEndpoints, MediaEndpoints, PlatformSandbox):
+class LinkedInSandbox(OAuthEndpoints, MediaEndpoints, SocialActionsEndpoints, PlatformSandbox):
     """See the module docstring."""
 
     name: ClassVar[str] = PLATFORM

@@ -294,6 +294,24 @@ class MastodonSandbox(PlatformSandbox):
             return JSONResponse(media_json(call.platform_url, media), status_code=206)
         return JSONResponse(media_json(call.platform_url, media))
 
+    @endpoint("GET", "/api/v1/statuses/{status_id}")
+    async def get_status(self, call: Call) -> Response:
+        """One status with its engagement counts (growing, see ``sandbox/engagement.py``)."""
+        self._account(call, required=False)
+        status_id = call.request.path_params["status_id"]
+        post = self.state.post(self.name, status_id)
+        counts = self.state.engagement(self.name, status_id)
+        if post is None or counts is None:
+            raise self.error(404, "Record not found")
+        return JSONResponse(
+            {
+                **self._status_json(call, post),
+                "favourites_count": counts["likes"],
+                "reblogs_count": counts["reposts"],
+                "replies_count": counts["replies"],
+            }
+        )
+
     @endpoint("POST", "/api/v1/statuses", publish=True)
     async def create_status(self, call: Call) -> Response:
         account = self._account(call)

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from postiz_pipelines.clock import Clock, SystemClock
+from postiz_pipelines.sandbox.engagement import EngagementSpec, default_spec
 from postiz_pipelines.sandbox.faults import Faults
 
 
@@ -159,6 +160,7 @@ class SandboxState:
         self._windows: dict[tuple[str, str, str], tuple[int, int]] = {}
         self._rate_overrides: dict[tuple[str, str], tuple[int, float]] = {}
         self._settings: dict[str, dict[str, Any]] = defaultdict(dict)
+        self._engagement: dict[tuple[str, str], EngagementSpec] = {}
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -273,6 +275,20 @@ class SandboxState:
     def post(self, platform: str, remote_id: str) -> AcceptedPost | None:
         with self.lock:
             return self._posts_by_id.get((platform, remote_id))
+
+    def set_engagement(self, platform: str, remote_id: str, spec: EngagementSpec) -> None:
+        """Make the post report ``spec``'s counts from now on (see ``sandbox/engagement.py``)."""
+        with self.lock:
+            self._engagement[(platform, remote_id)] = spec
+
+    def engagement(self, platform: str, remote_id: str) -> dict[str, int] | None:
+        """The post's counts now, or None for a post the platform never accepted."""
+        with self.lock:
+            post = self._posts_by_id.get((platform, remote_id))
+            if post is None:
+                return None
+            spec = self._engagement.get((platform, remote_id))
+        return (spec or default_spec(remote_id, post.created_at)).at(self.now())
 
     def find_by_idempotency_key(
         self, platform: str, account_id: str, key: str, *, within_seconds: float

@@ -45,6 +45,7 @@ from postiz_pipelines.sandbox.meta_graph import (
     unreachable,
     url_mime_type,
 )
+from postiz_pipelines.sandbox.meta_insights import InsightsEndpoints
 from postiz_pipelines.sandbox.state import AcceptedPost, SandboxAccount
 
 TEXT_LIMIT = 500
@@ -57,12 +58,19 @@ VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
 LISTED_TYPES = {"TEXT": "TEXT_POST", "CAROUSEL": "CAROUSEL_ALBUM"}
 
 
-class ThreadsSandbox(MetaGraphSandbox):
+class ThreadsSandbox(InsightsEndpoints, MetaGraphSandbox):
     """See the module docstring."""
 
     graph_versions: ClassVar[tuple[str, ...]] = ("v1.0",)
 
     name: ClassVar[str] = "threads"
+    insight_metrics: ClassVar[dict[str, str]] = {
+        "views": "views",
+        "likes": "likes",
+        "replies": "replies",
+        "reposts": "reposts",
+        "quotes": "quotes",
+    }
     usage_type: ClassVar[str] = "threads"
     throttle_code: ClassVar[int] = 4
     throttle_message: ClassVar[str] = "(#4) Application request limit reached"

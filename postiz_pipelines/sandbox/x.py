@@ -54,6 +54,7 @@ DUPLICATE_WINDOW = timedelta(hours=24)
 TWEETS_LIMIT = (100, 900.0)
 APP_TWEETS_LIMIT = (10_000, 86_400.0)
 ME_LIMIT = (75, 900.0)
+LOOKUP_LIMIT = (900, 900.0)  # GET /2/tweets, per user
 SCOPES = "tweet.read tweet.write users.read offline.access media.write"
 INVALID_REQUEST = "https://api.twitter.com/2/problems/invalid-request"
 OAUTH1_TOKEN_RE = re.compile(r'oauth_token="([^"]+)"')
@@ -264,6 +265,53 @@ class XSandbox(MediaEndpoints, PlatformSandbox):
         return JSONResponse(
             {"data": {"id": user.id, "name": user.display_name, "username": user.username}}
         )
+
+    @endpoint("GET", "/2/tweets")
+    async def lookup_tweets(self, call: Call) -> Response:
+        """Tweets by id (at most 100) with ``public_metrics`` when asked; unknown ids come
+        back in ``errors`` as X's resource-not-found problems."""
+        user = self._user(call)
+        self._throttle(call, "lookup", user.id, LOOKUP_LIMIT)
+        raw = call.request.query_params.get("ids", "")
+        ids = [i for i in raw.split(",") if i]
+        if not ids or len(ids) > 100:
+            raise self._invalid(
+                "The `ids` query parameter value [] is not between 1 and 100",
+                {"ids": [raw]},
+            )
+        fields = set(call.request.query_params.get("tweet.fields", "").split(","))
+        data, errors = [], []
+        for tweet_id in ids:
+            post = self.state.post(self.name, tweet_id)
+            counts = self.state.engagement(self.name, tweet_id)
+            if post is None or counts is None:
+                errors.append(
+                    {
+                        "value": tweet_id,
+                        "detail": f"Could not find tweet with ids: [{tweet_id}].",
+                        "title": "Not Found Error",
+                        "resource_type": "tweet",
+                        "parameter": "ids",
+                        "resource_id": tweet_id,
+                        "type": "https://api.twitter.com/2/problems/resource-not-found",
+                    }
+                )
+                continue
+            tweet: dict[str, Any] = {"id": tweet_id, "text": post.text}
+            if "public_metrics" in fields:
+                tweet["public_metrics"] = {
+                    "retweet_count": counts["reposts"],
+                    "reply_count": counts["replies"],
+                    "like_count": counts["likes"],
+                    "quote_count": 0,
+                    "bookmark_count": 0,
+                    "impression_count": counts["views"],
+                }
+            data.append(tweet)
+        body: dict[str, Any] = {"data": data} if data else {}
+        if errors:
+            body["errors"] = errors
+        return JSONResponse(body)
 
     @endpoint("POST", "/2/tweets", publish=True)
     async def create_tweet(self, call: Call) -> Response:

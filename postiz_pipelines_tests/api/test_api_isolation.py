@@ -46,6 +46,7 @@ class Endpoint:
     path: str
     role: str
     body: Any = None
+    variant: str = ""
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -337,3 +338,94 @@ def test_lists_never_show_another_workspace(client, world, app, clock):
     assert [w["id"] for w in spaces] == [world.a]
     with app.db.read() as s:
         assert s.get(PublishJob, mine["job"]).status == JobStatus.FAILED
+
+
+# -- the role matrix ---------------------------------------------------------------------
+# Actions that belong to no workspace, and the owner-only variants of member changes; with
+# ENDPOINTS they make the matrix documented in README.md ("Roles").
+ACCOUNT_ENDPOINTS = [
+    Endpoint("GET", "/api/postiz/me", "viewer"),
+    Endpoint("GET", "/api/postiz/workspaces", "viewer"),
+    Endpoint("POST", "/api/postiz/workspaces", "admin", {"slug": "n-{tag}", "name": "Nouvel été"}),
+    Endpoint("GET", "/api/postiz/tokens", "viewer"),
+    Endpoint("POST", "/api/postiz/tokens", "editor", {"name": "laptop 💻"}),
+    Endpoint("DELETE", "/api/postiz/tokens/{own_token}", "viewer"),
+    Endpoint(
+        "POST",
+        "/api/postiz/workspaces/{ws}/members",
+        "owner",
+        {"email": "{outsider}", "role": "admin"},
+        "granting owner or admin",
+    ),
+    Endpoint(
+        "PATCH",
+        "/api/postiz/workspaces/{ws}/members/{member}",
+        "owner",
+        {"role": "admin"},
+        "granting owner or admin",
+    ),
+]
+MATRIX = ENDPOINTS + ACCOUNT_ENDPOINTS
+
+
+def account_state(app, user_id: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """What the account-level actions change: the workspaces and the user's tokens."""
+    with app.db.read() as s:
+        return {
+            "workspaces": sorted(s.scalars(select(Workspace.slug))),
+            "tokens": [(t.id, t.revoked_at) for t in auth.list_tokens(s, user_id)],
+        }
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # roles are not about the backend
+@pytest.mark.parametrize("role", ORDER)
+@pytest.mark.parametrize("ep", MATRIX, ids=lambda ep: f"{ep} {ep.variant}".strip())
+def test_role_matrix(ep, role, client, world, app, clock, png):
+    """Each role on each action, through HTTP: below the minimum a 403 that changes nothing,
+    at or above it the action goes through."""
+    ids = objects(app, clock, world.a)
+    with app.db.session() as s:
+        own = auth.create_token(s, user_id=world.users[role], name="spare", now=clock.now())
+    ids.update(own_token=own.row.id, tag=ids["webhook"][-6:].lower())
+    before = (snapshot(app, ids), account_state(app, world.users[role]))
+
+    if ep.body == "multipart":  # an image that decodes, so that allowed means stored
+        url = fill(ep.path, ids)
+        r = client.post(url, headers=world.h(role), files={"file": ("é.png", png(), "image/png")})
+    else:
+        r = call(client, ep, ids, world.h(role))
+
+    if ORDER.index(role) < ORDER.index(ep.role):
+        assert r.status_code == 403, (r.status_code, r.text)
+        assert r.json()["type"].endswith("/forbidden")
+        assert (snapshot(app, ids), account_state(app, world.users[role])) == before
+    else:
+        assert r.status_code < 300, (r.status_code, r.text)
+
+
+def test_readme_documents_the_whole_role_matrix(api_app):
+    """README's table is the matrix above, and every operation a user token reaches is in it."""
+    import re
+    from pathlib import Path
+
+    from starlette.routing import Match
+
+    from postiz_pipelines.api.openapi import takes_user_token
+
+    routes = [r for r in api_app.state.api_routes if takes_user_token(r)]
+
+    def template(ep: Endpoint) -> str:
+        path = fill(ep.path, {"ws": "ws_1", "tag": "t"}).split("?")[0]
+        path = re.sub(r"\{\w+\}", "x_1", path)
+        scope = {"type": "http", "path": path, "method": ep.method, "root_path": ""}
+        found = [r.path for r in routes if r.matches(scope)[0] == Match.FULL]
+        assert len(found) == 1, (str(ep), found)
+        return f"{ep.method} {found[0]}"
+
+    tested = {(template(ep), ep.variant): ep.role for ep in MATRIX}
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    rows = re.findall(r"^\| `(\w+ /[^`]+)`([^|]*)\| (\w+) \|", readme.read_text(), re.MULTILINE)
+    documented = {(op, variant.strip(" ,")): role for op, variant, role in rows}
+    assert documented == tested
+    every = {f"{m} {r.path}" for r in routes for m in r.methods or ()}
+    assert every == {op for op, _ in tested}, "an operation is missing from the role matrix"

@@ -1,5 +1,6 @@
 """A property-based run of schemathesis against the OpenAPI document: whatever it sends, the
-API never answers 5xx, and its refusals are problem+json (bounded: SQLite only, a handful of
+API never answers 5xx, its refusals are problem+json, and every status and content type it
+answers is one the document declares for that operation (bounded: SQLite only, a handful of
 examples per operation, derandomized so a run is repeatable)."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
 MAX_EXAMPLES = 8
 
@@ -40,6 +42,8 @@ def fuzz(op, auth: dict[str, str], seen: list[tuple[str, str, int]]) -> None:  #
         if response.status_code >= 400:
             content_type = response.headers.get("content-type", [""])[0]
             assert content_type.startswith("application/problem+json")
+        # no undocumented status code, no undocumented content type
+        case.validate_response(response, checks=[status_code_conformance, content_type_conformance])
 
     check()
 

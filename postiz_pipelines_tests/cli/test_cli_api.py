@@ -141,6 +141,7 @@ def test_post_operations_and_dead_letter(run, app, clock):
         )
     dead = _json(run("dead-letter", "list", "--json"))
     assert [d["id"] for d in dead] == [job.id]
+    assert dead[0]["may_be_live"] == ""  # refused: not on the platform
     assert _json(run("dead-letter", "requeue", job.id, "--json"))[0]["status"] == "pending"
     assert run("dead-letter", "cancel", job.id, code=1).output.startswith(
         "error:"

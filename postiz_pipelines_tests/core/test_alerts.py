@@ -31,3 +31,65 @@ def test_failure_spike_and_dead_letter_growth(app, make, clock):
     # once the window has passed and nothing new failed, there is nothing to say
     with app.db.read() as s:
         assert find_alerts(s, now=clock.now() + timedelta(hours=2), policy=AlertPolicy()) == []
+
+
+def test_an_alert_counts_as_sent_only_when_its_delivery_succeeded(app, make, clock):
+    import httpx
+
+    from postiz_pipelines.core.observability.alerts import deliver_alerts, unsent_alerts
+
+    ws = make.workspace()
+    acc = make.account(ws)
+    make.jobs(ws, acc, 3, run_at=clock.now() - timedelta(minutes=40))  # nobody published them
+    answers = [503, 500, 204]
+    bodies: list[dict] = []
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        import json
+
+        bodies.append(json.loads(request.content))
+        return httpx.Response(answers.pop(0))
+
+    hook = httpx.MockTransport(receiver)
+    url = "https://alerts.example/hook"
+    raised = raise_alerts(app.db, now=clock.now(), webhook_url=url, transport=hook)
+    assert [a.kind for a in raised] == ["queue_backlog"]
+    assert raised[0].figures["oldest_waiting_s"] == 2400.0
+    with app.db.read() as s:
+        assert len(unsent_alerts(s, now=clock.now(), since=clock.now() - timedelta(hours=1))) == 1
+    later = clock.now() + timedelta(minutes=1)
+    failed = deliver_alerts(app.db, now=later, webhook_url=url, transport=hook)  # the 500
+    assert failed.sent == [] and failed.pending == 1 and failed.error == "HTTP 500"
+    # quiet period: nothing new is raised, but the unsent one is sent again, and lands
+    assert raise_alerts(app.db, now=later, webhook_url=url, transport=hook) == []
+    assert [b["alerts"][0]["kind"] for b in bodies] == ["queue_backlog"] * 3
+    assert len({b["alerts"][0]["id"] for b in bodies}) == 1  # the same alert each time
+    done = deliver_alerts(app.db, now=later, webhook_url=url, transport=hook)
+    assert done.pending == 0 and len(bodies) == 3  # sent: nothing more to send
+    # without a webhook nothing counts as sent
+    no_hook = deliver_alerts(app.db, now=later, webhook_url=None)
+    assert no_hook.pending == 0
+
+
+def test_posts_late_alert(app, make, clock):
+    from postiz_pipelines.core.events import EventType, record_event
+
+    ws = make.workspace()
+    acc = make.account(ws)
+    with app.db.session() as s:
+        for lag in (10, 20, 30, 40, 900):  # p99 by linear interpolation: 40 + 0.96 * 860
+            record_event(
+                s,
+                EventType.POST_PUBLISHED,
+                now=clock.now() - timedelta(minutes=2),
+                workspace_id=ws.id,
+                platform="mastodon",
+                account_id=acc.id,
+                latency_s=lag,
+            )
+    with app.db.read() as s:
+        [late] = find_alerts(s, now=clock.now(), policy=AlertPolicy())
+        assert late.kind == "posts_late" and late.subject == "mastodon"
+        assert late.figures == {"lag_p99_s": 865.6, "on_time_rate": 0.8, "published": 5}
+        assert find_alerts(s, now=clock.now(), policy=AlertPolicy(late_p99_seconds=900)) == []
+        assert find_alerts(s, now=clock.now(), policy=AlertPolicy(late_min_published=6)) == []

@@ -25,6 +25,16 @@ from postiz_pipelines.core.observability.webhooks import (
 )
 
 
+def public_dns(host: str, port: int) -> list[str]:
+    """The resolver of these tests: every name is one public address (the receiver is an
+    in-process app, so the address only has to pass the delivery check)."""
+    return ["93.184.215.14"]
+
+
+def deliver(app, **kw):  # type: ignore[no-untyped-def]
+    return deliver_pending_webhooks(app, resolve=public_dns, **kw)
+
+
 class Receiver:
     """A webhook receiver app: /ok answers 200, /flaky 503 (Retry-After 120) until healed, /gone
     410."""
@@ -84,10 +94,10 @@ def test_signed_delivery_of_subscribed_events_only(app, make, clock):
     _event(app, ws.id, EventType.POST_CANCELED, now, "post_d")
     rx = Receiver()
 
-    too_soon = deliver_pending_webhooks(app, now=now, transport=rx.transport)
+    too_soon = deliver(app, now=now, transport=rx.transport)
     assert too_soon["queued"] == 0  # events younger than the settle delay wait
     later = now + timedelta(seconds=30)
-    counts = deliver_pending_webhooks(app, now=later, transport=rx.transport)
+    counts = deliver(app, now=later, transport=rx.transport)
     assert counts == {"queued": 2, "sent": 2, "delivered": 2, "retrying": 0, "failed": 0}
     bodies = [json.loads(b) for _, _, b in rx.got]
     assert sorted((b["type"], b["data"]["postId"]) for b in bodies) == [
@@ -101,7 +111,7 @@ def test_signed_delivery_of_subscribed_events_only(app, make, clock):
         assert headers["webhook-signature"] == sign(
             secret, headers["webhook-id"], int(headers["webhook-timestamp"]), body
         )
-    again = deliver_pending_webhooks(app, now=later + timedelta(minutes=1), transport=rx.transport)
+    again = deliver(app, now=later + timedelta(minutes=1), transport=rx.transport)
     assert again["queued"] == 0 and again["sent"] == 0 and len(rx.got) == 2
 
 
@@ -112,21 +122,16 @@ def test_failed_delivery_is_retried_with_backoff_then_delivered(app, make, clock
     _event(app, ws.id, EventType.POST_PUBLISH_FAILED, now)
     rx = Receiver()
     t1 = now + timedelta(seconds=10)
-    assert deliver_pending_webhooks(app, now=t1, transport=rx.transport)["retrying"] == 1
+    assert deliver(app, now=t1, transport=rx.transport)["retrying"] == 1
     with app.db.read() as s:
         d = s.scalar(select(WebhookDelivery))
         assert d.attempts == 1 and d.last_status_code == 503
         assert d.next_attempt_at == t1 + timedelta(
             seconds=120
         )  # the receiver's Retry-After beats 30 s
-    assert (
-        deliver_pending_webhooks(app, now=t1 + timedelta(seconds=60), transport=rx.transport)[
-            "sent"
-        ]
-        == 0
-    )
+    assert deliver(app, now=t1 + timedelta(seconds=60), transport=rx.transport)["sent"] == 0
     rx.healed = True
-    done = deliver_pending_webhooks(app, now=t1 + timedelta(seconds=121), transport=rx.transport)
+    done = deliver(app, now=t1 + timedelta(seconds=121), transport=rx.transport)
     assert done["delivered"] == 1
     assert len({h["webhook-id"] for _, h, _ in rx.got}) == 1  # the same delivery id on every try
 
@@ -139,13 +144,13 @@ def test_attempts_run_out_and_gone_disables(app, make, clock):
     _event(app, ws.id, EventType.POST_PUBLISHED, now)
     rx = Receiver()
     t = now + timedelta(seconds=10)
-    first = deliver_pending_webhooks(app, now=t, transport=rx.transport)
+    first = deliver(app, now=t, transport=rx.transport)
     assert first["failed"] == 1 and first["retrying"] == 1
     with app.db.read() as s:
         assert s.get(WebhookSubscription, gone_id).status == "disabled"
     for _ in range(MAX_ATTEMPTS):
         t += timedelta(hours=7)
-        deliver_pending_webhooks(app, now=t, transport=rx.transport)
+        deliver(app, now=t, transport=rx.transport)
     with app.db.read() as s:
         statuses = sorted(d.status for d in s.scalars(select(WebhookDelivery)))
         flaky = s.scalar(select(WebhookDelivery).where(WebhookDelivery.last_status_code == 503))
@@ -161,9 +166,7 @@ def test_unreachable_receiver_is_recorded_not_raised(app, make, clock):
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    counts = deliver_pending_webhooks(
-        app, now=now + timedelta(seconds=10), transport=httpx.MockTransport(refuse)
-    )
+    counts = deliver(app, now=now + timedelta(seconds=10), transport=httpx.MockTransport(refuse))
     assert counts["retrying"] == 1
     with app.db.read() as s:
         assert s.scalar(select(WebhookDelivery)).last_error == "ConnectError"

@@ -12,14 +12,13 @@ from postiz_pipelines.clock import FixedClock, utcnow
 from postiz_pipelines.core.models import PublishJob, SocialAccount
 from postiz_pipelines.core.observability.alerts import raise_alerts
 from postiz_pipelines.core.publishing.runner import publish_due
-from postiz_pipelines.defs.assets import (
-    account_token_health,
-    failure_rate_is_low,
-    no_overdue_jobs,
-    publishing_daily_report,
+from postiz_pipelines.defs.analytics import (
+    AnalyticsClock,
+    publish_outcomes,
     queue_health,
-    tokens_are_refreshed,
+    token_health,
 )
+from postiz_pipelines.defs.checks import failure_rate_is_low, no_overdue_jobs, tokens_are_refreshed
 from postiz_pipelines.defs.resources import PostizResource
 from postiz_pipelines.defs.sensors import expiring_tokens_sensor
 from postiz_pipelines.sandbox import FaultSpec, SandboxState, SandboxTransport, create_app
@@ -33,7 +32,7 @@ def resource_for(env):  # type: ignore[no-untyped-def]
     )
 
 
-def test_daily_report_counts_and_failure_check(app, make, env, instance):
+def test_outcomes_of_real_publishes_and_the_failure_check(app, make, env, instance):
     now = utcnow().replace(microsecond=0)
     clock = FixedClock(now)
     state = SandboxState(clock=clock, seed=4)
@@ -51,17 +50,19 @@ def test_daily_report_counts_and_failure_check(app, make, env, instance):
 
     day = now.strftime("%Y-%m-%d")
     result = materialize(
-        [publishing_daily_report, failure_rate_is_low],
+        [publish_outcomes, failure_rate_is_low],
         partition_key=day,
         instance=instance,
         resources={"postiz": resource_for(env)},
     )
     assert result.success
-    df = result.output_for_node("publishing_daily_report")
+    df = result.output_for_node("publish_outcomes")
     assert (int(df["published"].sum()), int(df["failed"].sum())) == (6, 3)
-    assert 85 <= float(df["latency_p50_s"].max()) <= 95  # published 90 s after their time
+    assert int(df["dead_lettered"].sum()) == 3
+    assert float(df["lag_p50_s"].max()) == 90.0  # published 90 s after their time
+    assert float(df["on_time_rate"].max()) == 0.0  # 90 s is late by the 60 s rule
     [check] = result.get_asset_check_evaluations()
-    assert check.passed is False and check.metadata["failure_rate"].value == round(3 / 9, 4)
+    assert check.passed is False and "| mastodon | 6 | 3 |" in check.metadata["offending"].value
 
 
 def test_health_assets_flag_overdue_jobs_and_lapsing_tokens(app, make, env, instance):
@@ -70,25 +71,19 @@ def test_health_assets_flag_overdue_jobs_and_lapsing_tokens(app, make, env, inst
     make.jobs(ws, acc, 2, run_at=utcnow() - timedelta(hours=1))  # nobody published them
     with app.db.session() as s:
         s.get(SocialAccount, acc.id).token_expires_at = utcnow() + timedelta(minutes=30)
-    result = materialize(
-        [account_token_health, queue_health, tokens_are_refreshed, no_overdue_jobs],
-        instance=instance,
-        resources={"postiz": resource_for(env)},
-    )
+    selection = [token_health, queue_health, tokens_are_refreshed, no_overdue_jobs]
+    resources = {"postiz": resource_for(env), "analytics_clock": AnalyticsClock()}
+    result = materialize(selection, instance=instance, resources=resources)
     assert result.success
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks["no_overdue_jobs"].passed is False
-    assert checks["no_overdue_jobs"].metadata["overdue"].value == 2
+    assert checks["no_overdue_jobs"].metadata["offending_count"].value == 2
     assert checks["tokens_are_refreshed"].passed is False
     with app.db.session() as s:
         for job in s.query(PublishJob):
             job.status = "completed"
         s.get(SocialAccount, acc.id).token_expires_at = utcnow() + timedelta(days=30)
-    again = materialize(
-        [account_token_health, queue_health, tokens_are_refreshed, no_overdue_jobs],
-        instance=instance,
-        resources={"postiz": resource_for(env)},
-    )
+    again = materialize(selection, instance=instance, resources=resources)
     assert all(c.passed for c in again.get_asset_check_evaluations())
 
 

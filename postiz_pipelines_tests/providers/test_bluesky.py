@@ -400,6 +400,19 @@ def test_a_record_key_holding_another_post_is_content_rejected(
     assert error.code == "RecordAlreadyExists"
 
 
+def test_an_existing_record_that_cannot_be_read_back_is_an_unknown_outcome_not_a_refusal(
+    provider: BlueskyProvider, account: AccountCredentials, sandbox_state: SandboxState
+) -> None:
+    first = publish(provider, account, PostContent("live once"), key="k")
+    sandbox_state.faults.set("bluesky", error_rates={503: 1.0}, endpoints={GET_RECORD})
+    error = failure(provider, account, PostContent("live once"), OutcomeUnknown, key="k")
+    assert type(error) is OutcomeUnknown and error.retryable  # retried as a read-back
+    assert "RecordAlreadyExists" not in type(error).__name__ and error.status == 503
+    sandbox_state.faults.reset("bluesky")
+    assert publish(provider, account, PostContent("live once"), key="k") == first
+    assert len(sandbox_state.accepted("bluesky")) == 1
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_5xx_is_transient(
     provider: BlueskyProvider,

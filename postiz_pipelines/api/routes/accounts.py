@@ -5,14 +5,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from postiz_pipelines.api import idempotency
 from postiz_pipelines.api.deps import CallerDep, State, WriterDep
+from postiz_pipelines.api.idempotency import IdempotentDep
 from postiz_pipelines.api.routes.posts import resolve_workspace
-from postiz_pipelines.api.schemas_admin import AccountCreate, AccountList, AccountOut
-from postiz_pipelines.api.schemas_schedules import AccountSlotsIn, AccountSlotsOut
+from postiz_pipelines.api.schemas.accounts import (
+    AccountCreate,
+    AccountList,
+    AccountOut,
+    AccountSlotsIn,
+    AccountSlotsOut,
+)
 from postiz_pipelines.core.accounts.store import add_account, get_account, list_accounts
 from postiz_pipelines.core.models import Role
 from postiz_pipelines.core.publishing.account_jobs import remove_account
@@ -35,13 +41,7 @@ def list_(
 
 
 @router.post("", status_code=201, response_model=AccountOut, summary="Connect an account (admin)")
-def create(
-    body: AccountCreate,
-    request: Request,
-    st: State,
-    caller: WriterDep,
-    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
-) -> JSONResponse:
+def create(body: AccountCreate, st: State, caller: WriterDep, idem: IdempotentDep) -> JSONResponse:
     caller.require(body.workspace_id, Role.ADMIN)
     expires = (
         parse_instant(body.expires_at, field="expiresAt", fallback_zone="UTC")
@@ -71,9 +71,7 @@ def create(
     # the fingerprint leaves the tokens out: it is stored, and a token must never be
     fingerprint = body.model_dump(mode="json", exclude={"access_token", "refresh_token"})
     fingerprint["tokens"] = idempotency.fingerprint("", "", [body.access_token, body.refresh_token])
-    return idempotency.run(
-        st, caller, key, method="POST", path=request.url.path, body=fingerprint, work=work
-    )
+    return idem.run(work, body=fingerprint)
 
 
 @router.get("/{account_id}", response_model=AccountOut, summary="One account")

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from postiz_pipelines.api import idempotency
-from postiz_pipelines.api.deps import Caller, CallerDep, State, WriterDep
-from postiz_pipelines.api.schemas import JobList, JobOut, RescheduleIn, RetryIn
+from postiz_pipelines.api.deps import ApiState, Caller, CallerDep, State, WriterDep
+from postiz_pipelines.api.idempotency import Idempotent, IdempotentDep
+from postiz_pipelines.api.schemas.jobs import JobList, JobOut, RescheduleIn, RetryIn
 from postiz_pipelines.core.models import Role
 from postiz_pipelines.core.publishing import deadletter
 from postiz_pipelines.core.scheduling.timeparse import parse_instant
 
 router = APIRouter(prefix="/api/postiz/dead-letter", tags=["dead-letter"])
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
 @router.get("", response_model=JobList, summary="Failed jobs needing a person, latest first")
@@ -45,13 +44,7 @@ def _job(s: Any, caller: Caller, job_id: str) -> Any:
 
 
 def _requeue(
-    st: Any,
-    caller: Caller,
-    request: Request,
-    key: str | None,
-    job_id: str,
-    at: str | None,
-    force: bool,
+    st: ApiState, caller: Caller, idem: Idempotent, job_id: str, at: str | None, force: bool
 ) -> JSONResponse:
     now = st.now()
 
@@ -69,55 +62,33 @@ def _requeue(
         )
         return 200, JobOut.of(job).dump()
 
-    return idempotency.run(
-        st,
-        caller,
-        key,
-        method="POST",
-        path=request.url.path,
-        body={"at": at, "force": force},
-        work=work,
-    )
+    return idem.run(work, body={"at": at, "force": force})
 
 
 @router.post(
     "/{job_id}/requeue", response_model=JobOut, summary="Retry a failed job now (or at 'at')"
 )
 def requeue(
-    job_id: str,
-    request: Request,
-    st: State,
-    caller: WriterDep,
-    body: RetryIn | None = None,
-    key: IdemKey = None,
+    job_id: str, st: State, caller: WriterDep, idem: IdempotentDep, body: RetryIn | None = None
 ) -> JSONResponse:
     body = body or RetryIn()
-    return _requeue(st, caller, request, key, job_id, body.at, body.force)
+    return _requeue(st, caller, idem, job_id, body.at, body.force)
 
 
 @router.post(
     "/{job_id}/reschedule", response_model=JobOut, summary="Retry a failed job at a given time"
 )
 def reschedule(
-    job_id: str,
-    body: RescheduleIn,
-    request: Request,
-    st: State,
-    caller: WriterDep,
-    key: IdemKey = None,
+    job_id: str, body: RescheduleIn, st: State, caller: WriterDep, idem: IdempotentDep
 ) -> JSONResponse:
-    return _requeue(st, caller, request, key, job_id, body.at, body.force)
+    return _requeue(st, caller, idem, job_id, body.at, body.force)
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut, summary="Give up on a failed job")
-def cancel(
-    job_id: str, request: Request, st: State, caller: WriterDep, key: IdemKey = None
-) -> JSONResponse:
+def cancel(job_id: str, st: State, caller: WriterDep, idem: IdempotentDep) -> JSONResponse:
     def work(s: Any) -> tuple[int, dict[str, Any]]:
         job = _job(s, caller, job_id)
         deadletter.cancel_failed_job(s, job, now=st.now(), actor=caller.actor)
         return 200, JobOut.of(job).dump()
 
-    return idempotency.run(
-        st, caller, key, method="POST", path=request.url.path, body={}, work=work
-    )
+    return idem.run(work, body={})

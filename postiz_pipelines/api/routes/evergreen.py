@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from postiz_pipelines.api import idempotency
 from postiz_pipelines.api.deps import ApiState, Caller, CallerDep, State, WriterDep
+from postiz_pipelines.api.idempotency import Idempotent, IdempotentDep
 from postiz_pipelines.api.problems import api_field_names
 from postiz_pipelines.api.routes.posts import resolve_workspace
-from postiz_pipelines.api.schemas_schedules import (
+from postiz_pipelines.api.schemas.evergreen import (
     CATEGORY,
     LIBRARY_FIELD_NAMES,
     TIMETABLE_FIELD_NAMES,
@@ -37,7 +37,6 @@ from postiz_pipelines.core.workspaces.store import get_workspace
 from postiz_pipelines.errors import NotFound
 
 router = APIRouter(prefix="/api/postiz/evergreen", tags=["evergreen"])
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 WorkspaceQuery = Annotated[
     str | None, Query(max_length=64, description="default: your only workspace")
 ]
@@ -106,7 +105,7 @@ def list_posts(
     summary="Add a post (one or more text variations) to the library",
 )
 def add_post(
-    body: EvergreenPostIn, request: Request, st: State, caller: WriterDep, key: IdemKey = None
+    body: EvergreenPostIn, st: State, caller: WriterDep, idem: IdempotentDep
 ) -> JSONResponse:
     caller.require(body.workspace_id, Role.EDITOR)
 
@@ -136,15 +135,7 @@ def add_post(
             )
         return 201, EvergreenPostOut.of(row).dump()
 
-    return idempotency.run(
-        st,
-        caller,
-        key,
-        method="POST",
-        path=request.url.path,
-        body=body.model_dump(mode="json"),
-        work=work,
-    )
+    return idem.run(work, body=body.model_dump(mode="json"))
 
 
 @router.delete(
@@ -164,8 +155,7 @@ def remove_post(post_id: str, st: State, caller: WriterDep) -> None:
 def _set_paused(
     st: ApiState,
     caller: Caller,
-    request: Request,
-    key: str | None,
+    idem: Idempotent,
     workspace_id: str | None,
     category: str,
     paused: bool,
@@ -196,9 +186,7 @@ def _set_paused(
         )
         return 200, out.dump()
 
-    return idempotency.run(
-        st, caller, key, method="POST", path=request.url.path, body={"ws": ws_id}, work=work
-    )
+    return idem.run(work, body={"ws": ws_id})
 
 
 @router.post(
@@ -208,13 +196,12 @@ def _set_paused(
 )
 def pause_category(
     category: Category,
-    request: Request,
     st: State,
     caller: WriterDep,
+    idem: IdempotentDep,
     workspace_id: WorkspaceQuery = None,
-    key: IdemKey = None,
 ) -> JSONResponse:
-    return _set_paused(st, caller, request, key, workspace_id, category, True)
+    return _set_paused(st, caller, idem, workspace_id, category, True)
 
 
 @router.post(
@@ -224,10 +211,9 @@ def pause_category(
 )
 def resume_category(
     category: Category,
-    request: Request,
     st: State,
     caller: WriterDep,
+    idem: IdempotentDep,
     workspace_id: WorkspaceQuery = None,
-    key: IdemKey = None,
 ) -> JSONResponse:
-    return _set_paused(st, caller, request, key, workspace_id, category, False)
+    return _set_paused(st, caller, idem, workspace_id, category, False)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from postiz_pipelines.api import idempotency
 from postiz_pipelines.api.deps import CallerDep, State, WriterDep
+from postiz_pipelines.api.idempotency import IdempotentDep
 from postiz_pipelines.api.routes.posts import resolve_workspace
-from postiz_pipelines.api.schemas import MediaList, MediaOut
+from postiz_pipelines.api.schemas.media import MediaList, MediaOut
 from postiz_pipelines.api.upload import read_upload
 from postiz_pipelines.core.media import assets as media
 from postiz_pipelines.core.media.storage import MAX_UPLOAD_BYTES
@@ -56,8 +56,8 @@ async def upload(
     request: Request,
     st: State,
     caller: WriterDep,
+    idem: IdempotentDep,
     workspace_id: Annotated[str | None, Query(max_length=64, description="or a form field")] = None,
-    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> JSONResponse:
     if workspace_id is not None:  # refuse before receiving 100 MB for a workspace we would refuse
         caller.require(workspace_id, Role.EDITOR)
@@ -89,16 +89,7 @@ async def upload(
             return (201 if created else 200), MediaOut.of(asset, deduplicated=not created).dump()
 
         body = {"workspace_id": ws_id, "sha256": staged.sha256, "alt_text": alt}
-        return await run_in_threadpool(
-            idempotency.run,
-            st,
-            caller,
-            key,
-            method="POST",
-            path=request.url.path,
-            body=body,
-            work=work,
-        )
+        return await run_in_threadpool(idem.run, work, body=body)
 
 
 @router.get("", response_model=MediaList, summary="A workspace's media, newest first")

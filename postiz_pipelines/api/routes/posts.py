@@ -4,28 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from postiz_pipelines.api import idempotency
 from postiz_pipelines.api.deps import ApiState, Caller, CallerDep, State, WriterDep
+from postiz_pipelines.api.idempotency import IdempotentDep
 from postiz_pipelines.api.problems import api_field_names
-from postiz_pipelines.api.schemas import (
-    RULE_FIELD_NAMES,
-    AttemptList,
-    AttemptOut,
-    JobList,
-    JobOut,
+from postiz_pipelines.api.schemas.jobs import AttemptList, AttemptOut, JobList, JobOut, RetryIn
+from postiz_pipelines.api.schemas.posts import (
     Pagination,
     PostCreate,
+    PostCreated,
     PostList,
     PostOut,
     PostPatch,
-    RecurringSchedule,
-    RetryIn,
 )
-from postiz_pipelines.api.schemas_schedules import PostCreated, ScheduleOut
+from postiz_pipelines.api.schemas.schedules import RULE_FIELD_NAMES, RecurringSchedule, ScheduleOut
 from postiz_pipelines.core.models import PostStatus, Role, Schedule
 from postiz_pipelines.core.posts import manage as post_ops
 from postiz_pipelines.core.posts.create import TargetOverride, create_post
@@ -35,7 +30,6 @@ from postiz_pipelines.core.workspaces.store import get_workspace
 from postiz_pipelines.errors import Problem, ValidationFailed
 
 router = APIRouter(prefix="/api/postiz/posts", tags=["posts"])
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
 def resolve_workspace(caller: Caller, workspace_id: str | None, role: Role = Role.VIEWER) -> str:
@@ -92,9 +86,7 @@ def list_posts(
     response_model=PostCreated,
     summary="Create a post, published once (schedule.kind single) or on a rule (recurring)",
 )
-def create(
-    body: PostCreate, request: Request, st: State, caller: WriterDep, key: IdemKey = None
-) -> JSONResponse:
+def create(body: PostCreate, st: State, caller: WriterDep, idem: IdempotentDep) -> JSONResponse:
     caller.require(body.workspace_id, Role.EDITOR)
     when, zone, recurrence = body.scheduled_at, body.timezone, None
     if body.schedule is not None:
@@ -146,15 +138,7 @@ def create(
         )
         return 201, out.dump()
 
-    return idempotency.run(
-        st,
-        caller,
-        key,
-        method="POST",
-        path=request.url.path,
-        body=body.model_dump(mode="json"),
-        work=work,
-    )
+    return idem.run(work, body=body.model_dump(mode="json"))
 
 
 def _load(st: ApiState, s: Any, caller: Caller, post_id: str, role: Role) -> Any:
@@ -206,12 +190,7 @@ def cancel(post_id: str, st: State, caller: WriterDep) -> JSONResponse:
 
 @router.post("/{post_id}/retry", response_model=JobList, summary="Requeue the post's failed jobs")
 def retry(
-    post_id: str,
-    request: Request,
-    st: State,
-    caller: WriterDep,
-    body: RetryIn | None = None,
-    key: IdemKey = None,
+    post_id: str, st: State, caller: WriterDep, idem: IdempotentDep, body: RetryIn | None = None
 ) -> JSONResponse:
     body = body or RetryIn()
     now = st.now()
@@ -230,15 +209,7 @@ def retry(
         )
         return 200, JobList(jobs=[JobOut.of(j) for j in jobs], next_cursor=None).dump()
 
-    return idempotency.run(
-        st,
-        caller,
-        key,
-        method="POST",
-        path=request.url.path,
-        body=body.model_dump(mode="json"),
-        work=work,
-    )
+    return idem.run(work, body=body.model_dump(mode="json"))
 
 
 @router.get(

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from postiz_pipelines.api import idempotency
 from postiz_pipelines.api.deps import Caller, CallerDep, State, WriterDep
+from postiz_pipelines.api.idempotency import IdempotentDep
 from postiz_pipelines.api.problems import api_field_names
 from postiz_pipelines.api.routes.posts import resolve_workspace
-from postiz_pipelines.api.schemas import RULE_FIELD_NAMES
-from postiz_pipelines.api.schemas_schedules import (
+from postiz_pipelines.api.schemas.schedules import (
+    RULE_FIELD_NAMES,
     RulePatch,
     ScheduleChange,
     ScheduleList,
@@ -30,7 +30,6 @@ from postiz_pipelines.core.scheduling.expansion import ExpansionReport
 from postiz_pipelines.errors import Conflict
 
 router = APIRouter(prefix="/api/postiz/schedules", tags=["schedules"])
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 # a PATCH body is the rule itself: its fields are top-level, not under ``schedule.``
 PATCH_FIELD_NAMES = {**RULE_FIELD_NAMES, "schedule": ""}
 
@@ -83,9 +82,7 @@ def read(schedule_id: str, st: State, caller: CallerDep) -> JSONResponse:
     response_model=ScheduleChange,
     summary="Pause a recurring or evergreen schedule; its waiting jobs are removed",
 )
-def pause(
-    schedule_id: str, request: Request, st: State, caller: WriterDep, key: IdemKey = None
-) -> JSONResponse:
+def pause(schedule_id: str, st: State, caller: WriterDep, idem: IdempotentDep) -> JSONResponse:
     now = st.now()
 
     def work(s: Session) -> tuple[int, dict[str, Any]]:
@@ -93,9 +90,7 @@ def pause(
         removed = ops.pause_schedule(s, schedule, now=now, actor=caller.actor)
         return 200, _changed(s, schedule, removed=removed)
 
-    return idempotency.run(
-        st, caller, key, method="POST", path=request.url.path, body={}, work=work
-    )
+    return idem.run(work, body={})
 
 
 @router.post(
@@ -103,9 +98,7 @@ def pause(
     response_model=ScheduleChange,
     summary="Resume a paused schedule from now (what fell in the pause is not published)",
 )
-def resume(
-    schedule_id: str, request: Request, st: State, caller: WriterDep, key: IdemKey = None
-) -> JSONResponse:
+def resume(schedule_id: str, st: State, caller: WriterDep, idem: IdempotentDep) -> JSONResponse:
     now = st.now()
 
     def work(s: Session) -> tuple[int, dict[str, Any]]:
@@ -116,9 +109,7 @@ def resume(
         schedule.updated_at = now  # set explicitly, or the column's onupdate stamps wall time
         return 200, _changed(s, schedule, report=report)
 
-    return idempotency.run(
-        st, caller, key, method="POST", path=request.url.path, body={}, work=work
-    )
+    return idem.run(work, body={})
 
 
 @router.patch(

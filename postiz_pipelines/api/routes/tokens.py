@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from postiz_pipelines.api import idempotency
 from postiz_pipelines.api.deps import CallerDep, State, WriterDep
-from postiz_pipelines.api.schemas_admin import (
+from postiz_pipelines.api.idempotency import IdempotentDep
+from postiz_pipelines.api.schemas.tokens import (
     MeOut,
     TokenCreate,
     TokenCreated,
     TokenList,
     TokenOut,
-    WorkspaceOut,
 )
-from postiz_pipelines.core.models import Workspace
+from postiz_pipelines.api.schemas.workspaces import WorkspaceOut
+from postiz_pipelines.core.models import Role, Workspace
 from postiz_pipelines.core.workspaces import auth
 
 router = APIRouter(prefix="/api/postiz", tags=["tokens"])
@@ -50,24 +48,13 @@ def list_(st: State, caller: CallerDep) -> JSONResponse:
     "/tokens",
     status_code=201,
     response_model=TokenCreated,
-    summary="Create a token; its value is in this answer only",
+    summary="Create a token (editor somewhere); its value is in this answer only",
 )
-def create(
-    body: TokenCreate,
-    request: Request,
-    st: State,
-    caller: WriterDep,
-    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
-) -> JSONResponse:
-    if key is not None:
-        # a replayed answer would have to store the token's value; refuse rather than keep it
-        from postiz_pipelines.errors import Problem, ValidationFailed
-
-        raise ValidationFailed(
-            Problem("Idempotency-Key", "is not accepted here: a token is shown once")
-        )
-
-    def work(s: Any) -> tuple[int, dict[str, Any]]:
+def create(body: TokenCreate, st: State, caller: WriterDep, idem: IdempotentDep) -> JSONResponse:
+    caller.require_somewhere(Role.EDITOR, "creating an API token")
+    # a replayed answer would have to store the token's value; refuse rather than keep it
+    idem.refuse_key("a token is shown once")
+    with st.app.db.session() as s:
         issued = auth.create_token(
             s,
             user_id=caller.user_id,
@@ -77,11 +64,7 @@ def create(
             actor=caller.actor,
         )
         out = TokenCreated(**TokenOut.of(issued.row).model_dump(), token=issued.token)
-        return 201, out.dump()
-
-    return idempotency.run(
-        st, caller, None, method="POST", path=request.url.path, body=None, work=work
-    )
+    return JSONResponse(out.dump(), status_code=201)
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut, summary="Revoke one of your tokens")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from postiz_pipelines.api import idempotency
 from postiz_pipelines.api.deps import CallerDep, State, WriterDep
+from postiz_pipelines.api.idempotency import IdempotentDep
 from postiz_pipelines.api.routes.posts import resolve_workspace
-from postiz_pipelines.api.schemas_admin import (
+from postiz_pipelines.api.schemas.webhooks import (
     DeliveryList,
     DeliveryOut,
     WebhookCreate,
@@ -19,8 +19,7 @@ from postiz_pipelines.api.schemas_admin import (
     WebhookOut,
 )
 from postiz_pipelines.core.models import Role
-from postiz_pipelines.core.observability import webhooks
-from postiz_pipelines.errors import Problem, ValidationFailed
+from postiz_pipelines.core.observability import webhook_subscriptions as webhooks
 
 router = APIRouter(prefix="/api/postiz/webhooks", tags=["webhooks"])
 
@@ -44,20 +43,10 @@ def list_(
     response_model=WebhookCreated,
     summary="Subscribe a URL to post events; the signing secret is in this answer only",
 )
-def create(
-    body: WebhookCreate,
-    request: Request,
-    st: State,
-    caller: WriterDep,
-    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
-) -> JSONResponse:
+def create(body: WebhookCreate, st: State, caller: WriterDep, idem: IdempotentDep) -> JSONResponse:
     caller.require(body.workspace_id, Role.ADMIN)
-    if key is not None:
-        raise ValidationFailed(
-            Problem("Idempotency-Key", "is not accepted here: the secret is shown once")
-        )
-
-    def work(s: Any) -> tuple[int, dict[str, Any]]:
+    idem.refuse_key("the secret is shown once")
+    with st.app.db.session() as s:
         sub, secret = webhooks.create_subscription(
             s,
             st.app.keyring,
@@ -68,11 +57,8 @@ def create(
             actor=caller.actor,
             allow_private=st.app.settings.webhook_allow_private,
         )
-        return 201, WebhookCreated(**WebhookOut.of(sub).model_dump(), secret=secret.reveal()).dump()
-
-    return idempotency.run(
-        st, caller, None, method="POST", path=request.url.path, body=None, work=work
-    )
+        out = WebhookCreated(**WebhookOut.of(sub).model_dump(), secret=secret.reveal())
+    return JSONResponse(out.dump(), status_code=201)
 
 
 @router.delete("/{webhook_id}", status_code=204, summary="Remove a webhook (admin)")

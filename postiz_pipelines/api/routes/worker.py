@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import socket
 import uuid
@@ -15,7 +14,8 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from postiz_pipelines.api.deps import State, batch_key, worker_key
-from postiz_pipelines.api.schemas import WorkerProcessIn
+from postiz_pipelines.api.jsonable import jsonable
+from postiz_pipelines.api.schemas.worker import WorkerProcessIn
 from postiz_pipelines.core.accounts.tokens import refresh_expiring_tokens
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.observability.stats import worker_stats
@@ -23,21 +23,6 @@ from postiz_pipelines.core.publishing.runner import publish_due
 
 router = APIRouter(prefix="/api/postiz", tags=["worker"])
 EXPANSION_MODULE = "postiz_pipelines.core.scheduling.expansion"
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-friendly view of whatever the scheduler returns."""
-    if hasattr(value, "as_dict"):
-        return value.as_dict()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
 
 
 def run_scheduler(st: Any) -> dict[str, Any]:
@@ -51,7 +36,7 @@ def run_scheduler(st: Any) -> dict[str, Any]:
             raise
         return {"ran": False, "reason": f"{EXPANSION_MODULE} is not available in this build"}
     result = expansion.expand_schedules(st.app.db, now=st.now())
-    return {"ran": True, "result": _plain(result)}
+    return {"ran": True, "result": jsonable(result)}
 
 
 @router.post(
@@ -73,7 +58,7 @@ def process(st: State, body: WorkerProcessIn | None = None) -> JSONResponse:
         limit=body.max_jobs,
         transport=st.transport,
     )
-    summary = report.as_dict()
+    summary: dict[str, Any] = report.as_dict()
     with st.app.db.session() as s:
         audit(
             s,

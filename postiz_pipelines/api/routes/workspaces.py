@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from postiz_pipelines.api import idempotency
 from postiz_pipelines.api.deps import Caller, CallerDep, State, WriterDep
+from postiz_pipelines.api.idempotency import IdempotentDep
 from postiz_pipelines.api.problems import forbidden
-from postiz_pipelines.api.schemas_admin import (
+from postiz_pipelines.api.schemas.workspaces import (
     MemberIn,
     MemberList,
     MemberOut,
@@ -48,15 +48,13 @@ def list_(st: State, caller: CallerDep) -> JSONResponse:
     "",
     status_code=201,
     response_model=WorkspaceOut,
-    summary="Create a workspace; you become its owner",
+    summary="Create a workspace; you become its owner (admin somewhere)",
 )
 def create(
-    body: WorkspaceCreate,
-    request: Request,
-    st: State,
-    caller: WriterDep,
-    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    body: WorkspaceCreate, st: State, caller: WriterDep, idem: IdempotentDep
 ) -> JSONResponse:
+    caller.require_somewhere(Role.ADMIN, "creating a workspace")
+
     def work(s: Any) -> tuple[int, dict[str, Any]]:
         ws = create_owned_workspace(
             s,
@@ -69,15 +67,7 @@ def create(
         )
         return 201, WorkspaceOut.of(ws, Role.OWNER).dump()
 
-    return idempotency.run(
-        st,
-        caller,
-        key,
-        method="POST",
-        path=request.url.path,
-        body=body.model_dump(mode="json"),
-        work=work,
-    )
+    return idem.run(work, body=body.model_dump(mode="json"))
 
 
 @router.get("/{workspace_id}", response_model=WorkspaceOut, summary="One workspace")
@@ -122,12 +112,7 @@ def _may_assign(caller: Caller, workspace_id: str, *, old: str | None, new: str 
     summary="Add an existing user by email (admin)",
 )
 def add_member(
-    workspace_id: str,
-    body: MemberIn,
-    request: Request,
-    st: State,
-    caller: WriterDep,
-    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    workspace_id: str, body: MemberIn, st: State, caller: WriterDep, idem: IdempotentDep
 ) -> JSONResponse:
     def work(s: Any) -> tuple[int, dict[str, Any]]:
         _workspace(s, caller, workspace_id, Role.ADMIN)
@@ -144,15 +129,7 @@ def add_member(
         )
         return 201, MemberOut(user_id=user.id, email=user.email, role=m.role).dump()
 
-    return idempotency.run(
-        st,
-        caller,
-        key,
-        method="POST",
-        path=request.url.path,
-        body=body.model_dump(mode="json"),
-        work=work,
-    )
+    return idem.run(work, body=body.model_dump(mode="json"))
 
 
 @router.patch(

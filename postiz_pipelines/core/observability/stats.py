@@ -1,7 +1,7 @@
 """Worker statistics: the queue now, the last 24 hours of activity, and per-workspace figures.
 
-Each figure is one grouped query over an indexed column, so the answer stays cheap on a
-large queue.
+Every figure comes from the functions the analytics assets use (``queue_health``,
+``activity``), so the endpoint and the Dagster UI always agree.
 """
 
 from __future__ import annotations
@@ -9,39 +9,23 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from postiz_pipelines.core.events import EventType
-from postiz_pipelines.core.models import (
-    CLAIMABLE_JOB_STATES,
-    AnalyticsEvent,
-    JobStatus,
-    PublishJob,
-    Throttle,
-    Workspace,
-)
+from postiz_pipelines.core.models import Throttle
+from postiz_pipelines.core.observability.activity import event_counts, workspace_activity
+from postiz_pipelines.core.observability.queue_health import queue_summary
 from postiz_pipelines.core.publishing.breaker import states as breaker_states
-from postiz_pipelines.core.publishing.queue import queue_counts
-
-OVERDUE_AFTER = timedelta(minutes=5)
-ACTIVITY_EVENTS = {
-    EventType.POST_PUBLISHED: "published",
-    EventType.POST_PUBLISH_FAILED: "failed",
-    EventType.POST_PUBLISH_RETRYING: "retried",
-    EventType.POST_CANCELED: "canceled",
-    EventType.TOKEN_REFRESHED: "tokensRefreshed",
-    EventType.TOKEN_REFRESH_FAILED: "tokenRefreshFailures",
-}
 
 
 def worker_stats(session: Session, *, now: datetime) -> dict[str, Any]:
     """The seed's ``timestamp``, ``queue``, ``activity`` (24 h) and ``workspaces``."""
+    since = now - timedelta(hours=24)
     return {
         "timestamp": now.isoformat(),
         "queue": queue_stats(session, now=now),
-        "activity": activity_stats(session, since=now - timedelta(hours=24)),
-        "workspaces": workspace_stats(session, since=now - timedelta(hours=24)),
+        "activity": event_counts(session, since=since, until=now + timedelta(microseconds=1)),
+        "workspaces": workspace_stats(session, since=since, now=now),
         "workers": worker_heartbeats(session),
         "circuitBreakers": breaker_states(session),
         "throttles": active_throttles(session, now=now),
@@ -59,96 +43,24 @@ def active_throttles(session: Session, *, now: datetime) -> list[dict[str, Any]]
 
 
 def queue_stats(session: Session, *, now: datetime) -> dict[str, Any]:
-    waiting = PublishJob.status.in_(CLAIMABLE_JOB_STATES)
-    due, oldest = session.execute(
-        select(func.count(), func.min(PublishJob.next_attempt_at)).where(
-            waiting, PublishJob.next_attempt_at <= now
-        )
-    ).one()
-    overdue = session.scalar(
-        select(func.count()).where(waiting, PublishJob.next_attempt_at <= now - OVERDUE_AFTER)
-    )
-    expired = session.scalar(
-        select(func.count()).where(
-            PublishJob.status == JobStatus.RUNNING, PublishJob.lease_expires_at < now
-        )
-    )
-    return {
-        "byStatus": queue_counts(session),
-        "dueNow": due or 0,
-        "overdue": overdue or 0,
-        "oldestDueAt": oldest.isoformat() if oldest else None,
-        "expiredLeases": expired or 0,
-    }
+    """The ``queue`` block: ``queue_summary``, the figures of the ``queue_health`` asset."""
+    return queue_summary(session, now=now)
 
 
-def activity_stats(session: Session, *, since: datetime) -> dict[str, Any]:
-    out: dict[str, Any] = {"since": since.isoformat(), **{k: 0 for k in ACTIVITY_EVENTS.values()}}
-    by_platform: dict[str, dict[str, int]] = {}
-    rows = session.execute(
-        select(AnalyticsEvent.event_type, AnalyticsEvent.platform, func.count())
-        .where(
-            AnalyticsEvent.occurred_at >= since,
-            AnalyticsEvent.event_type.in_([str(e) for e in ACTIVITY_EVENTS]),
-        )
-        .group_by(AnalyticsEvent.event_type, AnalyticsEvent.platform)
-    )
-    for event_type, platform, n in rows:
-        name = ACTIVITY_EVENTS[EventType(event_type)]
-        out[name] += n
-        if platform:
-            by_platform.setdefault(platform, {}).setdefault(name, 0)
-            by_platform[platform][name] += n
-    finished = out["published"] + out["failed"]
-    out["successRate"] = round(out["published"] / finished, 4) if finished else None
-    out["byPlatform"] = by_platform
-    return out
-
-
-def workspace_stats(session: Session, *, since: datetime) -> list[dict[str, Any]]:
-    waiting = dict(
-        session.execute(
-            select(PublishJob.workspace_id, func.count())
-            .where(PublishJob.status.in_(CLAIMABLE_JOB_STATES))
-            .group_by(PublishJob.workspace_id)
-        ).all()
-    )
-    dead = dict(
-        session.execute(
-            select(PublishJob.workspace_id, func.count())
-            .where(PublishJob.status == JobStatus.FAILED)
-            .group_by(PublishJob.workspace_id)
-        ).all()
-    )
-    events: dict[str, dict[str, int]] = {}
-    for ws, event_type, n in session.execute(
-        select(AnalyticsEvent.workspace_id, AnalyticsEvent.event_type, func.count())
-        .where(
-            AnalyticsEvent.occurred_at >= since,
-            AnalyticsEvent.event_type.in_(
-                [EventType.POST_PUBLISHED, EventType.POST_PUBLISH_FAILED]
-            ),
-        )
-        .group_by(AnalyticsEvent.workspace_id, AnalyticsEvent.event_type)
-    ):
-        if ws:
-            events.setdefault(ws, {})[event_type] = n
-    out = []
-    for ws in session.scalars(
-        select(Workspace).where(Workspace.deleted_at.is_(None)).order_by(Workspace.slug)
-    ):
-        ev = events.get(ws.id, {})
-        out.append(
-            {
-                "id": ws.id,
-                "slug": ws.slug,
-                "waiting": waiting.get(ws.id, 0),
-                "deadLetter": dead.get(ws.id, 0),
-                "published24h": ev.get(EventType.POST_PUBLISHED, 0),
-                "failed24h": ev.get(EventType.POST_PUBLISH_FAILED, 0),
-            }
-        )
-    return out
+def workspace_stats(session: Session, *, since: datetime, now: datetime) -> list[dict[str, Any]]:
+    """The ``workspaces`` list: the ``workspace_activity`` figures over [since, now]."""
+    df = workspace_activity(session, since=since, until=now + timedelta(microseconds=1))
+    return [
+        {
+            "id": r.workspace_id,
+            "slug": r.slug,
+            "waiting": int(r.waiting_now),
+            "deadLetter": int(r.dead_letter_now),
+            "published24h": int(r.published),
+            "failed24h": int(r.failed),
+        }
+        for r in df.itertuples(index=False)
+    ]
 
 
 def worker_heartbeats(session: Session) -> list[dict[str, Any]]:

@@ -1,19 +1,24 @@
 """Outgoing webhooks on post lifecycle events: ``post.published``, ``post.failed``,
-``post.canceled``.
+``post.canceled``: signing, fan-out and the delivery pass.
 
 The events come from ``analytics_events`` (the engine writes them with each state change),
 so nothing in the publish path waits on a receiver. ``deliver_pending_webhooks`` first
 fans new events out into ``webhook_deliveries`` (one row per subscription and event, a
 unique pair, so fanning out twice changes nothing), then sends what is due.
+Subscriptions live in ``webhook_subscriptions``; where a request may go, in
+``webhook_targets`` (every address the host resolves to must be public, and the request
+goes to the address that was checked).
 
 Requests follow the Standard Webhooks signature scheme, so receivers can verify them with
 an existing library: headers ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature``
 = ``v1,<base64 HMAC-SHA256(secret, "<id>.<timestamp>.<body>")>``, where the secret is the
 ``whsec_<base64>`` value shown once when the subscription is created (kept sealed).
 
-A failed delivery (non-2xx, timeout, no connection) is retried with exponential backoff
-(30 s, 1 min, 2 min, ... capped at 6 h, or the receiver's ``Retry-After``) up to
-``MAX_ATTEMPTS``; ``410 Gone`` disables the subscription at once.
+A failed delivery (non-2xx, timeout, no connection, a name that does not resolve) is
+retried with exponential backoff (30 s, 1 min, 2 min, ... capped at 6 h, or the receiver's
+``Retry-After``) up to ``MAX_ATTEMPTS``; ``410 Gone`` disables the subscription at once; a
+refused or unusable URL fails the delivery at once. Whatever one delivery raises is recorded
+on that delivery (its attempt, error and next try or failure): it never stops the others.
 """
 
 from __future__ import annotations
@@ -22,14 +27,12 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
-import secrets
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import func, select
@@ -37,174 +40,54 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.context import AppContext
-from postiz_pipelines.core.events import EventType
 from postiz_pipelines.core.ids import new_id
 from postiz_pipelines.core.models import AnalyticsEvent, WebhookDelivery, WebhookSubscription
-from postiz_pipelines.crypto import Keyring, Secret
-from postiz_pipelines.errors import NotFound, Problem, ValidationFailed
+from postiz_pipelines.core.observability.webhook_subscriptions import (
+    EVENT_NAMES,
+    EVENTS,
+    create_subscription,
+    delete_subscription,
+    get_subscription,
+    list_deliveries,
+    list_subscriptions,
+    secret_context,
+)
+from postiz_pipelines.core.observability.webhook_targets import (
+    Resolver,
+    TargetRefused,
+    parse_target,
+    pin_address,
+    pinned_request,
+    system_resolver,
+)
+from postiz_pipelines.crypto import Secret
 from postiz_pipelines.providers.base import retry_after_seconds
 
-EVENTS: dict[str, str] = {
-    EventType.POST_PUBLISHED: "post.published",
-    EventType.POST_PUBLISH_FAILED: "post.failed",
-    EventType.POST_CANCELED: "post.canceled",
-}
-EVENT_NAMES = tuple(EVENTS.values())
+__all__ = [
+    "EVENTS",
+    "EVENT_NAMES",
+    "MAX_ATTEMPTS",
+    "create_subscription",
+    "delete_subscription",
+    "deliver_pending_webhooks",
+    "fan_out",
+    "get_subscription",
+    "list_deliveries",
+    "list_subscriptions",
+    "payload",
+    "sign",
+    "verify",
+]
+
+log = logging.getLogger(__name__)
+
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
 SEND_LEASE = timedelta(minutes=5)  # a claimed delivery is invisible to other senders this long
 SETTLE = timedelta(seconds=5)  # events younger than this may belong to an uncommitted transaction
 TIMESTAMP_TOLERANCE = timedelta(minutes=5)
-
-
-def _ctx(sub_id: str) -> str:
-    return f"webhook_subscription:{sub_id}:secret"
-
-
-# -- subscriptions -----------------------------------------------------------------------
-def private_target(url: str) -> str | None:
-    """Why ``url`` points inside (loopback, private, link-local, reserved), or None."""
-    host = (urlsplit(url).hostname or "").strip("[]").lower()
-    if not host:
-        return "the URL has no host"
-    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-        return f"{host} is a local name"
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return None  # a public name; where it resolves is checked by the network's egress rules
-    if (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_reserved
-        or ip.is_multicast
-        or ip.is_unspecified
-    ):
-        return f"{host} is not a public address"
-    return None
-
-
-def create_subscription(
-    session: Session,
-    keyring: Keyring,
-    *,
-    workspace_id: str,
-    url: str,
-    events: Iterable[str] | None = None,
-    now: datetime,
-    actor: str = "system",
-    allow_private: bool = False,
-) -> tuple[WebhookSubscription, Secret]:
-    """Subscribe ``url`` to ``events`` (default: all); returns the row and the signing secret,
-    which is shown this once. URLs naming this machine or a private network are refused
-    unless ``allow_private`` (POSTIZ_WEBHOOK_ALLOW_PRIVATE): a user must not make the server
-    call its own internal services."""
-    chosen = list(events) if events is not None else list(EVENT_NAMES)
-    problems = []
-    if not url.startswith(("http://", "https://")) or len(url) > 1000:
-        problems.append(
-            Problem(
-                "url", "must be an http:// or https:// URL of at most 1000 characters", url[:200]
-            )
-        )
-    elif not allow_private and (reason := private_target(url)):
-        problems.append(
-            Problem("url", f"{reason}; webhooks must reach a public address", url[:200])
-        )
-    unknown = [e for e in chosen if e not in EVENT_NAMES]
-    if unknown or not chosen:
-        problems.append(
-            Problem("events", f"must be some of: {', '.join(EVENT_NAMES)}", unknown or chosen)
-        )
-    if problems:
-        raise ValidationFailed(problems)
-    secret = Secret("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
-    sub_id = new_id("whk")
-    cursor = session.scalar(select(func.max(AnalyticsEvent.id))) or 0  # no backfill of old events
-    sub = WebhookSubscription(
-        id=sub_id,
-        workspace_id=workspace_id,
-        url=url,
-        events=",".join(sorted(set(chosen))),
-        secret_sealed=keyring.seal(secret.reveal(), context=_ctx(sub_id)),
-        status="active",
-        last_event_id=cursor,
-        created_by=actor,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(sub)
-    session.flush()
-    audit(
-        session,
-        actor=actor,
-        action="webhook.create",
-        object_type="webhook",
-        object_id=sub_id,
-        workspace_id=workspace_id,
-        now=now,
-        url=url,
-        events=sub.events,
-    )
-    return sub, secret
-
-
-def get_subscription(
-    session: Session, sub_id: str, *, workspace_ids: Iterable[str] | None = None
-) -> WebhookSubscription:
-    sub = session.get(WebhookSubscription, sub_id)
-    if (
-        sub is None
-        or sub.deleted_at is not None
-        or (workspace_ids is not None and sub.workspace_id not in set(workspace_ids))
-    ):
-        raise NotFound("webhook", sub_id)
-    return sub
-
-
-def list_subscriptions(session: Session, workspace_id: str) -> list[WebhookSubscription]:
-    return list(
-        session.scalars(
-            select(WebhookSubscription)
-            .where(
-                WebhookSubscription.workspace_id == workspace_id,
-                WebhookSubscription.deleted_at.is_(None),
-            )
-            .order_by(WebhookSubscription.created_at, WebhookSubscription.id)
-        )
-    )
-
-
-def delete_subscription(
-    session: Session, sub: WebhookSubscription, *, now: datetime, actor: str = "system"
-) -> None:
-    sub.deleted_at = now
-    sub.status = "disabled"
-    sub.updated_at = now
-    audit(
-        session,
-        actor=actor,
-        action="webhook.delete",
-        object_type="webhook",
-        object_id=sub.id,
-        workspace_id=sub.workspace_id,
-        now=now,
-    )
-
-
-def list_deliveries(session: Session, sub_id: str, *, limit: int = 50) -> list[WebhookDelivery]:
-    return list(
-        session.scalars(
-            select(WebhookDelivery)
-            .where(WebhookDelivery.subscription_id == sub_id)
-            .order_by(WebhookDelivery.event_id.desc())
-            .limit(limit)
-        )
-    )
 
 
 # -- signing -----------------------------------------------------------------------------
@@ -321,7 +204,19 @@ class _Claimed:
     body: bytes
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """What one try of one delivery came to; ``final`` failures are not retried."""
+
+    delivery_id: str
+    status_code: int | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    final: bool = False
+
+
 def backoff(attempts: int) -> timedelta:
+    """The wait after ``attempts`` failed tries: 30 s doubling, capped at 6 h."""
     return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
 
 
@@ -333,56 +228,80 @@ def deliver_pending_webhooks(
     limit: int = 100,
     concurrency: int = 10,
     timeout: float = 10.0,
+    resolve: Resolver | None = None,
 ) -> dict[str, int]:
-    """Fan out new events, then send up to ``limit`` due deliveries; returns the counts.
+    """Fan out new events, then send up to ``limit`` due deliveries; returns the counts
+    (``queued``, ``sent``, ``delivered``, ``retrying``, ``failed``).
 
     Safe to run from several places at once: a claimed delivery is pushed ``SEND_LEASE``
-    into the future before it is sent.
+    into the future before it is sent. Each delivery's host is resolved once by ``resolve``
+    (default: the system resolver) and checked (unless POSTIZ_WEBHOOK_ALLOW_PRIVATE); the
+    request goes to the checked address. Nothing one delivery raises escapes the pass: it is
+    recorded on that delivery.
     """
+    outcomes: list[_Outcome] = []
     with app.db.session() as s:
         queued = fan_out(s, now=now)
-        due = list(
-            s.scalars(
-                select(WebhookDelivery)
-                .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        )
-        claimed = []
-        subs = {
-            sub.id: sub
-            for sub in s.scalars(
-                select(WebhookSubscription).where(
-                    WebhookSubscription.id.in_({d.subscription_id for d in due})
-                )
-            )
-        }
-        for d in due:
-            sub = subs[d.subscription_id]
-            if sub.status != "active" or sub.deleted_at is not None:
-                d.status = "failed"
-                d.last_error = "subscription disabled"
-                continue
-            d.next_attempt_at = now + SEND_LEASE
-            secret = Secret(app.keyring.open(sub.secret_sealed, context=_ctx(sub.id)))
-            body = json.dumps(d.payload, separators=(",", ":"), sort_keys=True).encode()
-            claimed.append(_Claimed(d.id, sub.url, secret, body))
-    outcomes = (
-        asyncio.run(
+        claimed = _claim(app, s, now=now, limit=limit, failed=outcomes)
+    if claimed:
+        outcomes += asyncio.run(
             _send_all(
-                claimed, now=now, transport=transport, concurrency=concurrency, timeout=timeout
+                claimed,
+                now=now,
+                transport=transport,
+                concurrency=concurrency,
+                timeout=timeout,
+                resolve=resolve or system_resolver,
+                allow_private=app.settings.webhook_allow_private,
             )
         )
-        if claimed
-        else []
-    )
     counts = {"queued": queued, "sent": len(claimed), "delivered": 0, "retrying": 0, "failed": 0}
     with app.db.session() as s:
-        for delivery_id, status_code, error, retry_after in outcomes:
-            counts[_record(s, delivery_id, now, status_code, error, retry_after)] += 1
+        for outcome in outcomes:
+            counts[_record(s, outcome, now)] += 1
     return counts
+
+
+def _claim(
+    app: AppContext, s: Session, *, now: datetime, limit: int, failed: list[_Outcome]
+) -> list[_Claimed]:
+    """Lease up to ``limit`` due deliveries and read what sending them needs; a delivery
+    whose subscription is gone fails here, one whose secret cannot be opened goes to
+    ``failed`` (recorded with the others)."""
+    due = list(
+        s.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    subs = {
+        sub.id: sub
+        for sub in s.scalars(
+            select(WebhookSubscription).where(
+                WebhookSubscription.id.in_({d.subscription_id for d in due})
+            )
+        )
+    }
+    claimed = []
+    for d in due:
+        sub = subs[d.subscription_id]
+        if sub.status != "active" or sub.deleted_at is not None:
+            d.status = "failed"
+            d.last_error = "subscription disabled"
+            continue
+        d.next_attempt_at = now + SEND_LEASE
+        try:
+            secret = Secret(app.keyring.open(sub.secret_sealed, context=secret_context(sub.id)))
+        except Exception as exc:  # a key rotated away: this delivery cannot be signed
+            reason = f"cannot open the signing secret ({type(exc).__name__})"
+            failed.append(_Outcome(d.id, error=reason))
+            continue
+        body = json.dumps(d.payload, separators=(",", ":"), sort_keys=True).encode()
+        claimed.append(_Claimed(d.id, sub.url, secret, body))
+    return claimed
 
 
 async def _send_all(
@@ -392,67 +311,96 @@ async def _send_all(
     transport: httpx.AsyncBaseTransport | None,
     concurrency: int,
     timeout: float,
-) -> list[tuple[str, int | None, str | None, float | None]]:
+    resolve: Resolver,
+    allow_private: bool,
+) -> list[_Outcome]:
     sem = asyncio.Semaphore(concurrency)
     ts = int(now.timestamp())
+    # no kept-alive connections: a connection opened for one name must not carry another's
+    limits = httpx.Limits(max_keepalive_connections=0)
     async with httpx.AsyncClient(
-        transport=transport, timeout=timeout, follow_redirects=False
+        transport=transport, timeout=timeout, follow_redirects=False, limits=limits
     ) as http:
 
-        async def one(c: _Claimed) -> tuple[str, int | None, str | None, float | None]:
-            headers = {
-                "content-type": "application/json",
-                "user-agent": "postiz-pipelines-webhooks/1",
-                "webhook-id": c.delivery_id,
-                "webhook-timestamp": str(ts),
-                "webhook-signature": sign(c.secret.reveal(), c.delivery_id, ts, c.body),
-            }
+        async def one(c: _Claimed) -> _Outcome:
             async with sem:
                 try:
-                    r = await http.post(c.url, content=c.body, headers=headers)
-                except httpx.HTTPError as exc:  # the receiver's problem, recorded and retried
-                    return c.delivery_id, None, f"{type(exc).__name__}", None
-            if 200 <= r.status_code < 300:
-                return c.delivery_id, r.status_code, None, None
-            return (
-                c.delivery_id,
-                r.status_code,
-                f"HTTP {r.status_code}",
-                retry_after_seconds(r.headers, now),
-            )
+                    return await _send_one(
+                        http, c, ts=ts, now=now, resolve=resolve, allow_private=allow_private
+                    )
+                except Exception as exc:  # whatever it is, it belongs to this delivery only
+                    log.warning("webhook delivery %s: %s", c.delivery_id, type(exc).__name__)
+                    return _Outcome(c.delivery_id, error=f"{type(exc).__name__}")
 
-        return await asyncio.gather(*(one(c) for c in claimed))
+        return list(await asyncio.gather(*(one(c) for c in claimed)))
 
 
-def _record(
-    s: Session,
-    delivery_id: str,
+async def _send_one(
+    http: httpx.AsyncClient,
+    c: _Claimed,
+    *,
+    ts: int,
     now: datetime,
-    status_code: int | None,
-    error: str | None,
-    retry_after: float | None,
-) -> str:
-    d = s.get(WebhookDelivery, delivery_id)
+    resolve: Resolver,
+    allow_private: bool,
+) -> _Outcome:
+    """Check, resolve once and send one delivery; every answer becomes an outcome."""
+    try:
+        target = parse_target(c.url)
+        address = await pin_address(target, resolve=resolve, allow_private=allow_private)
+    except TargetRefused as exc:
+        return _Outcome(c.delivery_id, error=f"refused: {exc.reason}", final=True)
+    except OSError as exc:  # the name does not resolve (now): retried
+        return _Outcome(c.delivery_id, error=f"cannot resolve the host ({type(exc).__name__})")
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "postiz-pipelines-webhooks/1",
+        "webhook-id": c.delivery_id,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign(c.secret.reveal(), c.delivery_id, ts, c.body),
+    }
+    try:
+        request = pinned_request(http, target, address, content=c.body, headers=headers)
+    except (httpx.InvalidURL, ValueError) as exc:
+        return _Outcome(c.delivery_id, error=f"unusable URL ({type(exc).__name__})", final=True)
+    try:
+        r = await http.send(request)
+    except httpx.HTTPError as exc:  # the receiver's problem, recorded and retried
+        return _Outcome(c.delivery_id, error=f"{type(exc).__name__}")
+    if 200 <= r.status_code < 300:
+        return _Outcome(c.delivery_id, status_code=r.status_code)
+    return _Outcome(
+        c.delivery_id,
+        status_code=r.status_code,
+        error=f"HTTP {r.status_code}",
+        retry_after=retry_after_seconds(r.headers, now),
+    )
+
+
+def _record(s: Session, outcome: _Outcome, now: datetime) -> str:
+    """Write one try's outcome on its delivery; returns ``delivered``, ``retrying`` or
+    ``failed``."""
+    d = s.get(WebhookDelivery, outcome.delivery_id)
     assert d is not None
     d.attempts += 1
-    d.last_status_code = status_code
-    d.last_error = error
-    if error is None:
+    d.last_status_code = outcome.status_code
+    d.last_error = outcome.error
+    if outcome.error is None:
         d.status = "delivered"
         d.delivered_at = now
         return "delivered"
-    if status_code == 410:
+    if outcome.status_code == 410:
         sub = s.get(WebhookSubscription, d.subscription_id)
         if sub is not None:
             sub.status = "disabled"
             sub.updated_at = now
         d.status = "failed"
         return "failed"
-    if d.attempts >= MAX_ATTEMPTS:
+    if outcome.final or d.attempts >= MAX_ATTEMPTS:
         d.status = "failed"
         return "failed"
     wait = backoff(d.attempts)
-    if retry_after is not None:
-        wait = min(max(wait, timedelta(seconds=retry_after)), BACKOFF_CAP)
+    if outcome.retry_after is not None:
+        wait = min(max(wait, timedelta(seconds=outcome.retry_after)), BACKOFF_CAP)
     d.next_attempt_at = now + wait
     return "retrying"

@@ -1,9 +1,9 @@
-"""Creating and listing posts. A post is validated for every target before anything is stored."""
+"""Creating and listing posts: ``validate.plan_post`` checks a post for every target (and
+writes nothing), then ``store_post`` writes the post, its schedule, targets and jobs."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,63 +11,35 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postiz_pipelines.clock import not_in_the_past
-from postiz_pipelines.core.accounts.store import target_problems
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.ids import new_id
-from postiz_pipelines.core.media.assets import media_file
 from postiz_pipelines.core.models import (
-    AccountStatus,
-    MediaAsset,
     Post,
     PostMedia,
     PostStatus,
     PostTarget,
     Schedule,
     ScheduleKind,
-    SocialAccount,
     Workspace,
 )
+from postiz_pipelines.core.posts.validate import (
+    PostPlan,
+    TargetOverride,
+    parse_scheduled_at,
+    plan_post,
+)
 from postiz_pipelines.core.publishing.queue import enqueue, new_job_row
-from postiz_pipelines.core.scheduling.planning import DEFAULT_HORIZON, NEXT_SLOT, RUN_NOW
-from postiz_pipelines.core.scheduling.schedules import Recurrence, check_recurrence
-from postiz_pipelines.core.scheduling.slots import next_slot_for
-from postiz_pipelines.core.scheduling.timeparse import parse_instant
-from postiz_pipelines.errors import Problem, ValidationFailed
-from postiz_pipelines.providers.base import PostContent
+from postiz_pipelines.core.scheduling.planning import DEFAULT_HORIZON
+from postiz_pipelines.core.scheduling.schedules import Recurrence
 
-MAX_TEXT = 100_000
-
-
-@dataclass
-class TargetOverride:
-    """Per-account text or settings that replace the post's own for that account."""
-
-    text: str | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
-
-
-def parse_scheduled_at(
-    value: datetime | str,
-    *,
-    timezone: str | None,
-    workspace: Workspace,
-    now: datetime,
-    field: str = "scheduledAt",
-) -> tuple[datetime | None, list[Problem]]:
-    """A post's time as UTC (an offset, ``timezone``, else the workspace's zone), not in the
-    past."""
-    try:
-        when = parse_instant(
-            value,
-            field=field,
-            timezone=timezone,
-            fallback_zone=workspace.timezone,
-            fallback_name=f"workspace {workspace.slug!r}",
-        )
-    except ValidationFailed as exc:
-        return None, exc.problems
-    return not_in_the_past(when, now=now, field=field)
+__all__ = [
+    "PostPlan",
+    "TargetOverride",
+    "create_post",
+    "list_posts",
+    "parse_scheduled_at",
+    "store_post",
+]
 
 
 def create_post(
@@ -87,7 +59,6 @@ def create_post(
     priority: int = 0,
     max_attempts: int = 4,
     media_root: Path = Path("."),
-    idempotency_key: str | None = None,
     actor: str = "system",
 ) -> Post:
     """Validate, then store the post, one target per account, its schedule and its jobs.
@@ -97,188 +68,49 @@ def create_post(
     jobs are made by expansion (run at once for the first horizon). Raises ValidationFailed
     (nothing written) with every problem found, each naming the field and the limit.
     """
-    problems: list[Problem] = []
-    overrides = dict(overrides or {})
-    settings = dict(settings or {})
+    plan = plan_post(
+        session,
+        workspace=workspace,
+        text=text,
+        account_ids=account_ids,
+        scheduled_at=scheduled_at,
+        now=now,
+        timezone=timezone,
+        recurrence=recurrence,
+        media_ids=media_ids,
+        settings=settings,
+        overrides=overrides,
+        thread=thread,
+        priority=priority,
+        max_attempts=max_attempts,
+        media_root=media_root,
+    )
+    return store_post(session, plan, workspace=workspace, now=now, actor=actor)
 
-    when: datetime | None = None
-    starts: datetime | None = None
-    until: datetime | None = None
-    if recurrence is not None:
-        starts, until, recur_problems = check_recurrence(recurrence, workspace, now)
-        problems.extend(recur_problems)
-        when = starts
-    elif scheduled_at is None or scheduled_at == RUN_NOW:
-        when = now
-    elif scheduled_at == NEXT_SLOT:
-        when = now  # refined per account below
-    else:
-        when, time_problems = parse_scheduled_at(
-            scheduled_at, timezone=timezone, workspace=workspace, now=now
-        )
-        problems.extend(time_problems)
 
-    if len(text) > MAX_TEXT:
-        problems.append(
-            Problem("content", f"is {len(text)} characters, limit {MAX_TEXT}", len(text), MAX_TEXT)
-        )
-    if not account_ids:
-        problems.append(Problem("targetAccounts", "at least one account is required", 0, 1))
-    if len(set(account_ids)) != len(account_ids):
-        problems.append(Problem("targetAccounts", "lists an account more than once"))
-
-    accounts: dict[str, SocialAccount] = {}
-    if account_ids:
-        rows = session.scalars(
-            select(SocialAccount).where(
-                SocialAccount.id.in_(list(account_ids)),
-                SocialAccount.workspace_id == workspace.id,
-                SocialAccount.deleted_at.is_(None),
-            )
-        )
-        accounts = {a.id: a for a in rows}
-    for i, acc_id in enumerate(account_ids):
-        acc = accounts.get(acc_id)
-        if acc is None:
-            problems.append(
-                Problem(
-                    f"targetAccounts[{i}]",
-                    f"unknown account {acc_id!r} in workspace {workspace.slug!r}",
-                    acc_id,
-                )
-            )
-        elif acc.status != AccountStatus.ACTIVE:
-            problems.append(
-                Problem(
-                    f"targetAccounts[{i}]",
-                    f"account {acc.handle!r} is {acc.status}; reconnect it",
-                    acc_id,
-                )
-            )
-    for acc_id in overrides:
-        if acc_id not in account_ids:
-            problems.append(Problem(f"overrides.{acc_id}", "is not one of targetAccounts", acc_id))
-
-    assets: list[MediaAsset] = []
-    if media_ids:
-        found = {
-            m.id: m
-            for m in session.scalars(
-                select(MediaAsset).where(
-                    MediaAsset.id.in_(list(media_ids)),
-                    MediaAsset.workspace_id == workspace.id,
-                    MediaAsset.deleted_at.is_(None),
-                )
-            )
-        }
-        for i, mid in enumerate(media_ids):
-            if mid not in found:
-                problems.append(Problem(f"mediaIds[{i}]", f"unknown media {mid!r}", mid))
-            else:
-                assets.append(found[mid])
-    files = tuple(media_file(a, media_root) for a in assets)
-
-    for acc_id, acc in accounts.items():
-        ov = overrides.get(acc_id, TargetOverride())
-        content = PostContent(
-            text=ov.text if ov.text is not None else text,
-            media=files,
-            thread=tuple(thread),
-            settings={**settings, **ov.settings},
-        )
-        problems.extend(target_problems(acc, content))
-
-    run_at: dict[str, datetime] = {}
-    if recurrence is None and scheduled_at == NEXT_SLOT:
-        for i, acc_id in enumerate(account_ids):
-            if acc_id in accounts:
-                try:
-                    run_at[acc_id] = next_slot_for(session, accounts[acc_id], workspace, now)
-                except ValidationFailed as exc:
-                    problems.extend(
-                        Problem(f"targetAccounts[{i}].{p.field}", p.message, p.value, p.limit)
-                        for p in exc.problems
-                    )
-        if run_at:
-            when = min(run_at.values())
-
-    if problems:
-        raise ValidationFailed(problems)
-    assert when is not None
-
+def store_post(
+    session: Session, plan: PostPlan, *, workspace: Workspace, now: datetime, actor: str
+) -> Post:
+    """Write a validated post: the post, its media, schedule, targets and jobs (or, for a
+    recurring post, the first horizon's expansion), and the audit row."""
     post = Post(
         id=new_id("post"),
         workspace_id=workspace.id,
-        content=text,
-        settings={**settings, **({"thread": list(thread)} if thread else {})},
+        content=plan.text,
+        settings=dict(plan.settings),
         status=PostStatus.SCHEDULED,
-        scheduled_at=when,
-        idempotency_key=idempotency_key,
+        scheduled_at=plan.scheduled_at,
         created_at=now,
         updated_at=now,
     )
     session.add(post)
-    for pos, asset in enumerate(assets):
+    for pos, asset in enumerate(plan.assets):
         post.media.append(PostMedia(position=pos, media_id=asset.id))
-    if recurrence is not None:
-        schedule = Schedule(
-            id=new_id("sch"),
-            workspace_id=workspace.id,
-            post_id=post.id,
-            kind=ScheduleKind.RECURRING,
-            rrule=recurrence.rrule,
-            cron=recurrence.cron,
-            timezone=recurrence.timezone,
-            starts_at=starts,
-            until=until,
-            count=recurrence.count,
-            grace_seconds=recurrence.grace_seconds,
-            priority=priority,
-            created_at=now,
-            updated_at=now,
-        )
-    else:
-        schedule = Schedule(
-            id=new_id("sch"),
-            workspace_id=workspace.id,
-            post_id=post.id,
-            kind=ScheduleKind.SINGLE,
-            run_at=when,
-            timezone=timezone,
-            priority=priority,
-            expanded_until=when,
-            created_at=now,
-            updated_at=now,
-        )
+    schedule = _new_schedule(plan, workspace=workspace, post=post, now=now)
     session.add(schedule)
-    rows = []
-    for acc_id in account_ids:
-        ov = overrides.get(acc_id)
-        target = PostTarget(
-            id=new_id("tgt"),
-            account_id=acc_id,
-            content_override=ov.text if ov else None,
-            settings_override=ov.settings if ov else {},
-        )
-        post.targets.append(target)
-        if recurrence is None:
-            rows.append(
-                new_job_row(
-                    workspace_id=workspace.id,
-                    platform=accounts[acc_id].platform,
-                    post_id=post.id,
-                    target_id=target.id,
-                    account_id=acc_id,
-                    run_at=run_at.get(acc_id, when),
-                    schedule_id=schedule.id,
-                    priority=priority,
-                    max_attempts=max_attempts,
-                    now=now,
-                )
-            )
-    session.flush()
+    rows = _store_targets(session, plan, workspace=workspace, post=post, schedule=schedule, now=now)
     enqueue(session, rows)
-    if recurrence is not None:
+    if plan.recurrence is not None:
         from postiz_pipelines.core.scheduling.expansion import (
             ExpansionReport,
             expand_recurring_schedule,
@@ -289,7 +121,7 @@ def create_post(
             schedule,
             now=now,
             horizon=DEFAULT_HORIZON,
-            max_attempts=max_attempts,
+            max_attempts=plan.max_attempts,
             report=ExpansionReport(),
         )
     audit(
@@ -302,9 +134,81 @@ def create_post(
         now=now,
         targets=len(post.targets),
         kind=schedule.kind,
-        scheduled_at=when.isoformat(),
+        scheduled_at=plan.scheduled_at.isoformat(),
     )
     return post
+
+
+def _new_schedule(plan: PostPlan, *, workspace: Workspace, post: Post, now: datetime) -> Schedule:
+    recurrence = plan.recurrence
+    if recurrence is not None:
+        return Schedule(
+            id=new_id("sch"),
+            workspace_id=workspace.id,
+            post_id=post.id,
+            kind=ScheduleKind.RECURRING,
+            rrule=recurrence.rrule,
+            cron=recurrence.cron,
+            timezone=recurrence.timezone,
+            starts_at=plan.starts,
+            until=plan.until,
+            count=recurrence.count,
+            grace_seconds=recurrence.grace_seconds,
+            priority=plan.priority,
+            created_at=now,
+            updated_at=now,
+        )
+    return Schedule(
+        id=new_id("sch"),
+        workspace_id=workspace.id,
+        post_id=post.id,
+        kind=ScheduleKind.SINGLE,
+        run_at=plan.scheduled_at,
+        timezone=plan.timezone,
+        priority=plan.priority,
+        expanded_until=plan.scheduled_at,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _store_targets(
+    session: Session,
+    plan: PostPlan,
+    *,
+    workspace: Workspace,
+    post: Post,
+    schedule: Schedule,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """One target per account; for a single schedule, its job rows (not yet enqueued)."""
+    rows = []
+    for acc_id in plan.account_ids:
+        ov = plan.overrides.get(acc_id)
+        target = PostTarget(
+            id=new_id("tgt"),
+            account_id=acc_id,
+            content_override=ov.text if ov else None,
+            settings_override=ov.settings if ov else {},
+        )
+        post.targets.append(target)
+        if plan.recurrence is None:
+            rows.append(
+                new_job_row(
+                    workspace_id=workspace.id,
+                    platform=plan.accounts[acc_id].platform,
+                    post_id=post.id,
+                    target_id=target.id,
+                    account_id=acc_id,
+                    run_at=plan.run_at.get(acc_id, plan.scheduled_at),
+                    schedule_id=schedule.id,
+                    priority=plan.priority,
+                    max_attempts=plan.max_attempts,
+                    now=now,
+                )
+            )
+    session.flush()
+    return rows
 
 
 def list_posts(

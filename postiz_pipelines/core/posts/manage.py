@@ -1,55 +1,44 @@
-"""Operations on stored posts: read, page through, edit or reschedule before publishing,
-cancel, retry failures, and the history of publish attempts.
-
-A post can be edited only while nothing of it has started: every job still waiting with
-no attempt made. An edit is validated for every target, exactly like a new post, before
-anything changes.
-"""
+"""Operations on stored posts: read, page through, edit or reschedule before publishing
+(``edit.py``), cancel, retry failures, and the history of publish attempts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
-from postiz_pipelines.core.accounts.store import target_problems
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.events import EventType, record_event
-from postiz_pipelines.core.media.assets import media_file
 from postiz_pipelines.core.models import (
     JobStatus,
-    MediaAsset,
     Post,
-    PostMedia,
     PostStatus,
     PostTarget,
     PublishAttempt,
     PublishJob,
     Schedule,
-    ScheduleKind,
     ScheduleStatus,
-    SocialAccount,
     TargetStatus,
-    Workspace,
 )
-from postiz_pipelines.core.posts.create import TargetOverride, parse_scheduled_at
+from postiz_pipelines.core.posts.edit import FINISHED_POST, post_jobs, update_post
+from postiz_pipelines.core.publishing import queue
 from postiz_pipelines.core.publishing.deadletter import decode_cursor, encode_cursor, requeue_jobs
 from postiz_pipelines.core.publishing.post_status import settle_post_status
 from postiz_pipelines.errors import Conflict, NotFound, Problem, ValidationFailed
-from postiz_pipelines.providers.base import PostContent
 
-WAITING = (JobStatus.PENDING, JobStatus.QUEUED)
-FINISHED_POST = {
-    PostStatus.PUBLISHED,
-    PostStatus.PARTIALLY_PUBLISHED,
-    PostStatus.FAILED,
-    PostStatus.CANCELED,
-}
+__all__ = [
+    "PostPage",
+    "cancel_post",
+    "get_post",
+    "list_posts_page",
+    "post_attempts",
+    "post_jobs",
+    "retry_post",
+    "update_post",
+]
 
 
 @dataclass(frozen=True)
@@ -125,168 +114,6 @@ def list_posts_page(
     return PostPage(posts, nxt)
 
 
-def post_jobs(session: Session, post_id: str) -> list[PublishJob]:
-    return list(
-        session.scalars(
-            select(PublishJob).where(PublishJob.post_id == post_id).order_by(PublishJob.id)
-        )
-    )
-
-
-def _require_unstarted(session: Session, post: Post) -> list[PublishJob]:
-    if post.status in FINISHED_POST:
-        raise Conflict(
-            f"post {post.id} is {post.status}; only a post not yet published can be edited"
-        )
-    jobs = post_jobs(session, post.id)
-    started = [j for j in jobs if j.status not in WAITING or j.attempts > 0]
-    if started:
-        raise Conflict(
-            f"post {post.id} has started publishing (job {started[0].id} is {started[0].status}); "
-            "cancel it and create a new post instead"
-        )
-    return jobs
-
-
-def update_post(
-    session: Session,
-    post: Post,
-    *,
-    now: datetime,
-    workspace: Workspace,
-    content: str | None = None,
-    scheduled_at: datetime | str | None = None,
-    timezone: str | None = None,
-    settings: Mapping[str, Any] | None = None,
-    media_ids: Sequence[str] | None = None,
-    overrides: Mapping[str, TargetOverride] | None = None,
-    media_root: Path = Path("."),
-    actor: str = "system",
-) -> Post:
-    """Edit and/or reschedule a post that has not started publishing.
-
-    Arguments left None are unchanged. Raises Conflict once publishing began and
-    ValidationFailed (nothing changed) when the edited post would not pass for a target.
-    """
-    jobs = _require_unstarted(session, post)
-    problems: list[Problem] = []
-    when: datetime | None = None
-    if scheduled_at is not None:
-        when, time_problems = parse_scheduled_at(
-            scheduled_at, timezone=timezone, workspace=workspace, now=now
-        )
-        problems.extend(time_problems)
-
-    targets = {t.account_id: t for t in post.targets}
-    for acc_id in overrides or {}:
-        if acc_id not in targets:
-            problems.append(
-                Problem(f"overrides.{acc_id}", "is not one of the post's target accounts", acc_id)
-            )
-
-    assets: list[MediaAsset] | None = None
-    if media_ids is not None:
-        assets, media_problems = _assets(session, workspace.id, media_ids)
-        problems.extend(media_problems)
-    text = content if content is not None else post.content
-    base_settings = dict(settings) if settings is not None else dict(post.settings or {})
-    files = tuple(
-        media_file(a, media_root)
-        for a in (assets if assets is not None else [pm.asset for pm in post.media])
-    )
-    accounts = {
-        a.id: a
-        for a in session.scalars(select(SocialAccount).where(SocialAccount.id.in_(list(targets))))
-    }
-    for acc_id, target in targets.items():
-        ov = (overrides or {}).get(acc_id)
-        t_text = (
-            ov.text
-            if ov is not None and ov.text is not None
-            else (target.content_override if target.content_override is not None else text)
-        )
-        t_settings = ov.settings if ov is not None else dict(target.settings_override or {})
-        thread = tuple(base_settings.get("thread") or ())
-        item = PostContent(
-            text=t_text, media=files, thread=thread, settings={**base_settings, **t_settings}
-        )
-        acc = accounts.get(acc_id)
-        if acc is not None:
-            problems.extend(target_problems(acc, item))
-    if problems:
-        raise ValidationFailed(problems)
-
-    changed: list[str] = []
-    if content is not None and content != post.content:
-        post.content = content
-        changed.append("content")
-    if settings is not None:
-        post.settings = base_settings
-        changed.append("settings")
-    if assets is not None:
-        post.media.clear()
-        session.flush()
-        for pos, asset in enumerate(assets):
-            post.media.append(PostMedia(position=pos, media_id=asset.id))
-        changed.append("media")
-    for acc_id, ov in (overrides or {}).items():
-        targets[acc_id].content_override = ov.text
-        targets[acc_id].settings_override = dict(ov.settings)
-        changed.append(f"overrides.{acc_id}")
-    if when is not None and when != post.scheduled_at:
-        post.scheduled_at = when
-        for sched in session.scalars(
-            select(Schedule).where(
-                Schedule.post_id == post.id, Schedule.kind == ScheduleKind.SINGLE
-            )
-        ):
-            sched.run_at = when
-            sched.expanded_until = when
-            sched.updated_at = now
-        for job in jobs:
-            # back to pending: a run requested for the old time must not take it early
-            job.run_at = job.next_attempt_at = job.occurrence_at = when
-            job.status = JobStatus.PENDING
-            job.queued_at = None
-            job.updated_at = now
-        changed.append("scheduledAt")
-    post.updated_at = now
-    audit(
-        session,
-        actor=actor,
-        action="post.update",
-        object_type="post",
-        object_id=post.id,
-        workspace_id=post.workspace_id,
-        now=now,
-        changed=changed,
-    )
-    return post
-
-
-def _assets(
-    session: Session, workspace_id: str, media_ids: Sequence[str]
-) -> tuple[list[MediaAsset], list[Problem]]:
-    found = {
-        m.id: m
-        for m in session.scalars(
-            select(MediaAsset).where(
-                MediaAsset.id.in_(list(media_ids)),
-                MediaAsset.workspace_id == workspace_id,
-                MediaAsset.deleted_at.is_(None),
-            )
-        )
-    }
-    problems = [
-        Problem(f"mediaIds[{i}]", f"unknown media {m!r}", m)
-        for i, m in enumerate(media_ids)
-        if m not in found
-    ]
-    if len(set(media_ids)) != len(media_ids):
-        problems.append(Problem("mediaIds", "lists a media item more than once"))
-    return [found[m] for m in media_ids if m in found], problems
-
-
 def cancel_post(session: Session, post: Post, *, now: datetime, actor: str = "system") -> Post:
     """Cancel every job of the post not yet sent. Conflict while one is being sent, or when
     nothing is left to cancel."""
@@ -303,11 +130,8 @@ def cancel_post(session: Session, post: Post, *, now: datetime, actor: str = "sy
     ]
     if post.status in FINISHED_POST or (jobs and not open_jobs):
         raise Conflict(f"post {post.id} is {post.status}; there is nothing left to cancel")
-    for job in open_jobs:
-        job.status = JobStatus.CANCELED
-        job.last_error = "canceled"
-        job.completed_at = now
-        job.updated_at = now
+    if queue.cancel_waiting(session, [j.id for j in open_jobs], now=now) != len(open_jobs):
+        raise Conflict(f"post {post.id} started publishing meanwhile; try again shortly")
     for target in post.targets:
         if target.status == TargetStatus.SCHEDULED:
             target.status = TargetStatus.CANCELED

@@ -18,6 +18,7 @@ from postiz_pipelines.core.models import (
     SocialAccount,
     TargetStatus,
 )
+from postiz_pipelines.core.publishing import queue
 from postiz_pipelines.core.publishing.post_status import settle_post_status
 
 
@@ -35,11 +36,11 @@ def remove_account(
             )
         )
     )
+    canceled = queue.cancel_waiting(
+        session, [j.id for j in jobs], now=now, reason="account disconnected"
+    )
+    jobs = [j for j in jobs if j.status == JobStatus.CANCELED]  # a claim may have won one
     for job in jobs:
-        job.status = JobStatus.CANCELED
-        job.last_error = "account disconnected"
-        job.completed_at = now
-        job.updated_at = now
         target = session.get(PostTarget, job.target_id)
         if target is not None and target.status == TargetStatus.SCHEDULED:
             target.status = TargetStatus.CANCELED
@@ -58,6 +59,6 @@ def remove_account(
         object_id=account.id,
         workspace_id=account.workspace_id,
         now=now,
-        canceled_jobs=len(jobs),
+        canceled_jobs=canceled,
     )
-    return len(jobs)
+    return canceled

@@ -1,7 +1,8 @@
 """The dead-letter queue: failed jobs a person looks at, then requeues, reschedules or cancels.
 
-A job that failed with ``uncertain_outcome`` may already be on the platform; requeueing it
-needs ``force`` (the person checked the account), because a blind retry may post twice.
+A job that failed with ``uncertain_outcome`` may already be live on the platform (its reason
+says so, and ``may_be_live`` tells it apart); requeueing it needs ``force`` (the person checked
+the account). Even then the engine reads back before it publishes where the platform allows.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from postiz_pipelines.core.models import (
     PublishJob,
     TargetStatus,
 )
+from postiz_pipelines.core.publishing import queue
 from postiz_pipelines.core.publishing.post_status import settle_post_status
+from postiz_pipelines.core.publishing.readback import UNCERTAIN_OUTCOME
 from postiz_pipelines.errors import Conflict, NotFound, Problem, ValidationFailed
 
 
@@ -63,6 +66,14 @@ def get_job(
     if job is None or (workspace_ids is not None and job.workspace_id not in set(workspace_ids)):
         raise NotFound("job", job_id)
     return job
+
+
+def may_be_live(job: PublishJob) -> bool:
+    """Whether a dead-lettered job's post is, or may be, on the platform (a person checks)."""
+    return job.status == JobStatus.FAILED and job.last_error_class in (
+        UNCERTAIN_OUTCOME,
+        "partially_published",
+    )
 
 
 def list_dead_letter(
@@ -116,20 +127,13 @@ def requeue_jobs(
     for job in jobs:
         if job.status != JobStatus.FAILED:
             raise Conflict(f"job {job.id} is {job.status}; only failed jobs can be requeued")
-        if job.last_error_class == "uncertain_outcome" and not force:
+        if job.last_error_class == UNCERTAIN_OUTCOME and not force:
             raise Conflict(
                 f"job {job.id} may already be published (uncertain outcome); check the account, "
                 "then requeue with force=true"
             )
     for job in jobs:
-        job.status = JobStatus.RETRYING if job.attempts else JobStatus.PENDING
-        job.max_attempts = job.attempts + extra_attempts
-        job.next_attempt_at = when
-        job.queued_at = None
-        job.completed_at = None
-        job.lease_owner = None
-        job.lease_expires_at = None
-        job.updated_at = now
+        queue.requeue_failed(session, job, now=now, at=when, extra_attempts=extra_attempts)
         target = session.get(PostTarget, job.target_id)
         if target is not None and target.status != TargetStatus.PUBLISHED:
             target.status = TargetStatus.SCHEDULED
@@ -164,9 +168,7 @@ def cancel_failed_job(
         raise Conflict(
             f"job {job.id} is {job.status}; only failed jobs are in the dead-letter queue"
         )
-    job.status = JobStatus.CANCELED
-    job.last_error = f"{reason} (was: {job.last_error or job.last_error_class or 'failed'})"[:2000]
-    job.updated_at = now
+    queue.cancel_failed(session, job, now=now, reason=reason)
     target = session.get(PostTarget, job.target_id)
     if target is not None and target.status != TargetStatus.PUBLISHED:
         target.status = TargetStatus.CANCELED

@@ -3,8 +3,10 @@
 Each job waits for its second, then for its account (one job at a time per account, the
 rate-limit delay, the account's token bucket) and a concurrency slot; then its intent is
 recorded, the platform is called (refreshing an expired token once), and the outcome is
-recorded. Everything written to the database is in ``outcomes.py``; the rule is DESIGN's:
-intent committed before the irreversible call, outcome right after.
+recorded. When an earlier attempt's outcome is unknown the attempt reads back first
+(``readback.py``) and publishes only if the read-back found nothing. Everything written to
+the database is in ``intent.py`` and ``outcomes.py``; the rule is DESIGN's: intent committed
+before the irreversible call, outcome right after.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import structlog
 
 from postiz_pipelines.clock import Clock
 from postiz_pipelines.core.db import Database
@@ -22,13 +27,28 @@ from postiz_pipelines.core.models import PublishJob
 from postiz_pipelines.core.publishing import queue, throttle
 from postiz_pipelines.core.publishing.config import EngineConfig
 from postiz_pipelines.core.publishing.group_commit import GroupCommit
-from postiz_pipelines.core.publishing.outcomes import JobOutcome, OutcomeRecorder, Work
+from postiz_pipelines.core.publishing.intent import IntentWriter
+from postiz_pipelines.core.publishing.outcomes import (
+    JobOutcome,
+    OutcomeRecorder,
+    OutcomeStatus,
+    Work,
+)
+from postiz_pipelines.core.publishing.readback import Plan
 from postiz_pipelines.crypto import Keyring
-from postiz_pipelines.errors import AuthExpired, AuthRevoked, OutcomeUnknown, ProviderError
-from postiz_pipelines.providers.base import Provider, PublishResult, TokenSet
+from postiz_pipelines.errors import (
+    AuthExpired,
+    AuthRevoked,
+    OutcomeUnknown,
+    ProviderError,
+    TransientError,
+)
+from postiz_pipelines.providers.base import Provider, PublishResult, RemotePost, TokenSet
 from postiz_pipelines.providers.registry import ProviderSet
 
-__all__ = ["BatchReport", "EngineConfig", "JobOutcome", "Publisher"]
+__all__ = ["BatchReport", "EngineConfig", "JobOutcome", "OutcomeStatus", "Publisher"]
+
+READBACK_SINCE = timedelta(minutes=5)  # how far before the job's due time a read-back looks
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +57,11 @@ log = logging.getLogger(__name__)
 class BatchReport:
     outcomes: list[JobOutcome] = field(default_factory=list)
 
-    def count(self, status: str) -> int:
+    def count(self, status: OutcomeStatus | str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
     def as_dict(self) -> dict[str, int]:
-        keys = ("completed", "retrying", "failed", "canceled", "deferred", "released", "lost")
-        return {"claimed": len(self.outcomes), **{k: self.count(k) for k in keys}}
+        return {"claimed": len(self.outcomes), **{s.value: self.count(s) for s in OutcomeStatus}}
 
 
 class Publisher:
@@ -66,9 +85,9 @@ class Publisher:
         self.clock = clock
         self.owner = owner
         self.config = config or EngineConfig()
-        # every write goes through one writer thread, grouped: see group_commit.py
+        # every write goes through writer threads, grouped: see group_commit.py
         self.writes = GroupCommit(db, writers=self.config.concurrency)
-        self.recorder = OutcomeRecorder(
+        self.intents = IntentWriter(
             self.writes.db,
             keyring,
             providers,
@@ -77,6 +96,9 @@ class Publisher:
             config=self.config,
             media_root=media_root,
             media_url=media_url,
+        )
+        self.recorder = OutcomeRecorder(
+            self.writes.db, keyring, providers, clock=clock, owner=owner, config=self.config
         )
         self._stopping = asyncio.Event()
         self._account_locks: dict[str, asyncio.Lock] = {}
@@ -111,18 +133,38 @@ class Publisher:
         self._held.add(job.id)
         if self._renewer is None:
             self._renewer = asyncio.create_task(self._renew_leases(self._held))
+        # every log record of this job (this task's context) names it
+        structlog.contextvars.bind_contextvars(
+            job_id=job.id,
+            workspace_id=job.workspace_id,
+            platform=job.platform,
+            account_id=job.account_id,
+        )
         try:
-            return await self._wait_then_publish(job, self._sem)
+            outcome = await self._wait_then_publish(job, self._sem)
         except Exception:
             # e.g. the database went away while recording: the job keeps its lease
             # and its attempt row, and lease recovery resolves it; the batch goes on.
             log.exception("job %s could not be recorded; left to lease recovery", job.id)
-            return JobOutcome(job.id, "lost", job.platform, "internal")
+            outcome = JobOutcome(job.id, OutcomeStatus.LOST, job.platform, "internal")
         finally:
             self._held.discard(job.id)
+        # a failure is worth a line at the default level; the rest is detail
+        log.log(
+            logging.WARNING
+            if outcome.status in (OutcomeStatus.FAILED, OutcomeStatus.LOST)
+            else logging.DEBUG,
+            "job %s %s on %s (account %s)%s",
+            job.id,
+            outcome.status,
+            job.platform,
+            job.account_id,
+            f": {outcome.error_class}" if outcome.error_class else "",
+        )
+        return outcome
 
     async def aclose(self) -> None:
-        """Stop renewing leases (call when no job is in flight any more)."""
+        """Stop renewing leases and the writer threads (when no job is in flight any more)."""
         if self._renewer is not None:
             self._renewer.cancel()
             self._renewer = None
@@ -151,7 +193,7 @@ class Publisher:
             if not self._stopping.is_set():
                 await self._space_account(job.account_id, job.platform)
             if self._stopping.is_set():
-                return await self.writes.run(self.recorder.release, job)
+                return await self.writes.run(self.intents.release, job)
             async with sem:
                 return await self._publish(job)
 
@@ -181,32 +223,37 @@ class Publisher:
         )
 
     async def _publish(self, job: PublishJob) -> JobOutcome:
-        begun = await self.writes.run(self.recorder.begin, job.id)
+        begun = await self.writes.run(self.intents.begin, job.id)
         if isinstance(begun, JobOutcome):
             return begun
         work = begun
         provider = self.providers.get(work.platform)
         with throttle.observing_rate_headers(self.clock) as seen:
-            outcome = await self._call_platform(job, work, provider)
+            outcome = await self._call_platform(work, provider)
         until = throttle.exhausted_until(seen, now=self.clock.now())
         if until is not None:  # the platform's own headers say this account has no budget left
             await self.writes.run(self.recorder.throttle_account, work, until)
         return outcome
 
-    async def _call_platform(self, job: PublishJob, work: Work, provider: Provider) -> JobOutcome:
+    async def _call_platform(self, work: Work, provider: Provider) -> JobOutcome:
+        """Read back first when the plan says so; publish only if that found nothing."""
+        if work.plan != Plan.PUBLISH:
+            try:
+                found = await self._read_back(provider, work)
+            except ProviderError as exc:  # a read: never an unknown outcome of a publish
+                return await self.writes.run(self.recorder.finish_readback_error, work, exc)
+            except Exception as exc:  # a bug in the read: nothing was published
+                log.exception("unexpected error reading back job %s", work.job_id)
+                failed = TransientError(f"unexpected {type(exc).__name__}", platform=work.platform)
+                return await self.writes.run(self.recorder.finish_readback_error, work, failed)
+            if found is not None:
+                result = PublishResult(remote_id=found.remote_id, url=found.url)
+                return await self.writes.run(self._finish_found, work, result)
+            closed = await self.writes.run(self.recorder.readback_absent, work)
+            if closed is not None:  # read-back only, or the lease was taken meanwhile
+                return closed
         try:
-            result: PublishResult | None = None
-            if work.recheck_first:
-                found = await provider.find_recent(
-                    work.credentials,
-                    since=job.run_at - timedelta(minutes=5),
-                    text=work.content.text,
-                    idempotency_key=work.idempotency_key,
-                )
-                if found is not None:
-                    result = PublishResult(remote_id=found.remote_id, url=found.url)
-            if result is None:
-                result = await self._publish_refreshing(provider, work)
+            result = await self._with_refresh(provider, work, self._publish_call)
         except ProviderError as exc:
             return await self.writes.run(self.recorder.finish_error, work, exc)
         except Exception as exc:  # a bug after the request may have left: outcome unknown
@@ -215,20 +262,36 @@ class Publisher:
             return await self.writes.run(self.recorder.finish_error, work, unknown)
         return await self.writes.run(self.recorder.finish_success, work, result)
 
-    async def _publish_refreshing(self, provider: Provider, work: Work) -> PublishResult:
+    def _finish_found(self, work: Work, result: PublishResult) -> JobOutcome:
+        return self.recorder.finish_success(work, result, found=True)
+
+    async def _read_back(self, provider: Provider, work: Work) -> RemotePost | None:
+        return await self._with_refresh(provider, work, self._find_call)
+
+    async def _find_call(self, provider: Provider, work: Work) -> RemotePost | None:
+        return await provider.find_recent(
+            work.credentials,
+            since=work.run_at - READBACK_SINCE,
+            text=work.content.text,
+            idempotency_key=work.idempotency_key,
+        )
+
+    async def _publish_call(self, provider: Provider, work: Work) -> PublishResult:
+        return await provider.publish(
+            work.credentials, work.content, idempotency_key=work.idempotency_key
+        )
+
+    async def _with_refresh(self, provider: Provider, work: Work, call: Callable[..., Any]) -> Any:
+        """``call(provider, work)``, refreshing an expired token once and calling again."""
         try:
-            return await provider.publish(
-                work.credentials, work.content, idempotency_key=work.idempotency_key
-            )
+            return await call(provider, work)
         except AuthExpired:
             tokens = await self._refresh(provider, work)
             work.credentials.access_token = tokens.access_token
             work.credentials.token_expires_at = tokens.expires_at
             if tokens.refresh_token is not None:
                 work.credentials.refresh_token = tokens.refresh_token
-            return await provider.publish(
-                work.credentials, work.content, idempotency_key=work.idempotency_key
-            )
+            return await call(provider, work)
 
     async def _refresh(self, provider: Provider, work: Work) -> TokenSet:
         try:

@@ -1,62 +1,59 @@
 """Recording what happens to a job, transaction by transaction (the engine's state machine).
 
-``begin`` writes the intent (an attempt row ``sending``, the attempt counted) and commits
-before the platform call; ``finish_success`` / ``finish_error`` write the outcome right after,
-with its analytics event and audit row in the same transaction. Every transition is fenced
-on the lease owner, and each of these transactions is retried whole on a transient database
-error, so a post the platform accepted is not turned into an uncertain outcome.
+``intent.py`` writes the intent (an attempt row ``sending``, the publish attempt counted) and
+commits before the platform call; ``finish_success`` / ``finish_error`` here write the outcome
+right after, with its analytics event and audit row in the same transaction. An attempt that reads
+back first (``readback.py``: an earlier outcome is unknown) commits what the read-back learnt
+(``readback_absent``, which counts the publish attempt) before it publishes, or records its
+failure as a read-back's (``finish_readback_error``). Job state is written only through
+``queue``, fenced on the lease owner, and each of these transactions is retried whole on a
+transient database error, so a post the platform accepted is not turned into an uncertain
+outcome.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.clock import Clock
-from postiz_pipelines.core.accounts.store import credentials, store_tokens
+from postiz_pipelines.core.accounts.store import store_tokens
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.db import Database, retry_transient_db
 from postiz_pipelines.core.events import EventType, record_event
-from postiz_pipelines.core.ids import new_id
-from postiz_pipelines.core.media.assets import media_file
 from postiz_pipelines.core.models import (
     AccountStatus,
     AttemptOutcome,
-    JobStatus,
-    MediaAsset,
     Post,
-    PostStatus,
     PostTarget,
     PublishAttempt,
     PublishJob,
+    ReadBack,
     SocialAccount,
     TargetStatus,
 )
-from postiz_pipelines.core.publishing import breaker, queue, throttle
+from postiz_pipelines.core.publishing import breaker, queue, readback, throttle
 from postiz_pipelines.core.publishing.post_status import settle_post_status
+from postiz_pipelines.core.publishing.readback import Action, Plan, Verdict
 from postiz_pipelines.crypto import Keyring
 from postiz_pipelines.errors import (
     AuthRevoked,
     OutcomeUnknown,
     PartiallyPublished,
-    PostizError,
     ProviderError,
     RateLimited,
     TransientError,
 )
 from postiz_pipelines.providers.base import (
     AccountCredentials,
-    IdempotencyMode,
-    MediaFile,
     PostContent,
     PublishResult,
+    TokenSet,
 )
 from postiz_pipelines.providers.registry import ProviderSet
 
@@ -64,10 +61,22 @@ if TYPE_CHECKING:
     from postiz_pipelines.core.publishing.config import EngineConfig
 
 
+class OutcomeStatus(StrEnum):
+    """What became of one claimed job in one pass (the values are also the report's keys)."""
+
+    COMPLETED = "completed"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    DEFERRED = "deferred"  # handed back untried: throttle or open breaker
+    RELEASED = "released"  # handed back untried: the run is stopping
+    LOST = "lost"  # the lease was taken meanwhile; the new owner decides
+
+
 @dataclass(frozen=True)
 class JobOutcome:
     job_id: str
-    status: str  # completed | retrying | failed | canceled | deferred | released | lost
+    status: OutcomeStatus
     platform: str = ""
     error_class: str | None = None
     error: str | None = None
@@ -85,12 +94,14 @@ class Work:
     idempotency_key: str
     credentials: AccountCredentials
     content: PostContent
-    recheck_first: bool  # the previous try's outcome is unknown and the platform allows a lookup
+    plan: Plan  # publish, or read back first (an earlier outcome is unknown)
+    run_at: datetime
     started: float
 
 
 class OutcomeRecorder:
-    """The database side of publishing the jobs ``owner`` has claimed."""
+    """The database side of a claimed job's attempt, once its intent is written: what the
+    read-back learnt, and the outcome."""
 
     def __init__(
         self,
@@ -101,8 +112,6 @@ class OutcomeRecorder:
         clock: Clock,
         owner: str,
         config: EngineConfig,
-        media_root: Path,
-        media_url: Callable[[str, str, datetime], str | None] | None,
     ) -> None:
         self.db = db
         self.keyring = keyring
@@ -110,13 +119,6 @@ class OutcomeRecorder:
         self.clock = clock
         self.owner = owner
         self.config = config
-        self.media_root = media_root
-        self.media_url = media_url  # signed public links, for platforms that fetch media
-
-    def release(self, job: PublishJob) -> JobOutcome:
-        with self.db.session() as s:
-            queue.release(s, [job.id], owner=self.owner, now=self.clock.now())
-        return JobOutcome(job.id, "released", job.platform)
 
     # -- one job --------------------------------------------------------------------------
     def throttle_account(self, work: Work, until: datetime) -> None:
@@ -129,7 +131,10 @@ class OutcomeRecorder:
                 now=self.clock.now(),
             )
 
-    def record_refresh(self, work: Work, tokens, error: ProviderError | None) -> None:  # type: ignore[no-untyped-def]
+    def record_refresh(
+        self, work: Work, tokens: TokenSet | None, error: ProviderError | None
+    ) -> None:
+        """Keep refreshed tokens, or mark the account expired when the refresh failed."""
         now = self.clock.now()
         with self.db.session() as s:
             account = s.get(SocialAccount, work.account_id)
@@ -160,167 +165,52 @@ class OutcomeRecorder:
                 )
 
     @retry_transient_db
-    def begin(self, job_id: str) -> Work | JobOutcome:
-        """Load the job and write the intent (attempt ``sending``) in one committed transaction."""
-        now = self.clock.now()
-        with self.db.session() as s:
-            job = s.scalar(
-                select(PublishJob).where(
-                    PublishJob.id == job_id,
-                    PublishJob.status == JobStatus.RUNNING,
-                    PublishJob.lease_owner == self.owner,
-                )
-            )
-            if job is None:
-                return JobOutcome(job_id, "lost")
-            target = s.get(PostTarget, job.target_id)
-            post = s.get(Post, job.post_id)
-            account = s.get(SocialAccount, job.account_id)
-            assert target is not None and post is not None and account is not None
-            if (
-                post.deleted_at is not None
-                or post.status == PostStatus.CANCELED
-                or target.status == TargetStatus.CANCELED
-            ):
-                job.status = JobStatus.CANCELED
-                job.lease_owner = None
-                job.completed_at = now
-                return JobOutcome(job_id, "canceled", job.platform)
-            if account.status != AccountStatus.ACTIVE or account.deleted_at is not None:
-                return self.fail_now(
-                    s,
-                    job,
-                    target,
-                    post,
-                    now,
-                    f"account {account.handle} is {account.status}; reconnect it",
-                    "auth_revoked",
-                )
-            deferred = self.gate(s, job, now)
-            if deferred is not None:
-                return deferred
-            try:
-                creds = credentials(account, self.keyring)
-            except PostizError as exc:
-                return self.fail_now(s, job, target, post, now, str(exc), "sealing")
-            last = s.scalar(
-                select(PublishAttempt)
-                .where(PublishAttempt.job_id == job.id)
-                .order_by(PublishAttempt.attempt_no.desc())
-                .limit(1)
-            )
-            mode = self.providers.get(job.platform).capabilities.idempotency
-            recheck = bool(
-                last and last.outcome == AttemptOutcome.UNCERTAIN and mode == IdempotencyMode.LOOKUP
-            )
-            thread = tuple((post.settings or {}).get("thread") or ())
-            content = PostContent(
-                text=target.content_override
-                if target.content_override is not None
-                else post.content,
-                media=tuple(self.media(pm.asset, now) for pm in post.media),
-                thread=thread,
-                settings={**(post.settings or {}), **(target.settings_override or {})},
-            )
-            job.attempts += 1
-            job.updated_at = now
-            attempt = PublishAttempt(
-                id=new_id("att"),
-                job_id=job.id,
-                attempt_no=job.attempts,
-                lease_owner=self.owner,
-                request_key=job.idempotency_key,
-                started_at=now,
-                outcome=AttemptOutcome.SENDING,
-            )
-            s.add(attempt)
-            if post.status == PostStatus.SCHEDULED:
-                post.status = PostStatus.PUBLISHING
-            return Work(
-                job_id=job.id,
-                attempt_id=attempt.id,
-                platform=job.platform,
-                account_id=account.id,
-                idempotency_key=job.idempotency_key,
-                credentials=creds,
-                content=content,
-                recheck_first=recheck,
-                started=time.monotonic(),
-            )
-
-    def gate(self, s: Session, job: PublishJob, now: datetime) -> JobOutcome | None:
-        """Defer the job, untried, while the platform throttles the account or the breaker is
-        open."""
-        scopes = [throttle.account_scope(job.account_id), throttle.platform_scope(job.platform)]
-        until = throttle.blocked_until(s, scopes, now=now)
-        reason = "rate limited by the platform"
-        if until is None:
-            g = breaker.gate(
-                s, job.platform, owner=f"{self.owner}:{job.id}", now=now, policy=self.config.breaker
-            )
-            if not g.allow:
-                until, reason = g.until, f"circuit breaker for {job.platform} is open"
-        if until is None:
-            return None
-        queue.defer(s, job.id, owner=self.owner, now=now, until=until, reason=reason)
-        return JobOutcome(job.id, "deferred", job.platform, "deferred", reason)
-
-    def media(self, asset: MediaAsset, now: datetime) -> MediaFile:
-        file = media_file(asset, self.media_root)
-        url = self.media_url(asset.id, asset.mime_type, now) if self.media_url else None
-        return replace(file, public_url=url) if url else file
-
-    def fail_now(
-        self,
-        s: Session,
-        job: PublishJob,
-        target: PostTarget,
-        post: Post,
-        now: datetime,
-        error: str,
-        error_class: str,
-    ) -> JobOutcome:
-        queue.fail(s, job.id, owner=self.owner, now=now, error=error, error_class=error_class)
-        target.status = TargetStatus.FAILED
-        settle_post_status(s, post)
-        record_event(
-            s,
-            EventType.POST_PUBLISH_FAILED,
-            now=now,
-            workspace_id=job.workspace_id,
-            platform=job.platform,
-            account_id=job.account_id,
-            post_id=job.post_id,
-            job_id=job.id,
-            error_class=error_class,
-            error=error,
-        )
-        return JobOutcome(job.id, "failed", job.platform, error_class, error)
-
-    @retry_transient_db
-    def finish_success(self, work: Work, result: PublishResult) -> JobOutcome:
+    def readback_absent(self, work: Work) -> JobOutcome | None:
+        """The read-back found nothing: commit that (and count the publish attempt) before the
+        publish. A read-back-only attempt fails the job as not published instead."""
         now = self.clock.now()
         with self.db.session() as s:
             attempt = s.get(PublishAttempt, work.attempt_id)
             assert attempt is not None
-            attempt.outcome = AttemptOutcome.SUCCEEDED
-            attempt.finished_at = now
+            attempt.readback = ReadBack.ABSENT
+            if work.plan == Plan.READ_ONLY:
+                job = s.get(PublishJob, work.job_id)
+                assert job is not None
+                self._close_attempt(attempt, work, now, AttemptOutcome.FAILED)
+                history = readback.load_history(s, job.id)
+                verdict = readback.nothing_found(
+                    history, platform=work.platform, publishes=job.attempts
+                )
+                attempt.error_class = verdict.error_class
+                attempt.error_message = verdict.reason
+                return dead_letter(s, job, verdict, now=now, owner=self.owner)
+            if queue.count_attempt(s, work.job_id, owner=self.owner, now=now) is None:
+                self._close_attempt(attempt, work, now, AttemptOutcome.FAILED)
+                return JobOutcome(work.job_id, OutcomeStatus.LOST, work.platform)
+            return None
+
+    @retry_transient_db
+    def finish_success(
+        self, work: Work, result: PublishResult, *, found: bool = False
+    ) -> JobOutcome:
+        """The post is live: published now, or ``found`` by the read-back."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            attempt = s.get(PublishAttempt, work.attempt_id)
+            assert attempt is not None
+            self._close_attempt(attempt, work, now, AttemptOutcome.SUCCEEDED)
             attempt.remote_id = result.remote_id
             attempt.remote_url = result.url
             attempt.http_status = result.http_status
-            attempt.duration_ms = int((time.monotonic() - work.started) * 1000)
-            job = queue.complete(
-                s, work.job_id, owner=self.owner, now=now, remote_id=result.remote_id
-            )
+            if found:
+                attempt.readback = ReadBack.FOUND
+            remote_id = result.remote_id
+            job = queue.complete(s, work.job_id, owner=self.owner, now=now, remote_id=remote_id)
             if job is None:
                 # Our lease was taken (recovered as expired) while we were sending; the post
                 # is out, so record it on the job whatever state recovery left it in.
-                job = s.get(PublishJob, work.job_id)
+                job = queue.complete(s, work.job_id, owner=None, now=now, remote_id=remote_id)
                 assert job is not None
-                job.status = JobStatus.COMPLETED
-                job.remote_id = result.remote_id
-                job.completed_at = now
-                job.lease_owner = None
             breaker.record_success(s, job.platform, now=now)
             if result.account_updates:
                 _apply_account_updates(s, job, dict(result.account_updates), now, self.owner)
@@ -344,6 +234,7 @@ class OutcomeRecorder:
                 remote_id=result.remote_id,
                 attempt=attempt.attempt_no,
                 latency_s=round((now - job.run_at).total_seconds(), 3),
+                **({"found_by_readback": True} if found else {}),
             )
             audit(
                 s,
@@ -355,110 +246,125 @@ class OutcomeRecorder:
                 now=now,
                 remote_id=result.remote_id,
             )
-            return JobOutcome(job.id, "completed", job.platform, remote_id=result.remote_id)
+            return JobOutcome(
+                job.id, OutcomeStatus.COMPLETED, job.platform, remote_id=result.remote_id
+            )
 
     @retry_transient_db
     def finish_error(self, work: Work, exc: ProviderError) -> JobOutcome:
+        """The publish call failed: retry, read back before giving up, or dead-letter."""
         now = self.clock.now()
         with self.db.session() as s:
             attempt = s.get(PublishAttempt, work.attempt_id)
             job = s.get(PublishJob, work.job_id)
             assert attempt is not None and job is not None
             uncertain = isinstance(exc, OutcomeUnknown)
-            attempt.outcome = AttemptOutcome.UNCERTAIN if uncertain else AttemptOutcome.FAILED
-            attempt.finished_at = now
-            attempt.http_status = exc.status
-            attempt.error_class = exc.error_class
-            attempt.error_code = exc.code
-            attempt.error_message = exc.message[:2000]
-            attempt.duration_ms = int((time.monotonic() - work.started) * 1000)
-            self.note_platform_health(s, job, exc, now)
-            mode = self.providers.get(work.platform).capabilities.idempotency
-            error_class = exc.error_class
-            retry = exc.retryable and job.attempts < job.max_attempts
+            outcome = AttemptOutcome.UNCERTAIN if uncertain else AttemptOutcome.FAILED
+            self._record_error(attempt, work, now, outcome, exc)
             if isinstance(exc, PartiallyPublished):
                 attempt.remote_id = exc.remote_id  # what did go out, for the person who decides
-            elif uncertain and mode == IdempotencyMode.NONE:
-                retry, error_class = False, "uncertain_outcome"
-            if retry:
-                retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
-                delay = self.config.retry.delay(job.attempts, retry_after=retry_after)
-                if (
-                    queue.schedule_retry(
-                        s,
-                        job.id,
-                        owner=self.owner,
-                        now=now,
-                        delay=delay,
-                        error=exc.message,
-                        error_class=error_class,
-                    )
-                    is None
-                ):
-                    return JobOutcome(job.id, "lost", job.platform, error_class, exc.message)
-                record_event(
-                    s,
-                    EventType.POST_PUBLISH_RETRYING,
-                    now=now,
-                    workspace_id=job.workspace_id,
-                    platform=job.platform,
-                    account_id=job.account_id,
-                    post_id=job.post_id,
-                    job_id=job.id,
-                    error_class=error_class,
-                    attempt=job.attempts,
-                    delay_s=round(delay.total_seconds(), 1),
-                )
-                return JobOutcome(job.id, "retrying", job.platform, error_class, exc.message)
-            reason = exc.message
-            if exc.retryable and not uncertain:
-                reason = f"attempts exhausted ({job.attempts}/{job.max_attempts}): {exc.message}"
-            if error_class == "uncertain_outcome":
-                reason = (
-                    f"the platform may or may not have published this post ({exc.message}); "
-                    f"{work.platform} offers no way to check, so a person must decide"
-                )
+            self.note_platform_health(s, job, exc, now)
+            provider = self.providers.get(work.platform)
+            history = readback.load_history(s, job.id)
+            verdict = readback.after_publish_error(
+                exc,
+                platform=work.platform,
+                mode=provider.capabilities.idempotency,
+                reads_back=provider.reads_back(),
+                publishes=job.attempts,
+                max_attempts=job.max_attempts,
+                unresolved=history.unresolved,
+            )
+            if verdict.action != Action.FAIL:
+                return self._retry(s, job, verdict, exc, now=now)
             if isinstance(exc, AuthRevoked):
                 account = s.get(SocialAccount, job.account_id)
                 if account is not None and account.status == AccountStatus.ACTIVE:
                     account.status = AccountStatus.REVOKED
-            if (
-                queue.fail(
-                    s, job.id, owner=self.owner, now=now, error=reason, error_class=error_class
-                )
-                is None
-            ):
-                return JobOutcome(job.id, "lost", job.platform, error_class, reason)
-            target = s.get(PostTarget, job.target_id)
-            post = s.get(Post, job.post_id)
-            assert target is not None and post is not None
-            target.status = TargetStatus.FAILED
-            settle_post_status(s, post)
-            record_event(
-                s,
-                EventType.POST_PUBLISH_FAILED,
-                now=now,
-                workspace_id=job.workspace_id,
-                platform=job.platform,
-                account_id=job.account_id,
-                post_id=job.post_id,
-                job_id=job.id,
-                error_class=error_class,
-                error=reason[:500],
-                http_status=exc.status,
-                code=exc.code,
+            return dead_letter(s, job, verdict, now=now, owner=self.owner, exc=exc)
+
+    @retry_transient_db
+    def finish_readback_error(self, work: Work, exc: ProviderError) -> JobOutcome:
+        """The read-back failed: nothing was published; look again later, or say the post may
+        be live."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            attempt = s.get(PublishAttempt, work.attempt_id)
+            job = s.get(PublishJob, work.job_id)
+            assert attempt is not None and job is not None
+            self._record_error(attempt, work, now, AttemptOutcome.FAILED, exc)
+            attempt.readback = ReadBack.FAILED
+            self.note_platform_health(s, job, exc, now)
+            history = readback.load_history(s, job.id)
+            verdict = readback.after_readback_error(
+                exc,
+                platform=work.platform,
+                failed_readbacks=history.failed_readbacks,
+                max_attempts=job.max_attempts,
             )
-            audit(
-                s,
-                actor=f"engine:{self.owner}",
-                action="post.publish_failed",
-                object_type="publish_job",
-                object_id=job.id,
-                workspace_id=job.workspace_id,
-                now=now,
-                error_class=error_class,
+            if verdict.action != Action.FAIL:
+                return self._retry(s, job, verdict, exc, now=now)
+            return dead_letter(s, job, verdict, now=now, owner=self.owner, exc=exc)
+
+    # -- shared steps -----------------------------------------------------------------------
+    def _close_attempt(
+        self, attempt: PublishAttempt, work: Work, now: datetime, outcome: AttemptOutcome
+    ) -> None:
+        attempt.outcome = outcome
+        attempt.finished_at = now
+        attempt.duration_ms = int((time.monotonic() - work.started) * 1000)
+
+    def _record_error(
+        self,
+        attempt: PublishAttempt,
+        work: Work,
+        now: datetime,
+        outcome: AttemptOutcome,
+        exc: ProviderError,
+    ) -> None:
+        self._close_attempt(attempt, work, now, outcome)
+        attempt.http_status = exc.status
+        attempt.error_class = exc.error_class
+        attempt.error_code = exc.code
+        attempt.error_message = exc.message[:2000]
+
+    def _retry(
+        self, s: Session, job: PublishJob, verdict: Verdict, exc: ProviderError, *, now: datetime
+    ) -> JobOutcome:
+        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+        delay = self.config.retry.delay(verdict.nth_retry, retry_after=retry_after)
+        put_back = (
+            queue.schedule_readback if verdict.action == Action.READ_BACK else queue.schedule_retry
+        )
+        scheduled = put_back(
+            s,
+            job.id,
+            owner=self.owner,
+            now=now,
+            delay=delay,
+            error=verdict.reason,
+            error_class=verdict.error_class,
+        )
+        if scheduled is None:
+            return JobOutcome(
+                job.id, OutcomeStatus.LOST, job.platform, verdict.error_class, verdict.reason
             )
-            return JobOutcome(job.id, "failed", job.platform, error_class, reason)
+        record_event(
+            s,
+            EventType.POST_PUBLISH_RETRYING,
+            now=now,
+            workspace_id=job.workspace_id,
+            platform=job.platform,
+            account_id=job.account_id,
+            post_id=job.post_id,
+            job_id=job.id,
+            error_class=verdict.error_class,
+            attempt=job.attempts,
+            delay_s=round(delay.total_seconds(), 1),
+        )
+        return JobOutcome(
+            job.id, OutcomeStatus.RETRYING, job.platform, verdict.error_class, verdict.reason
+        )
 
     def note_platform_health(
         self, s: Session, job: PublishJob, exc: ProviderError, now: datetime
@@ -480,6 +386,52 @@ class OutcomeRecorder:
             breaker.record_failure(
                 s, job.platform, now=now, error=exc.message, policy=self.config.breaker
             )
+
+
+def dead_letter(
+    s: Session,
+    job: PublishJob,
+    verdict: Verdict,
+    *,
+    now: datetime,
+    owner: str | None,
+    exc: ProviderError | None = None,
+) -> JobOutcome:
+    """Fail the job (fenced on ``owner``; None: lease recovery) with the verdict's reason, its
+    target and post with it, and record the event and audit row."""
+    reason, error_class = verdict.reason, verdict.error_class
+    failed = queue.fail(s, job.id, owner=owner, now=now, error=reason, error_class=error_class)
+    if failed is None:
+        return JobOutcome(job.id, OutcomeStatus.LOST, job.platform, error_class, reason)
+    target = s.get(PostTarget, job.target_id)
+    post = s.get(Post, job.post_id)
+    assert target is not None and post is not None
+    target.status = TargetStatus.FAILED
+    settle_post_status(s, post)
+    record_event(
+        s,
+        EventType.POST_PUBLISH_FAILED,
+        now=now,
+        workspace_id=job.workspace_id,
+        platform=job.platform,
+        account_id=job.account_id,
+        post_id=job.post_id,
+        job_id=job.id,
+        error_class=error_class,
+        error=reason[:500],
+        **({"http_status": exc.status, "code": exc.code} if exc is not None else {}),
+    )
+    audit(
+        s,
+        actor=f"engine:{owner or 'recovery'}",
+        action="post.publish_failed",
+        object_type="publish_job",
+        object_id=job.id,
+        workspace_id=job.workspace_id,
+        now=now,
+        error_class=error_class,
+    )
+    return JobOutcome(job.id, OutcomeStatus.FAILED, job.platform, error_class, reason)
 
 
 def _apply_account_updates(

@@ -20,7 +20,8 @@ from sqlalchemy import select
 
 from postiz_pipelines.clock import Clock
 from postiz_pipelines.core.context import AppContext
-from postiz_pipelines.core.models import JobStatus, MediaAsset, PostMedia, PublishJob
+from postiz_pipelines.core.models import MediaAsset, PostMedia, PublishJob
+from postiz_pipelines.core.publishing import queue
 from postiz_pipelines.core.publishing.engine import BatchReport
 from postiz_pipelines.core.publishing.loop import PublishLoop, Scope, release_unsent
 from postiz_pipelines.core.publishing.runner import claim, publish_claimed
@@ -91,18 +92,9 @@ def claim_partition(
 
 
 def owned_jobs(app: AppContext, job_ids: list[str], *, owner: str) -> list[PublishJob]:
-    if not job_ids:
-        return []
+    """The claimed jobs ``owner`` still holds, detached."""
     with app.db.read() as s:
-        jobs = list(
-            s.scalars(
-                select(PublishJob).where(
-                    PublishJob.id.in_(job_ids),
-                    PublishJob.status == JobStatus.RUNNING,
-                    PublishJob.lease_owner == owner,
-                )
-            )
-        )
+        jobs = queue.owned_jobs(s, job_ids, owner=owner)
         s.expunge_all()
         return jobs
 

@@ -1,46 +1,35 @@
-"""The durable publish queue, kept in the app database.
+"""The durable publish queue, kept in the app database: the only writer of job state.
 
 A job moves ``pending`` -> ``queued`` (a run was requested for it) -> ``running`` (claimed
-under a lease) -> ``completed`` | ``retrying`` | ``failed`` | ``canceled``. Claims take a
-lease in one transaction: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE``
-on SQLite. Every transition out of ``running`` is fenced on the lease owner, so a worker
-whose lease was taken away cannot overwrite what the new owner wrote.
+under a lease) -> ``completed`` | ``retrying`` | ``failed`` | ``canceled``. Every change of a
+job's status, lease or attempt count is one of the functions below, and no other module
+assigns them (``postiz_pipelines_tests/test_single_writer.py`` reads the source to hold
+that). Claims take a lease in one transaction: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
+``BEGIN IMMEDIATE`` on SQLite. Every transition of a claimed job is fenced on the lease
+owner (``owned``, the one owner check), so a worker whose lease was taken away cannot
+overwrite what the new owner wrote. Transitions of jobs nobody holds (cancel, reschedule,
+requeue, withdraw) are fenced on the status they start from, in the UPDATE itself, so a
+claim that lands in between wins.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from postiz_pipelines.core.db import Database, insert_ignoring_conflicts
+from postiz_pipelines.core.db import Database, insert_ignoring_conflicts, is_postgres
 from postiz_pipelines.core.ids import new_id
 from postiz_pipelines.core.models import (
     CLAIMABLE_JOB_STATES,
     TERMINAL_JOB_STATES,
     JobStatus,
     PublishJob,
-    Workspace,
 )
 from postiz_pipelines.errors import Conflict, NotFound
-
-QUEUED_TIMEOUT = timedelta(minutes=2)  # a requested run that never claimed: ask again
-
-
-@dataclass(frozen=True)
-class DueGroup:
-    """The due jobs of one (workspace, platform) partition."""
-
-    workspace_id: str
-    workspace_slug: str
-    platform: str
-    job_ids: tuple[str, ...]
-    batch_key: str  # stable for the same jobs at the same attempt counts
 
 
 def job_idempotency_key(source_id: str, occurrence_at: datetime, account_id: str) -> str:
@@ -62,7 +51,8 @@ def new_job_row(
     max_attempts: int = 4,
     now: datetime,
 ) -> dict[str, Any]:
-    """A ``publish_jobs`` row as a dict, ready for ``enqueue``."""
+    """A ``publish_jobs`` row as a dict, ready for ``enqueue``; ``occurrence_at`` (default
+    ``run_at``) is the occurrence its idempotency key names."""
     occurrence = occurrence_at or run_at
     return {
         "id": new_id("job"),
@@ -72,7 +62,6 @@ def new_job_row(
         "target_id": target_id,
         "account_id": account_id,
         "schedule_id": schedule_id,
-        "occurrence_at": occurrence,
         "run_at": run_at,
         "next_attempt_at": run_at,
         "status": JobStatus.PENDING.value,
@@ -104,49 +93,6 @@ def _claimable(now: datetime, horizon: datetime) -> Any:
     )
 
 
-def due_groups(
-    session: Session, *, now: datetime, lookahead: timedelta, platforms: Iterable[str] | None = None
-) -> list[DueGroup]:
-    """Partitions that have jobs due by ``now + lookahead`` and no run requested for them yet.
-
-    A job already ``queued`` counts again only after ``QUEUED_TIMEOUT`` (its run never came).
-    """
-    horizon = now + lookahead
-    stale = now - QUEUED_TIMEOUT
-    q = (
-        select(
-            PublishJob.workspace_id,
-            Workspace.slug,
-            PublishJob.platform,
-            PublishJob.id,
-            PublishJob.attempts,
-            PublishJob.queued_at,
-        )
-        .join(Workspace, Workspace.id == PublishJob.workspace_id)
-        .where(
-            PublishJob.next_attempt_at <= horizon,
-            or_(
-                PublishJob.status.in_([JobStatus.PENDING, JobStatus.RETRYING]),
-                and_(PublishJob.status == JobStatus.QUEUED, PublishJob.queued_at <= stale),
-            ),
-        )
-        .order_by(PublishJob.workspace_id, PublishJob.platform, PublishJob.id)
-    )
-    if platforms is not None:
-        q = q.where(PublishJob.platform.in_(list(platforms)))
-    groups: dict[tuple[str, str, str], list[tuple[str, int, Any]]] = {}
-    for ws_id, slug, platform, job_id, attempts, queued_at in session.execute(q):
-        groups.setdefault((ws_id, slug, platform), []).append((job_id, attempts, queued_at))
-    out = []
-    for (ws_id, slug, platform), jobs in groups.items():
-        # queued_at is in the key so that a batch re-requested after its run never came
-        # gets a new run key (Dagster would skip a repeated one).
-        material = "|".join(f"{j}:{a}:{q.isoformat() if q else ''}" for j, a, q in jobs)
-        digest = hashlib.sha256(material.encode()).hexdigest()[:16]
-        out.append(DueGroup(ws_id, slug, platform, tuple(j for j, _, _ in jobs), digest))
-    return out
-
-
 def mark_queued(session: Session, job_ids: Sequence[str], *, now: datetime) -> int:
     """Record that a run was requested for these jobs (only those still waiting)."""
     if not job_ids:
@@ -157,7 +103,7 @@ def mark_queued(session: Session, job_ids: Sequence[str], *, now: datetime) -> i
         .values(status=JobStatus.QUEUED, queued_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 def claim_due_jobs(
@@ -191,7 +137,7 @@ def claim_due_jobs(
         excluded = list(exclude_platforms)
         if excluded:
             q = q.where(PublishJob.platform.not_in(excluded))
-        if db.dialect == "postgresql":
+        if is_postgres(session):
             q = q.with_for_update(skip_locked=True)
         ids = list(session.scalars(q))
         if not ids:
@@ -218,7 +164,9 @@ def claim_due_jobs(
         return jobs
 
 
-def _owned(session: Session, job_id: str, owner: str) -> PublishJob | None:
+# -- jobs a lease holds: every transition fenced on the owner -----------------------------
+def owned(session: Session, job_id: str, owner: str) -> PublishJob | None:
+    """The job if ``owner`` holds its lease right now, else None: the one owner check."""
     return session.scalar(
         select(PublishJob).where(
             PublishJob.id == job_id,
@@ -228,11 +176,40 @@ def _owned(session: Session, job_id: str, owner: str) -> PublishJob | None:
     )
 
 
+def owned_jobs(session: Session, job_ids: Sequence[str], *, owner: str) -> list[PublishJob]:
+    """Those of ``job_ids`` whose lease ``owner`` still holds."""
+    if not job_ids:
+        return []
+    return list(
+        session.scalars(
+            select(PublishJob).where(
+                PublishJob.id.in_(list(job_ids)),
+                PublishJob.status == JobStatus.RUNNING,
+                PublishJob.lease_owner == owner,
+            )
+        )
+    )
+
+
+def count_attempt(session: Session, job_id: str, *, owner: str, now: datetime) -> PublishJob | None:
+    """Count one publish attempt, written before the platform call; None without the lease."""
+    job = owned(session, job_id, owner)
+    if job is None:
+        return None
+    job.attempts += 1
+    job.updated_at = now
+    return job
+
+
 def complete(
-    session: Session, job_id: str, *, owner: str, now: datetime, remote_id: str | None
+    session: Session, job_id: str, *, owner: str | None, now: datetime, remote_id: str | None
 ) -> PublishJob | None:
-    """Mark the job published; None when ``owner`` no longer holds its lease."""
-    job = _owned(session, job_id, owner)
+    """Mark the job published; None when ``owner`` no longer holds its lease.
+
+    With ``owner=None`` the lease is not checked: the platform took the post, so it is
+    recorded whatever state lease recovery left the job in.
+    """
+    job = owned(session, job_id, owner) if owner is not None else session.get(PublishJob, job_id)
     if job is None:
         return None
     job.status = JobStatus.COMPLETED
@@ -257,12 +234,32 @@ def schedule_retry(
     error_class: str,
 ) -> PublishJob | None:
     """Put the job back for another try after ``delay`` (the failed try stays counted)."""
-    job = _owned(session, job_id, owner)
+    job = owned(session, job_id, owner)
     if job is None:
         return None
-    back_to_queue(job, now=now, at=now + delay)
+    _back_to_queue(job, now=now, at=now + delay)
     job.last_error = error
     job.last_error_class = error_class
+    return job
+
+
+def schedule_readback(
+    session: Session,
+    job_id: str,
+    *,
+    owner: str,
+    now: datetime,
+    delay: timedelta,
+    error: str,
+    error_class: str,
+) -> PublishJob | None:
+    """Close the job's publish budget (``max_attempts`` = attempts made) and put it back for
+    one read-back alone after ``delay``: its outcome is unknown and it may publish no more."""
+    job = schedule_retry(
+        session, job_id, owner=owner, now=now, delay=delay, error=error, error_class=error_class
+    )
+    if job is not None:
+        job.max_attempts = min(job.max_attempts, job.attempts)
     return job
 
 
@@ -271,16 +268,16 @@ def defer(
 ) -> PublishJob | None:
     """Hand the job back untried until ``until`` (open breaker, platform throttle): no attempt
     spent."""
-    job = _owned(session, job_id, owner)
+    job = owned(session, job_id, owner)
     if job is None:
         return None
-    back_to_queue(job, now=now, at=until)
+    _back_to_queue(job, now=now, at=until)
     job.last_error = reason
     job.last_error_class = "deferred"
     return job
 
 
-def back_to_queue(job: PublishJob, *, now: datetime, at: datetime) -> None:
+def _back_to_queue(job: PublishJob, *, now: datetime, at: datetime) -> None:
     """Return a job to waiting (``retrying`` once tried), due at ``at``, lease dropped."""
     job.status = JobStatus.RETRYING if job.attempts > 0 else JobStatus.PENDING
     job.next_attempt_at = at
@@ -294,7 +291,7 @@ def fail(
     session: Session, job_id: str, *, owner: str | None, now: datetime, error: str, error_class: str
 ) -> PublishJob | None:
     """Dead-letter the job. With ``owner=None`` the lease is not checked (recovery)."""
-    job = _owned(session, job_id, owner) if owner is not None else session.get(PublishJob, job_id)
+    job = owned(session, job_id, owner) if owner is not None else session.get(PublishJob, job_id)
     if job is None or job.status in TERMINAL_JOB_STATES:
         return None
     job.status = JobStatus.FAILED
@@ -307,14 +304,30 @@ def fail(
     return job
 
 
+def cancel_claimed(
+    session: Session, job_id: str, *, owner: str, now: datetime, reason: str = "canceled"
+) -> PublishJob | None:
+    """Close a claimed job untried because its post or target was canceled meanwhile."""
+    job = owned(session, job_id, owner)
+    if job is None:
+        return None
+    job.status = JobStatus.CANCELED
+    job.lease_owner = None
+    job.lease_expires_at = None
+    job.last_error = reason
+    job.completed_at = now
+    job.updated_at = now
+    return job
+
+
 def release(session: Session, job_ids: Sequence[str], *, owner: str, now: datetime) -> int:
     """Return unstarted claims to the queue, as if never claimed (graceful shutdown)."""
     n = 0
     for job_id in job_ids:
-        job = _owned(session, job_id, owner)
+        job = owned(session, job_id, owner)
         if job is None:
             continue
-        back_to_queue(job, now=now, at=job.next_attempt_at)
+        _back_to_queue(job, now=now, at=job.next_attempt_at)
         n += 1
     return n
 
@@ -335,7 +348,44 @@ def renew_leases(
         .values(lease_expires_at=now + lease)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0
+
+
+# -- leases that ran out: recovery ---------------------------------------------------------
+def expired_leases(session: Session, *, now: datetime, limit: int = 500) -> list[PublishJob]:
+    """Running jobs whose lease ran out: their run or worker died."""
+    q = (
+        select(PublishJob)
+        .where(PublishJob.status == JobStatus.RUNNING, PublishJob.lease_expires_at < now)
+        .order_by(PublishJob.lease_expires_at)
+        .limit(limit)
+    )
+    if is_postgres(session):
+        q = q.with_for_update(skip_locked=True)
+    return list(session.scalars(q))
+
+
+def requeue_expired(session: Session, job: PublishJob, *, now: datetime) -> bool:
+    """Return a job whose lease ran out (taken by ``expired_leases``) to the queue, due now."""
+    expiry = job.lease_expires_at
+    if job.status != JobStatus.RUNNING or expiry is None or expiry >= now:
+        return False
+    _back_to_queue(job, now=now, at=now)
+    return True
+
+
+# -- jobs nobody holds: fenced on the status they start from -------------------------------
+def _waiting_update(session: Session, job_ids: Sequence[str], *where: Any, **values: Any) -> int:
+    """UPDATE the jobs among ``job_ids`` that still match ``where``; returns how many."""
+    if not job_ids:
+        return 0
+    result = session.execute(
+        update(PublishJob)
+        .where(PublishJob.id.in_(list(job_ids)), *where)
+        .values(**values)
+        .execution_options(synchronize_session="fetch")
+    )
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 def cancel(session: Session, job_id: str, *, now: datetime, reason: str = "canceled") -> PublishJob:
@@ -347,26 +397,88 @@ def cancel(session: Session, job_id: str, *, now: datetime, reason: str = "cance
         raise Conflict(f"job {job_id} is being published right now and cannot be canceled")
     if job.status in TERMINAL_JOB_STATES:
         raise Conflict(f"job {job_id} is already {job.status}")
-    job.status = JobStatus.CANCELED
-    job.last_error = reason
-    job.completed_at = now
-    job.updated_at = now
+    if not cancel_waiting(session, [job_id], now=now, reason=reason):
+        raise Conflict(f"job {job_id} was claimed meanwhile and cannot be canceled")
     return job
 
 
-def expired_leases(session: Session, *, now: datetime, limit: int = 500) -> list[PublishJob]:
-    """Running jobs whose lease ran out: their run or worker died."""
-    q = (
-        select(PublishJob)
-        .where(PublishJob.status == JobStatus.RUNNING, PublishJob.lease_expires_at < now)
-        .order_by(PublishJob.lease_expires_at)
-        .limit(limit)
+def cancel_waiting(
+    session: Session, job_ids: Sequence[str], *, now: datetime, reason: str = "canceled"
+) -> int:
+    """Cancel those of ``job_ids`` still waiting (never a claimed or finished one)."""
+    return _waiting_update(
+        session,
+        job_ids,
+        PublishJob.status.in_(CLAIMABLE_JOB_STATES),
+        status=JobStatus.CANCELED,
+        last_error=reason,
+        completed_at=now,
+        updated_at=now,
     )
-    if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    return list(session.scalars(q))
 
 
+def reschedule_unstarted(
+    session: Session, job_ids: Sequence[str], *, now: datetime, run_at: datetime
+) -> int:
+    """Move waiting, never-tried jobs to ``run_at``, back to ``pending`` (a run requested for
+    the old time must not take them early)."""
+    return _waiting_update(
+        session,
+        job_ids,
+        PublishJob.status.in_([JobStatus.PENDING, JobStatus.QUEUED]),
+        PublishJob.attempts == 0,
+        status=JobStatus.PENDING,
+        run_at=run_at,
+        next_attempt_at=run_at,
+        queued_at=None,
+        updated_at=now,
+    )
+
+
+def withdraw_unstarted(session: Session, job_ids: Sequence[str]) -> int:
+    """Delete waiting, never-tried jobs (a paused or edited schedule's); returns how many."""
+    if not job_ids:
+        return 0
+    result = session.execute(
+        delete(PublishJob)
+        .where(
+            PublishJob.id.in_(list(job_ids)),
+            PublishJob.status.in_([JobStatus.PENDING, JobStatus.QUEUED]),
+            PublishJob.attempts == 0,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    return cast(CursorResult[Any], result).rowcount or 0
+
+
+def requeue_failed(
+    session: Session, job: PublishJob, *, now: datetime, at: datetime, extra_attempts: int
+) -> bool:
+    """Give a dead-lettered job ``extra_attempts`` more publish attempts, due ``at``."""
+    if job.status != JobStatus.FAILED:
+        return False
+    job.status = JobStatus.RETRYING if job.attempts else JobStatus.PENDING
+    job.max_attempts = job.attempts + extra_attempts
+    job.next_attempt_at = at
+    job.queued_at = None
+    job.completed_at = None
+    job.lease_owner = None
+    job.lease_expires_at = None
+    job.updated_at = now
+    return True
+
+
+def cancel_failed(session: Session, job: PublishJob, *, now: datetime, reason: str) -> bool:
+    """Close a dead-lettered job for good, keeping why it failed in its reason."""
+    if job.status != JobStatus.FAILED:
+        return False
+    job.status = JobStatus.CANCELED
+    job.last_error = f"{reason} (was: {job.last_error or job.last_error_class or 'failed'})"[:2000]
+    job.updated_at = now
+    return True
+
+
+# -- reads ---------------------------------------------------------------------------------
 def queue_counts(session: Session, *, workspace_id: str | None = None) -> dict[str, int]:
     """Jobs by status."""
     q = select(PublishJob.status, func.count()).group_by(PublishJob.status)

@@ -2,10 +2,11 @@
 
 The last attempt tells what happened. No attempt ``sending``: the process died before or
 after a recorded outcome, so the job simply returns to the queue. An attempt left
-``sending`` has an uncertain outcome, resolved by the platform's idempotency mode:
-``native_key`` and ``deterministic_id`` retry with the same key (the platform deduplicates),
-``lookup`` retries after a read-only check of recent posts, ``none`` fails the job with
-reason ``uncertain_outcome`` so a person decides.
+``sending`` has an unknown outcome: it is marked ``uncertain``, and the read-back rule
+(``readback.py``) takes over on the job's next attempt: ``lookup`` platforms look before
+they publish again, a native or record key makes the retry safe, and where neither exists
+(X, LinkedIn, Telegram, Slack) the job fails as ``uncertain_outcome``, its reason saying the
+post may be live, so a person decides.
 """
 
 from __future__ import annotations
@@ -17,13 +18,9 @@ from sqlalchemy import select
 
 from postiz_pipelines.core.db import Database
 from postiz_pipelines.core.events import EventType, record_event
-from postiz_pipelines.core.models import (
-    AttemptOutcome,
-    PostTarget,
-    PublishAttempt,
-    TargetStatus,
-)
-from postiz_pipelines.core.publishing import queue
+from postiz_pipelines.core.models import AttemptOutcome, PublishAttempt
+from postiz_pipelines.core.publishing import queue, readback
+from postiz_pipelines.core.publishing.outcomes import dead_letter
 from postiz_pipelines.providers.base import IdempotencyMode
 from postiz_pipelines.providers.registry import provider_class
 
@@ -38,6 +35,8 @@ class RecoveryReport:
 
 
 def recover_expired_leases(db: Database, *, now: datetime, limit: int = 500) -> RecoveryReport:
+    """Return every job whose lease ran out to the queue, or dead-letter it as uncertain where
+    its platform can neither read back nor deduplicate."""
     requeued = failed = 0
     with db.session() as s:
         for job in queue.expired_leases(s, now=now, limit=limit):
@@ -48,47 +47,31 @@ def recover_expired_leases(db: Database, *, now: datetime, limit: int = 500) -> 
                 .limit(1)
             )
             dead_owner = job.lease_owner
-            if last is None or last.outcome != AttemptOutcome.SENDING:
-                queue.back_to_queue(job, now=now, at=now)
-                requeued += 1
-                record_event(
-                    s,
-                    EventType.JOB_RECOVERED,
-                    now=now,
-                    workspace_id=job.workspace_id,
-                    platform=job.platform,
-                    job_id=job.id,
-                    post_id=job.post_id,
-                    resolution="requeued",
-                    owner=dead_owner,
-                )
-                continue
-            last.outcome = AttemptOutcome.UNCERTAIN
-            last.finished_at = now
-            last.error_class = "lease_expired"
-            last.error_message = f"lease of {dead_owner} expired while sending"
-            mode = provider_class(job.platform).capabilities.idempotency
-            if mode == IdempotencyMode.NONE:
-                queue.fail(
-                    s,
-                    job.id,
-                    owner=None,
-                    now=now,
-                    error_class="uncertain_outcome",
-                    error=(
-                        f"the process publishing this post died mid-call; {job.platform} "
-                        "offers no way to check whether it was published, so a person must decide"
-                    ),
-                )
-                target = s.get(PostTarget, job.target_id)
-                if target is not None:
-                    target.status = TargetStatus.FAILED
-                failed += 1
-                resolution = "failed_uncertain"
-            else:
-                queue.back_to_queue(job, now=now, at=now)
-                requeued += 1
+            resolution = "requeued"
+            if last is not None and last.outcome == AttemptOutcome.SENDING:
+                last.outcome = AttemptOutcome.UNCERTAIN
+                last.finished_at = now
+                last.error_class = "lease_expired"
+                last.error_message = f"lease of {dead_owner} expired while sending"
+                provider = provider_class(job.platform)
+                mode = provider.capabilities.idempotency
                 resolution = f"retry_{mode.value}"
+                if mode == IdempotencyMode.NONE and not provider.reads_back():
+                    detail = (
+                        f"the process publishing it died mid-call, and {job.platform} offers "
+                        "no way to check whether it was published, so a person must decide"
+                    )
+                    verdict = readback.Verdict(
+                        readback.Action.FAIL,
+                        readback.UNCERTAIN_OUTCOME,
+                        readback.may_be_live(job.platform, detail),
+                    )
+                    dead_letter(s, job, verdict, now=now, owner=None)
+                    failed += 1
+                    resolution = "failed_uncertain"
+            if resolution != "failed_uncertain":
+                queue.requeue_expired(s, job, now=now)
+                requeued += 1
             record_event(
                 s,
                 EventType.JOB_RECOVERED,

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postiz_pipelines.core.db import Database
+from postiz_pipelines.core.db import Database, is_postgres
 from postiz_pipelines.core.events import EventType, record_event
 from postiz_pipelines.core.ids import new_id
 from postiz_pipelines.core.models import (
@@ -32,8 +33,14 @@ from postiz_pipelines.core.models import (
     Workspace,
 )
 from postiz_pipelines.core.publishing.queue import enqueue, new_job_row
+from postiz_pipelines.core.scheduling.evergreen import (
+    EvergreenPick,
+    EvergreenPlan,
+    EvergreenRules,
+    EvergreenSlot,
+    plan_evergreen,
+)
 from postiz_pipelines.core.scheduling.evergreen import EvergreenPost as LibraryItem
-from postiz_pipelines.core.scheduling.evergreen import EvergreenRules, EvergreenSlot, plan_evergreen
 from postiz_pipelines.core.scheduling.planning import DEFAULT_HORIZON, expand_recurring
 from postiz_pipelines.core.scheduling.recurrence import RecurrenceSpec, resolve_zone
 
@@ -76,7 +83,7 @@ def expand_schedules(
         )
         if schedule_ids is not None:
             q = q.where(Schedule.id.in_(schedule_ids))
-        if s.get_bind().dialect.name == "postgresql":
+        if is_postgres(s):
             q = q.with_for_update(skip_locked=True)  # a concurrent pass takes the others
         for schedule in s.scalars(q).all():
             report.schedules += 1
@@ -190,6 +197,17 @@ def library_item(row: EvergreenPost) -> LibraryItem:
     )
 
 
+@dataclass(frozen=True)
+class EvergreenInputs:
+    """What one evergreen expansion reads: the timetable, the library and the accounts."""
+
+    table: EvergreenTimetable
+    workspace: Workspace
+    rows_by_id: dict[str, EvergreenPost]
+    accounts: dict[str, SocialAccount]
+    account_ids: list[str]  # the timetable's accounts that still exist, in its order
+
+
 def expand_evergreen_schedule(
     s: Session,
     schedule: Schedule,
@@ -209,6 +227,21 @@ def expand_evergreen_schedule(
     upper = now + horizon
     if lower >= upper:
         return
+    inputs = _evergreen_inputs(s, schedule, table, workspace)
+    if inputs.rows_by_id and inputs.account_ids:
+        plan = plan_evergreen_window(inputs, window_start=lower, window_end=upper)
+        jobs = _store_picks(s, schedule, inputs, plan, now=now, max_attempts=max_attempts)
+        report.evergreen_picks += len({(p.slot_at, p.post_id) for p in plan.picks})
+        _store_library_use(inputs, plan)
+        report.evergreen_skipped += _record_skips(s, schedule, plan, now=now)
+        report.jobs_created += enqueue(s, jobs)
+        schedule.updated_at = now
+    schedule.expanded_until = upper
+
+
+def _evergreen_inputs(
+    s: Session, schedule: Schedule, table: EvergreenTimetable, workspace: Workspace
+) -> EvergreenInputs:
     rows_by_id = {
         r.id: r
         for r in s.scalars(
@@ -229,9 +262,14 @@ def expand_evergreen_schedule(
         )
     }
     account_ids = [a for a in table.account_ids if a in accounts]
-    if not rows_by_id or not account_ids:
-        schedule.expanded_until = upper
-        return
+    return EvergreenInputs(table, workspace, rows_by_id, accounts, account_ids)
+
+
+def plan_evergreen_window(
+    inputs: EvergreenInputs, *, window_start: datetime, window_end: datetime
+) -> EvergreenPlan:
+    """The picks and skips of the window, from what was read (writes nothing)."""
+    table = inputs.table
     rules = EvergreenRules(
         cooldown=timedelta(seconds=table.cooldown_seconds),
         shuffle=table.shuffle,
@@ -241,22 +279,34 @@ def expand_evergreen_schedule(
     slots = [
         EvergreenSlot(int(x["weekday"]), str(x["time"]), str(x["category"])) for x in table.slots
     ]
-    zone = resolve_zone(table.timezone, workspace.timezone)
-    plan = plan_evergreen(
-        [library_item(r) for r in rows_by_id.values()],
+    return plan_evergreen(
+        [library_item(r) for r in inputs.rows_by_id.values()],
         slots,
-        zone=zone,
-        accounts=account_ids,
-        window_start=lower,
-        window_end=upper,
+        zone=resolve_zone(table.timezone, inputs.workspace.timezone),
+        accounts=inputs.account_ids,
+        window_start=window_start,
+        window_end=window_end,
         rules=rules,
     )
-    picks_by_slot: dict[tuple[datetime, str], list] = defaultdict(list)  # type: ignore[type-arg]
+
+
+def _store_picks(
+    s: Session,
+    schedule: Schedule,
+    inputs: EvergreenInputs,
+    plan: EvergreenPlan,
+    *,
+    now: datetime,
+    max_attempts: int,
+) -> list[dict[str, Any]]:
+    """One post per (slot, library item), one target per account with its variation; returns
+    the job rows to enqueue."""
+    picks_by_slot: dict[tuple[datetime, str], list[EvergreenPick]] = defaultdict(list)
     for pick in plan.picks:
         picks_by_slot[(pick.slot_at, pick.post_id)].append(pick)
     jobs = []
     for (at, item_id), picks in sorted(picks_by_slot.items()):
-        item = rows_by_id[item_id]
+        item = inputs.rows_by_id[item_id]
         post = Post(
             id=new_id("post"),
             workspace_id=schedule.workspace_id,
@@ -285,7 +335,7 @@ def expand_evergreen_schedule(
             jobs.append(
                 new_job_row(
                     workspace_id=schedule.workspace_id,
-                    platform=accounts[pick.account_id].platform,
+                    platform=inputs.accounts[pick.account_id].platform,
                     post_id=post.id,
                     target_id=target.id,
                     account_id=pick.account_id,
@@ -296,14 +346,21 @@ def expand_evergreen_schedule(
                     now=now,
                 )
             )
-        report.evergreen_picks += 1
+    return jobs
+
+
+def _store_library_use(inputs: EvergreenInputs, plan: EvergreenPlan) -> None:
+    """The library items' uses, last publication and last variation per account."""
     for updated in plan.posts:
-        row = rows_by_id[updated.id]
+        row = inputs.rows_by_id[updated.id]
         row.uses = updated.uses
         row.last_published_at = updated.last_published_at
         row.last_variation_by_account = dict(updated.last_variation_by_account)
+
+
+def _record_skips(s: Session, schedule: Schedule, plan: EvergreenPlan, *, now: datetime) -> int:
+    """An ``evergreen_slot_skipped`` event per slot nothing could fill; returns how many."""
     for skip in plan.skipped:
-        report.evergreen_skipped += 1
         record_event(
             s,
             EventType.EVERGREEN_SLOT_SKIPPED,
@@ -314,6 +371,4 @@ def expand_evergreen_schedule(
             category=skip.category,
             reason=skip.reason,
         )
-    report.jobs_created += enqueue(s, jobs)
-    schedule.expanded_until = upper
-    schedule.updated_at = now
+    return len(plan.skipped)

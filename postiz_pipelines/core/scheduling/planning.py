@@ -151,7 +151,7 @@ def resolve_single(
 class Expansion:
     """One expansion pass of a recurring schedule.
 
-    ``to_publish`` become jobs (``occurrence_at`` = ``run_at`` = the instant), ``missed``
+    ``to_publish`` become jobs (``run_at`` = the instant, also in their key), ``missed``
     are reported, ``expanded_until`` is stored on the schedule, and ``finished`` means
     the series has no instant left (the schedule can be marked completed).
     """

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.core.audit import audit
@@ -28,6 +28,7 @@ from postiz_pipelines.core.models import (
     ScheduleStatus,
     Workspace,
 )
+from postiz_pipelines.core.publishing import queue
 from postiz_pipelines.core.scheduling.expansion import (
     MAX_ATTEMPTS,
     ExpansionReport,
@@ -106,10 +107,15 @@ def remove_waiting_jobs(
         ]
     if not waiting:
         return 0
+    removed = queue.withdraw_unstarted(session, [j.id for j in waiting])
     if schedule.kind == ScheduleKind.EVERGREEN:
-        _unplan_evergreen(session, {j.post_id for j in waiting}, now)
-    session.execute(delete(PublishJob).where(PublishJob.id.in_([j.id for j in waiting])))
-    return len(waiting)
+        gone = {j.post_id for j in waiting} - set(
+            session.scalars(
+                select(PublishJob.post_id).where(PublishJob.id.in_([j.id for j in waiting]))
+            )
+        )  # a job claimed meanwhile keeps its post
+        _unplan_evergreen(session, gone, now)
+    return removed
 
 
 def _unplan_evergreen(session: Session, post_ids: set[str], now: datetime) -> None:

@@ -1,0 +1,195 @@
+"""Writing a claimed job's intent, before any platform call.
+
+``begin`` loads the claimed job (fenced on the lease owner), closes it at once where no call
+may be made (post canceled, account to reconnect, secrets unreadable, attempts spent), defers
+it untried while the platform throttles the account or the breaker is open, plans the attempt
+by the read-back rule (``readback.py``), and commits the attempt row ``sending`` (and, for a
+plain publish, the counted attempt) before the engine calls the platform.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from postiz_pipelines.clock import Clock
+from postiz_pipelines.core.accounts.store import credentials
+from postiz_pipelines.core.db import Database, retry_transient_db
+from postiz_pipelines.core.ids import new_id
+from postiz_pipelines.core.media.assets import media_file
+from postiz_pipelines.core.models import (
+    AccountStatus,
+    AttemptOutcome,
+    MediaAsset,
+    Post,
+    PostStatus,
+    PostTarget,
+    PublishAttempt,
+    PublishJob,
+    SocialAccount,
+    TargetStatus,
+)
+from postiz_pipelines.core.publishing import breaker, queue, readback, throttle
+from postiz_pipelines.core.publishing.outcomes import JobOutcome, OutcomeStatus, Work, dead_letter
+from postiz_pipelines.core.publishing.readback import Action, Plan, Verdict
+from postiz_pipelines.crypto import Keyring
+from postiz_pipelines.errors import PostizError
+from postiz_pipelines.providers.base import MediaFile, PostContent
+from postiz_pipelines.providers.registry import ProviderSet
+
+if TYPE_CHECKING:
+    from postiz_pipelines.core.publishing.config import EngineConfig
+
+
+class IntentWriter:
+    """The database side of starting an attempt on the jobs ``owner`` has claimed."""
+
+    def __init__(
+        self,
+        db: Database,
+        keyring: Keyring,
+        providers: ProviderSet,
+        *,
+        clock: Clock,
+        owner: str,
+        config: EngineConfig,
+        media_root: Path,
+        media_url: Callable[[str, str, datetime], str | None] | None,
+    ) -> None:
+        self.db = db
+        self.keyring = keyring
+        self.providers = providers
+        self.clock = clock
+        self.owner = owner
+        self.config = config
+        self.media_root = media_root
+        self.media_url = media_url  # signed public links, for platforms that fetch media
+
+    def release(self, job: PublishJob) -> JobOutcome:
+        """Hand an unstarted claim back (the run is stopping)."""
+        with self.db.session() as s:
+            queue.release(s, [job.id], owner=self.owner, now=self.clock.now())
+        return JobOutcome(job.id, OutcomeStatus.RELEASED, job.platform)
+
+    @retry_transient_db
+    def begin(self, job_id: str) -> Work | JobOutcome:
+        """Load the job, plan the attempt and write its intent, in one committed transaction."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            job = queue.owned(s, job_id, self.owner)
+            if job is None:
+                return JobOutcome(job_id, OutcomeStatus.LOST)
+            target = s.get(PostTarget, job.target_id)
+            post = s.get(Post, job.post_id)
+            account = s.get(SocialAccount, job.account_id)
+            assert target is not None and post is not None and account is not None
+            if (
+                post.deleted_at is not None
+                or post.status == PostStatus.CANCELED
+                or target.status == TargetStatus.CANCELED
+            ):
+                queue.cancel_claimed(s, job.id, owner=self.owner, now=now)
+                return JobOutcome(job_id, OutcomeStatus.CANCELED, job.platform)
+            history = readback.load_history(s, job.id)
+            if account.status != AccountStatus.ACTIVE or account.deleted_at is not None:
+                error = f"account {account.handle} is {account.status}; reconnect it"
+                return self.fail_now(s, job, now, error, "auth_revoked", history)
+            deferred = self.gate(s, job, now)
+            if deferred is not None:
+                return deferred
+            try:
+                creds = credentials(account, self.keyring)
+            except PostizError as exc:
+                return self.fail_now(s, job, now, str(exc), "sealing", history)
+            provider = self.providers.get(job.platform)
+            plan = readback.plan_attempt(
+                history,
+                mode=provider.capabilities.idempotency,
+                reads_back=provider.reads_back(),
+                publishes=job.attempts,
+                max_attempts=job.max_attempts,
+            )
+            if plan is None:
+                error = f"attempts exhausted ({job.attempts}/{job.max_attempts})"
+                return self.fail_now(s, job, now, error, "exhausted", history)
+            thread = tuple((post.settings or {}).get("thread") or ())
+            content = PostContent(
+                text=target.content_override
+                if target.content_override is not None
+                else post.content,
+                media=tuple(self.media(pm.asset, now) for pm in post.media),
+                thread=thread,
+                settings={**(post.settings or {}), **(target.settings_override or {})},
+            )
+            if plan == Plan.PUBLISH:  # a read-back first counts the attempt once it found nothing
+                queue.count_attempt(s, job.id, owner=self.owner, now=now)
+            attempt = PublishAttempt(
+                id=new_id("att"),
+                job_id=job.id,
+                attempt_no=history.next_attempt_no,
+                lease_owner=self.owner,
+                request_key=job.idempotency_key,
+                started_at=now,
+                outcome=AttemptOutcome.SENDING,
+            )
+            s.add(attempt)
+            if post.status == PostStatus.SCHEDULED:
+                post.status = PostStatus.PUBLISHING
+            return Work(
+                job_id=job.id,
+                attempt_id=attempt.id,
+                platform=job.platform,
+                account_id=account.id,
+                idempotency_key=job.idempotency_key,
+                credentials=creds,
+                content=content,
+                plan=plan,
+                run_at=job.run_at,
+                started=time.monotonic(),
+            )
+
+    def gate(self, s: Session, job: PublishJob, now: datetime) -> JobOutcome | None:
+        """Defer the job, untried, while the platform throttles the account or the breaker is
+        open."""
+        scopes = [throttle.account_scope(job.account_id), throttle.platform_scope(job.platform)]
+        until = throttle.blocked_until(s, scopes, now=now)
+        reason = "rate limited by the platform"
+        if until is None:
+            g = breaker.gate(
+                s, job.platform, owner=f"{self.owner}:{job.id}", now=now, policy=self.config.breaker
+            )
+            if not g.allow:
+                until, reason = g.until, f"circuit breaker for {job.platform} is open"
+        if until is None:
+            return None
+        queue.defer(s, job.id, owner=self.owner, now=now, until=until, reason=reason)
+        return JobOutcome(job.id, OutcomeStatus.DEFERRED, job.platform, "deferred", reason)
+
+    def media(self, asset: MediaAsset, now: datetime) -> MediaFile:
+        """The file to upload, with a signed public link for platforms that fetch media."""
+        file = media_file(asset, self.media_root)
+        url = self.media_url(asset.id, asset.mime_type, now) if self.media_url else None
+        return replace(file, public_url=url) if url else file
+
+    def fail_now(
+        self,
+        s: Session,
+        job: PublishJob,
+        now: datetime,
+        error: str,
+        error_class: str,
+        history: readback.AttemptHistory,
+    ) -> JobOutcome:
+        """Dead-letter a claimed job before any call; it may be live if an outcome is unknown."""
+        if history.unresolved:
+            error = readback.may_be_live(job.platform, f"an earlier outcome is unknown; {error}")
+            error_class = readback.UNCERTAIN_OUTCOME
+        return dead_letter(
+            s, job, Verdict(Action.FAIL, error_class, error), now=now, owner=self.owner
+        )
