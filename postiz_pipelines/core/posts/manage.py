@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session, selectinload
 from postiz_pipelines.core.accounts.store import target_problems
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.events import EventType, record_event
-from postiz_pipelines.core.media.assets import media_file
 from postiz_pipelines.core.models import (
     JobStatus,
     MediaAsset,
@@ -37,7 +36,7 @@ from postiz_pipelines.core.models import (
     TargetStatus,
     Workspace,
 )
-from postiz_pipelines.core.posts.create import TargetOverride, parse_scheduled_at
+from postiz_pipelines.core.posts.create import TargetOverride, parse_scheduled_at, planned_media
 from postiz_pipelines.core.publishing.deadletter import decode_cursor, encode_cursor, requeue_jobs
 from postiz_pipelines.core.publishing.post_status import settle_post_status
 from postiz_pipelines.errors import Conflict, NotFound, Problem, ValidationFailed
@@ -190,10 +189,7 @@ def update_post(
         problems.extend(media_problems)
     text = content if content is not None else post.content
     base_settings = dict(settings) if settings is not None else dict(post.settings or {})
-    files = tuple(
-        media_file(a, media_root)
-        for a in (assets if assets is not None else [pm.asset for pm in post.media])
-    )
+    chosen = assets if assets is not None else [pm.asset for pm in post.media]
     accounts = {
         a.id: a
         for a in session.scalars(select(SocialAccount).where(SocialAccount.id.in_(list(targets))))
@@ -207,11 +203,14 @@ def update_post(
         )
         t_settings = ov.settings if ov is not None else dict(target.settings_override or {})
         thread = tuple(base_settings.get("thread") or ())
-        item = PostContent(
-            text=t_text, media=files, thread=thread, settings={**base_settings, **t_settings}
-        )
         acc = accounts.get(acc_id)
         if acc is not None:
+            item = PostContent(
+                text=t_text,
+                media=planned_media(chosen, acc, media_root),
+                thread=thread,
+                settings={**base_settings, **t_settings},
+            )
             problems.extend(target_problems(acc, item))
     if problems:
         raise ValidationFailed(problems)

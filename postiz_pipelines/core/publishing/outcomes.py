@@ -10,8 +10,7 @@ error, so a post the platform accepted is not turned into an uncertain outcome.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +25,7 @@ from postiz_pipelines.core.db import Database, retry_transient_db
 from postiz_pipelines.core.events import EventType, record_event
 from postiz_pipelines.core.ids import new_id
 from postiz_pipelines.core.media.assets import media_file
+from postiz_pipelines.core.media.delivery import MediaDelivery, NotPrepared
 from postiz_pipelines.core.models import (
     AccountStatus,
     AttemptOutcome,
@@ -55,6 +55,7 @@ from postiz_pipelines.providers.base import (
     AccountCredentials,
     IdempotencyMode,
     MediaFile,
+    MediaLimits,
     PostContent,
     PublishResult,
 )
@@ -62,6 +63,8 @@ from postiz_pipelines.providers.registry import ProviderSet
 
 if TYPE_CHECKING:
     from postiz_pipelines.core.publishing.config import EngineConfig
+
+MEDIA_RETRY = timedelta(minutes=1)  # a variant not made yet: its preparation is retried
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,7 @@ class OutcomeRecorder:
         clock: Clock,
         owner: str,
         config: EngineConfig,
-        media_root: Path,
-        media_url: Callable[[str, str, datetime], str | None] | None,
+        media: MediaDelivery | None = None,
     ) -> None:
         self.db = db
         self.keyring = keyring
@@ -110,8 +112,7 @@ class OutcomeRecorder:
         self.clock = clock
         self.owner = owner
         self.config = config
-        self.media_root = media_root
-        self.media_url = media_url  # signed public links, for platforms that fetch media
+        self.delivery = media  # prepared variants, and links for platforms that fetch media
 
     def release(self, job: PublishJob) -> JobOutcome:
         with self.db.session() as s:
@@ -214,11 +215,23 @@ class OutcomeRecorder:
                 last and last.outcome == AttemptOutcome.UNCERTAIN and mode == IdempotencyMode.LOOKUP
             )
             thread = tuple((post.settings or {}).get("thread") or ())
+            provider = self.providers.get(job.platform)
+            try:
+                files = tuple(
+                    self.media(s, pm.asset, job.platform, provider.media_limits(creds), now)
+                    for pm in post.media
+                )
+            except NotPrepared as exc:
+                until = now + MEDIA_RETRY
+                queue.defer(s, job.id, owner=self.owner, now=now, until=until, reason=str(exc))
+                return JobOutcome(job.id, "deferred", job.platform, "deferred", str(exc))
+            except ValueError as exc:
+                return self.fail_now(s, job, target, post, now, str(exc), "media_rejected")
             content = PostContent(
                 text=target.content_override
                 if target.content_override is not None
                 else post.content,
-                media=tuple(self.media(pm.asset, now) for pm in post.media),
+                media=files,
                 thread=thread,
                 settings={**(post.settings or {}), **(target.settings_override or {})},
             )
@@ -265,10 +278,13 @@ class OutcomeRecorder:
         queue.defer(s, job.id, owner=self.owner, now=now, until=until, reason=reason)
         return JobOutcome(job.id, "deferred", job.platform, "deferred", reason)
 
-    def media(self, asset: MediaAsset, now: datetime) -> MediaFile:
-        file = media_file(asset, self.media_root)
-        url = self.media_url(asset.id, asset.mime_type, now) if self.media_url else None
-        return replace(file, public_url=url) if url else file
+    def media(
+        self, s: Session, asset: MediaAsset, platform: str, limits: MediaLimits, now: datetime
+    ) -> MediaFile:
+        """The platform's prepared variant of ``asset`` (the original without a delivery)."""
+        if self.delivery is None:
+            return media_file(asset, Path("."))
+        return self.delivery.file_for(s, asset, platform=platform, limits=limits, now=now)
 
     def fail_now(
         self,
