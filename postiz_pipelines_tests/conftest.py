@@ -208,3 +208,122 @@ class Factory:
 @pytest.fixture
 def make(app: AppContext) -> Factory:
     return Factory(app)
+
+
+class MediaMaker:
+    """Real media files made on the spot: images with Pillow, tiny videos with PyAV."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def image(
+        self,
+        width: int = 64,
+        height: int = 48,
+        fmt: str = "JPEG",
+        *,
+        color: tuple[int, ...] = (200, 30, 30),
+        mode: str = "RGB",
+        orientation: int | None = None,
+        gps: bool = False,
+        noise: bool = False,
+        **save: object,
+    ) -> bytes:
+        """An image; ``orientation`` and ``gps`` write EXIF tags (a camera's, in effect)."""
+        import io
+        import random
+
+        from PIL import Image
+
+        if noise:  # photographs do not compress: noise makes a JPEG of realistic size
+            rng = random.Random(width * 31 + height)
+            img = Image.frombytes(mode, (width, height), rng.randbytes(width * height * len(mode)))
+        else:
+            img = Image.new(mode, (width, height), color)
+        exif = Image.Exif()
+        if orientation is not None:
+            exif[0x0112] = orientation
+        if gps:
+            exif[0x010F] = "AcmeCam"  # make
+            exif[0x0110] = "Model 7 Pro"  # model
+            gps_ifd = {1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)}
+            exif[0x8825] = gps_ifd
+        buf = io.BytesIO()
+        if len(exif):
+            save["exif"] = exif.tobytes()
+        img.save(buf, fmt, **save)  # type: ignore[arg-type]
+        return buf.getvalue()
+
+    def animated_gif(self, width: int = 40, height: int = 30, frames: int = 4) -> bytes:
+        import io
+
+        from PIL import Image
+
+        imgs = [
+            Image.new("RGB", (width, height), (i * 60, 20, 200 - i * 40)) for i in range(frames)
+        ]
+        buf = io.BytesIO()
+        imgs[0].save(buf, "GIF", save_all=True, append_images=imgs[1:], duration=80, loop=0)
+        return buf.getvalue()
+
+    def video(
+        self,
+        *,
+        fmt: str = "mp4",
+        vcodec: str = "libx264",
+        acodec: str | None = "aac",
+        width: int = 64,
+        height: int = 48,
+        seconds: float = 1.0,
+        fps: int = 24,
+        bit_rate: int | None = None,
+    ) -> bytes:
+        """A short video (moving colours, silent audio) in ``fmt`` with those codecs."""
+        import av
+        import numpy as np
+
+        path = self.directory / f"v-{uuid.uuid4().hex[:8]}.{fmt}"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with av.open(str(path), "w", format=fmt) as out:
+            vs = out.add_stream(vcodec, rate=fps)
+            vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+            if bit_rate:
+                vs.bit_rate = bit_rate
+            if vcodec == "libx264":
+                vs.codec_context.options = {"preset": "ultrafast"}
+            audio = out.add_stream(acodec, rate=44_100) if acodec else None
+            frames = max(1, round(seconds * fps))
+            for i in range(frames):
+                arr = np.zeros((height, width, 3), dtype=np.uint8)
+                arr[:, :, 0] = (i * 9) % 255
+                arr[:, : width // 2, 1] = 180
+                for packet in vs.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                    out.mux(packet)
+            for packet in vs.encode():
+                out.mux(packet)
+            if audio is not None:
+                pts, total = 0, round(44_100 * seconds)
+                while pts < total:
+                    frame = av.AudioFrame.from_ndarray(
+                        np.zeros((1, 1024), dtype=np.float32), format="flt", layout="mono"
+                    )
+                    frame.sample_rate, frame.pts = 44_100, pts
+                    pts += 1024
+                    for packet in audio.encode(frame):
+                        out.mux(packet)
+                for packet in audio.encode():
+                    out.mux(packet)
+        data = path.read_bytes()
+        path.unlink()
+        return data
+
+
+@pytest.fixture
+def media_maker(tmp_path: Path) -> MediaMaker:
+    return MediaMaker(tmp_path / "made")
+
+
+@pytest.fixture
+def tiny_video(media_maker: MediaMaker):  # type: ignore[no-untyped-def]
+    """``tiny_video(**options)``: the bytes of a real short MP4 (H.264/AAC by default)."""
+    return media_maker.video

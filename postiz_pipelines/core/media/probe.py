@@ -112,6 +112,13 @@ def measure_video(path: Path, ftype: FileType, *, max_pixels: int) -> Measured:
             raise refuse(f"this {ftype.label} file holds no video stream", ftype.mime_type)
         stream = container.streams.video[0]
         ctx = stream.codec_context
+        if ctx is None:
+            tag = getattr(stream, "codec_tag", "") or "unknown"
+            raise refuse(
+                f"the video codec ({tag}) cannot be decoded, so it cannot be prepared for the "
+                "platforms",
+                tag,
+            )
         width, height = ctx.width or 0, ctx.height or 0
         if width * height > max_pixels:
             raise _too_many_pixels(width * height, max_pixels, "video")
