@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -270,7 +271,7 @@ class MediaMaker:
         self,
         *,
         fmt: str = "mp4",
-        vcodec: str = "libx264",
+        vcodec: str | None = "libx264",
         acodec: str | None = "aac",
         width: int = 64,
         height: int = 48,
@@ -285,22 +286,22 @@ class MediaMaker:
         path = self.directory / f"v-{uuid.uuid4().hex[:8]}.{fmt}"
         self.directory.mkdir(parents=True, exist_ok=True)
         with av.open(str(path), "w", format=fmt) as out:
-            vs = out.add_stream(vcodec, rate=fps)
-            vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
-            if bit_rate:
-                vs.bit_rate = bit_rate
-            if vcodec == "libx264":
-                vs.codec_context.options = {"preset": "ultrafast"}
             audio = out.add_stream(acodec, rate=44_100) if acodec else None
-            frames = max(1, round(seconds * fps))
-            for i in range(frames):
-                arr = np.zeros((height, width, 3), dtype=np.uint8)
-                arr[:, :, 0] = (i * 9) % 255
-                arr[:, : width // 2, 1] = 180
-                for packet in vs.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+            if vcodec is not None:
+                vs = out.add_stream(vcodec, rate=fps)
+                vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+                if bit_rate:
+                    vs.bit_rate = bit_rate
+                if vcodec == "libx264":
+                    vs.codec_context.options = {"preset": "ultrafast"}
+                for i in range(max(1, round(seconds * fps))):
+                    arr = np.zeros((height, width, 3), dtype=np.uint8)
+                    arr[:, :, 0] = (i * 9) % 255
+                    arr[:, : width // 2, 1] = 180
+                    for packet in vs.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                        out.mux(packet)
+                for packet in vs.encode():
                     out.mux(packet)
-            for packet in vs.encode():
-                out.mux(packet)
             if audio is not None:
                 pts, total = 0, round(44_100 * seconds)
                 while pts < total:
@@ -327,3 +328,107 @@ def media_maker(tmp_path: Path) -> MediaMaker:
 def tiny_video(media_maker: MediaMaker):  # type: ignore[no-untyped-def]
     """``tiny_video(**options)``: the bytes of a real short MP4 (H.264/AAC by default)."""
     return media_maker.video
+
+
+@dataclass
+class Backend:
+    """A storage backend for a test: the environment that selects it, and what it holds."""
+
+    name: str
+    env: dict[str, str]
+    keys: Callable[[], list[str]]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's standalone S3 server on a free loopback port (a real S3 protocol server)."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def supabase_url() -> Iterator[str]:
+    """The sandbox over TCP; its Supabase Storage emulation is under ``/supabase``."""
+    from postiz_pipelines.sandbox.server import running_sandbox
+
+    with running_sandbox() as url:
+        yield url
+
+
+@pytest.fixture(params=["local", "supabase", "s3"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """Each storage backend in turn, with an empty bucket of its own."""
+    name = request.param
+    bucket = f"media-{uuid.uuid4().hex[:10]}"
+    if name == "local":
+        root = tmp_path / "data" / "media"
+
+        def local_keys() -> list[str]:
+            if not root.exists():
+                return []
+            return sorted(
+                str(p.relative_to(root))
+                for p in root.rglob("*")
+                if p.is_file() and p.relative_to(root).parts[0] not in (".staging", ".cache")
+            )
+
+        return Backend(name, {}, local_keys)
+    if name == "s3":
+        import boto3
+
+        endpoint = request.getfixturevalue("s3_endpoint")
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        client.create_bucket(Bucket=bucket)
+
+        def s3_keys() -> list[str]:
+            listed = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+            return sorted(o["Key"] for o in listed)
+
+        env = {
+            "POSTIZ_MEDIA_STORAGE": "s3",
+            "POSTIZ_S3_BUCKET": bucket,
+            "POSTIZ_S3_ENDPOINT_URL": endpoint,
+            "POSTIZ_S3_ACCESS_KEY_ID": "testing",
+            "POSTIZ_S3_SECRET_ACCESS_KEY": "testing",
+        }
+        return Backend(name, env, s3_keys)
+    import httpx
+
+    from postiz_pipelines.sandbox.supabase_storage import SERVICE_ROLE_KEY
+
+    url = request.getfixturevalue("supabase_url")
+    created = httpx.post(
+        f"{url}/supabase/storage/v1/bucket",
+        json={"name": bucket},
+        headers={"Authorization": f"Bearer {SERVICE_ROLE_KEY}"},
+    )
+    assert created.status_code == 200, created.text
+
+    def supabase_keys() -> list[str]:
+        objects = httpx.get(f"{url}/_sandbox/supabase/objects").json()["objects"]
+        return sorted(o["path"] for o in objects if o["bucket"] == bucket)
+
+    env = {
+        "NEXT_PUBLIC_SUPABASE_URL": f"{url}/supabase",
+        "SUPABASE_SERVICE_ROLE_KEY": SERVICE_ROLE_KEY,
+        "POSTIZ_MEDIA_STORAGE": "supabase",
+        "POSTIZ_SUPABASE_BUCKET": bucket,
+    }
+    return Backend(name, env, supabase_keys)

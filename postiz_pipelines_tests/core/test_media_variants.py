@@ -10,8 +10,8 @@ import pytest
 from PIL import Image, ImageCms
 
 from postiz_pipelines.core.media.assets import ingest
-from postiz_pipelines.core.media.probe import measure_video
 from postiz_pipelines.core.media.formats import FileType
+from postiz_pipelines.core.media.probe import measure_video
 from postiz_pipelines.core.media.storage import LocalStorage
 from postiz_pipelines.core.media.variants import FAILED, READY, ensure_variant, planned_file
 from postiz_pipelines.core.models import MediaVariant, Platform
