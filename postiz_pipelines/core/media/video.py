@@ -62,6 +62,7 @@ class VideoTarget:
     bit_rate: int | None
     size_bytes: int  # predicted
     reasons: tuple[str, ...]
+    constant_rate: bool = False  # padded to a constant bit rate (a minimum byte size)
 
 
 def plan_video(src: VideoSource, limits: MediaLimits) -> VideoTarget:
@@ -88,6 +89,8 @@ def plan_video(src: VideoSource, limits: MediaLimits) -> VideoTarget:
         reasons.append("bit rate")
     if src.size_bytes > limits.max_video_bytes:
         reasons.append("size")
+    if limits.min_video_bytes and src.size_bytes < limits.min_video_bytes and seconds > 0:
+        reasons.append("minimum size")
     if not reasons:
         return VideoTarget(
             "keep", src.mime_type, w, h, fps, src.video_codec, src.audio_codec, rate,
@@ -96,17 +99,23 @@ def plan_video(src: VideoSource, limits: MediaLimits) -> VideoTarget:
     if w and h:
         w, h = _even(w * scale), _even(h * scale)
     out_rate = min(rate or DEFAULT_BIT_RATE, cap) if cap else (rate or DEFAULT_BIT_RATE)
+    floor = _bit_rate_floor(limits, seconds)
+    # near a minimum size, x264 pads to a constant rate so that the file reaches it (a
+    # variable rate spends far less than its cap on simple pictures)
+    constant = bool(floor and out_rate < 2 * floor)
+    if constant:
+        out_rate = max(out_rate, floor)
     predicted = (
         math.ceil(out_rate * seconds / 8)
         if seconds
         else min(src.size_bytes, limits.max_video_bytes)
     )
-    if "size" not in reasons and "bit rate" not in reasons:
+    if not constant and "size" not in reasons and "bit rate" not in reasons:
         predicted = min(predicted, src.size_bytes, limits.max_video_bytes)
     audio = "aac" if src.audio_codec else None
     mime = "video/mp4" if "video/mp4" in limits.video_types else sorted(limits.video_types)[0]
     return VideoTarget(
-        "transcode", mime, w, h, fps, "h264", audio, out_rate, predicted, tuple(reasons)
+        "transcode", mime, w, h, fps, "h264", audio, out_rate, predicted, tuple(reasons), constant
     )
 
 
@@ -121,6 +130,13 @@ def _fit(w: int | None, h: int | None, limits: MediaLimits) -> float:
     if limits.max_video_pixels:
         scale = min(scale, math.sqrt(limits.max_video_pixels / (w * h)))
     return scale
+
+
+def _bit_rate_floor(limits: MediaLimits, seconds: float) -> int:
+    """The lowest total bit rate that reaches the minimum byte size (0 when none)."""
+    if not limits.min_video_bytes or seconds <= 0:
+        return 0
+    return math.ceil(limits.min_video_bytes * 8 / seconds / SAFETY)
 
 
 def _even(value: float) -> int:
@@ -201,14 +217,21 @@ def _run(inp: Any, out: Any, target: VideoTarget, deadline: float, threads: int)
     )
     vout.pix_fmt = "yuv420p"
     audio_rate = AUDIO_BIT_RATE if ain is not None else 0
-    video_rate = max(100_000, (target.bit_rate or DEFAULT_BIT_RATE) - audio_rate)
+    total = target.bit_rate or DEFAULT_BIT_RATE
+    # a padded rate is the video's alone: the audio (silence compresses) adds to the minimum
+    video_rate = total if target.constant_rate else max(100_000, total - audio_rate)
     vout.bit_rate = video_rate
-    vout.codec_context.options = {
+    options = {
         "preset": "veryfast",
         "maxrate": str(video_rate),
         "bufsize": str(video_rate * 2),
         "threads": str(threads),
     }
+    if target.constant_rate:
+        options.update(
+            {"x264-params": "nal-hrd=cbr", "minrate": str(video_rate), "bufsize": str(video_rate)}
+        )
+    vout.codec_context.options = options
     vout.codec_context.time_base = Fraction(1, 1) / fps
     aout = None
     if ain is not None:
