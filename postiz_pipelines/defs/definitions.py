@@ -16,6 +16,7 @@ from postiz_pipelines.defs.assets import (
     queue_health,
     tokens_are_refreshed,
 )
+from postiz_pipelines.defs.media import media_variants_job
 from postiz_pipelines.defs.operations import (
     alerts_sensor,
     expiring_tokens_sensor,
@@ -30,7 +31,14 @@ from postiz_pipelines.defs.sensors import due_posts_sensor, lease_recovery_senso
 defs = Definitions(
     assets=[publishing_daily_report, account_token_health, queue_health],
     asset_checks=[failure_rate_is_low, tokens_are_refreshed, no_overdue_jobs],
-    jobs=[publish_job, expand_schedules_job, refresh_tokens_job, analytics_job, health_job],
+    jobs=[
+        publish_job,
+        expand_schedules_job,
+        refresh_tokens_job,
+        analytics_job,
+        health_job,
+        media_variants_job,
+    ],
     sensors=[
         due_posts_sensor,
         lease_recovery_sensor,

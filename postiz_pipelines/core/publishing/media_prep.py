@@ -38,3 +38,35 @@ def prepare_job_media(
             items.append((asset, platform, media_limits_for(account)))
         s.expunge_all()
     return delivery.prepare(items, now=now)
+
+
+def prepare_workspace_media(
+    delivery: MediaDelivery, workspace_id: str, *, now: datetime
+) -> PrepareReport:
+    """Backfill: every live asset of the workspace for every platform it has an active
+    account on (with each account's limits)."""
+    from postiz_pipelines.core.models import AccountStatus
+
+    items: list[tuple[MediaAsset, str, MediaLimits]] = []
+    with delivery.db.read() as s:
+        assets = list(
+            s.scalars(
+                select(MediaAsset).where(
+                    MediaAsset.workspace_id == workspace_id, MediaAsset.deleted_at.is_(None)
+                )
+            )
+        )
+        accounts = list(
+            s.scalars(
+                select(SocialAccount).where(
+                    SocialAccount.workspace_id == workspace_id,
+                    SocialAccount.deleted_at.is_(None),
+                    SocialAccount.status == AccountStatus.ACTIVE,
+                )
+            )
+        )
+        targets = {(a.platform, media_limits_for(a)) for a in accounts}
+        items = [(asset, p, limits) for asset in assets for p, limits in sorted(
+            targets, key=lambda t: t[0])]  # fmt: skip
+        s.expunge_all()
+    return delivery.prepare(items, now=now)
