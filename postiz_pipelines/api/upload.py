@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -34,7 +35,7 @@ async def read_upload(
 ) -> UploadForm:
     """Parse the body into ``staged`` (the ``file`` part) and the returned text fields."""
     parts = _Parts(staged)
-    parser = MultipartParser(_boundary(content_type), parts.callbacks())
+    parser = MultipartParser(_boundary(content_type), cast(Any, parts.callbacks()))
     try:
         async for chunk in chunks:
             parser.write(chunk)

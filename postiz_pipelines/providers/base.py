@@ -209,7 +209,7 @@ class Provider(ABC):
         clock: Clock | None = None,
     ) -> None:
         # ``http`` may be None for validation-only use (creating a post checks every target).
-        self.http = http  # type: ignore[assignment]
+        self.http: httpx.AsyncClient = http  # type: ignore[assignment]
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         # Reset headers are read against the caller's clock, the one retries are scheduled on.
         self.clock: Clock = clock or SystemClock()

@@ -216,7 +216,7 @@ def _encode_still(img: Any, target: ImageTarget, orientation: int) -> tuple[byte
     frame = _prepared_still(img, target, orientation)
     icc = frame.info.get("icc_profile")
     fmt = SAVE_FORMAT[target.mime_type]
-    qualities = QUALITIES if fmt in ("JPEG", "WEBP") else (0,)
+    qualities: tuple[int, ...] = QUALITIES if fmt in ("JPEG", "WEBP") else (0,)
     while True:
         for quality in qualities:
             buf = io.BytesIO()

@@ -153,7 +153,7 @@ def measure_video(path: Path, ftype: FileType, *, max_pixels: int) -> Measured:
     )
 
 
-def _duration_seconds(container, stream) -> float | None:  # type: ignore[no-untyped-def]
+def _duration_seconds(container, stream) -> float | None:
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:

@@ -71,7 +71,7 @@ class SupabaseStorage(Storage):
 
     def _send(self, what: str, fn: Any, *args: Any, **kw: Any) -> httpx.Response:
         try:
-            return fn(*args, **kw)  # type: ignore[no-any-return]
+            return fn(*args, **kw)
         except httpx.HTTPError as exc:
             raise StorageUnavailable(
                 f"Supabase Storage {what} failed ({type(exc).__name__})"
@@ -93,7 +93,7 @@ class SupabaseStorage(Storage):
     def put_file(self, key: str, path: Path, content_type: str = "") -> None:
         size = path.stat().st_size
 
-        def chunks():  # type: ignore[no-untyped-def]
+        def chunks():
             with path.open("rb") as fh:
                 yield from iter(lambda: fh.read(CHUNK), b"")
 

@@ -263,18 +263,18 @@ def create_post(
             updated_at=now,
         )
     session.add(schedule)
-    rows = []
+    job_rows: list[dict[str, Any]] = []
     for acc_id in account_ids:
-        ov = overrides.get(acc_id)
+        override = overrides.get(acc_id)
         target = PostTarget(
             id=new_id("tgt"),
             account_id=acc_id,
-            content_override=ov.text if ov else None,
-            settings_override=ov.settings if ov else {},
+            content_override=override.text if override else None,
+            settings_override=override.settings if override else {},
         )
         post.targets.append(target)
         if recurrence is None:
-            rows.append(
+            job_rows.append(
                 new_job_row(
                     workspace_id=workspace.id,
                     platform=accounts[acc_id].platform,
@@ -289,7 +289,7 @@ def create_post(
                 )
             )
     session.flush()
-    enqueue(session, rows)
+    enqueue(session, job_rows)
     if recurrence is not None:
         from postiz_pipelines.core.scheduling.expansion import (
             ExpansionReport,

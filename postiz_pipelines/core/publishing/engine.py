@@ -177,7 +177,7 @@ class Publisher:
             await asyncio.to_thread(self.recorder.throttle_account, work, until)
         return outcome
 
-    async def _call_platform(self, job: PublishJob, work: Work, provider) -> JobOutcome:  # type: ignore[no-untyped-def]
+    async def _call_platform(self, job: PublishJob, work: Work, provider) -> JobOutcome:
         try:
             result: PublishResult | None = None
             if work.recheck_first:
@@ -199,7 +199,7 @@ class Publisher:
             return await asyncio.to_thread(self.recorder.finish_error, work, unknown)
         return await asyncio.to_thread(self.recorder.finish_success, work, result)
 
-    async def _publish_refreshing(self, provider, work: Work) -> PublishResult:  # type: ignore[no-untyped-def]
+    async def _publish_refreshing(self, provider, work: Work) -> PublishResult:
         try:
             return await provider.publish(
                 work.credentials, work.content, idempotency_key=work.idempotency_key
@@ -214,7 +214,7 @@ class Publisher:
                 work.credentials, work.content, idempotency_key=work.idempotency_key
             )
 
-    async def _refresh(self, provider, work: Work):  # type: ignore[no-untyped-def]
+    async def _refresh(self, provider, work: Work):
         try:
             tokens = await provider.refresh(work.credentials)
         except ProviderError as exc:

@@ -130,7 +130,7 @@ class OutcomeRecorder:
                 now=self.clock.now(),
             )
 
-    def record_refresh(self, work: Work, tokens, error: ProviderError | None) -> None:  # type: ignore[no-untyped-def]
+    def record_refresh(self, work: Work, tokens, error: ProviderError | None) -> None:
         now = self.clock.now()
         with self.db.session() as s:
             account = s.get(SocialAccount, work.account_id)

@@ -135,8 +135,8 @@ class PublishingWorker:
     async def _one_pass(self, providers: ProviderSet) -> int:
         now = self.clock.now()
         if self.stats.passes % self.recover_every == 0:
-            report = await asyncio.to_thread(recover_expired_leases, self.app.db, now=now)
-            self.stats.recovered += report.requeued + report.failed_uncertain
+            recovery = await asyncio.to_thread(recover_expired_leases, self.app.db, now=now)
+            self.stats.recovered += recovery.requeued + recovery.failed_uncertain
         jobs = await asyncio.to_thread(self._claim, now)
         self.stats.passes += 1
         self.stats.last_pass_at = now
@@ -165,7 +165,7 @@ class PublishingWorker:
         await asyncio.to_thread(self._beat)
         return len(jobs)
 
-    def _claim(self, now: datetime) -> list:  # type: ignore[type-arg]
+    def _claim(self, now: datetime) -> list:
         s = self.app.settings
         with self.app.db.read() as session:
             blocked = breaker.blocked_platforms(session, now=now)
