@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from postiz_pipelines.core.media.probe import SWAPS_SIDES
 from postiz_pipelines.providers.base import MediaLimits
 
 QUALITIES = (90, 84, 78, 72, 65, 58, 50, 42)
@@ -46,6 +47,10 @@ class ImageTarget:
     animated: bool
     max_bytes: int
     steps: tuple[str, ...]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
 
 
 def byte_limit(limits: MediaLimits, mime_type: str) -> int:
@@ -121,6 +126,7 @@ class RenderedImage:
     size_bytes: int
     steps: tuple[str, ...]
     passthrough: bool  # the original's bytes are sent as they are
+    quality: int | None = None  # the ladder's rung that held (JPEG, WebP)
 
 
 def render_image(src: Path, dst: Path, target: ImageTarget, *, size_bytes: int) -> RenderedImage:
@@ -143,14 +149,15 @@ def render_image(src: Path, dst: Path, target: ImageTarget, *, size_bytes: int) 
         if untouched:
             w, h = img.size
             return RenderedImage(target.mime_type, w, h, size_bytes, (), True)
+        quality = None
         if target.animated:
             data, size = _encode_animation(img, target)
         else:
-            data, size = _encode_still(img, target, orientation)
+            data, size, quality = _encode_still(img, target, orientation)
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_bytes(data)
     steps = (("orient",) if orientation != 1 else ()) + target.steps + ("strip",)
-    return RenderedImage(target.mime_type, size[0], size[1], len(data), steps, False)
+    return RenderedImage(target.mime_type, size[0], size[1], len(data), steps, False, quality)
 
 
 def has_metadata(img: Any) -> bool:
@@ -168,6 +175,11 @@ def _prepared_still(img: Any, target: ImageTarget, orientation: int) -> Any:
 
     icc = img.info.get("icc_profile")
     img.seek(0)
+    if img.format == "JPEG":
+        # decode at the smallest DCT scale (1/2, 1/4, 1/8) still larger than the target:
+        # far less work for a large downscale, and the resize below gives the exact size
+        stored = (target.height, target.width) if orientation in SWAPS_SIDES else target.size
+        img.draft(img.mode, stored)
     frame = ImageOps.exif_transpose(img) if orientation != 1 else img.copy()
     fmt = SAVE_FORMAT[target.mime_type]
     if fmt == "JPEG":
@@ -210,7 +222,9 @@ def _save_options(fmt: str, quality: int, icc: bytes | None) -> dict[str, Any]:
     return opts
 
 
-def _encode_still(img: Any, target: ImageTarget, orientation: int) -> tuple[bytes, tuple[int, int]]:
+def _encode_still(
+    img: Any, target: ImageTarget, orientation: int
+) -> tuple[bytes, tuple[int, int], int | None]:
     from PIL import Image
 
     frame = _prepared_still(img, target, orientation)
@@ -222,7 +236,7 @@ def _encode_still(img: Any, target: ImageTarget, orientation: int) -> tuple[byte
             buf = io.BytesIO()
             frame.save(buf, **_save_options(fmt, quality, icc))
             if buf.tell() <= target.max_bytes:
-                return buf.getvalue(), frame.size
+                return buf.getvalue(), frame.size, quality or None
         w, h = frame.size
         if min(w, h) * SHRINK < MIN_SIDE:
             raise ImageTooStubborn(
