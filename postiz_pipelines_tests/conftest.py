@@ -278,8 +278,10 @@ class MediaMaker:
         seconds: float = 1.0,
         fps: int = 24,
         bit_rate: int | None = None,
+        rotation: int | None = None,
     ) -> bytes:
-        """A short video (moving colours, silent audio) in ``fmt`` with those codecs."""
+        """A short video (moving colours, the left half green, silent audio) in ``fmt`` with
+        those codecs; ``rotation`` sets the display matrix (degrees counter-clockwise)."""
         import av
         import numpy as np
 
@@ -294,6 +296,8 @@ class MediaMaker:
                     vs.bit_rate = bit_rate
                 if vcodec == "libx264":
                     vs.codec_context.options = {"preset": "ultrafast"}
+                if rotation is not None:
+                    vs.set_display_rotation(rotation)
                 for i in range(max(1, round(seconds * fps))):
                     arr = np.zeros((height, width, 3), dtype=np.uint8)
                     arr[:, :, 0] = (i * 9) % 255

@@ -179,3 +179,40 @@ def test_the_plan_predicts_what_creation_validates(app, store, media_maker):
     assert planned.mime_type == "image/jpeg" and planned.width == 1440
     problems = media_file_problems(limits, planned, "instagram.media[0]")
     assert [p.limit for p in problems] == [1.91]  # the aspect ratio, named with its limit
+
+
+def test_a_rotated_phone_video_is_measured_upright_and_transcoded_upright(app, store, media_maker):
+    import av
+
+    # stored 96 x 48 with the left half green; the player turns it a quarter counter-clockwise
+    clip = media_maker.video(width=96, height=48, fps=90, seconds=0.6, rotation=90, acodec=None)
+    asset = store(clip, "phone.mp4")
+    assert (asset.width, asset.height) == (48, 96)  # portrait, as people see it
+    variant, _, _ = _variant(app, store, asset, "x")  # 90 fps: X takes 60 at most
+    assert variant.status == READY and (variant.width, variant.height) == (48, 96)
+    with av.open(str(store.storage.local_path(variant.storage_key))) as c:
+        frame = next(c.decode(video=0))
+        pixels = frame.to_ndarray(format="rgb24")
+    assert frame.rotation == 0 and pixels.shape[:2] == (96, 48)
+    assert pixels[90, 24][1] > 150 and pixels[5, 24][1] < 100  # the green half is at the bottom
+
+
+def test_a_transcode_past_its_time_bound_fails_the_variant_and_leaves_no_file(
+    app, store, media_maker
+):
+    from postiz_pipelines.core.media.variants import PrepareOptions
+
+    asset = store(media_maker.video(fmt="avi", vcodec="mpeg4", acodec=None), "old.avi")
+    limits = registry.validator("x").media_limits()
+    variant, made = ensure_variant(
+        app.db,
+        store.storage,
+        asset,
+        platform="x",
+        limits=limits,
+        now=NOW,
+        options=PrepareOptions(transcode_seconds=1e-9),
+    )
+    assert made and variant.status == FAILED and "time limit" in (variant.error or "")
+    assert not list((app.media_root / "variants").rglob("*.mp4"))
+    assert list((app.media_root / ".staging").iterdir()) == []

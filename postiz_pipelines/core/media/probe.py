@@ -37,7 +37,7 @@ class Measured:
     video_codec: str | None = None
     audio_codec: str | None = None
     bit_rate: int | None = None
-    rotation: int = 0  # degrees clockwise the player turns the picture
+    rotation: int = 0  # degrees counter-clockwise the player turns the picture (display matrix)
     animated: bool = False
     orientation: int = 1  # EXIF orientation of an image (1 = as stored)
 

@@ -286,10 +286,11 @@ def _rotation_graph(stream: Any, rotation: int) -> Any:
 
     graph = av.filter.Graph()
     src = graph.add_buffer(template=stream)
+    # the display matrix turns the picture counter-clockwise by ``rotation`` degrees
     if rotation == 90:
-        chain = [graph.add("transpose", "clock")]
-    elif rotation == 270:
         chain = [graph.add("transpose", "cclock")]
+    elif rotation == 270:
+        chain = [graph.add("transpose", "clock")]
     else:
         chain = [graph.add("hflip"), graph.add("vflip")]
     sink = graph.add("buffersink")
