@@ -64,6 +64,12 @@ class Settings(BaseModel):
         pattern=r"^\d{6}$",
         description="LinkedIn-Version header (YYYYMM); LinkedIn retires each after ~1 year",
     )
+    meta_graph_api_version: str = Field(
+        default="v24.0",
+        pattern=r"^v\d{1,2}\.\d$",
+        description="Graph API version of every Facebook and Instagram call (vNN.N); Meta "
+        "retires each about two years after release (Threads has its own API, v1.0)",
+    )
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
     webhook_allow_private: bool = Field(
@@ -145,7 +151,11 @@ class Settings(BaseModel):
         """Constructor options per platform (OAuth clients for token refresh)."""
         from postiz_pipelines.crypto import Secret
 
-        out: dict[str, dict[str, Any]] = {"linkedin": {"api_version": self.linkedin_api_version}}
+        out: dict[str, dict[str, Any]] = {
+            "linkedin": {"api_version": self.linkedin_api_version},
+            "facebook": {"api_version": self.meta_graph_api_version},
+            "instagram": {"api_version": self.meta_graph_api_version},
+        }
         for platform in ("x", "linkedin", "slack"):
             client_id = getattr(self, f"{platform}_client_id")
             secret = getattr(self, f"{platform}_client_secret")
