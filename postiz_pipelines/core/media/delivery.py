@@ -89,6 +89,9 @@ class MediaDelivery:
                 report.made += 1
             else:
                 report.reused += 1
+            if variant.storage_key is not None:
+                # fetched now, so that publishing (inside its transaction) only reads a file
+                self.storage.local_path(variant.storage_key)
         return report
 
     def file_for(

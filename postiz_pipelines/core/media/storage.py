@@ -175,6 +175,12 @@ class Storage:
         """Where a remote object's local copy is kept (under the media root)."""
         return _inside(self.root / ".cache", key)
 
+    def remember(self, key: str, path: Path) -> None:
+        """Keep a local file just stored under ``key`` as its cached copy (it is moved)."""
+        target = self.cache_path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+
 
 class LocalStorage(Storage):
     """Content-addressed files under ``root``."""
@@ -207,6 +213,9 @@ class LocalStorage(Storage):
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
+
+    def remember(self, key: str, path: Path) -> None:
+        path.unlink(missing_ok=True)  # the stored file is the local copy
 
 
 def _inside(root: Path, key: str) -> Path:

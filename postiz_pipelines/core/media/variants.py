@@ -212,6 +212,7 @@ def _make(
             ext = EXTENSIONS.get(row.mime_type, "")
             row.storage_key = f"variants/{asset.workspace_id}/{asset.id}/{platform}-{fp[:16]}{ext}"
             storage.put_file(row.storage_key, out, row.mime_type)
+            storage.remember(row.storage_key, out)  # publishing reads it from disk next
     finally:
         out.unlink(missing_ok=True)
     return row
