@@ -9,6 +9,7 @@ from dagster import BetaWarning, Definitions
 
 from postiz_pipelines.core.observability.logs import configure_logging
 from postiz_pipelines.defs import assets as analytics
+from postiz_pipelines.defs.media import media_variants_job
 from postiz_pipelines.defs.operations import (
     alerts_sensor,
     expiring_tokens_sensor,
@@ -42,6 +43,7 @@ defs = Definitions(
         refresh_tokens_job,
         instance_limits_job,
         *analytics.JOBS,
+        media_variants_job,
     ],
     sensors=[
         due_posts_sensor,

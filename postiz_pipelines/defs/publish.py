@@ -51,11 +51,8 @@ def claim_jobs(context: OpExecutionContext, postiz: PostizResource) -> list[str]
 def process_media(
     context: OpExecutionContext, postiz: PostizResource, job_ids: list[str]
 ) -> list[str]:
-    """Check the claimed posts' media is ready to upload."""
-    check = prepare_media(postiz.app(), job_ids)
-    context.add_output_metadata({"media_files": check.media_files, "missing": len(check.missing)})
-    if check.missing:
-        context.log.warning(f"media missing on disk: {', '.join(check.missing)}")
+    """Make the claimed posts' media variants, so that publishing only uploads."""
+    context.add_output_metadata(prepare_media(postiz.app(), job_ids, clock=SystemClock()).as_dict())
     return job_ids
 
 

@@ -16,17 +16,18 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import structlog
 
 from postiz_pipelines.clock import Clock
 from postiz_pipelines.core.db import Database
+from postiz_pipelines.core.media.delivery import MediaDelivery
 from postiz_pipelines.core.models import PublishJob
 from postiz_pipelines.core.publishing import queue, throttle
 from postiz_pipelines.core.publishing.config import EngineConfig
 from postiz_pipelines.core.publishing.intent import IntentWriter
+from postiz_pipelines.core.publishing.media_prep import prepare_job_media
 from postiz_pipelines.core.publishing.outcomes import (
     JobOutcome,
     OutcomeRecorder,
@@ -75,8 +76,7 @@ class Publisher:
         clock: Clock,
         owner: str,
         config: EngineConfig | None = None,
-        media_root: Path = Path("."),
-        media_url: Callable[[str, str, datetime], str | None] | None = None,
+        media: MediaDelivery | None = None,
     ) -> None:
         self.db = db
         self.keyring = keyring
@@ -91,9 +91,9 @@ class Publisher:
             clock=clock,
             owner=owner,
             config=self.config,
-            media_root=media_root,
-            media_url=media_url,
+            media=media,
         )
+        self.media = media
         self.recorder = OutcomeRecorder(
             db, keyring, providers, clock=clock, owner=owner, config=self.config
         )
@@ -108,6 +108,11 @@ class Publisher:
 
     async def run(self, jobs: Sequence[PublishJob]) -> BatchReport:
         report = BatchReport()
+        if self.media is not None and jobs:
+            # variants are made before the first call, so publishing only uploads
+            await asyncio.to_thread(
+                prepare_job_media, self.media, [j.id for j in jobs], now=self.clock.now()
+            )
         sem = asyncio.Semaphore(self.config.concurrency)
         held = {j.id for j in jobs}
         renewer = asyncio.create_task(self._renew_leases(held))

@@ -1,32 +1,26 @@
 """The three steps of one partition's publish run, as plain functions of the app and a clock.
 
 ``claim_partition`` takes the due jobs of (workspace, platform) under the run's lease,
-``prepare_media`` checks every claimed job's media is on disk and ready to upload, and
+``prepare_media`` makes every claimed job's media variants (``media_prep``), and
 ``publish_partition`` publishes them concurrently. The Dagster ops are one-line adapters.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 import httpx
 from sqlalchemy import select
 
 from postiz_pipelines.clock import Clock
 from postiz_pipelines.core.context import AppContext
-from postiz_pipelines.core.models import MediaAsset, PostMedia, PublishJob
+from postiz_pipelines.core.media.delivery import PrepareReport, media_delivery
+from postiz_pipelines.core.models import PublishJob
 from postiz_pipelines.core.publishing import queue
 from postiz_pipelines.core.publishing.engine import BatchReport
+from postiz_pipelines.core.publishing.media_prep import prepare_job_media
 from postiz_pipelines.core.publishing.runner import claim, publish_claimed
 from postiz_pipelines.core.workspaces.store import get_workspace
-
-
-@dataclass(frozen=True)
-class MediaCheck:
-    jobs: int
-    media_files: int
-    missing: tuple[str, ...]
 
 
 def claim_partition(
@@ -48,20 +42,9 @@ def owned_jobs(app: AppContext, job_ids: list[str], *, owner: str) -> list[Publi
         return jobs
 
 
-def prepare_media(app: AppContext, job_ids: list[str]) -> MediaCheck:
-    """Check the claimed jobs' media files exist; the engine fails a job whose file is gone."""
-    if not job_ids:
-        return MediaCheck(0, 0, ())
-    with app.db.read() as s:
-        assets = s.scalars(
-            select(MediaAsset)
-            .join(PostMedia, PostMedia.media_id == MediaAsset.id)
-            .join(PublishJob, PublishJob.post_id == PostMedia.post_id)
-            .where(PublishJob.id.in_(job_ids))
-            .distinct()
-        ).all()
-    missing = tuple(a.id for a in assets if not (app.media_root / a.storage_key).is_file())
-    return MediaCheck(len(job_ids), len(assets), missing)
+def prepare_media(app: AppContext, job_ids: list[str], *, clock: Clock) -> PrepareReport:
+    """Make the claimed jobs' media variants, so that publishing only uploads."""
+    return prepare_job_media(media_delivery(app), job_ids, now=clock.now())
 
 
 def publish_partition(

@@ -11,7 +11,6 @@ claims to the queue. Its health is a ``worker_heartbeats`` row, updated every pa
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import socket
@@ -22,7 +21,7 @@ import httpx
 
 from postiz_pipelines.clock import Clock, SystemClock
 from postiz_pipelines.core.context import AppContext
-from postiz_pipelines.core.media.links import public_media_url
+from postiz_pipelines.core.media.delivery import media_delivery
 from postiz_pipelines.core.models import WorkerHeartbeat
 from postiz_pipelines.core.publishing import breaker, queue
 from postiz_pipelines.core.publishing.config import EngineConfig
@@ -136,8 +135,8 @@ class PublishingWorker:
     async def _one_pass(self, providers: ProviderSet) -> int:
         now = self.clock.now()
         if self.stats.passes % self.recover_every == 0:
-            report = await asyncio.to_thread(recover_expired_leases, self.app.db, now=now)
-            self.stats.recovered += report.requeued + report.failed_uncertain
+            recovery = await asyncio.to_thread(recover_expired_leases, self.app.db, now=now)
+            self.stats.recovered += recovery.requeued + recovery.failed_uncertain
         jobs = await asyncio.to_thread(self._claim, now)
         self.stats.passes += 1
         self.stats.last_pass_at = now
@@ -149,8 +148,7 @@ class PublishingWorker:
                 clock=self.clock,
                 owner=self.worker_id,
                 config=EngineConfig.from_settings(self.app.settings),
-                media_root=self.app.media_root,
-                media_url=functools.partial(public_media_url, self.app),
+                media=media_delivery(self.app),
             )
             if self._stop.is_set():
                 self._publisher.request_stop()
@@ -167,7 +165,7 @@ class PublishingWorker:
         await asyncio.to_thread(self._beat)
         return len(jobs)
 
-    def _claim(self, now: datetime) -> list:  # type: ignore[type-arg]
+    def _claim(self, now: datetime) -> list:
         s = self.app.settings
         with self.app.db.read() as session:
             blocked = breaker.blocked_platforms(session, now=now)
