@@ -16,6 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from postiz_pipelines.errors import ConfigError
 
 PREFIX = "POSTIZ_"
+# fields also read from a variable outside the prefix (Supabase's own names)
+ALIASES = {
+    "supabase_url": "NEXT_PUBLIC_SUPABASE_URL",
+    "supabase_service_role_key": "SUPABASE_SERVICE_ROLE_KEY",
+}
 
 
 class Settings(BaseModel):
@@ -119,6 +124,35 @@ class Settings(BaseModel):
     breaker_threshold: int = Field(default=5, ge=1, le=100_000, description="failures in a row")
     breaker_cooldown_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
+    # media: limits at upload, preparation bounds, and where the bytes live
+    media_max_image_pixels: int = Field(
+        default=50_000_000,
+        ge=1,
+        le=1_000_000_000,
+        description="refuse images with more pixels (read from the header, before decoding)",
+    )
+    media_transcode_seconds: float = Field(
+        default=600.0, gt=0, le=86_400, description="wall-time bound of one video transcode"
+    )
+    media_transcode_threads: int = Field(default=2, ge=1, le=64)
+    media_storage: str = Field(
+        default="local", pattern="^(local|supabase|s3)$", description="local | supabase | s3"
+    )
+    supabase_url: str | None = Field(
+        default=None, description="Supabase project URL (also read from NEXT_PUBLIC_SUPABASE_URL)"
+    )
+    supabase_service_role_key: SecretStr | None = Field(
+        default=None, description="also read from SUPABASE_SERVICE_ROLE_KEY"
+    )
+    supabase_bucket: str = Field(default="media", pattern=r"^[a-z0-9][a-z0-9._-]{1,62}$")
+    s3_bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (R2, MinIO); AWS when unset"
+    )
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+
     @field_validator("database_url")
     @classmethod
     def _known_backend(cls, value: str) -> str:
@@ -126,7 +160,7 @@ class Settings(BaseModel):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
 
-    @field_validator("sandbox_url", "public_url")
+    @field_validator("sandbox_url", "public_url", "supabase_url", "s3_endpoint_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("http://", "https://")):
@@ -141,6 +175,8 @@ class Settings(BaseModel):
         values: dict[str, Any] = {}
         for var, field in names.items():
             raw = env.get(var)
+            if (raw is None or raw.strip() == "") and field in ALIASES:
+                raw = env.get(ALIASES[field])  # the names the seed's deployments already use
             if raw is not None and raw.strip() != "":
                 values[field] = raw.strip()
         try:

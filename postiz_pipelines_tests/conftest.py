@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -208,3 +209,230 @@ class Factory:
 @pytest.fixture
 def make(app: AppContext) -> Factory:
     return Factory(app)
+
+
+class MediaMaker:
+    """Real media files made on the spot: images with Pillow, tiny videos with PyAV."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def image(
+        self,
+        width: int = 64,
+        height: int = 48,
+        fmt: str = "JPEG",
+        *,
+        color: tuple[int, ...] = (200, 30, 30),
+        mode: str = "RGB",
+        orientation: int | None = None,
+        gps: bool = False,
+        noise: bool = False,
+        **save: object,
+    ) -> bytes:
+        """An image; ``orientation`` and ``gps`` write EXIF tags (a camera's, in effect)."""
+        import io
+        import random
+
+        from PIL import Image
+
+        if noise:  # photographs do not compress: noise makes a JPEG of realistic size
+            rng = random.Random(width * 31 + height)
+            img = Image.frombytes(mode, (width, height), rng.randbytes(width * height * len(mode)))
+        else:
+            img = Image.new(mode, (width, height), color)
+        exif = Image.Exif()
+        if orientation is not None:
+            exif[0x0112] = orientation
+        if gps:
+            exif[0x010F] = "AcmeCam"  # make
+            exif[0x0110] = "Model 7 Pro"  # model
+            gps_ifd = {1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)}
+            exif[0x8825] = gps_ifd
+        buf = io.BytesIO()
+        if len(exif):
+            save["exif"] = exif.tobytes()
+        img.save(buf, fmt, **save)  # type: ignore[arg-type]
+        return buf.getvalue()
+
+    def animated_gif(self, width: int = 40, height: int = 30, frames: int = 4) -> bytes:
+        import io
+
+        from PIL import Image
+
+        imgs = [
+            Image.new("RGB", (width, height), (i * 60, 20, 200 - i * 40)) for i in range(frames)
+        ]
+        buf = io.BytesIO()
+        imgs[0].save(buf, "GIF", save_all=True, append_images=imgs[1:], duration=80, loop=0)
+        return buf.getvalue()
+
+    def video(
+        self,
+        *,
+        fmt: str = "mp4",
+        vcodec: str | None = "libx264",
+        acodec: str | None = "aac",
+        width: int = 64,
+        height: int = 48,
+        seconds: float = 1.0,
+        fps: int = 24,
+        bit_rate: int | None = None,
+        rotation: int | None = None,
+    ) -> bytes:
+        """A short video (moving colours, the left half green, silent audio) in ``fmt`` with
+        those codecs; ``rotation`` sets the display matrix (degrees counter-clockwise)."""
+        import av
+        import numpy as np
+
+        path = self.directory / f"v-{uuid.uuid4().hex[:8]}.{fmt}"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with av.open(str(path), "w", format=fmt) as out:
+            audio = out.add_stream(acodec, rate=44_100) if acodec else None
+            if vcodec is not None:
+                vs = out.add_stream(vcodec, rate=fps)
+                vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+                if bit_rate:
+                    vs.bit_rate = bit_rate
+                if vcodec == "libx264":
+                    vs.codec_context.options = {"preset": "ultrafast"}
+                if rotation is not None:
+                    vs.set_display_rotation(rotation)
+                for i in range(max(1, round(seconds * fps))):
+                    arr = np.zeros((height, width, 3), dtype=np.uint8)
+                    arr[:, :, 0] = (i * 9) % 255
+                    arr[:, : width // 2, 1] = 180
+                    for packet in vs.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                        out.mux(packet)
+                for packet in vs.encode():
+                    out.mux(packet)
+            if audio is not None:
+                pts, total = 0, round(44_100 * seconds)
+                while pts < total:
+                    frame = av.AudioFrame.from_ndarray(
+                        np.zeros((1, 1024), dtype=np.float32), format="flt", layout="mono"
+                    )
+                    frame.sample_rate, frame.pts = 44_100, pts
+                    pts += 1024
+                    for packet in audio.encode(frame):
+                        out.mux(packet)
+                for packet in audio.encode():
+                    out.mux(packet)
+        data = path.read_bytes()
+        path.unlink()
+        return data
+
+
+@pytest.fixture
+def media_maker(tmp_path: Path) -> MediaMaker:
+    return MediaMaker(tmp_path / "made")
+
+
+@pytest.fixture
+def tiny_video(media_maker: MediaMaker):  # type: ignore[no-untyped-def]
+    """``tiny_video(**options)``: the bytes of a real short MP4 (H.264/AAC by default)."""
+    return media_maker.video
+
+
+@dataclass
+class Backend:
+    """A storage backend for a test: the environment that selects it, and what it holds."""
+
+    name: str
+    env: dict[str, str]
+    keys: Callable[[], list[str]]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's standalone S3 server on a free loopback port (a real S3 protocol server)."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def supabase_url() -> Iterator[str]:
+    """The sandbox over TCP; its Supabase Storage emulation is under ``/supabase``."""
+    from postiz_pipelines.sandbox.server import running_sandbox
+
+    with running_sandbox() as url:
+        yield url
+
+
+@pytest.fixture(params=["local", "supabase", "s3"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """Each storage backend in turn, with an empty bucket of its own."""
+    name = request.param
+    bucket = f"media-{uuid.uuid4().hex[:10]}"
+    if name == "local":
+        root = tmp_path / "data" / "media"
+
+        def local_keys() -> list[str]:
+            if not root.exists():
+                return []
+            return sorted(
+                str(p.relative_to(root))
+                for p in root.rglob("*")
+                if p.is_file() and p.relative_to(root).parts[0] not in (".staging", ".cache")
+            )
+
+        return Backend(name, {}, local_keys)
+    if name == "s3":
+        import boto3
+
+        endpoint = request.getfixturevalue("s3_endpoint")
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        client.create_bucket(Bucket=bucket)
+
+        def s3_keys() -> list[str]:
+            listed = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+            return sorted(o["Key"] for o in listed)
+
+        env = {
+            "POSTIZ_MEDIA_STORAGE": "s3",
+            "POSTIZ_S3_BUCKET": bucket,
+            "POSTIZ_S3_ENDPOINT_URL": endpoint,
+            "POSTIZ_S3_ACCESS_KEY_ID": "testing",
+            "POSTIZ_S3_SECRET_ACCESS_KEY": "testing",
+        }
+        return Backend(name, env, s3_keys)
+    import httpx
+
+    from postiz_pipelines.sandbox.supabase_storage import SERVICE_ROLE_KEY
+
+    url = request.getfixturevalue("supabase_url")
+    created = httpx.post(
+        f"{url}/supabase/storage/v1/bucket",
+        json={"name": bucket},
+        headers={"Authorization": f"Bearer {SERVICE_ROLE_KEY}"},
+    )
+    assert created.status_code == 200, created.text
+
+    def supabase_keys() -> list[str]:
+        objects = httpx.get(f"{url}/_sandbox/supabase/objects").json()["objects"]
+        return sorted(o["path"] for o in objects if o["bucket"] == bucket)
+
+    env = {
+        "NEXT_PUBLIC_SUPABASE_URL": f"{url}/supabase",
+        "SUPABASE_SERVICE_ROLE_KEY": SERVICE_ROLE_KEY,
+        "POSTIZ_MEDIA_STORAGE": "supabase",
+        "POSTIZ_SUPABASE_BUCKET": bucket,
+    }
+    return Backend(name, env, supabase_keys)

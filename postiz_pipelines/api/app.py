@@ -98,7 +98,7 @@ def create_app(
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
 ) -> FastAPI:
     """The API over ``app_context``; ``/docs`` serves its OpenAPI document."""
-    from postiz_pipelines.core.media.storage import LocalStorage
+    from postiz_pipelines.core.media.backends import open_storage
 
     app = FastAPI(
         title="postiz-pipelines",
@@ -115,7 +115,7 @@ def create_app(
         clock=clock or SystemClock(),
         transport=transport,
         write_limiter=RateLimiter(write_limit or RateSpec.from_settings(app_context.settings)),
-        storage=LocalStorage(media_root or app_context.media_root),
+        storage=open_storage(app_context.settings, media_root or app_context.media_root),
         max_upload_bytes=max_upload_bytes,
     )
     app.state.api_routes = []  # every operation, for the 405's Allow and the document

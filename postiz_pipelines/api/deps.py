@@ -20,7 +20,7 @@ from postiz_pipelines.api.problems import ApiProblem, forbidden, unauthorized
 from postiz_pipelines.api.ratelimit import RateLimiter
 from postiz_pipelines.clock import Clock
 from postiz_pipelines.core.context import AppContext
-from postiz_pipelines.core.media.storage import LocalStorage
+from postiz_pipelines.core.media.storage import Storage
 from postiz_pipelines.core.models import Role
 from postiz_pipelines.core.workspaces import auth
 from postiz_pipelines.errors import NotFound
@@ -34,7 +34,7 @@ class ApiState:
     clock: Clock
     transport: httpx.AsyncBaseTransport | None
     write_limiter: RateLimiter
-    storage: LocalStorage
+    storage: Storage
     max_upload_bytes: int
 
     def now(self) -> datetime:

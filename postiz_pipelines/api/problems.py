@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from postiz_pipelines.api.jsonable import jsonable
-from postiz_pipelines.core.media.storage import UploadTooLarge
+from postiz_pipelines.core.media.storage import StorageUnavailable, UploadTooLarge
 from postiz_pipelines.errors import (
     ConfigError,
     Conflict,
@@ -222,6 +222,13 @@ def install(app: FastAPI) -> None:
     async def _config(request: Request, exc: ConfigError) -> JSONResponse:
         log.error("configuration error: %s", exc)
         return problem_response(503, "the server is not configured for this request")
+
+    @app.exception_handler(StorageUnavailable)
+    async def _storage(request: Request, exc: StorageUnavailable) -> JSONResponse:
+        log.error("media storage unavailable: %s", exc)  # says which call, never a key
+        return problem_response(
+            503, "media storage is unavailable; nothing was stored", headers={"Retry-After": "30"}
+        )
 
     @app.exception_handler(DataError)
     async def _unstorable(request: Request, exc: DataError) -> JSONResponse:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.cli.sandbox_accounts import connect_sandbox_accounts
+from postiz_pipelines.core.media.storage import Storage
 from postiz_pipelines.core.models import Workspace
 from postiz_pipelines.core.posts.create import create_post
 from postiz_pipelines.core.workspaces.store import create_workspace
@@ -26,7 +27,13 @@ DEMO_TEXTS = [
 ]
 
 
-def _demo_image(session: Session, workspace: Workspace, media_root: Path, now: datetime) -> str:
+def _demo_image(
+    session: Session,
+    workspace: Workspace,
+    media_root: Path,
+    now: datetime,
+    storage: Storage | None = None,
+) -> str:
     """A JPEG made on the spot, stored like an upload (Instagram needs an image)."""
     import io
 
@@ -39,7 +46,7 @@ def _demo_image(session: Session, workspace: Workspace, media_root: Path, now: d
     ImageDraw.Draw(img).text((420, 520), "postiz_pipelines", fill=(255, 255, 255))
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=85)
-    storage = LocalStorage(media_root)
+    storage = storage or LocalStorage(media_root)
     staged = storage.stage()
     staged.write(buf.getvalue())
     asset, _ = ingest(
@@ -64,6 +71,7 @@ def seed_demo(
     media_root: Path,
     posts: int = 6,
     spread_seconds: int = 180,
+    storage: Storage | None = None,
 ) -> dict[str, Any]:
     """Create (or reuse) the demo workspace with one sandbox account per platform, then add
     ``posts`` posts due between 30 s and ``spread_seconds`` from ``now``: the first with an
@@ -82,7 +90,7 @@ def seed_demo(
     accounts = connect_sandbox_accounts(
         session, keyring, workspace=ws, sandbox_url=sandbox_url, now=now
     )
-    image = _demo_image(session, ws, media_root, now)
+    image = _demo_image(session, ws, media_root, now, storage)
     created = []
     step = (spread_seconds - 30) / max(posts - 1, 1) if spread_seconds > 30 else 0
     for i in range(posts):

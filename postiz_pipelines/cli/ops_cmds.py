@@ -267,10 +267,10 @@ def media_row(m: Any, dedup: bool = False) -> dict[str, Any]:
 def media_upload(env: Env, path: Path, workspace_ref: str, alt_text: str, as_json: bool) -> None:
     """Store a local file (type from its bytes; the same bytes are stored once)."""
     from postiz_pipelines.core.media.assets import ingest
-    from postiz_pipelines.core.media.storage import LocalStorage
+    from postiz_pipelines.core.media.backends import open_storage
     from postiz_pipelines.core.workspaces.store import get_workspace
 
-    storage = LocalStorage(env.app.media_root)
+    storage = open_storage(env.app.settings, env.app.media_root)
     with write(env) as s:
         ws = get_workspace(s, workspace_ref)
         with storage.stage_file(path) as staged:
@@ -283,6 +283,7 @@ def media_upload(env: Env, path: Path, workspace_ref: str, alt_text: str, as_jso
                 alt_text=alt_text,
                 now=env.now(),
                 actor="cli",
+                max_pixels=env.app.settings.media_max_image_pixels,
             )
         row = media_row(asset, not created)
     emit(

@@ -63,6 +63,7 @@ def sandbox(host: str, port: int) -> None:
 def demo(env: Env, sandbox_url: str, count: int, spread_seconds: int) -> None:
     """Seed a demo workspace with sandbox accounts and posts due over the next minutes."""
     from postiz_pipelines.cli.demo import seed_demo
+    from postiz_pipelines.core.media.backends import open_storage
 
     with write(env) as s:
         summary = seed_demo(
@@ -73,6 +74,7 @@ def demo(env: Env, sandbox_url: str, count: int, spread_seconds: int) -> None:
             media_root=env.app.media_root,
             posts=count,
             spread_seconds=spread_seconds,
+            storage=open_storage(env.app.settings, env.app.media_root),
         )
     click.echo(json.dumps(summary, indent=2))
 

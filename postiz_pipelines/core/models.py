@@ -29,6 +29,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -325,6 +326,47 @@ class MediaAsset(Base):
     alt_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None]
+    # measured at upload (width and height as displayed: EXIF orientation or video rotation
+    # applied); None where the kind has no such thing
+    frame_rate: Mapped[float | None] = mapped_column(Float)
+    video_codec: Mapped[str | None] = mapped_column(String(32))
+    audio_codec: Mapped[str | None] = mapped_column(String(32))
+    bit_rate: Mapped[int | None] = mapped_column(BigInteger)
+    animated: Mapped[bool] = mapped_column(default=False)
+
+
+class MediaVariant(Base):
+    """One asset prepared for one platform's limits: made once, reused by every later post.
+
+    ``limits_fingerprint`` is a digest of the limits the variant was made for, so a change
+    of a platform's limits makes a new variant. ``status`` is ``ready`` (``storage_key``
+    holds the bytes; it may be the asset's own key when the original already fits) or
+    ``failed`` (``error`` says which limit could not be met).
+    """
+
+    __tablename__ = "media_variants"
+    __table_args__ = (UniqueConstraint("asset_id", "platform", "limits_fingerprint"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("media_assets.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    limits_fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # ready | failed
+    mime_type: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    duration_ms: Mapped[int | None]
+    frame_rate: Mapped[float | None] = mapped_column(Float)
+    video_codec: Mapped[str | None] = mapped_column(String(32))
+    audio_codec: Mapped[str | None] = mapped_column(String(32))
+    bit_rate: Mapped[int | None] = mapped_column(BigInteger)
+    storage_key: Mapped[str | None] = mapped_column(String(500))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    steps: Mapped[str] = mapped_column(String(200), default="")  # e.g. "orient,resize,jpeg"
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PostMedia(Base):

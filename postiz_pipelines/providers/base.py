@@ -39,13 +39,18 @@ from postiz_pipelines.providers.content import (
     TokenSet,
     count_or_none,
 )
-from postiz_pipelines.providers.validation import validate_against, validate_media
+from postiz_pipelines.providers.validation import (
+    media_file_problems,
+    validate_against,
+    validate_media,
+)
 
 # httpx logs every request URL at INFO, and some platforms put tokens in the URL (Telegram
 # bot tokens, Discord webhook tokens, Meta refresh calls): never let that reach a log.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 __all__ = [
+    "media_file_problems",
     "AccountCredentials",
     "Capabilities",
     "Engagement",
@@ -92,7 +97,7 @@ class Provider(ABC):
         base_url: str | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self.http = http  # type: ignore[assignment]
+        self.http: httpx.AsyncClient = http  # type: ignore[assignment]
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         # Reset headers are read against the caller's clock, the one retries are scheduled on.
         self.clock: Clock = clock or SystemClock()
@@ -114,6 +119,14 @@ class Provider(ABC):
 
     def text_limit(self, account: AccountCredentials | None) -> int:
         return self.capabilities.text_limit
+
+    def media_limits(self, account: AccountCredentials | None = None) -> MediaLimits:
+        """The media-preparation hook: the limits media for ``account`` is prepared to.
+
+        The default is the platform's ``capabilities.media``; a provider whose limits
+        depend on the account (a Mastodon instance's own) overrides it.
+        """
+        return self.capabilities.media
 
     # -- platform calls ----------------------------------------------------------------
     @abstractmethod

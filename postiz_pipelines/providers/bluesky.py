@@ -93,6 +93,8 @@ CAPABILITIES = Capabilities(
     text_limit=300,
     text_unit="graphemes",
     count_text=graphemes,
+    # AT Protocol lexicons: app.bsky.embed.images (<=4, blob maxSize 2,000,000 bytes since
+    # April 2026, 1,000,000 before) and app.bsky.embed.video (video/mp4, 100 MB).
     media=MediaLimits(
         max_items=4,
         image_types=frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"}),

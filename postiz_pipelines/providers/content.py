@@ -36,6 +36,13 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class MediaLimits:
+    """What a platform takes in one post, as data (each provider cites its source).
+
+    Media preparation (``core.media``) reads these to make a variant of every file the
+    platform can take: oriented, resized, recompressed, converted or transcoded until each
+    limit holds; ``validate_media`` then checks the variant. None means "no stated limit".
+    """
+
     max_items: int = 4
     image_types: frozenset[str] = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
     video_types: frozenset[str] = frozenset({"video/mp4", "video/quicktime"})
@@ -43,14 +50,32 @@ class MediaLimits:
     max_gif_bytes: int | None = None
     max_video_bytes: int = 512 * 1024 * 1024
     max_image_pixels: int | None = None
-    min_aspect_ratio: float | None = None  # width / height
+    min_aspect_ratio: float | None = None  # images: width / height
     max_aspect_ratio: float | None = None
+    min_video_aspect: float | None = None  # videos: width / height
+    max_video_aspect: float | None = None
     min_video_seconds: float | None = None
     max_video_seconds: float | None = None
     max_videos: int = 1
     allow_mixed: bool = False  # images and a video in one post
     requires_media: bool = False
     requires_public_url: bool = False  # the platform fetches media from a URL (Meta)
+    # dimensions, in pixels after EXIF orientation; images larger are scaled down
+    max_image_width: int | None = None
+    max_image_height: int | None = None
+    max_image_side_sum: int | None = None  # width + height (Telegram photos)
+    max_image_ratio: float | None = None  # longer side / shorter side (Telegram photos)
+    min_image_width: int | None = None  # smaller images are scaled up
+    # videos: what the platform decodes; anything else is transcoded to H.264/AAC MP4
+    video_codecs: frozenset[str] = frozenset({"h264"})
+    audio_codecs: frozenset[str] = frozenset({"aac"})
+    max_video_width: int | None = None
+    max_video_height: int | None = None
+    max_video_pixels: int | None = None  # width x height (Mastodon's video matrix)
+    max_video_fps: float | None = None
+    min_video_fps: float | None = None
+    max_video_bitrate: int | None = None  # bits per second
+    min_video_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -69,7 +94,11 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class MediaFile:
-    """A media file ready to upload: bytes on local disk plus what we know of it."""
+    """A media file ready to upload: bytes on local disk plus what we know of it.
+
+    When it comes from media preparation it is the platform's variant: within the limits,
+    without location or device metadata. ``None`` fields are unknown.
+    """
 
     path: Path
     mime_type: str
@@ -80,6 +109,11 @@ class MediaFile:
     duration_ms: int | None = None
     alt_text: str = ""
     public_url: str | None = None  # for platforms that pull media by URL
+    frame_rate: float | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    bit_rate: int | None = None
+    animated: bool = False
 
     @property
     def is_gif(self) -> bool:

@@ -69,6 +69,7 @@ CAPABILITIES = Capabilities(
     text_limit=2000,
     text_unit="characters",
     count_text=characters,
+    # Discord API reference, uploading files: 10 MiB per file by default, <=10 files.
     media=MediaLimits(
         max_items=10,
         image_types=frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"}),

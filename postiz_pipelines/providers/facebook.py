@@ -41,6 +41,7 @@ CAPABILITIES = Capabilities(
     text_limit=63_206,
     text_unit="characters",
     count_text=characters,
+    # Graph API Page photos: under 4 MB (error 1366046 above); videos through file_url.
     media=MediaLimits(
         max_items=10,  # Facebook documents no maximum for attached_media; ten keeps posts sane
         image_types=frozenset(

@@ -79,7 +79,10 @@ CAPABILITIES = Capabilities(
     text_limit=3000,
     text_unit="characters",
     count_text=utf16_units,
+    # LinkedIn Images and Videos APIs (learn.microsoft.com): images <36,152,320 px, up to
+    # 20 per post; video MP4, 75 KB-500 MB, 3 s-30 min.
     media=MediaLimits(
+        min_video_bytes=75 * 1024,
         max_items=20,
         image_types=frozenset({"image/jpeg", "image/png", "image/gif"}),
         video_types=frozenset({"video/mp4"}),

@@ -77,6 +77,9 @@ CAPABILITIES = Capabilities(
     text_limit=500,
     text_unit="graphemes",
     count_text=mastodon_length,
+    # Mastodon's defaults (GET /api/v2/instance configuration.media_attachments): images
+    # 16 MiB and 33,177,600 px, videos 103,809,024 bytes and 8,294,400 px; instances may
+    # say otherwise, read per account by ``media_limits``.
     media=MediaLimits(
         max_items=4,
         image_types=frozenset(
@@ -160,6 +163,12 @@ class MastodonProvider(Provider):
             mastodon_length if url_length == 23 else partial(mastodon_length, url_length=url_length)
         )
         return replace(caps, text_limit=self.text_limit(account), count_text=count, media=media)
+
+    def media_limits(self, account: AccountCredentials | None = None) -> MediaLimits:
+        """The instance's own media limits when known (media is prepared to them), with the
+        video pixel limit that ``validate`` checks on its own."""
+        pixels = int(_instance(account).get("video_matrix_limit", VIDEO_MATRIX_LIMIT))
+        return replace(self.capabilities_for(account).media, max_video_pixels=pixels)
 
     def validate(
         self, content: PostContent, account: AccountCredentials | None = None

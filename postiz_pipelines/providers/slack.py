@@ -107,6 +107,7 @@ CAPABILITIES = Capabilities(
     text_limit=40_000,
     text_unit="characters",
     count_text=characters,
+    # Slack files.getUploadURLExternal: files up to 1 GB; ten attachments keep posts sane.
     media=MediaLimits(
         max_items=10,
         image_types=frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"}),

@@ -62,7 +62,11 @@ CAPABILITIES = Capabilities(
     text_limit=4096,
     text_unit="characters",
     count_text=utf16_units,
+    # Bot API sendPhoto: photo <=10 MB, width + height <=10,000, ratio <=20; other files
+    # <=50 MB by upload; sendMediaGroup 2-10 items.
     media=MediaLimits(
+        max_image_side_sum=10_000,
+        max_image_ratio=20,
         max_items=10,
         image_types=frozenset({"image/jpeg", "image/png", "image/webp"}),
         video_types=frozenset({"video/mp4", "video/quicktime", "video/webm"}),

@@ -39,6 +39,8 @@ CAPABILITIES = Capabilities(
     text_limit=500,
     text_unit="characters (an emoji counts its UTF-8 bytes)",
     count_text=threads_length,
+    # Threads API media specifications (developers.facebook.com/docs/threads): images
+    # JPEG/PNG <=8 MB; videos MOV/MP4 <=1 GB, <=5 min; carousels up to 20 items.
     media=MediaLimits(
         max_items=20,
         image_types=frozenset({"image/jpeg", "image/png"}),

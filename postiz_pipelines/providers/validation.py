@@ -7,7 +7,7 @@ Pure functions of the content; every problem names its field and its limit.
 from __future__ import annotations
 
 from postiz_pipelines.errors import Problem
-from postiz_pipelines.providers.content import Capabilities, MediaFile, PostContent
+from postiz_pipelines.providers.content import Capabilities, MediaFile, MediaLimits, PostContent
 
 
 def validate_against(caps: Capabilities, content: PostContent, text_limit: int) -> list[Problem]:
@@ -64,75 +64,135 @@ def validate_media(caps: Capabilities, media: tuple[MediaFile, ...]) -> list[Pro
     if videos and len(media) > len(videos) and not lim.allow_mixed:
         problems.append(Problem(f"{p}.media", "images and video cannot be mixed in one post"))
     for i, m in enumerate(media):
-        f = f"{p}.media[{i}]"
-        allowed = lim.video_types if m.kind == "video" else lim.image_types
-        if m.mime_type not in allowed:
+        problems.extend(media_file_problems(lim, m, f"{p}.media[{i}]"))
+    return problems
+
+
+def media_file_problems(lim: MediaLimits, m: MediaFile, f: str) -> list[Problem]:
+    """Every limit one file breaks (type, bytes, pixels, dimensions, aspect, video), each
+    a ``Problem`` on field ``f`` naming the limit."""
+    problems: list[Problem] = []
+    allowed = lim.video_types if m.kind == "video" else lim.image_types
+    if m.mime_type not in allowed:
+        problems.append(
+            Problem(
+                f,
+                f"type {m.mime_type} not accepted, allowed: {', '.join(sorted(allowed))}",
+                m.mime_type,
+            )
+        )
+    if m.kind == "video":
+        max_bytes = lim.max_video_bytes
+    elif m.is_gif and lim.max_gif_bytes:
+        max_bytes = lim.max_gif_bytes
+    else:
+        max_bytes = lim.max_image_bytes
+    if m.size_bytes > max_bytes:
+        problems.append(
+            Problem(f, f"{m.size_bytes} bytes, limit {max_bytes}", m.size_bytes, max_bytes)
+        )
+    if m.width and m.height:
+        if lim.max_image_pixels and m.kind == "image" and m.width * m.height > lim.max_image_pixels:
+            px = m.width * m.height
+            problems.append(
+                Problem(f, f"{px} pixels, limit {lim.max_image_pixels}", px, lim.max_image_pixels)
+            )
+        ratio = m.width / m.height
+        low, high = (
+            (lim.min_video_aspect, lim.max_video_aspect)
+            if m.kind == "video"
+            else (lim.min_aspect_ratio, lim.max_aspect_ratio)
+        )
+        if low and ratio < low - 1e-9:
             problems.append(
                 Problem(
                     f,
-                    f"type {m.mime_type} not accepted, allowed: {', '.join(sorted(allowed))}",
-                    m.mime_type,
+                    f"aspect ratio {ratio:.3f}, minimum {low:.3f}",
+                    round(ratio, 3),
+                    low,
                 )
             )
-        if m.kind == "video":
-            max_bytes = lim.max_video_bytes
-        elif m.is_gif and lim.max_gif_bytes:
-            max_bytes = lim.max_gif_bytes
-        else:
-            max_bytes = lim.max_image_bytes
-        if m.size_bytes > max_bytes:
+        if high and ratio > high + 1e-9:
             problems.append(
-                Problem(f, f"{m.size_bytes} bytes, limit {max_bytes}", m.size_bytes, max_bytes)
+                Problem(
+                    f,
+                    f"aspect ratio {ratio:.3f}, maximum {high:.3f}",
+                    round(ratio, 3),
+                    high,
+                )
             )
-        if m.width and m.height:
-            if (
-                lim.max_image_pixels
-                and m.kind == "image"
-                and m.width * m.height > lim.max_image_pixels
-            ):
-                px = m.width * m.height
-                problems.append(
-                    Problem(
-                        f, f"{px} pixels, limit {lim.max_image_pixels}", px, lim.max_image_pixels
-                    )
+    problems.extend(_dimension_problems(lim, m, f))
+    if m.kind == "video":
+        problems.extend(_video_problems(lim, m, f))
+    if m.kind == "video" and m.duration_ms is not None:
+        secs = m.duration_ms / 1000
+        if lim.max_video_seconds and secs > lim.max_video_seconds:
+            problems.append(
+                Problem(
+                    f,
+                    f"video is {secs:g} s, limit {lim.max_video_seconds:g} s",
+                    secs,
+                    lim.max_video_seconds,
                 )
-            ratio = m.width / m.height
-            if lim.min_aspect_ratio and ratio < lim.min_aspect_ratio - 1e-9:
-                problems.append(
-                    Problem(
-                        f,
-                        f"aspect ratio {ratio:.3f}, minimum {lim.min_aspect_ratio:.3f}",
-                        round(ratio, 3),
-                        lim.min_aspect_ratio,
-                    )
+            )
+        if lim.min_video_seconds and secs < lim.min_video_seconds:
+            problems.append(
+                Problem(
+                    f,
+                    f"video is {secs:g} s, minimum {lim.min_video_seconds:g} s",
+                    secs,
+                    lim.min_video_seconds,
                 )
-            if lim.max_aspect_ratio and ratio > lim.max_aspect_ratio + 1e-9:
-                problems.append(
-                    Problem(
-                        f,
-                        f"aspect ratio {ratio:.3f}, maximum {lim.max_aspect_ratio:.3f}",
-                        round(ratio, 3),
-                        lim.max_aspect_ratio,
-                    )
-                )
-        if m.kind == "video" and m.duration_ms is not None:
-            secs = m.duration_ms / 1000
-            if lim.max_video_seconds and secs > lim.max_video_seconds:
-                problems.append(
-                    Problem(
-                        f,
-                        f"video is {secs:g} s, limit {lim.max_video_seconds:g} s",
-                        secs,
-                        lim.max_video_seconds,
-                    )
-                )
-            if lim.min_video_seconds and secs < lim.min_video_seconds:
-                problems.append(
-                    Problem(
-                        f,
-                        f"video is {secs:g} s, minimum {lim.min_video_seconds:g} s",
-                        secs,
-                        lim.min_video_seconds,
-                    )
-                )
+            )
     return problems
+
+
+def _over(f: str, what: str, value: float, limit: float | None, unit: str = "") -> list[Problem]:
+    if limit is None or value <= limit + 1e-9:
+        return []
+    return [Problem(f, f"{what} {value:g}{unit}, limit {limit:g}{unit}", value, limit)]
+
+
+def _under(f: str, what: str, value: float, limit: float | None, unit: str = "") -> list[Problem]:
+    if limit is None or value >= limit - 1e-9:
+        return []
+    return [Problem(f, f"{what} {value:g}{unit}, minimum {limit:g}{unit}", value, limit)]
+
+
+def _dimension_problems(lim: MediaLimits, m: MediaFile, f: str) -> list[Problem]:
+    """Width, height and their combinations against the limits of the file's kind."""
+    if not (m.width and m.height):
+        return []
+    w, h = m.width, m.height
+    if m.kind == "image":
+        return [
+            *_over(f, "width", w, lim.max_image_width, " px"),
+            *_over(f, "height", h, lim.max_image_height, " px"),
+            *_under(f, "width", w, lim.min_image_width, " px"),
+            *_over(f, "width + height", w + h, lim.max_image_side_sum, " px"),
+            *_over(f, "side ratio", round(max(w, h) / min(w, h), 3), lim.max_image_ratio),
+        ]
+    return [
+        *_over(f, "video width", w, lim.max_video_width, " px"),
+        *_over(f, "video height", h, lim.max_video_height, " px"),
+        *_over(f, "video pixels", w * h, lim.max_video_pixels),
+    ]
+
+
+def _video_problems(lim: MediaLimits, m: MediaFile, f: str) -> list[Problem]:
+    """Codecs, frame rate, bit rate and minimum size of a video."""
+    out: list[Problem] = []
+    if m.video_codec is not None and m.video_codec not in lim.video_codecs:
+        allowed = ", ".join(sorted(lim.video_codecs))
+        out.append(Problem(f, f"video codec {m.video_codec} not accepted, allowed: {allowed}"))
+    if m.audio_codec is not None and m.audio_codec not in lim.audio_codecs:
+        allowed = ", ".join(sorted(lim.audio_codecs))
+        out.append(Problem(f, f"audio codec {m.audio_codec} not accepted, allowed: {allowed}"))
+    if m.frame_rate:
+        fps = round(m.frame_rate, 2)
+        out += _over(f, "frame rate", fps, lim.max_video_fps, " fps")
+        out += _under(f, "frame rate", fps, lim.min_video_fps, " fps")
+    if m.bit_rate:
+        out += _over(f, "bit rate", m.bit_rate, lim.max_video_bitrate, " bit/s")
+    out += _under(f, "video size", m.size_bytes, lim.min_video_bytes, " bytes")
+    return out

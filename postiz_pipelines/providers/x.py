@@ -72,6 +72,9 @@ CAPABILITIES = Capabilities(
     text_limit=280,
     text_unit="weighted characters",
     count_text=x_weighted_length,
+    # X media best practices (docs.x.com, "Media"): <=4 photos | 1 GIF | 1 video; image
+    # <=5 MB (JPG/PNG/GIF/WEBP); GIF <=15 MB; video <=512 MB, 0.5-140 s, <=1280x1024,
+    # <=60 fps, aspect 1:3-3:1, H.264 with AAC-LC.
     media=MediaLimits(
         max_items=4,
         image_types=frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"}),
@@ -83,6 +86,11 @@ CAPABILITIES = Capabilities(
         max_video_seconds=140,
         max_videos=1,
         allow_mixed=False,
+        max_video_width=1280,
+        max_video_height=1024,
+        max_video_fps=60,
+        min_video_aspect=1 / 3,
+        max_video_aspect=3.0,
     ),
     supports_threads=True,
     supports_refresh=True,

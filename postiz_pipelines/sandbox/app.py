@@ -15,6 +15,11 @@ Adding a platform is one module (a ``PlatformSandbox`` subclass) and one line in
     POST   /_sandbox/{platform}/accounts           {token, username?, display_name?, disabled?}
     POST   /_sandbox/{platform}/tokens/revoke      {token}
     POST   /_sandbox/{platform}/tokens/expire      {token}
+    GET    /_sandbox/received/{sha256}             the bytes of a file a platform received
+    GET    /_sandbox/supabase/objects              what the emulated Supabase Storage holds
+
+Supabase Storage (the media backend, not a platform) is emulated under ``/supabase``
+(``supabase_storage``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from postiz_pipelines.sandbox.linkedin import LinkedInSandbox
 from postiz_pipelines.sandbox.mastodon import MastodonSandbox
 from postiz_pipelines.sandbox.slack import SlackSandbox
 from postiz_pipelines.sandbox.state import SandboxState
+from postiz_pipelines.sandbox.supabase_storage import SupabaseStorageSandbox
 from postiz_pipelines.sandbox.telegram import TelegramSandbox
 from postiz_pipelines.sandbox.threads import ThreadsSandbox
 from postiz_pipelines.sandbox.x import XSandbox
@@ -65,20 +71,29 @@ def create_app(
     """The sandbox app over ``state`` (a fresh one when None), kept as ``app.state.sandbox``."""
     state = state if state is not None else SandboxState()
     emulators = {cls.name: cls(state) for cls in platforms}
-    control = _ControlApi(state, emulators)
+    storage = SupabaseStorageSandbox(state)
+    control = _ControlApi(state, emulators, storage)
     routes: list[BaseRoute] = [Mount("/_sandbox", routes=control.routes())]
     routes += [Mount(f"/{name}", routes=emu.routes()) for name, emu in emulators.items()]
+    routes.append(Mount("/supabase", routes=storage.routes()))
     app = Starlette(routes=routes, exception_handlers={_Refused: _refused})
     app.state.sandbox = state
+    app.state.supabase = storage
     return app
 
 
 class _ControlApi:
     """The ``/_sandbox`` routes; see the module docstring."""
 
-    def __init__(self, state: SandboxState, emulators: dict[str, PlatformSandbox]) -> None:
+    def __init__(
+        self,
+        state: SandboxState,
+        emulators: dict[str, PlatformSandbox],
+        storage: SupabaseStorageSandbox,
+    ) -> None:
         self.state = state
         self.emulators = emulators
+        self.storage = storage
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -91,6 +106,8 @@ class _ControlApi:
             Route("/{platform}/accounts", self.accounts, methods=["POST"]),
             Route("/{platform}/tokens/{action}", self.tokens, methods=["POST"]),
             Route("/{platform}/engagement", self.engagement, methods=["PUT"]),
+            Route("/received/{sha256}", self.received, methods=["GET"]),
+            Route("/supabase/objects", self.supabase_objects, methods=["GET"]),
         ]
 
     def _platform(self, request: Request) -> str:
@@ -172,6 +189,19 @@ class _ControlApi:
             {"id": account.id, "username": account.username, "disabled": account.disabled},
             status_code=201,
         )
+
+    async def supabase_objects(self, request: Request) -> Response:
+        objects = [
+            {"bucket": o.bucket, "path": o.path, "size": o.size, "sha256": o.sha256}
+            for o in self.storage.objects.values()
+        ]
+        return JSONResponse({"objects": sorted(objects, key=lambda o: (o["bucket"], o["path"]))})
+
+    async def received(self, request: Request) -> Response:
+        data = self.state.received_bytes(request.path_params["sha256"])
+        if data is None:
+            raise _Refused(404, "no file with that digest was received (or it was dropped)")
+        return Response(data, media_type="application/octet-stream")
 
     async def tokens(self, request: Request) -> Response:
         name = self._platform(request)

@@ -257,7 +257,7 @@ class BlueskySandbox(SessionEndpoints, VideoServiceEndpoints, PlatformSandbox):
             width=width,
             height=height,
         )
-        self.state.put_media(blob)
+        self.state.put_media(blob, data)
         return JSONResponse({"blob": blob_ref(blob)})
 
     @endpoint("POST", "/xrpc/com.atproto.repo.createRecord", publish=True)

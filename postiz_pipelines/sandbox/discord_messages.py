@@ -99,7 +99,8 @@ class MessageBodies:
                         created_at=self.state.now(),
                         filename=str(meta.get("filename") or upload.filename or f"file{i}"),
                         description=str(meta.get("description") or ""),
-                    )
+                    ),
+                    data,
                 )
             )
         return tuple(stored)

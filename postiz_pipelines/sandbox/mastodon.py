@@ -225,7 +225,7 @@ class MastodonSandbox(PlatformSandbox):
             focus=self._focus(str(form.get("focus") or "")),
         )
         media = self._check_media(media, data)
-        self.state.put_media(media)
+        self.state.put_media(media, data)
         status = 200 if media.ready else 202
         return JSONResponse(media_json(call.platform_url, media), status_code=status)
 

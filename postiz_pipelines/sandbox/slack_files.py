@@ -137,7 +137,7 @@ class FileEndpoints:
                 filename=upload.filename,
                 description=upload.alt_text,
             )
-            stored.append(self.state.put_media(media))
+            stored.append(self.state.put_media(media, upload.data))
             files.append({"id": upload.file_id, "title": title or upload.filename})
         if target:
             channel = self._channel(target)

@@ -50,7 +50,8 @@ class Authentication:
 
 @dataclass(frozen=True)
 class StoredMedia:
-    """An uploaded file as the platform keeps it (its bytes are not kept, only a digest)."""
+    """An uploaded file as the platform keeps it: a digest here; the bytes themselves are
+    kept apart (``received_bytes``), within a bound, so tests can read back what arrived."""
 
     platform: str
     id: str
@@ -132,6 +133,9 @@ class RateWindow:
         return self.used > self.limit
 
 
+RECEIVED_BYTES_LIMIT = 256 * 1024 * 1024
+
+
 def _token_key(platform: str, token: str) -> tuple[str, str]:
     # Only a digest is kept, so a dump of the state never shows a usable token.
     return platform, hashlib.sha256(token.encode()).hexdigest()
@@ -159,6 +163,7 @@ class SandboxState:
         self._requests: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._windows: dict[tuple[str, str, str], tuple[int, int]] = {}
         self._rate_overrides: dict[tuple[str, str], tuple[int, float]] = {}
+        self._bytes: dict[str, bytes] = {}  # sha256 -> the bytes a platform received
         self._settings: dict[str, dict[str, Any]] = defaultdict(dict)
         self._engagement: dict[tuple[str, str], EngagementSpec] = {}
 
@@ -306,10 +311,22 @@ class SandboxState:
             return count, last
 
     # -- media -------------------------------------------------------------------------
-    def put_media(self, media: StoredMedia) -> StoredMedia:
+    def put_media(self, media: StoredMedia, data: bytes | None = None) -> StoredMedia:
+        """Keep an uploaded file; with ``data``, its bytes too (oldest dropped past the
+        bound of ``RECEIVED_BYTES_LIMIT`` in all)."""
         with self.lock:
             self._media[(media.platform, media.id)] = media
+            if data is not None:
+                self._bytes.pop(media.sha256, None)
+                self._bytes[media.sha256] = data
+                while sum(map(len, self._bytes.values())) > RECEIVED_BYTES_LIMIT:
+                    del self._bytes[next(iter(self._bytes))]
             return media
+
+    def received_bytes(self, sha256: str) -> bytes | None:
+        """The bytes of a file a platform received, by digest (None if not kept)."""
+        with self.lock:
+            return self._bytes.get(sha256)
 
     def media(self, platform: str, media_id: str) -> StoredMedia | None:
         with self.lock:

@@ -189,7 +189,7 @@ class MediaEndpoints:
             width, height = params.get("width"), params.get("height")
             media = replace(media, width=_int(width), height=_int(height))
         telegram_world(self.state).files[media.id] = media
-        return self.state.put_media(media)
+        return self.state.put_media(media, data)
 
     def _check_photo(self, media: StoredMedia, data: bytes) -> StoredMedia:
         from PIL import Image, UnidentifiedImageError  # only photo uploads need Pillow

@@ -32,7 +32,8 @@ UPLOAD_BODY = {
                         "file": {
                             "type": "string",
                             "format": "binary",
-                            "description": "JPEG, PNG, GIF, WebP, MP4, MOV or AVI; "
+                            "description": "JPEG, PNG, GIF, WebP, MP4, MOV or AVI (recognised by "
+                            "content; the name must not claim another format); "
                             f"at most {MAX_UPLOAD_BYTES} bytes",
                         },
                         "workspace_id": {"type": "string", "maxLength": 64},
@@ -63,23 +64,27 @@ async def upload(
         caller.require(workspace_id, Role.EDITOR)
     with st.storage.stage(st.max_upload_bytes) as staged:
         form = await read_upload(request.headers.get("content-type", ""), request.stream(), staged)
-        ws_id = workspace_id or form.fields.get("workspace_id")
-        if not ws_id:
-            raise ValidationFailed(
-                Problem("workspace_id", "is required (query parameter or form field)")
-            )
-        if workspace_id and form.fields.get("workspace_id") not in (None, workspace_id):
-            raise ValidationFailed(
-                Problem("workspace_id", "the query and the form name different workspaces")
-            )
-        caller.require(ws_id, Role.EDITOR)
+        ws_id = _workspace(caller, workspace_id, form.fields.get("workspace_id"))
         alt = form.fields.get("alt_text", "")
+        # the slow steps (full decode, streaming to the backend) run outside the transaction
+        inspected = await run_in_threadpool(
+            media.inspect_upload,
+            staged,
+            filename=form.filename,
+            alt_text=alt,
+            max_pixels=st.app.settings.media_max_image_pixels,
+        )
+        stored_key = None
+        if not await run_in_threadpool(_known, st, ws_id, inspected.sha256):
+            stored_key = await run_in_threadpool(
+                media.store_upload, st.storage, staged, inspected, workspace_id=ws_id
+            )
 
         def work(s: Any) -> tuple[int, dict[str, Any]]:
-            asset, created = media.ingest(
+            asset, created = media.record_upload(
                 s,
-                st.storage,
-                staged,
+                inspected,
+                storage=st.storage,
                 workspace_id=ws_id,
                 filename=form.filename,
                 alt_text=alt,
@@ -88,8 +93,35 @@ async def upload(
             )
             return (201 if created else 200), MediaOut.of(asset, deduplicated=not created).dump()
 
-        body = {"workspace_id": ws_id, "sha256": staged.sha256, "alt_text": alt}
-        return await run_in_threadpool(idem.run, work, body=body)
+        body = {"workspace_id": ws_id, "sha256": inspected.sha256, "alt_text": alt}
+        try:
+            return await run_in_threadpool(idem.run, work, body=body)
+        except BaseException:
+            if stored_key is not None and not await run_in_threadpool(
+                _known, st, ws_id, inspected.sha256
+            ):
+                await run_in_threadpool(st.storage.delete, stored_key)  # nothing half-stored
+            raise
+
+
+def _workspace(caller: Any, query: str | None, form: str | None) -> str:
+    """The upload's workspace, from the query or the form (they must agree)."""
+    ws_id = query or form
+    if not ws_id:
+        raise ValidationFailed(
+            Problem("workspace_id", "is required (query parameter or form field)")
+        )
+    if query and form not in (None, query):
+        raise ValidationFailed(
+            Problem("workspace_id", "the query and the form name different workspaces")
+        )
+    caller.require(ws_id, Role.EDITOR)
+    return ws_id
+
+
+def _known(st: Any, workspace_id: str, sha256: str) -> bool:
+    with st.app.db.read() as s:
+        return media.find_by_hash(s, workspace_id, sha256) is not None
 
 
 @router.get("", response_model=MediaList, summary="A workspace's media, newest first")

@@ -14,7 +14,12 @@ from postiz_pipelines.core.models import AccountStatus, Platform, SocialAccount,
 from postiz_pipelines.crypto import Keyring, Secret
 from postiz_pipelines.errors import NotFound, Problem, ValidationFailed
 from postiz_pipelines.providers import registry
-from postiz_pipelines.providers.base import AccountCredentials, PostContent, TokenSet
+from postiz_pipelines.providers.base import (
+    AccountCredentials,
+    MediaLimits,
+    PostContent,
+    TokenSet,
+)
 
 
 def _ctx(account_id: str, which: str) -> str:
@@ -171,6 +176,11 @@ def validation_view(account: SocialAccount) -> AccountCredentials:
         base_url=account.base_url,
         settings=dict(account.settings or {}),
     )
+
+
+def media_limits_for(account: SocialAccount) -> MediaLimits:
+    """The limits media for ``account`` is prepared to (its platform's, or its instance's)."""
+    return registry.validator(account.platform).media_limits(validation_view(account))
 
 
 def target_problems(account: SocialAccount, content: PostContent) -> list[Problem]:

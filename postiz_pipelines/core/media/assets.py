@@ -1,20 +1,18 @@
-"""Media assets: recognising a file by its bytes, measuring it, storing it once per workspace.
+"""Media assets: an upload checked, measured, stored once per workspace, and recorded.
 
-The declared content type and file name are never trusted: the type comes from the first
-bytes (JPEG, PNG, GIF, WebP, MP4, MOV, AVI; anything else is refused). Image dimensions
-come from Pillow, which reads only the header. Video dimensions and duration are read from
-the container headers (ISO BMFF ``mvhd``/``tkhd`` boxes, AVI ``avih``) when present; a
-video whose headers cannot be read is still accepted, with unknown dimensions, because
-the platforms re-check videos themselves.
+``ingest`` runs the steps in order, each its own function: ``check_upload`` (not empty,
+an accepted format recognised by its bytes, a name that does not claim another format,
+alt text within its limit), the per-workspace deduplication by SHA-256, ``measure``
+(``probe``: pixel limit from the header, then a full decode; video streams and codecs
+through PyAV), then ``store`` and ``record``. Every refusal happens before the first byte
+reaches a storage backend, so a refused upload leaves nothing anywhere.
 """
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,150 +20,34 @@ from sqlalchemy.orm import Session
 
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.ids import new_id
-from postiz_pipelines.core.media.storage import LocalStorage, StagedFile
+from postiz_pipelines.core.media.formats import ACCEPTED, FileType, name_mismatch, sniff
+from postiz_pipelines.core.media.probe import Measured, measure
+from postiz_pipelines.core.media.storage import StagedFile, Storage
 from postiz_pipelines.core.models import MediaAsset, Post, PostMedia, PostStatus
 from postiz_pipelines.errors import Conflict, NotFound, Problem, ValidationFailed
 from postiz_pipelines.providers.base import MediaFile
 
-ACCEPTED = "JPEG, PNG, GIF, WebP, MP4, MOV, AVI"
-QUICKTIME_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
+__all__ = ["ACCEPTED", "FileType", "ingest", "measure", "sniff"]
+ALT_TEXT_LIMIT = 1500
+DEFAULT_MAX_PIXELS = 50_000_000
 
 
 @dataclass(frozen=True)
-class FileType:
-    mime_type: str
-    kind: str  # image | video
-    ext: str
+class Inspected:
+    """An upload that passed every check: its type, measures, digest and size."""
+
+    ftype: FileType
+    measured: Measured
+    sha256: str
+    size: int
+
+    def key(self, workspace_id: str) -> str:
+        return Storage.key_for(workspace_id, self.sha256, self.ftype.ext)
 
 
-def sniff(head: bytes) -> FileType | None:
-    """The file's type from its first bytes, or None for anything we do not accept."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return FileType("image/jpeg", "image", ".jpg")
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return FileType("image/png", "image", ".png")
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return FileType("image/gif", "image", ".gif")
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return FileType("image/webp", "image", ".webp")
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return FileType("video/x-msvideo", "video", ".avi")
-    if head[4:8] == b"ftyp":
-        if head[8:12] == b"qt  ":
-            return FileType("video/quicktime", "video", ".mov")
-        return FileType("video/mp4", "video", ".mp4")
-    if head[4:8] in QUICKTIME_ATOMS:
-        return FileType("video/quicktime", "video", ".mov")
-    return None
-
-
-@dataclass(frozen=True)
-class Measured:
-    width: int | None = None
-    height: int | None = None
-    duration_ms: int | None = None
-
-
-def measure(path: Path, ftype: FileType) -> Measured:
-    """Dimensions (and duration for videos); ValidationFailed for an unreadable image."""
-    if ftype.kind == "image":
-        return _measure_image(path, ftype)
-    try:
-        with path.open("rb") as fh:
-            if ftype.mime_type == "video/x-msvideo":
-                return _measure_avi(fh.read(4096))
-            return _measure_bmff(fh, path.stat().st_size)
-    except (OSError, struct.error, ValueError):
-        return Measured()
-
-
-def _measure_image(path: Path, ftype: FileType) -> Measured:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-            img.verify()  # checks structure without decoding every pixel
-    except Image.DecompressionBombError:
-        raise ValidationFailed(
-            Problem(
-                "file",
-                f"image has too many pixels (limit {Image.MAX_IMAGE_PIXELS})",
-                None,
-                Image.MAX_IMAGE_PIXELS,
-            )
-        ) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        name = ftype.mime_type.split("/")[1].upper()
-        raise ValidationFailed(
-            Problem("file", f"starts like a {name} image but cannot be read", ftype.mime_type)
-        ) from None
-    return Measured(width=width, height=height)
-
-
-def _measure_avi(head: bytes) -> Measured:
-    at = head.find(b"avih")
-    if at < 0 or len(head) < at + 8 + 40:
-        return Measured()
-    data = head[at + 8 : at + 8 + 40]
-    usec_per_frame, _, _, _, frames = struct.unpack_from("<5I", data, 0)
-    width, height = struct.unpack_from("<2I", data, 32)
-    duration = (usec_per_frame * frames) // 1000 if usec_per_frame and frames else None
-    return Measured(width or None, height or None, duration)
-
-
-def _boxes(fh: BinaryIO, start: int, end: int):  # type: ignore[no-untyped-def]
-    """(type, payload offset, payload size) of the ISO BMFF boxes between start and end."""
-    pos = start
-    while pos + 8 <= end:
-        fh.seek(pos)
-        header = fh.read(8)
-        if len(header) < 8:
-            return
-        size, kind = struct.unpack(">I4s", header)
-        offset = 8
-        if size == 1:
-            size = struct.unpack(">Q", fh.read(8))[0]
-            offset = 16
-        elif size == 0:
-            size = end - pos
-        if size < offset:
-            return
-        yield kind, pos + offset, size - offset
-        pos += size
-
-
-def _measure_bmff(fh: BinaryIO, file_size: int) -> Measured:
-    width = height = duration = None
-    for kind, off, size in _boxes(fh, 0, file_size):
-        if kind != b"moov":
-            continue
-        for sub, soff, ssize in _boxes(fh, off, off + size):
-            if sub == b"mvhd":
-                fh.seek(soff)
-                version = fh.read(1)[0]
-                fh.seek(soff + (20 if version == 1 else 12))
-                if version == 1:
-                    timescale, length = struct.unpack(">IQ", fh.read(12))
-                else:
-                    timescale, length = struct.unpack(">II", fh.read(8))
-                if timescale:
-                    duration = length * 1000 // timescale
-            elif sub == b"trak" and width is None:
-                for tk, toff, tsize in _boxes(fh, soff, soff + ssize):
-                    if tk == b"tkhd" and tsize >= 84:
-                        fh.seek(toff + tsize - 8)
-                        w, h = struct.unpack(">II", fh.read(8))
-                        if w and h:
-                            width, height = w >> 16, h >> 16
-        break
-    return Measured(width, height, duration)
-
-
-# -- assets ------------------------------------------------------------------------------
 def ingest(
     session: Session,
-    storage: LocalStorage,
+    storage: Storage,
     staged: StagedFile,
     *,
     workspace_id: str,
@@ -173,54 +55,80 @@ def ingest(
     alt_text: str = "",
     now: datetime,
     actor: str = "system",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> tuple[MediaAsset, bool]:
-    """Store a staged upload as a media asset; returns (asset, created).
+    """Check, measure, store and record a staged upload; returns (asset, created).
 
     The same bytes uploaded twice to one workspace give the first asset back (created
-    False) and the second copy is discarded.
+    False) and the second copy is discarded. Raises ValidationFailed (field ``file`` or
+    ``alt_text``, naming the limit) with nothing stored. The API runs the same steps with
+    the slow ones (decoding, storing) outside its database transaction.
     """
-    sha = staged.finish()
-    if staged.size == 0:
-        raise ValidationFailed(Problem("file", "is empty", 0, 1))
-    ftype = sniff(staged.head)
-    if ftype is None:
-        raise ValidationFailed(
-            Problem(
-                "file", f"is not an accepted media type; accepted: {ACCEPTED}", filename or None
-            )
-        )
-    if len(alt_text) > 1500:
-        raise ValidationFailed(
-            Problem("alt_text", f"is {len(alt_text)} characters, limit 1500", len(alt_text), 1500)
-        )
-    existing = _by_hash(session, workspace_id, sha)
+    existing = find_by_hash(session, workspace_id, staged.finish())
     if existing is not None:
+        check_upload(staged, filename=filename, alt_text=alt_text)
         staged.discard()
         return existing, False
-    measured = measure(staged.path, ftype)
-    key = storage.key_for(workspace_id, sha, ftype.ext)
-    storage.commit(staged, key)
-    asset = MediaAsset(
-        id=new_id("med"),
-        workspace_id=workspace_id,
-        sha256=sha,
-        kind=ftype.kind,
-        mime_type=ftype.mime_type,
-        size_bytes=staged.size,
-        width=measured.width,
-        height=measured.height,
-        duration_ms=measured.duration_ms,
-        storage_key=key,
-        original_filename=Path(filename).name[:300] if filename else "",
-        alt_text=alt_text,
-        created_at=now,
-    )
+    inspected = inspect_upload(staged, filename=filename, alt_text=alt_text, max_pixels=max_pixels)
+    key = store_upload(storage, staged, inspected, workspace_id=workspace_id)
+    try:
+        return record_upload(
+            session,
+            inspected,
+            storage=storage,
+            workspace_id=workspace_id,
+            filename=filename,
+            alt_text=alt_text,
+            now=now,
+            actor=actor,
+        )
+    except BaseException:
+        storage.delete(key)
+        raise
+
+
+def inspect_upload(
+    staged: StagedFile, *, filename: str, alt_text: str, max_pixels: int
+) -> Inspected:
+    """Every check of an upload, its full decode and its measures (no database, no storage)."""
+    sha = staged.finish()
+    ftype = check_upload(staged, filename=filename, alt_text=alt_text)
+    measured = measure(staged.path, ftype, max_pixels=max_pixels)
+    return Inspected(ftype, measured, sha, staged.size)
+
+
+def store_upload(
+    storage: Storage, staged: StagedFile, inspected: Inspected, *, workspace_id: str
+) -> str:
+    """Stream the checked upload to the backend under its content key; returns the key."""
+    key = inspected.key(workspace_id)
+    storage.commit(staged, key, inspected.ftype.mime_type)
+    return key
+
+
+def record_upload(
+    session: Session,
+    inspected: Inspected,
+    *,
+    storage: Storage,
+    workspace_id: str,
+    filename: str,
+    alt_text: str,
+    now: datetime,
+    actor: str,
+) -> tuple[MediaAsset, bool]:
+    """The asset row (and its audit row) of a stored upload; an existing asset with the
+    same bytes in the workspace is returned instead (created False)."""
+    existing = find_by_hash(session, workspace_id, inspected.sha256)
+    if existing is not None:
+        return existing, False
+    asset = _row(workspace_id, inspected, filename, alt_text, now)
     try:
         with session.begin_nested():
             session.add(asset)
     except IntegrityError:
         # a concurrent upload of the same bytes won the unique index; its file is ours too
-        existing = _by_hash(session, workspace_id, sha)
+        existing = find_by_hash(session, workspace_id, inspected.sha256)
         if existing is None:
             raise
         return existing, False
@@ -232,14 +140,77 @@ def ingest(
         object_id=asset.id,
         workspace_id=workspace_id,
         now=now,
-        sha256=sha,
-        size=staged.size,
-        mime=ftype.mime_type,
+        sha256=inspected.sha256,
+        size=inspected.size,
+        mime=inspected.ftype.mime_type,
+        backend=storage.name,
     )
     return asset, True
 
 
-def _by_hash(session: Session, workspace_id: str, sha: str) -> MediaAsset | None:
+def check_upload(staged: StagedFile, *, filename: str, alt_text: str) -> FileType:
+    """The upload's type, or ValidationFailed naming what is wrong and the limit."""
+    if staged.size == 0:
+        raise ValidationFailed(Problem("file", "is empty (0 bytes)", 0, 1))
+    ftype = sniff(staged.head)
+    if ftype is None:
+        raise ValidationFailed(
+            Problem(
+                "file",
+                f"is not an accepted media type (by its content); accepted: {ACCEPTED}",
+                filename or None,
+                ACCEPTED,
+            )
+        )
+    suffix = name_mismatch(filename, ftype)
+    if suffix is not None:
+        raise ValidationFailed(
+            Problem(
+                "file",
+                f"is named {suffix} but its content is {ftype.label}; send the right file "
+                f"or name it {ftype.ext}",
+                filename,
+            )
+        )
+    if len(alt_text) > ALT_TEXT_LIMIT:
+        raise ValidationFailed(
+            Problem(
+                "alt_text",
+                f"is {len(alt_text)} characters, limit {ALT_TEXT_LIMIT}",
+                len(alt_text),
+                ALT_TEXT_LIMIT,
+            )
+        )
+    return ftype
+
+
+def _row(
+    workspace_id: str, inspected: Inspected, filename: str, alt_text: str, now: datetime
+) -> MediaAsset:
+    m = inspected.measured
+    return MediaAsset(
+        id=new_id("med"),
+        workspace_id=workspace_id,
+        sha256=inspected.sha256,
+        kind=inspected.ftype.kind,
+        mime_type=inspected.ftype.mime_type,
+        size_bytes=inspected.size,
+        width=m.width,
+        height=m.height,
+        duration_ms=m.duration_ms,
+        frame_rate=m.frame_rate,
+        video_codec=m.video_codec,
+        audio_codec=m.audio_codec,
+        bit_rate=m.bit_rate,
+        animated=m.animated,
+        storage_key=inspected.key(workspace_id),
+        original_filename=Path(filename).name[:300] if filename else "",
+        alt_text=alt_text,
+        created_at=now,
+    )
+
+
+def find_by_hash(session: Session, workspace_id: str, sha: str) -> MediaAsset | None:
     return session.scalar(
         select(MediaAsset).where(
             MediaAsset.workspace_id == workspace_id,
@@ -315,6 +286,7 @@ def delete_media(
 
 
 def media_file(asset: MediaAsset, media_root: Path) -> MediaFile:
+    """The original as a ``MediaFile`` (what was uploaded, not a platform's variant)."""
     return MediaFile(
         path=media_root / asset.storage_key,
         mime_type=asset.mime_type,
@@ -324,4 +296,9 @@ def media_file(asset: MediaAsset, media_root: Path) -> MediaFile:
         height=asset.height,
         duration_ms=asset.duration_ms,
         alt_text=asset.alt_text or "",
+        frame_rate=asset.frame_rate,
+        video_codec=asset.video_codec,
+        audio_codec=asset.audio_codec,
+        bit_rate=asset.bit_rate,
+        animated=bool(asset.animated),
     )

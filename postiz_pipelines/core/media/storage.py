@@ -1,24 +1,39 @@
-"""Media bytes on the local filesystem under ``AppContext.media_root``.
+"""Where media bytes live: one small interface, three backends.
 
-An upload is written to a staging file in the same directory tree while it is hashed, so a
-100 MB file never sits in memory and the final move is an atomic rename. Stored files are
-named by content (``<workspace>/<sha[:2]>/<sha><ext>``): the same bytes land on the same
-path, which makes deduplication and concurrent identical uploads harmless.
+An upload is first written to a staging file on local disk while it is hashed and
+counted (a 100 MB file never sits in memory), measured and decoded there, and only then
+streamed to the backend under a content-addressed key (``<workspace>/<sha[:2]>/<sha><ext>``):
+the same bytes get the same key, which makes deduplication and concurrent identical
+uploads harmless, and a refused upload leaves nothing in any backend.
+
+``Storage`` is the interface: ``put_file`` (streamed from a local file), ``local_path``
+(a local file with the object's bytes, for providers that upload from disk; remote
+backends keep a cache under the media root), ``delete``, ``exists`` and ``signed_url``
+(None when the backend has no URL of its own: the API's HMAC-signed link serves it).
+``LocalStorage`` is the default; ``storage_s3`` and ``storage_supabase`` are the others.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from postiz_pipelines.errors import Problem, ValidationFailed
+from postiz_pipelines.core.media.formats import HEAD_BYTES, MAX_UPLOAD_BYTES
+from postiz_pipelines.errors import PostizError, Problem, ValidationFailed
 
-MAX_UPLOAD_BYTES = 100 * 1024 * 1024
-HEAD_BYTES = 4096  # enough to recognise every accepted format from its first bytes
+__all__ = [
+    "MAX_UPLOAD_BYTES",
+    "LocalStorage",
+    "StagedFile",
+    "Storage",
+    "StorageUnavailable",
+    "UploadTooLarge",
+]
 
 
 class UploadTooLarge(ValidationFailed):
@@ -35,7 +50,7 @@ class UploadTooLarge(ValidationFailed):
 class StagedFile:
     """Bytes being received: hashed and counted as they are written, capped at ``limit``.
 
-    Use as a context manager; unless ``commit`` moved it into place, the file is removed.
+    Use as a context manager; unless a backend took it (``taken``), the file is removed.
     """
 
     def __init__(self, directory: Path, limit: int = MAX_UPLOAD_BYTES) -> None:
@@ -50,6 +65,7 @@ class StagedFile:
         self._done = False
 
     def write(self, chunk: bytes) -> None:
+        """Append a chunk; UploadTooLarge once the total passes the limit."""
         if not chunk:
             return
         self.size += len(chunk)
@@ -70,6 +86,10 @@ class StagedFile:
     def sha256(self) -> str:
         return self._hash.hexdigest()
 
+    def taken(self) -> None:
+        """The file was moved away by a backend: nothing to clean up."""
+        self._done = True
+
     def discard(self) -> None:
         if not self._file.closed:
             self._file.close()
@@ -89,11 +109,24 @@ class StagedFile:
             self.discard()
 
 
-class LocalStorage:
-    """Content-addressed files under ``root``."""
+def key_for(workspace_id: str, sha256: str, ext: str) -> str:
+    """The content-addressed key of an original."""
+    return f"{workspace_id}/{sha256[:2]}/{sha256}{ext}"
+
+
+class Storage:
+    """The interface every backend implements; see the module docstring.
+
+    ``root`` is the local media root: staging files and (remote backends) the cache live
+    under it.
+    """
+
+    name = "base"
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    key_for = staticmethod(key_for)
 
     def stage(self, limit: int = MAX_UPLOAD_BYTES) -> StagedFile:
         return StagedFile(self.root / ".staging", limit)
@@ -111,34 +144,104 @@ class LocalStorage:
             raise
         return staged
 
-    @staticmethod
-    def key_for(workspace_id: str, sha256: str, ext: str) -> str:
-        return f"{workspace_id}/{sha256[:2]}/{sha256}{ext}"
+    def commit(self, staged: StagedFile, key: str, content_type: str) -> None:
+        """Store a finished staging file under ``key``; the staging file is gone after."""
+        staged.finish()
+        try:
+            self.put_file(key, staged.path, content_type)
+        finally:
+            staged.discard()
 
-    def commit(self, staged: StagedFile, key: str) -> Path:
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        """Store the bytes of a local file under ``key`` (streamed, never whole in memory)."""
+        raise NotImplementedError
+
+    def local_path(self, key: str) -> Path:
+        """A local file holding the object's bytes."""
+        raise NotImplementedError
+
+    def delete(self, key: str) -> None:
+        """Remove the object; a missing one is not an error."""
+        raise NotImplementedError
+
+    def exists(self, key: str) -> bool:
+        raise NotImplementedError
+
+    def signed_url(self, key: str, *, expires_in: int) -> str | None:
+        """A URL anyone may GET the object through for ``expires_in`` seconds, or None."""
+        return None
+
+    def cache_path(self, key: str) -> Path:
+        """Where a remote object's local copy is kept (under the media root)."""
+        return _inside(self.root / ".cache", key)
+
+    def remember(self, key: str, path: Path) -> None:
+        """Keep a local file just stored under ``key`` as its cached copy (it is moved)."""
+        target = self.cache_path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+
+
+class LocalStorage(Storage):
+    """Content-addressed files under ``root``."""
+
+    name = "local"
+
+    def commit(self, staged: StagedFile, key: str, content_type: str = "") -> None:
         """Move a finished staging file to ``key`` (atomic: same filesystem)."""
         staged.finish()
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged.path, target)
-        staged._done = True
-        return target
+        staged.taken()
+
+    def put_file(self, key: str, path: Path, content_type: str = "") -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        shutil.copyfile(path, partial)
+        os.replace(partial, target)
 
     def path(self, key: str) -> Path:
-        resolved = (self.root / key).resolve()
-        if not resolved.is_relative_to(self.root.resolve()):
-            raise ValidationFailed(Problem("storage_key", "points outside the media root", key))
-        return resolved
+        return _inside(self.root, key)
+
+    def local_path(self, key: str) -> Path:
+        return self.path(key)
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
-
-async def write_async_chunks(staged: StagedFile, chunks: AsyncIterable[bytes]) -> None:
-    async for chunk in chunks:
-        staged.write(chunk)
+    def remember(self, key: str, path: Path) -> None:
+        path.unlink(missing_ok=True)  # the stored file is the local copy
 
 
-def write_chunks(staged: StagedFile, chunks: Iterable[bytes]) -> None:
-    for chunk in chunks:
-        staged.write(chunk)
+def _inside(root: Path, key: str) -> Path:
+    resolved = (root / key).resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise ValidationFailed(Problem("storage_key", "points outside the media root", key))
+    return resolved
+
+
+class StorageUnavailable(PostizError):
+    """The storage backend could not be reached or refused the operation (the API: 503)."""
+
+
+def fill_cache(storage: Storage, key: str, download: Callable[[Path], None]) -> Path:
+    """The cached local copy of a remote object, downloaded once (to a part file, then
+    renamed, so a reader never sees half a file)."""
+    target = storage.cache_path(key)
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="dl-", suffix=".part", dir=target.parent)
+    os.close(fd)
+    partial = Path(name)
+    try:
+        download(partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from postiz_pipelines.core.accounts.store import target_problems
 from postiz_pipelines.core.audit import audit
-from postiz_pipelines.core.media.assets import media_file
 from postiz_pipelines.core.models import (
     JobStatus,
     MediaAsset,
@@ -31,7 +30,12 @@ from postiz_pipelines.core.models import (
     SocialAccount,
     Workspace,
 )
-from postiz_pipelines.core.posts.validate import TargetOverride, find_assets, parse_scheduled_at
+from postiz_pipelines.core.posts.validate import (
+    TargetOverride,
+    find_assets,
+    parse_scheduled_at,
+    planned_media,
+)
 from postiz_pipelines.core.publishing import queue
 from postiz_pipelines.errors import Conflict, Problem, ValidationFailed
 from postiz_pipelines.providers.base import PostContent
@@ -183,7 +187,6 @@ def _edited_target_problems(
     media_root: Path,
 ) -> list[Problem]:
     """Every target's problems with the post as it would be after the edit."""
-    files = tuple(media_file(a, media_root) for a in assets)
     targets = {t.account_id: t for t in post.targets}
     accounts = {
         a.id: a
@@ -198,11 +201,14 @@ def _edited_target_problems(
         else:
             t_text = target.content_override if target.content_override is not None else text
         t_settings = ov.settings if ov is not None else dict(target.settings_override or {})
-        item = PostContent(
-            text=t_text, media=files, thread=thread, settings={**settings, **t_settings}
-        )
         acc = accounts.get(acc_id)
         if acc is not None:
+            item = PostContent(
+                text=t_text,
+                media=planned_media(assets, acc, media_root),
+                thread=thread,
+                settings={**settings, **t_settings},
+            )
             problems.extend(target_problems(acc, item))
     return problems
 

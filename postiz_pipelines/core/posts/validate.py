@@ -14,15 +14,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.clock import not_in_the_past
-from postiz_pipelines.core.accounts.store import target_problems
+from postiz_pipelines.core.accounts.store import media_limits_for, target_problems
 from postiz_pipelines.core.media.assets import media_file
+from postiz_pipelines.core.media.variants import planned_file
 from postiz_pipelines.core.models import AccountStatus, MediaAsset, SocialAccount, Workspace
 from postiz_pipelines.core.scheduling.planning import NEXT_SLOT, RUN_NOW
 from postiz_pipelines.core.scheduling.schedules import Recurrence, check_recurrence
 from postiz_pipelines.core.scheduling.slots import next_slot_for
 from postiz_pipelines.core.scheduling.timeparse import parse_instant
 from postiz_pipelines.errors import Problem, ValidationFailed
-from postiz_pipelines.providers.base import PostContent
+from postiz_pipelines.providers.base import MediaFile, PostContent
 
 MAX_TEXT = 100_000
 
@@ -33,6 +34,19 @@ class TargetOverride:
 
     text: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+
+
+def planned_media(
+    assets: Sequence[MediaAsset], account: SocialAccount, media_root: Path
+) -> tuple[MediaFile, ...]:
+    """What ``account``'s platform will receive of each asset: its prepared variant, as
+    predicted from the asset's measures. Validation checks these, so a file no preparation
+    can bring within a limit fails the post here, not at publish time."""
+    try:
+        limits = media_limits_for(account)
+    except ValidationFailed:  # an unknown platform: validation says so on its own
+        return tuple(media_file(a, media_root) for a in assets)
+    return tuple(planned_file(a, limits, media_root) for a in assets)
 
 
 def parse_scheduled_at(
@@ -114,12 +128,11 @@ def plan_post(
     ]
     assets, media_problems = find_assets(session, workspace.id, media_ids)
     problems += media_problems
-    files = tuple(media_file(a, media_root) for a in assets)
     for acc_id, acc in accounts.items():
         ov = overrides.get(acc_id, TargetOverride())
         content = PostContent(
             text=ov.text if ov.text is not None else text,
-            media=files,
+            media=planned_media(assets, acc, media_root),
             thread=tuple(thread),
             settings={**settings, **ov.settings},
         )

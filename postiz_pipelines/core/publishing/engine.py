@@ -16,18 +16,19 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import structlog
 
 from postiz_pipelines.clock import Clock
 from postiz_pipelines.core.db import Database
+from postiz_pipelines.core.media.delivery import MediaDelivery
 from postiz_pipelines.core.models import PublishJob
 from postiz_pipelines.core.publishing import queue, throttle
 from postiz_pipelines.core.publishing.config import EngineConfig
 from postiz_pipelines.core.publishing.group_commit import GroupCommit
 from postiz_pipelines.core.publishing.intent import IntentWriter
+from postiz_pipelines.core.publishing.media_prep import prepare_job_media
 from postiz_pipelines.core.publishing.outcomes import (
     JobOutcome,
     OutcomeRecorder,
@@ -76,8 +77,7 @@ class Publisher:
         clock: Clock,
         owner: str,
         config: EngineConfig | None = None,
-        media_root: Path = Path("."),
-        media_url: Callable[[str, str, datetime], str | None] | None = None,
+        media: MediaDelivery | None = None,
     ) -> None:
         self.db = db
         self.keyring = keyring
@@ -94,9 +94,9 @@ class Publisher:
             clock=clock,
             owner=owner,
             config=self.config,
-            media_root=media_root,
-            media_url=media_url,
+            media=media,
         )
+        self.media = media
         self.recorder = OutcomeRecorder(
             self.writes.db, keyring, providers, clock=clock, owner=owner, config=self.config
         )
@@ -121,11 +121,18 @@ class Publisher:
         """Publish a claimed batch, each job at its second; returns when all are recorded."""
         report = BatchReport()
         try:
+            await self.prepare_media([j.id for j in jobs])
             ordered = sorted(jobs, key=lambda j: j.next_attempt_at)
             report.outcomes.extend(await asyncio.gather(*(self.publish_one(j) for j in ordered)))
         finally:
             await self.aclose()
         return report
+
+    async def prepare_media(self, job_ids: list[str]) -> None:
+        """Make the claimed jobs' media variants before their calls, so publishing only
+        uploads (``media_prep``)."""
+        if self.media is not None and job_ids:
+            await asyncio.to_thread(prepare_job_media, self.media, job_ids, now=self.clock.now())
 
     async def publish_one(self, job: PublishJob) -> JobOutcome:
         """Publish one claimed job at its second (or give it back if stopping); never raises

@@ -10,9 +10,7 @@ plain publish, the counted attempt) before the engine calls the platform.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +21,7 @@ from postiz_pipelines.core.accounts.store import credentials
 from postiz_pipelines.core.db import Database, retry_transient_db
 from postiz_pipelines.core.ids import new_id
 from postiz_pipelines.core.media.assets import media_file
+from postiz_pipelines.core.media.delivery import MediaDelivery, NotPrepared
 from postiz_pipelines.core.models import (
     AccountStatus,
     AttemptOutcome,
@@ -40,11 +39,14 @@ from postiz_pipelines.core.publishing.outcomes import JobOutcome, OutcomeStatus,
 from postiz_pipelines.core.publishing.readback import Action, Plan, Verdict
 from postiz_pipelines.crypto import Keyring
 from postiz_pipelines.errors import PostizError
-from postiz_pipelines.providers.base import MediaFile, PostContent
+from postiz_pipelines.providers.base import MediaFile, MediaLimits, PostContent
 from postiz_pipelines.providers.registry import ProviderSet
 
 if TYPE_CHECKING:
     from postiz_pipelines.core.publishing.config import EngineConfig
+
+
+MEDIA_RETRY = timedelta(minutes=1)  # a variant not made yet: its preparation is retried
 
 
 class IntentWriter:
@@ -59,8 +61,7 @@ class IntentWriter:
         clock: Clock,
         owner: str,
         config: EngineConfig,
-        media_root: Path,
-        media_url: Callable[[str, str, datetime], str | None] | None,
+        media: MediaDelivery | None = None,
     ) -> None:
         self.db = db
         self.keyring = keyring
@@ -68,8 +69,7 @@ class IntentWriter:
         self.clock = clock
         self.owner = owner
         self.config = config
-        self.media_root = media_root
-        self.media_url = media_url  # signed public links, for platforms that fetch media
+        self.delivery = media  # prepared variants, and links for platforms that fetch media
 
     def release(self, job: PublishJob) -> JobOutcome:
         """Hand an unstarted claim back (the run is stopping)."""
@@ -119,11 +119,24 @@ class IntentWriter:
                 error = f"attempts exhausted ({job.attempts}/{job.max_attempts})"
                 return self.fail_now(s, job, now, error, "exhausted", history)
             thread = tuple((post.settings or {}).get("thread") or ())
+            try:
+                files = tuple(
+                    self.media(s, pm.asset, job.platform, provider.media_limits(creds), now)
+                    for pm in post.media
+                )
+            except NotPrepared as exc:
+                until = now + MEDIA_RETRY
+                queue.defer(s, job.id, owner=self.owner, now=now, until=until, reason=str(exc))
+                return JobOutcome(
+                    job.id, OutcomeStatus.DEFERRED, job.platform, "deferred", str(exc)
+                )
+            except ValueError as exc:
+                return self.fail_now(s, job, now, str(exc), "media_rejected", history)
             content = PostContent(
                 text=target.content_override
                 if target.content_override is not None
                 else post.content,
-                media=tuple(self.media(pm.asset, now) for pm in post.media),
+                media=files,
                 thread=thread,
                 settings={**(post.settings or {}), **(target.settings_override or {})},
             )
@@ -171,11 +184,13 @@ class IntentWriter:
         queue.defer(s, job.id, owner=self.owner, now=now, until=until, reason=reason)
         return JobOutcome(job.id, OutcomeStatus.DEFERRED, job.platform, "deferred", reason)
 
-    def media(self, asset: MediaAsset, now: datetime) -> MediaFile:
-        """The file to upload, with a signed public link for platforms that fetch media."""
-        file = media_file(asset, self.media_root)
-        url = self.media_url(asset.id, asset.mime_type, now) if self.media_url else None
-        return replace(file, public_url=url) if url else file
+    def media(
+        self, s: Session, asset: MediaAsset, platform: str, limits: MediaLimits, now: datetime
+    ) -> MediaFile:
+        """The platform's prepared variant of ``asset`` (the original without a delivery)."""
+        if self.delivery is None:
+            return media_file(asset, Path("."))
+        return self.delivery.file_for(s, asset, platform=platform, limits=limits, now=now)
 
     def fail_now(
         self,

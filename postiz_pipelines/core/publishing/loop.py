@@ -31,7 +31,7 @@ from sqlalchemy import delete, func, select
 
 from postiz_pipelines.clock import Clock, ensure_utc
 from postiz_pipelines.core.context import AppContext
-from postiz_pipelines.core.media.links import public_media_url
+from postiz_pipelines.core.media.delivery import media_delivery
 from postiz_pipelines.core.models import (
     CLAIMABLE_JOB_STATES,
     AttemptOutcome,
@@ -99,7 +99,6 @@ class PublishLoop:
         keep_heartbeat: bool = False,
         stop_when_idle: bool = False,
         on_pass: Callable[[datetime], None] | None = None,
-        prepare: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.app = app
         self.owner = owner
@@ -113,7 +112,6 @@ class PublishLoop:
         self.keep_heartbeat = keep_heartbeat  # the worker keeps its row; a run removes it
         self.stop_when_idle = stop_when_idle
         self.on_pass = on_pass  # e.g. the worker's periodic lease recovery
-        self.prepare = prepare  # e.g. the media check of a run, on each claimed batch
         self.stats = LoopStats()
         self._stop = asyncio.Event()
         self._publisher: Publisher | None = None
@@ -146,8 +144,7 @@ class PublishLoop:
                 clock=self.clock,
                 owner=self.owner,
                 config=EngineConfig.from_settings(s),
-                media_root=self.app.media_root,
-                media_url=functools.partial(public_media_url, self.app),
+                media=media_delivery(self.app),
             )
             try:
                 await self._serve()
@@ -175,8 +172,8 @@ class PublishLoop:
                 log.exception("claim failed; looking again after the poll interval")
                 claimed = []
             self.stats.passes += 1
-            if claimed and self.prepare is not None:
-                await asyncio.to_thread(self.prepare, [j.id for j in claimed])
+            if claimed:
+                await self._prepare([j.id for j in claimed])
             for job in claimed:
                 self._submit(job)
             if self._due_for_beat(now):
@@ -189,6 +186,14 @@ class PublishLoop:
             if self.stop_when_idle and not claimed and not self._tasks:
                 return
             await self._pause(now + self.poll)
+
+    async def _prepare(self, job_ids: list[str]) -> None:
+        """The claimed jobs' media variants, before their seconds come."""
+        assert self._publisher is not None
+        try:
+            await self._publisher.prepare_media(job_ids)
+        except Exception:  # a job whose media cannot be made fails in its own attempt
+            log.exception("preparing media for %d jobs failed", len(job_ids))
 
     def _submit(self, job: PublishJob) -> None:
         assert self._publisher is not None

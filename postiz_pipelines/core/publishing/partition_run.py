@@ -1,41 +1,34 @@
 """One partition's publish run, as plain functions of the app and a clock.
 
 ``serve_window`` is a window run: it claims and publishes the partition's jobs as they fall
-due through its window (``loop.PublishLoop``), checking each claimed batch's media first.
+due through its window (``loop.PublishLoop``), making each claimed batch's media variants
+first.
 Without a window it makes one pass over what is due now (a run launched by hand). The steps
 of that pass are ``claim_partition`` (the due jobs under the run's lease), ``prepare_media``
-(every claimed job's media is on disk and ready to upload) and ``publish_partition``.
+(the claimed jobs' media variants, ``media_prep``) and ``publish_partition``.
 The Dagster op is a one-line adapter.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from dataclasses import dataclass
 
 import httpx
-from sqlalchemy import select
 
 from postiz_pipelines.clock import Clock
 from postiz_pipelines.core.context import AppContext
-from postiz_pipelines.core.models import MediaAsset, PostMedia, PublishJob
+from postiz_pipelines.core.media.delivery import PrepareReport, media_delivery
+from postiz_pipelines.core.models import PublishJob
 from postiz_pipelines.core.publishing import queue
 from postiz_pipelines.core.publishing.engine import BatchReport
 from postiz_pipelines.core.publishing.loop import PublishLoop, Scope, release_unsent
+from postiz_pipelines.core.publishing.media_prep import prepare_job_media
 from postiz_pipelines.core.publishing.runner import claim, publish_claimed
 from postiz_pipelines.core.publishing.windows import Window, WindowPolicy
 from postiz_pipelines.core.workspaces.store import get_workspace
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MediaCheck:
-    jobs: int
-    media_files: int
-    missing: tuple[str, ...]
 
 
 def serve_window(
@@ -53,7 +46,6 @@ def serve_window(
         ids = claim_partition(
             app, workspace_slug=workspace_slug, platform=platform, owner=owner, clock=clock
         )
-        _check_media(app, ids)
         report = publish_partition(app, ids, owner=owner, clock=clock, transport=transport)
         return {"passes": 1, **report.as_dict()}
     policy = WindowPolicy.from_settings(app.settings)
@@ -69,15 +61,8 @@ def serve_window(
         stop_at=policy.run_deadline(window),
         transport=transport,
         heartbeat_every=policy.heartbeat_every,
-        prepare=functools.partial(_check_media, app),
     )
     return asyncio.run(loop.run()).as_dict()
-
-
-def _check_media(app: AppContext, job_ids: list[str]) -> None:
-    check = prepare_media(app, job_ids)
-    if check.missing:
-        log.warning("media missing on disk: %s", ", ".join(check.missing))
 
 
 def claim_partition(
@@ -99,20 +84,9 @@ def owned_jobs(app: AppContext, job_ids: list[str], *, owner: str) -> list[Publi
         return jobs
 
 
-def prepare_media(app: AppContext, job_ids: list[str]) -> MediaCheck:
-    """Check the claimed jobs' media files exist; the engine fails a job whose file is gone."""
-    if not job_ids:
-        return MediaCheck(0, 0, ())
-    with app.db.read() as s:
-        assets = s.scalars(
-            select(MediaAsset)
-            .join(PostMedia, PostMedia.media_id == MediaAsset.id)
-            .join(PublishJob, PublishJob.post_id == PostMedia.post_id)
-            .where(PublishJob.id.in_(job_ids))
-            .distinct()
-        ).all()
-    missing = tuple(a.id for a in assets if not (app.media_root / a.storage_key).is_file())
-    return MediaCheck(len(job_ids), len(assets), missing)
+def prepare_media(app: AppContext, job_ids: list[str], *, clock: Clock) -> PrepareReport:
+    """Make the claimed jobs' media variants, so that publishing only uploads."""
+    return prepare_job_media(media_delivery(app), job_ids, now=clock.now())
 
 
 def publish_partition(

@@ -6,7 +6,6 @@ Used alike by the Dagster publish op, the continuous worker and the worker API.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from datetime import timedelta
 
@@ -14,7 +13,7 @@ import httpx
 
 from postiz_pipelines.clock import Clock, SystemClock
 from postiz_pipelines.core.context import AppContext
-from postiz_pipelines.core.media.links import public_media_url
+from postiz_pipelines.core.media.delivery import media_delivery
 from postiz_pipelines.core.models import PublishJob
 from postiz_pipelines.core.publishing import queue
 from postiz_pipelines.core.publishing.config import EngineConfig
@@ -73,8 +72,7 @@ async def publish_claimed(
             clock=clock,
             owner=owner,
             config=EngineConfig.from_settings(app.settings),
-            media_root=app.media_root,
-            media_url=functools.partial(public_media_url, app),
+            media=media_delivery(app),
         )
         return await publisher.run(jobs)
 
