@@ -1,7 +1,7 @@
 """The ``postiz_pipelines`` code location: the analytics assets, checks, jobs and schedules
-(``assets.py``), schedule expansion, the account jobs on a schedule, the media backfill, and every schedule.
-Publishing is the other location (``publishing_definitions.py``), so that publish runs never
-import what this one needs."""
+(``assets.py``), schedule expansion, the account jobs on a schedule, the media backfill, and
+every schedule. Publishing is the other location (``publishing_definitions.py``), so that
+publish runs never import what this one needs."""
 
 from __future__ import annotations
 
