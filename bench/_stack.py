@@ -95,13 +95,17 @@ class Stack:
         """Every post the sandbox accepted, all benchmark platforms, as JSON rows."""
         out = []
         for platform in PLATFORMS:
-            r = httpx.get(f"{self.sandbox_url}/_sandbox/{platform}/posts", timeout=30)
+            r = httpx.get(f"{self.sandbox_url}/_sandbox/{platform}/posts", timeout=120)
             r.raise_for_status()
             out += r.json()["posts"]
         return out
 
     def accepted_count(self) -> int:
-        return len(self.accepted())
+        """How many the sandbox accepted so far (0 while it is too busy to answer)."""
+        try:
+            return len(self.accepted())
+        except httpx.HTTPError:
+            return 0
 
     def start_daemon(self) -> subprocess.Popen[bytes]:
         log = open(self.tmp / "daemon.log", "wb")  # noqa: SIM115 - closed with the process
