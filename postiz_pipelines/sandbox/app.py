@@ -40,6 +40,7 @@ from postiz_pipelines.sandbox.state import SandboxState
 from postiz_pipelines.sandbox.telegram import TelegramSandbox
 from postiz_pipelines.sandbox.threads import ThreadsSandbox
 from postiz_pipelines.sandbox.x import XSandbox
+from postiz_pipelines.sandbox.youtube import YouTubeSandbox
 
 PLATFORMS: tuple[type[PlatformSandbox], ...] = (
     MastodonSandbox,
@@ -52,6 +53,7 @@ PLATFORMS: tuple[type[PlatformSandbox], ...] = (
     FacebookSandbox,
     InstagramSandbox,
     ThreadsSandbox,
+    YouTubeSandbox,
     # a new platform: import its emulator above and add its class here
 )
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -173,6 +173,10 @@ class Publisher:
         return outcome
 
     async def _call_platform(self, job: PublishJob, work: Work, provider) -> JobOutcome:  # type: ignore[no-untyped-def]
+        async def save_progress(progress: Mapping[str, object]) -> None:
+            await asyncio.to_thread(self.recorder.save_progress, work, dict(progress))
+
+        work.content = replace(work.content, save_progress=save_progress)
         try:
             result: PublishResult | None = None
             if work.recheck_first:

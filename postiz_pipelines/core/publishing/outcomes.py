@@ -49,6 +49,7 @@ from postiz_pipelines.errors import (
     PostizError,
     ProviderError,
     RateLimited,
+    StillProcessing,
     TransientError,
 )
 from postiz_pipelines.providers.base import (
@@ -221,6 +222,7 @@ class OutcomeRecorder:
                 media=tuple(self.media(pm.asset, now) for pm in post.media),
                 thread=thread,
                 settings={**(post.settings or {}), **(target.settings_override or {})},
+                progress=dict(job.progress or {}),
             )
             job.attempts += 1
             job.updated_at = now
@@ -247,6 +249,17 @@ class OutcomeRecorder:
                 recheck_first=recheck,
                 started=time.monotonic(),
             )
+
+    @retry_transient_db
+    def save_progress(self, work: Work, progress: dict[str, object]) -> None:
+        """Merge what the platform call has reached into the job and commit it, before the
+        provider waits on the platform. Not fenced on the lease: it records a fact on the
+        platform's side, which the job's next owner (or a person) needs whoever wrote it."""
+        with self.db.session() as s:
+            job = s.get(PublishJob, work.job_id)
+            if job is not None:
+                job.progress = {**(job.progress or {}), **progress}
+                job.updated_at = self.clock.now()
 
     def gate(self, s: Session, job: PublishJob, now: datetime) -> JobOutcome | None:
         """Defer the job, untried, while the platform throttles the account or the breaker is
@@ -378,10 +391,14 @@ class OutcomeRecorder:
             retry = exc.retryable and job.attempts < job.max_attempts
             if isinstance(exc, PartiallyPublished):
                 attempt.remote_id = exc.remote_id  # what did go out, for the person who decides
-            elif uncertain and mode == IdempotencyMode.NONE:
+            elif uncertain and unresolvable(mode, job):
                 retry, error_class = False, "uncertain_outcome"
+            elif isinstance(exc, StillProcessing):
+                retry = True  # a look, not a resubmission; the provider bounds the looking
             if retry:
-                retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+                retry_after = (
+                    exc.retry_after if isinstance(exc, (RateLimited, StillProcessing)) else None
+                )
                 delay = self.config.retry.delay(job.attempts, retry_after=retry_after)
                 if (
                     queue.schedule_retry(
@@ -468,9 +485,14 @@ class OutcomeRecorder:
             wait = (
                 exc.retry_after if exc.retry_after is not None else self.config.retry.base_seconds
             )
+            scope = (
+                throttle.platform_scope(job.platform)
+                if exc.scope == "platform"
+                else throttle.account_scope(job.account_id)
+            )
             throttle.impose(
                 s,
-                throttle.account_scope(job.account_id),
+                scope,
                 until=now + timedelta(seconds=wait),
                 reason=exc.message,
                 now=now,
@@ -480,6 +502,14 @@ class OutcomeRecorder:
             breaker.record_failure(
                 s, job.platform, now=now, error=exc.message, policy=self.config.breaker
             )
+
+
+def unresolvable(mode: IdempotencyMode, job: PublishJob) -> bool:
+    """Whether an uncertain outcome of ``job`` cannot be checked: the platform has no key,
+    id or lookup, or (``stored_id``) the try died before the platform's id was saved."""
+    if mode == IdempotencyMode.NONE:
+        return True
+    return mode == IdempotencyMode.STORED_ID and not job.progress
 
 
 def _apply_account_updates(

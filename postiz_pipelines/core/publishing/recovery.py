@@ -4,7 +4,8 @@ The last attempt tells what happened. No attempt ``sending``: the process died b
 after a recorded outcome, so the job simply returns to the queue. An attempt left
 ``sending`` has an uncertain outcome, resolved by the platform's idempotency mode:
 ``native_key`` and ``deterministic_id`` retry with the same key (the platform deduplicates),
-``lookup`` retries after a read-only check of recent posts, ``none`` fails the job with
+``lookup`` retries after a read-only check of recent posts, ``stored_id`` resumes by the
+platform id the try saved (and is ``none`` when it saved none), ``none`` fails the job with
 reason ``uncertain_outcome`` so a person decides.
 """
 
@@ -24,7 +25,7 @@ from postiz_pipelines.core.models import (
     TargetStatus,
 )
 from postiz_pipelines.core.publishing import queue
-from postiz_pipelines.providers.base import IdempotencyMode
+from postiz_pipelines.core.publishing.outcomes import unresolvable
 from postiz_pipelines.providers.registry import provider_class
 
 
@@ -68,7 +69,7 @@ def recover_expired_leases(db: Database, *, now: datetime, limit: int = 500) -> 
             last.error_class = "lease_expired"
             last.error_message = f"lease of {dead_owner} expired while sending"
             mode = provider_class(job.platform).capabilities.idempotency
-            if mode == IdempotencyMode.NONE:
+            if unresolvable(mode, job):
                 queue.fail(
                     s,
                     job.id,
