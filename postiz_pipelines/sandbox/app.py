@@ -39,6 +39,7 @@ from postiz_pipelines.sandbox.slack import SlackSandbox
 from postiz_pipelines.sandbox.state import SandboxState
 from postiz_pipelines.sandbox.telegram import TelegramSandbox
 from postiz_pipelines.sandbox.threads import ThreadsSandbox
+from postiz_pipelines.sandbox.tiktok import TikTokSandbox
 from postiz_pipelines.sandbox.x import XSandbox
 from postiz_pipelines.sandbox.youtube import YouTubeSandbox
 
@@ -54,6 +55,7 @@ PLATFORMS: tuple[type[PlatformSandbox], ...] = (
     InstagramSandbox,
     ThreadsSandbox,
     YouTubeSandbox,
+    TikTokSandbox,
     # a new platform: import its emulator above and add its class here
 )
 
