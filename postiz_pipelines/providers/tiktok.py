@@ -26,7 +26,7 @@ rotates the refresh token, and the new one is kept.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -34,13 +34,11 @@ import httpx
 from postiz_pipelines.clock import Clock
 from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import (
-    AuthExpired,
     AuthRevoked,
     ContentRejected,
     MediaRejected,
     Problem,
     ProviderError,
-    RateLimited,
     StillProcessing,
     TransientError,
 )
@@ -56,42 +54,25 @@ from postiz_pipelines.providers.base import (
     RateLimit,
     TokenSet,
     json_body,
-    retry_after_seconds,
     transport_errors,
 )
 from postiz_pipelines.providers.oauth import refresh_grant, token_set
 from postiz_pipelines.providers.text import utf16_units
+from postiz_pipelines.providers.tiktok_rules import (
+    MEDIA_CODES,
+    PHOTO_DESCRIPTION_MAX,
+    PHOTO_TITLE_MAX,
+    PRIVACY_LEVELS,
+    chunk_plan,
+    creator_problems,
+    instant,
+    tiktok_error,
+    truthy,
+)
 
 PLATFORM = "tiktok"
 PRODUCTION_API = "https://open.tiktokapis.com"
 MB = 1024 * 1024
-SINGLE_CHUNK_MAX = 5 * MB
-PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")
-PHOTO_TITLE_MAX = 90
-PHOTO_DESCRIPTION_MAX = 4000
-DAY = 86400.0
-# error.code -> how it is mapped (permanent content or media problems, waits, reconnects)
-RATE_CODES = {
-    "rate_limit_exceeded": 60.0,
-    "spam_risk_too_many_posts": DAY,
-    "spam_risk_too_many_pending_share": 3600.0,
-    "spam_risk_user_banned_from_posting": DAY,
-    "reached_active_user_cap": DAY,
-}
-AUTH_CODES = frozenset({"scope_not_authorized", "scope_permission_missed", "access_token_revoked"})
-MEDIA_CODES = frozenset(
-    {
-        "url_ownership_unverified",
-        "file_format_check_failed",
-        "video_pull_failed",
-        "photo_pull_failed",
-        "picture_size_check_failed",
-        "duration_check_failed",
-        "frame_rate_check_failed",
-        "video_format_check_failed",
-    }
-)
-
 CAPABILITIES = Capabilities(
     platform=PLATFORM,
     text_limit=2200,
@@ -114,19 +95,6 @@ CAPABILITIES = Capabilities(
     idempotency=IdempotencyMode.STORED_ID,
     rate_limit=RateLimit(requests=6, per_seconds=60),  # video/init per user token
 )
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or str(value).lower() in ("1", "true", "yes")
-
-
-def chunk_plan(size: int, chunk_size: int) -> tuple[int, int]:
-    """(chunk size, chunk count) by TikTok's rules: one chunk under 5 MB; else chunks of
-    ``chunk_size`` and a last one with the remainder."""
-    if size < SINGLE_CHUNK_MAX:
-        return size, 1
-    chunk = min(max(chunk_size, 5 * MB), 64 * MB, size)
-    return chunk, size // chunk
 
 
 class TikTokProvider(Provider):
@@ -217,7 +185,7 @@ class TikTokProvider(Provider):
             )
         if account is None:
             return problems
-        if privacy != "SELF_ONLY" and not _truthy(account.settings.get("audited")):
+        if privacy != "SELF_ONLY" and not truthy(account.settings.get("audited")):
             problems.append(
                 Problem(
                     f"{p}.privacy_level",
@@ -269,7 +237,7 @@ class TikTokProvider(Provider):
         photos = [m for m in content.media if m.kind == "image"]
         info: dict[str, Any] = {
             "privacy_level": privacy,
-            "disable_comment": not _truthy(s.get("allow_comments")),
+            "disable_comment": not truthy(s.get("allow_comments")),
         }
         if photos:
             info.update(
@@ -290,8 +258,8 @@ class TikTokProvider(Provider):
         video = content.media[0]
         info.update(
             title=content.text,
-            disable_duet=not _truthy(s.get("allow_duet")),
-            disable_stitch=not _truthy(s.get("allow_stitch")),
+            disable_duet=not truthy(s.get("allow_duet")),
+            disable_stitch=not truthy(s.get("allow_stitch")),
         )
         if str(s.get("source") or "") == "PULL_FROM_URL":
             source: dict[str, Any] = {"source": "PULL_FROM_URL", "video_url": video.public_url}
@@ -345,7 +313,7 @@ class TikTokProvider(Provider):
                     },
                 )
             if response.status_code not in (201, 206):
-                raise self._error(response)
+                raise tiktok_error(response, self.clock.now())
 
     async def _poll(self, account: AccountCredentials, progress: dict[str, Any]) -> PublishResult:
         pid = str(progress["publish_id"])
@@ -371,7 +339,7 @@ class TikTokProvider(Provider):
                     platform=PLATFORM,
                     code=reason,
                 )
-        submitted = _instant(progress.get("submitted_at")) or self.clock.now()
+        submitted = instant(progress.get("submitted_at")) or self.clock.now()
         waited = self.clock.now() - submitted
         if waited >= self.max_wait:
             raise ProviderError(
@@ -430,88 +398,4 @@ class TikTokProvider(Provider):
         if response.status_code == 200 and isinstance(error, dict) and error.get("code") == "ok":
             data = answer.get("data")
             return data if isinstance(data, dict) else {}
-        raise self._error(response)
-
-    def _error(self, response: httpx.Response) -> ProviderError:
-        status = response.status_code
-        body = json_body(response)
-        error = body.get("error") if isinstance(body, dict) else None
-        error = error if isinstance(error, dict) else {}
-        code = str(error.get("code") or "")
-        message = f"{PLATFORM}: {error.get('message') or f'HTTP {status}'}"
-        kw: dict[str, Any] = {"platform": PLATFORM, "status": status, "code": code or None}
-        if code in RATE_CODES or status == 429:
-            wait = retry_after_seconds(response.headers, now=self.clock.now())
-            return RateLimited(
-                message, retry_after=wait if wait is not None else RATE_CODES.get(code, 60.0), **kw
-            )
-        if status >= 500 or code == "internal_error":
-            return TransientError(message, **kw)
-        if code == "access_token_invalid" or status == 401:
-            return AuthExpired(message, **kw)
-        if code in AUTH_CODES:
-            return AuthRevoked(message, **kw)
-        if code == "unaudited_client_can_only_post_to_private_accounts":
-            return ContentRejected(
-                f"{message} (make the TikTok account private and post SELF_ONLY, "
-                "or get the app audited)",
-                **kw,
-            )
-        if code in MEDIA_CODES or code.endswith("_check_failed"):
-            return MediaRejected(message, **kw)
-        if 400 <= status < 500:
-            return ContentRejected(message, **kw)
-        return TransientError(f"{message} (unexpected answer)", **kw)
-
-
-def creator_problems(info: dict[str, Any], content: PostContent, privacy: str) -> list[Problem]:
-    """Why the creator cannot use these settings (``creator_info``), empty when they can."""
-    p = PLATFORM
-    out = []
-    options = [str(o) for o in info.get("privacy_level_options") or []]
-    if options and privacy not in options:
-        out.append(
-            Problem(
-                f"{p}.privacy_level",
-                "the creator cannot post with this privacy level",
-                privacy,
-                ", ".join(options),
-            )
-        )
-    photo = any(m.kind == "image" for m in content.media)
-    switches = [("allow_comments", "comment_disabled", "comments")]
-    if not photo:
-        switches += [
-            ("allow_duet", "duet_disabled", "duets"),
-            ("allow_stitch", "stitch_disabled", "stitches"),
-        ]
-    for setting, flag, what in switches:
-        if _truthy(content.settings.get(setting)) and info.get(flag):
-            out.append(
-                Problem(f"{p}.{setting}", f"the creator turned {what} off in TikTok", True, False)
-            )
-    longest = info.get("max_video_post_duration_sec")
-    for i, m in enumerate(content.media):
-        if (
-            m.kind == "video"
-            and longest
-            and m.duration_ms is not None
-            and m.duration_ms / 1000 > float(longest)
-        ):
-            out.append(
-                Problem(
-                    f"{p}.media[{i}]",
-                    f"video is {m.duration_ms / 1000:g} s, this creator's limit {longest} s",
-                    m.duration_ms / 1000,
-                    longest,
-                )
-            )
-    return out
-
-
-def _instant(value: Any) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+        raise tiktok_error(response, self.clock.now())
