@@ -29,7 +29,6 @@ months, or seven days old for an app in Testing) means reconnect.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -38,14 +37,11 @@ import httpx
 from postiz_pipelines.clock import Clock
 from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import (
-    AuthExpired,
     AuthRevoked,
-    ContentRejected,
     MediaRejected,
     PartiallyPublished,
     Problem,
     ProviderError,
-    RateLimited,
     TransientError,
 )
 from postiz_pipelines.providers.base import (
@@ -61,42 +57,31 @@ from postiz_pipelines.providers.base import (
     RemotePost,
     TokenSet,
     json_body,
-    retry_after_seconds,
     transport_errors,
 )
 from postiz_pipelines.providers.oauth import refresh_grant, token_set
 from postiz_pipelines.providers.text import utf8_bytes
+from postiz_pipelines.providers.youtube_rules import (
+    instant,
+    marker_tag,
+    metadata_problems,
+    tag_list,
+    truthy,
+    video_title,
+    youtube_error,
+)
 from postiz_pipelines.providers.youtube_upload import (
     CHUNK_QUANTUM,
     QuotaLedger,
     SessionGone,
-    next_quota_reset,
     resumable_upload,
 )
 
 PLATFORM = "youtube"
 PRODUCTION_API = "https://www.googleapis.com"
 PRODUCTION_OAUTH = "https://oauth2.googleapis.com"
-TITLE_MAX = 100
-TAGS_MAX = 500
-SHORTS_MAX_SECONDS = 180
 DAILY_QUOTA = 10_000
 COSTS = {"insert": 1600, "thumbnail": 50, "list": 1}
-CATEGORIES = frozenset(
-    {"1", "2", "10", "15", "17", "19", "20", "22", "23", "24", "25", "26", "27", "28", "29"}
-)
-PRIVACY = ("private", "unlisted", "public")
-CONTENT_REASONS = frozenset(
-    {
-        "invalidTitle",
-        "invalidDescription",
-        "invalidTags",
-        "invalidCategoryId",
-        "invalidPublishAt",
-        "invalidVideoMetadata",
-    }
-)
-
 CAPABILITIES = Capabilities(
     platform=PLATFORM,
     text_limit=5000,
@@ -119,33 +104,6 @@ CAPABILITIES = Capabilities(
     idempotency=IdempotencyMode.LOOKUP,
     rate_limit=RateLimit(requests=6, per_seconds=86400),  # 10,000 units / 1,600 per upload
 )
-
-
-def marker_tag(idempotency_key: str) -> str:
-    """The tag that lets a lookup recognise the video a job uploaded."""
-    return "pz" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:12]
-
-
-def tags_length(tags: list[str]) -> int:
-    """YouTube's count of tags: joined by commas, a tag with a space inside quotes."""
-    return sum(len(t) + (2 if " " in t else 0) for t in tags) + max(0, len(tags) - 1)
-
-
-def _tags(value: Any) -> list[str]:
-    if isinstance(value, str):
-        value = value.split(",")
-    return [str(t).strip() for t in (value or []) if str(t).strip()]
-
-
-def video_title(content: PostContent) -> str:
-    title = content.settings.get("title")
-    if title is None:
-        title = content.text.strip().split("\n", 1)[0]
-    return str(title).strip()
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or str(value).lower() in ("1", "true", "yes")
 
 
 class YouTubeProvider(Provider):
@@ -189,125 +147,10 @@ class YouTubeProvider(Provider):
     def validate(
         self, content: PostContent, account: AccountCredentials | None = None
     ) -> list[Problem]:
-        """The shared checks plus YouTube's: one video, title, description, tags, category,
-        privacy (private only for an unaudited project), publish time, Shorts."""
-        p = PLATFORM
+        """The shared checks plus YouTube's (``youtube_rules.metadata_problems``)."""
         problems = super().validate(content, account)
-        videos = [m for m in content.media if m.kind == "video"]
-        if content.media and not videos:
-            problems.append(Problem(f"{p}.media", "YouTube needs a video", 0, 1))
-        if len(content.media) - len(videos) > 1:
-            problems.append(Problem(f"{p}.media", "at most one image (the thumbnail)", None, 1))
-        title = video_title(content)
-        if not title:
-            problems.append(Problem(f"{p}.title", "a title is required", 0, 1))
-        elif len(title) > TITLE_MAX:
-            problems.append(
-                Problem(
-                    f"{p}.title",
-                    f"title is {len(title)} characters, limit {TITLE_MAX}",
-                    len(title),
-                    TITLE_MAX,
-                )
-            )
-        for name, value in (("title", title), ("text", content.text)):
-            if "<" in value or ">" in value:
-                problems.append(Problem(f"{p}.{name}", f"YouTube refuses < and > in the {name}"))
-        tags = _tags(content.settings.get("tags")) + ["pz" + "0" * 12]
-        if (n := tags_length(tags)) > TAGS_MAX:
-            problems.append(
-                Problem(
-                    f"{p}.tags",
-                    f"tags are {n} characters together (with the engine's "
-                    f"14-character tag), limit {TAGS_MAX}",
-                    n,
-                    TAGS_MAX,
-                )
-            )
-        category = str(content.settings.get("category_id") or "22")
-        if category not in CATEGORIES:
-            problems.append(
-                Problem(
-                    f"{p}.category_id",
-                    f"{category!r} is not an assignable category",
-                    category,
-                    ", ".join(sorted(CATEGORIES, key=int)),
-                )
-            )
-        problems += self._privacy_problems(content, account)
-        if _truthy(content.settings.get("shorts")):
-            for i, v in enumerate(content.media):
-                if v.kind != "video":
-                    continue
-                if v.duration_ms is not None and v.duration_ms / 1000 > SHORTS_MAX_SECONDS:
-                    problems.append(
-                        Problem(
-                            f"{p}.media[{i}]",
-                            f"a Short is at most {SHORTS_MAX_SECONDS} s",
-                            v.duration_ms / 1000,
-                            SHORTS_MAX_SECONDS,
-                        )
-                    )
-                if v.width and v.height and v.width > v.height:
-                    problems.append(
-                        Problem(
-                            f"{p}.media[{i}]",
-                            "a Short is vertical or square",
-                            f"{v.width}x{v.height}",
-                        )
-                    )
-        return problems
+        return problems + metadata_problems(content, account, self.clock.now())
 
-    def _privacy_problems(
-        self, content: PostContent, account: AccountCredentials | None
-    ) -> list[Problem]:
-        p = PLATFORM
-        out = []
-        privacy = str(content.settings.get("privacy_status") or "private")
-        audited = bool(account and _truthy(account.settings.get("audited")))
-        if privacy not in PRIVACY:
-            out.append(
-                Problem(
-                    f"{p}.privacy_status",
-                    "must be private, unlisted or public",
-                    privacy,
-                    ", ".join(PRIVACY),
-                )
-            )
-        elif privacy != "private" and not audited:
-            out.append(
-                Problem(
-                    f"{p}.privacy_status",
-                    "this account's API project is not audited by Google, and YouTube keeps "
-                    "every upload of an unaudited project private; use private, or have the "
-                    "project audited and mark the account audited",
-                    privacy,
-                    "private",
-                )
-            )
-        publish_at = content.settings.get("publish_at")
-        if publish_at:
-            when = _instant(publish_at)
-            if when is None:
-                out.append(
-                    Problem(
-                        f"{p}.publish_at", "not an ISO 8601 time with an offset", str(publish_at)
-                    )
-                )
-            elif when <= self.clock.now():
-                out.append(Problem(f"{p}.publish_at", "must be in the future", str(publish_at)))
-            if privacy != "private":
-                out.append(
-                    Problem(
-                        f"{p}.publish_at",
-                        "YouTube schedules private videos only",
-                        privacy,
-                        "private",
-                    )
-                )
-        return out
-
-    # -- publishing --------------------------------------------------------------------
     async def publish(
         self, account: AccountCredentials, content: PostContent, *, idempotency_key: str
     ) -> PublishResult:
@@ -340,7 +183,7 @@ class YouTubeProvider(Provider):
         vid = str(resource["id"])
         if thumbnail is not None:
             await self._set_thumbnail(account, vid, thumbnail)
-        shorts = _truthy(content.settings.get("shorts"))
+        shorts = truthy(content.settings.get("shorts"))
         url = f"https://www.youtube.com/{'shorts/' if shorts else 'watch?v='}{vid}"
         return PublishResult(remote_id=vid, url=url, http_status=200)
 
@@ -353,21 +196,21 @@ class YouTubeProvider(Provider):
         key: str,
     ) -> str:
         description = content.text
-        if _truthy(content.settings.get("shorts")) and "#shorts" not in description.lower():
+        if truthy(content.settings.get("shorts")) and "#shorts" not in description.lower():
             description = f"{description}\n#Shorts".strip()
         status: dict[str, Any] = {
             "privacyStatus": str(content.settings.get("privacy_status") or "private"),
-            "selfDeclaredMadeForKids": _truthy(content.settings.get("made_for_kids")),
+            "selfDeclaredMadeForKids": truthy(content.settings.get("made_for_kids")),
         }
         if content.settings.get("publish_at"):
-            when = _instant(content.settings["publish_at"])
+            when = instant(content.settings["publish_at"])
             assert when is not None  # validated at creation
             status["publishAt"] = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         metadata = {
             "snippet": {
                 "title": video_title(content),
                 "description": description,
-                "tags": _tags(content.settings.get("tags")) + [marker_tag(key)],
+                "tags": tag_list(content.settings.get("tags")) + [marker_tag(key)],
                 "categoryId": str(content.settings.get("category_id") or "22"),
             },
             "status": status,
@@ -438,7 +281,7 @@ class YouTubeProvider(Provider):
         ids = [
             str(i["contentDetails"]["videoId"])
             for i in listing.get("items") or []
-            if (_instant(i["snippet"].get("publishedAt")) or since) >= since
+            if (instant(i["snippet"].get("publishedAt")) or since) >= since
         ]
         if not ids:
             return None
@@ -452,7 +295,7 @@ class YouTubeProvider(Provider):
                     remote_id=str(v["id"]),
                     url=f"https://www.youtube.com/watch?v={v['id']}",
                     text=str(v["snippet"].get("description") or ""),
-                    created_at=_instant(v["snippet"].get("publishedAt")),
+                    created_at=instant(v["snippet"].get("publishedAt")),
                 )
         return None
 
@@ -508,62 +351,7 @@ class YouTubeProvider(Provider):
             return await self.client.request(method, url, headers=all_headers, **kwargs)
 
     def _error(self, response: httpx.Response, *, media: bool = False) -> ProviderError:
-        """Google's error body mapped to the tree (see the module docstring)."""
-        status = response.status_code
-        body = json_body(response)
-        error = body.get("error") if isinstance(body, dict) else None
-        error = error if isinstance(error, dict) else {}
-        first = (error.get("errors") or [{}])[0] or {}
-        reason = str(first.get("reason") or "")
-        message = f"{PLATFORM}: {error.get('message') or f'HTTP {status}'}"
-        kw: dict[str, Any] = {"platform": PLATFORM, "status": status, "code": reason or None}
-        now = self.clock.now()
-        if reason in ("quotaExceeded", "dailyLimitExceeded"):
-            self.quota.exhausted(now)
-            return RateLimited(
-                f"{message} (the project's daily quota; it renews at midnight Pacific time)",
-                retry_after=(next_quota_reset(now) - now).total_seconds(),
-                scope="platform",
-                **kw,
-            )
-        if reason == "uploadLimitExceeded":
-            return RateLimited(
-                f"{message} (the channel's upload cap; trying again in a day)",
-                retry_after=86400.0,
-                **kw,
-            )
-        if status == 429 or reason in ("rateLimitExceeded", "userRateLimitExceeded"):
-            retry = retry_after_seconds(response.headers, now=now)
-            return RateLimited(message, retry_after=60.0 if retry is None else retry, **kw)
-        if status >= 500:
-            return TransientError(message, **kw)
-        if status == 401:
-            return AuthExpired(message, **kw)
-        if status == 403 and reason in (
-            "forbidden",
-            "insufficientPermissions",
-            "youtubeSignupRequired",
-        ):
-            return AuthRevoked(
-                f"{message} (the account lacks the permission; reconnect it with the "
-                "youtube.upload scope on a channel that may upload)",
-                **kw,
-            )
-        if reason in CONTENT_REASONS:
-            return ContentRejected(message, **kw)
-        if media and 400 <= status < 500:
-            return MediaRejected(message, **kw)
-        return ProviderError(message, **kw)
-
-
-def _instant(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else None
-    try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else None
+        return youtube_error(response, now=self.clock.now(), quota=self.quota, media=media)
 
 
 def _read(media: MediaFile) -> bytes:
