@@ -36,6 +36,7 @@ from postiz_pipelines.sandbox.instagram import InstagramSandbox
 from postiz_pipelines.sandbox.linkedin import LinkedInSandbox
 from postiz_pipelines.sandbox.mastodon import MastodonSandbox
 from postiz_pipelines.sandbox.pinterest import PinterestSandbox
+from postiz_pipelines.sandbox.reddit import RedditSandbox
 from postiz_pipelines.sandbox.slack import SlackSandbox
 from postiz_pipelines.sandbox.state import SandboxState
 from postiz_pipelines.sandbox.telegram import TelegramSandbox
@@ -58,6 +59,7 @@ PLATFORMS: tuple[type[PlatformSandbox], ...] = (
     YouTubeSandbox,
     TikTokSandbox,
     PinterestSandbox,
+    RedditSandbox,
     # a new platform: import its emulator above and add its class here
 )
 
