@@ -45,6 +45,27 @@ def _provision(sandbox_url: str, platform: str, token: str, username: str) -> st
     return str(r.json()["id"])
 
 
+async def _connect_details(sandbox_url: str, platform: str, token: str, handle: str) -> dict:
+    """What connecting reads from the platform and keeps in the account's settings: a TikTok
+    creator's posting settings, a Pinterest account's boards (the first is the default)."""
+    from postiz_pipelines.crypto import Secret
+    from postiz_pipelines.providers.base import AccountCredentials
+    from postiz_pipelines.providers.pinterest import PinterestProvider
+    from postiz_pipelines.providers.tiktok import TikTokProvider
+
+    creds = AccountCredentials("", platform, handle, "", Secret(token))
+    base_url = f"{sandbox_url}/{platform}"
+    async with httpx.AsyncClient(timeout=10) as http:
+        if platform == "tiktok":
+            return {
+                "creator_info": await TikTokProvider(http, base_url=base_url).creator_info(creds)
+            }
+        if platform == "pinterest":
+            boards = await PinterestProvider(http, base_url=base_url).list_boards(creds)
+            return {"boards": boards, "board_id": boards[0]["id"]}
+    return {}
+
+
 async def _bluesky_login(sandbox_url: str, handle: str):  # type: ignore[no-untyped-def]
     from postiz_pipelines.providers.bluesky import BlueskyProvider
 
@@ -97,6 +118,10 @@ def connect_sandbox_accounts(
             kw.update(access_token=token, external_id=CHANNELS.get(platform, remote_id))
             if platform == "instagram":
                 kw["settings"] = {"login": "instagram"}
+            elif platform in ("tiktok", "pinterest"):
+                kw["settings"] = asyncio.run(_connect_details(sandbox_url, platform, token, handle))
+            elif platform == "reddit":
+                kw["settings"] = {"subreddit": "test"}  # the sandbox's open subreddit
         out.append(
             add_account(
                 session,

@@ -131,7 +131,7 @@ class RedditProvider(Provider):
         subreddit's saved rules when the account has them."""
         p = PLATFORM
         problems = super().validate(content, account)
-        sr = subreddit_of(content)
+        sr = subreddit_of(content, account)
         if not sr:
             problems.append(
                 Problem(f"{p}.subreddit", "name the subreddit to post to (settings subreddit)")
@@ -163,7 +163,7 @@ class RedditProvider(Provider):
         self, account: AccountCredentials, content: PostContent, *, idempotency_key: str
     ) -> PublishResult:
         """Check the subreddit's rules, upload an image through its lease, then submit."""
-        sr = subreddit_of(content)
+        sr = subreddit_of(content, account)
         refused = rule_problems(await self.subreddit_rules(account, sr), content)
         if refused:
             raise ContentRejected(

@@ -13,7 +13,7 @@ from postiz_pipelines.errors import (
     ProviderError,
     RateLimited,
 )
-from postiz_pipelines.providers.base import PostContent
+from postiz_pipelines.providers.base import AccountCredentials, PostContent
 
 PLATFORM = "reddit"
 TITLE_MAX = 300
@@ -21,8 +21,11 @@ WAIT_RE = re.compile(r"(\d+)\s*(second|minute|hour)", re.I)
 AUTH_CODES = frozenset({"USER_REQUIRED", "INVALID_USER"})
 
 
-def subreddit_of(content: PostContent) -> str:
+def subreddit_of(content: PostContent, account: AccountCredentials | None = None) -> str:
+    """The target's ``subreddit`` setting, else the account's default; ``r/`` dropped."""
     name = str(content.settings.get("subreddit") or "").strip()
+    if not name and account is not None:
+        name = str(account.settings.get("subreddit") or "").strip()
     return re.sub(r"^/?r/", "", name)
 
 

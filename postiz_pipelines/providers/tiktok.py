@@ -163,16 +163,6 @@ class TikTokProvider(Provider):
                         PHOTO_DESCRIPTION_MAX,
                     )
                 )
-        if photos or str(content.settings.get("source") or "") == "PULL_FROM_URL":
-            for i, m in enumerate(content.media):
-                if m.public_url is None and account is not None:
-                    problems.append(
-                        Problem(
-                            f"{p}.media[{i}]",
-                            "TikTok pulls this file from a public link; "
-                            "set POSTIZ_PUBLIC_URL on a domain verified with TikTok",
-                        )
-                    )
         privacy = str(content.settings.get("privacy_level") or "SELF_ONLY")
         if privacy not in PRIVACY_LEVELS:
             problems.append(
@@ -229,6 +219,18 @@ class TikTokProvider(Provider):
         """The creator's current posting settings (``creator_info/query``)."""
         return await self._call(account, "/v2/post/publish/creator_info/query/", {})
 
+    @staticmethod
+    def _pulled(media: MediaFile) -> str:
+        """The signed public link TikTok pulls ``media`` from (known only when publishing)."""
+        if not media.public_url:
+            raise MediaRejected(
+                f"{PLATFORM}: TikTok pulls {media.path.name} from a public link, and none is "
+                "configured; set POSTIZ_PUBLIC_URL (on a domain verified with TikTok)",
+                platform=PLATFORM,
+                code="no_public_url",
+            )
+        return media.public_url
+
     async def _submit(
         self, account: AccountCredentials, content: PostContent, creator: dict[str, Any]
     ) -> dict[str, Any]:
@@ -248,7 +250,7 @@ class TikTokProvider(Provider):
                 "source_info": {
                     "source": "PULL_FROM_URL",
                     "photo_cover_index": 0,
-                    "photo_images": [m.public_url for m in photos],
+                    "photo_images": [self._pulled(m) for m in photos],
                 },
                 "post_mode": "DIRECT_POST",
                 "media_type": "PHOTO",
@@ -262,7 +264,7 @@ class TikTokProvider(Provider):
             disable_stitch=not truthy(s.get("allow_stitch")),
         )
         if str(s.get("source") or "") == "PULL_FROM_URL":
-            source: dict[str, Any] = {"source": "PULL_FROM_URL", "video_url": video.public_url}
+            source: dict[str, Any] = {"source": "PULL_FROM_URL", "video_url": self._pulled(video)}
         else:
             chunk, count = chunk_plan(video.size_bytes, self.chunk_size)
             source = {
