@@ -55,6 +55,33 @@ def _demo_image(session: Session, workspace: Workspace, media_root: Path, now: d
     return asset.id
 
 
+def _demo_video(session: Session, workspace: Workspace, media_root: Path, now: datetime) -> str:
+    """A small MP4-typed file stored like an upload, for the video platforms (YouTube, TikTok).
+
+    The sandbox never decodes it; a real platform would want a real video."""
+    from postiz_pipelines.core.media.assets import ingest
+    from postiz_pipelines.core.media.storage import LocalStorage
+
+    storage = LocalStorage(media_root)
+    staged = storage.stage()
+    staged.write(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 512)
+    asset, _ = ingest(
+        session,
+        storage,
+        staged,
+        workspace_id=workspace.id,
+        filename="demo.mp4",
+        now=now,
+        actor="demo",
+    )
+    return asset.id
+
+
+# Platforms that take no post without media, and those that take only a video.
+NEEDS_MEDIA = frozenset({"instagram", "pinterest", "youtube", "tiktok"})
+VIDEO_ONLY = frozenset({"youtube", "tiktok"})
+
+
 def seed_demo(
     session: Session,
     keyring: Keyring,
@@ -67,8 +94,9 @@ def seed_demo(
 ) -> dict[str, Any]:
     """Create (or reuse) the demo workspace with one sandbox account per platform, then add
     ``posts`` posts due between 30 s and ``spread_seconds`` from ``now``: the first with an
-    image to all ten platforms, the others text to every platform that takes text alone.
-    Running it again adds new posts."""
+    image to every platform that takes one, the second with a video to YouTube and TikTok,
+    the others text to every platform that takes text alone. Running it again adds new
+    posts."""
     ws = session.scalar(select(Workspace).where(Workspace.slug == DEMO_SLUG))
     if ws is None:
         ws = create_workspace(
@@ -83,12 +111,21 @@ def seed_demo(
         session, keyring, workspace=ws, sandbox_url=sandbox_url, now=now
     )
     image = _demo_image(session, ws, media_root, now)
+    video = _demo_video(session, ws, media_root, now)
     created = []
     step = (spread_seconds - 30) / max(posts - 1, 1) if spread_seconds > 30 else 0
     for i in range(posts):
         when = now + timedelta(seconds=30 + i * step) if spread_seconds else now
         text = f"{DEMO_TEXTS[i % len(DEMO_TEXTS)]} [{now:%H%M%S}-{i + 1}]"
-        targets = [a.id for a in accounts if i == 0 or a.platform != "instagram"]
+        if i == 0:
+            targets = [a.id for a in accounts if a.platform not in VIDEO_ONLY]
+            media = [image]
+        elif i == 1:
+            targets = [a.id for a in accounts if a.platform in VIDEO_ONLY]
+            media = [video]
+        else:
+            targets = [a.id for a in accounts if a.platform not in NEEDS_MEDIA]
+            media = []
         post = create_post(
             session,
             workspace=ws,
@@ -96,7 +133,7 @@ def seed_demo(
             account_ids=targets,
             scheduled_at=when,
             now=now,
-            media_ids=[image] if i == 0 else [],
+            media_ids=media,
             media_root=media_root,
             actor="demo",
         )
