@@ -41,6 +41,14 @@ def _wait_http(url: str, seconds: float) -> bool:
     return False
 
 
+def _kill_group(child: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    child.wait()
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -61,8 +69,14 @@ def run_dev(
     signal.signal(signal.SIGTERM, _interrupt)  # stop the children on SIGTERM as on Ctrl-C
     children: list[subprocess.Popen[bytes]] = []
     try:
-        children.append(subprocess.Popen([*exe, "sandbox", "--port", str(sandbox_port)], env=env))
-        children.append(subprocess.Popen([*exe, "api", "--port", str(api_port)], env=env))
+        children.append(
+            subprocess.Popen(
+                [*exe, "sandbox", "--port", str(sandbox_port)], env=env, process_group=0
+            )
+        )
+        children.append(
+            subprocess.Popen([*exe, "api", "--port", str(api_port)], env=env, process_group=0)
+        )
         for url, what in (
             (f"{sandbox_url}/_sandbox/health", "sandbox"),
             (f"{api_url}/healthz", "API"),
@@ -94,6 +108,7 @@ def run_dev(
             ],
             env=env,
             cwd=ROOT,
+            process_group=0,
         )
         children.append(dagster)
         return dagster.wait()
@@ -107,4 +122,6 @@ def run_dev(
             try:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                child.kill()
+                # A child that does not stop in time is killed with its whole process group,
+                # so that `dagster dev`'s own children (code server, daemon) go with it.
+                _kill_group(child)
