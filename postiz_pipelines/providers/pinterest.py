@@ -286,25 +286,28 @@ class PinterestProvider(Provider):
     async def find_recent(
         self, account: AccountCredentials, *, since: datetime, text: str, idempotency_key: str
     ) -> RemotePost | None:
-        """The board's recent pin whose note carries this job's key."""
-        board = str(account.settings.get("board_id") or "")
-        if not board:
-            return None
-        response = await self._send(
-            "GET", account, f"/v5/boards/{board}/pins", params={"page_size": "50"}
-        )
-        body = json_body(response)
-        if response.status_code != 200 or not isinstance(body, dict):
-            raise self._error(response)
+        """A recent pin whose note carries this job's key, on the account's default board or
+        another board listed at connect (a target may name any of them; at most five)."""
+        boards = [str(account.settings.get("board_id") or "")]
+        boards += [
+            str(b.get("id")) for b in account.settings.get("boards") or [] if isinstance(b, dict)
+        ]
         marker = note_marker(idempotency_key)
-        for pin in body.get("items") or []:
-            if pin.get("note") == marker:
-                return RemotePost(
-                    str(pin["id"]),
-                    f"https://www.pinterest.com/pin/{pin['id']}/",
-                    str(pin.get("description") or ""),
-                    _instant(pin.get("created_at")),
-                )
+        for board in list(dict.fromkeys(b for b in boards if b))[:5]:
+            response = await self._send(
+                "GET", account, f"/v5/boards/{board}/pins", params={"page_size": "50"}
+            )
+            body = json_body(response)
+            if response.status_code != 200 or not isinstance(body, dict):
+                raise self._error(response)
+            for pin in body.get("items") or []:
+                if pin.get("note") == marker:
+                    return RemotePost(
+                        str(pin["id"]),
+                        f"https://www.pinterest.com/pin/{pin['id']}/",
+                        str(pin.get("description") or ""),
+                        _instant(pin.get("created_at")),
+                    )
         return None
 
     # -- tokens --------------------------------------------------------------------------------
