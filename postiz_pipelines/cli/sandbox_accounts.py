@@ -35,6 +35,19 @@ def app_password(handle: str) -> str:
     return "-".join(digest[i : i + 4] for i in range(0, 16, 4))
 
 
+# Platforms whose sandbox token endpoints refresh: their accounts get a refresh token too.
+REFRESHING = ("youtube", "tiktok", "pinterest", "reddit")
+
+
+def _refresh_token(sandbox_url: str, platform: str, account_id: str, token: str) -> None:
+    r = httpx.post(
+        f"{sandbox_url}/_sandbox/{platform}/refresh-tokens",
+        json={"token": token, "account_id": account_id},
+        timeout=10,
+    )
+    r.raise_for_status()
+
+
 def _provision(sandbox_url: str, platform: str, token: str, username: str) -> str:
     r = httpx.post(
         f"{sandbox_url}/_sandbox/{platform}/accounts",
@@ -122,6 +135,10 @@ def connect_sandbox_accounts(
                 kw["settings"] = asyncio.run(_connect_details(sandbox_url, platform, token, handle))
             elif platform == "reddit":
                 kw["settings"] = {"subreddit": "test"}  # the sandbox's open subreddit
+            if platform in REFRESHING:
+                refresh = f"sandbox-refresh-{platform}-{workspace.slug}-{handle}"
+                _refresh_token(sandbox_url, platform, remote_id, refresh)
+                kw["refresh_token"] = refresh
         out.append(
             add_account(
                 session,

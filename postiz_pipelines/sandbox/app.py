@@ -15,6 +15,10 @@ Adding a platform is one module (a ``PlatformSandbox`` subclass) and one line in
     POST   /_sandbox/{platform}/accounts           {token, username?, display_name?, disabled?}
     POST   /_sandbox/{platform}/tokens/revoke      {token}
     POST   /_sandbox/{platform}/tokens/expire      {token}
+    POST   /_sandbox/{platform}/refresh-tokens     {token, account_id, seconds?}: the token
+                                                   refreshes that account (YouTube, TikTok,
+                                                   Pinterest, Reddit, whose token endpoints
+                                                   share sandbox/oauth2.py)
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from postiz_pipelines.sandbox import oauth2
 from postiz_pipelines.sandbox.base import PlatformSandbox
 from postiz_pipelines.sandbox.bluesky import BlueskySandbox
 from postiz_pipelines.sandbox.discord import DiscordSandbox
@@ -97,6 +102,7 @@ class _ControlApi:
             Route("/{platform}/faults", self.faults, methods=["GET", "PUT", "POST", "DELETE"]),
             Route("/{platform}/accounts", self.accounts, methods=["POST"]),
             Route("/{platform}/tokens/{action}", self.tokens, methods=["POST"]),
+            Route("/{platform}/refresh-tokens", self.refresh_tokens, methods=["POST"]),
         ]
 
     def _platform(self, request: Request) -> str:
@@ -176,6 +182,19 @@ class _ControlApi:
         else:
             raise _Refused(404, f"unknown token action {action!r}; use revoke or expire")
         return JSONResponse({"token": action + "d"})
+
+    async def refresh_tokens(self, request: Request) -> Response:
+        name = self._platform(request)
+        body = await self._body(request)
+        token = await self._token(request)
+        account_id = str(body.get("account_id") or "")
+        if self.state.account(name, account_id) is None:
+            raise _Refused(404, f"no {name} account {account_id!r}")
+        seconds = body.get("seconds")
+        if seconds is not None and (not isinstance(seconds, int) or seconds <= 0):
+            raise _Refused(422, "seconds must be a positive integer")
+        oauth2.give_refresh_token(self.state, name, account_id, token, seconds=seconds)
+        return JSONResponse({"account_id": account_id}, status_code=201)
 
 
 class _Refused(Exception):

@@ -300,6 +300,11 @@ class RedditSandbox(PlatformSandbox):
             }
         return JSONResponse({"json": {"errors": [], "data": data}})
 
+    @endpoint("POST", "/api/submit/", publish=True)
+    async def submit_slash(self, call: Call) -> Response:
+        """Reddit serves its API paths with and without the trailing slash (PRAW sends it)."""
+        return await self.submit(call)
+
     def refusal(self, account: SandboxAccount, form: dict[str, Any]) -> tuple[str, str, str] | None:
         """Reddit's reason to refuse a submission, as an entry of ``json.errors``."""
         sub = self.subreddit(str(form.get("sr") or ""))

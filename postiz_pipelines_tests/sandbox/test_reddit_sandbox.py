@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from postiz_pipelines.sandbox import SandboxState
 
@@ -78,3 +79,40 @@ def test_asset_lease_then_upload(sandbox_client) -> None:  # type: ignore[no-unt
         ).status_code
         == 400
     )
+
+
+def test_praw_speaks_to_the_emulator() -> None:
+    """Reddit's maintained client (PRAW) refreshes, reads post requirements, submits, lists
+    the user's submissions and reads a RATELIMIT error array, over TCP."""
+    import praw
+    from praw.exceptions import RedditAPIException
+
+    from postiz_pipelines.sandbox.oauth2 import give_refresh_token
+    from postiz_pipelines.sandbox.reddit_world import reddit_world
+    from postiz_pipelines.sandbox.server import running_sandbox
+
+    state = SandboxState(seed=1)
+    user = state.provision("reddit", "unused-access-token", username="demo")
+    give_refresh_token(state, "reddit", user.id, "rr.demo")
+    with running_sandbox(state=state) as url:
+        reddit = praw.Reddit(
+            client_id="cid",
+            client_secret="csecret",
+            refresh_token="rr.demo",
+            user_agent="python:postiz-tests:1.0 (by /u/demo)",
+            oauth_url=f"{url}/reddit/",
+            reddit_url=f"{url}/reddit",
+            check_for_updates=False,
+        )
+        assert str(reddit.user.me()) == "demo"
+        assert reddit.subreddit("AskReddit").post_requirements()["is_flair_required"] is True
+        submission = reddit.subreddit("test").submit(
+            "Hallo aus PRAW ✨", selftext="body", nsfw=True
+        )
+        assert [s.id for s in reddit.redditor("demo").submissions.new(limit=5)] == [submission.id]
+        reddit_world(state).posts_per_hour = 1
+        with pytest.raises(RedditAPIException) as caught:
+            reddit.subreddit("test").submit("Second", selftext="x")
+        assert caught.value.items[0].error_type == "RATELIMIT"
+    [post] = state.accepted("reddit")
+    assert post.extra["nsfw"] is True and "PRAW/" in post.extra["user_agent"]

@@ -173,3 +173,21 @@ def test_tokens(sandbox_client, auth, sandbox_state: SandboxState) -> None:  # t
         sandbox_client.post("/youtube/token", data={"grant_type": "refresh_token"})
     )
     assert anonymous.json()["error"] == "invalid_client"
+
+
+def test_the_control_api_files_refresh_tokens(sandbox_client, sandbox_state: SandboxState) -> None:  # type: ignore[no-untyped-def]
+    account = sandbox_state.provision("youtube", TOKEN)
+    url = "/_sandbox/youtube/refresh-tokens"
+    filed = asyncio.run(
+        sandbox_client.post(url, json={"token": "1//ctl", "account_id": account.id})
+    )
+    assert filed.status_code == 201
+    unknown = asyncio.run(sandbox_client.post(url, json={"token": "1//x", "account_id": "nope"}))
+    assert unknown.status_code == 404
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": "1//ctl",
+        "client_id": "c",
+        "client_secret": "s",
+    }
+    assert asyncio.run(sandbox_client.post("/youtube/token", data=form)).status_code == 200
