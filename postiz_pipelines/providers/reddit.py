@@ -26,9 +26,8 @@ have none, and keep the account's password sealed in its place for the password 
 from __future__ import annotations
 
 import base64
-import html
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -39,7 +38,6 @@ from postiz_pipelines.errors import (
     AuthExpired,
     AuthRevoked,
     ContentRejected,
-    MediaRejected,
     Problem,
     ProviderError,
     RateLimited,
@@ -62,6 +60,7 @@ from postiz_pipelines.providers.base import (
     transport_errors,
 )
 from postiz_pipelines.providers.oauth import token_set
+from postiz_pipelines.providers.reddit_media import upload_image
 from postiz_pipelines.providers.reddit_rules import (
     TITLE_MAX,
     post_kind,
@@ -162,8 +161,19 @@ class RedditProvider(Provider):
     async def publish(
         self, account: AccountCredentials, content: PostContent, *, idempotency_key: str
     ) -> PublishResult:
-        """Check the subreddit's rules, upload an image through its lease, then submit."""
+        """Check the subreddit's rules, upload an image through its lease, then submit.
+
+        What is about to be submitted (subreddit, title, when) is saved in the job's progress
+        first; a later try of the job reads the account's submissions for it before
+        submitting again, whatever title the target chose."""
         sr = subreddit_of(content, account)
+        title = title_of(content)
+        earlier = content.progress.get("submitting")
+        if isinstance(earlier, dict):
+            since = _instant(earlier.get("at"))
+            found = await self._recent(account, sr=sr, title=title, since=since)
+            if found is not None:
+                return PublishResult(remote_id=found.remote_id, url=found.url, http_status=200)
         refused = rule_problems(await self.subreddit_rules(account, sr), content)
         if refused:
             raise ContentRejected(
@@ -172,7 +182,6 @@ class RedditProvider(Provider):
                 code="post_requirements",
             )
         kind = post_kind(content)
-        title = title_of(content)
         form: dict[str, str] = {
             "api_type": "json",
             "sr": sr,
@@ -192,6 +201,9 @@ class RedditProvider(Provider):
                 form[name] = "true"
         if content.settings.get("flair_id"):
             form["flair_id"] = str(content.settings["flair_id"])
+        # a minute of slack: Reddit's clock and ours may differ a little
+        at = (self.clock.now() - timedelta(minutes=1)).isoformat()
+        await content.save_progress({"submitting": {"sr": sr, "title": title, "at": at}})
         response = await self._send("POST", account, "/api/submit", data=form)
         data = self._json_data(response)
         if data.get("name"):
@@ -227,76 +239,44 @@ class RedditProvider(Provider):
         return body
 
     async def _upload(self, account: AccountCredentials, media: MediaFile) -> str:
-        """The image's URL on Reddit's media host, through an asset lease."""
-        response = await self._send(
-            "POST",
-            account,
-            "/api/media/asset.json",
-            data={"filepath": media.path.name, "mimetype": media.mime_type},
-        )
-        lease = json_body(response)
-        args = lease.get("args") if isinstance(lease, dict) else None
-        if response.status_code != 200 or not isinstance(args, dict):
-            raise MediaRejected(
-                f"{PLATFORM}: the media lease was refused (HTTP {response.status_code})",
-                platform=PLATFORM,
-                status=response.status_code,
-            )
-        action = str(args["action"])
-        action = f"https:{action}" if action.startswith("//") else action
-        fields = {str(f["name"]): str(f["value"]) for f in args.get("fields") or []}
-        try:
-            data = media.path.read_bytes()
-        except OSError as exc:
-            raise MediaRejected(
-                f"{PLATFORM}: cannot read {media.path.name} ({exc.strerror})", platform=PLATFORM
-            ) from None
-        with transport_errors(PLATFORM):  # pre-signed storage: no token, no User-Agent rules
-            upload = await self.client.post(
-                action, data=fields, files={"file": (media.path.name, data, media.mime_type)}
-            )
-        if upload.status_code not in (200, 201):
-            raise MediaRejected(
-                f"{PLATFORM}: the image upload was refused (HTTP {upload.status_code})",
-                platform=PLATFORM,
-                status=upload.status_code,
-            )
-        # S3's answer is a fixed little document: the one element we need is read by pattern
-        # (no XML parser for untrusted input, and no dependency for one element)
-        match = LOCATION_RE.search(upload.text)
-        location = html.unescape(match[1]) if match else None
-        if not location:
-            raise TransientError(
-                f"{PLATFORM}: the upload answered without a Location", platform=PLATFORM
-            )
-        return location
+        return await upload_image(self.client, self._send, account, media)
 
     # -- lookup ------------------------------------------------------------------------------
     async def find_recent(
         self, account: AccountCredentials, *, since: datetime, text: str, idempotency_key: str
     ) -> RemotePost | None:
-        """A recent submission of the account that matches the post's first line as title."""
+        """A recent submission of the account whose title is the post's first line, or whose
+        body is the post's text (a target's own title is found by ``publish`` instead, from
+        what it saved before submitting)."""
         title = text.strip().split("\n", 1)[0].strip()
-        return await self._recent(account, sr=None, title=title, since=since)
+        return await self._recent(account, sr=None, title=title, since=since, body=text)
 
     async def _recent(
-        self, account: AccountCredentials, *, sr: str | None, title: str, since: datetime | None
+        self,
+        account: AccountCredentials,
+        *,
+        sr: str | None,
+        title: str,
+        since: datetime | None,
+        body: str | None = None,
     ) -> RemotePost | None:
+        """The account's newest submission (of the last 25) with this title or body."""
         response = await self._send(
             "GET",
             account,
             f"/user/{account.handle}/submitted",
             params={"limit": "25", "sort": "new"},
         )
-        body = json_body(response)
-        if response.status_code != 200 or not isinstance(body, dict):
+        listing = json_body(response)
+        if response.status_code != 200 or not isinstance(listing, dict):
             raise self._error(response)
-        for child in (body.get("data") or {}).get("children") or []:
+        for child in (listing.get("data") or {}).get("children") or []:
             d = child.get("data") or {}
             created = datetime.fromtimestamp(float(d.get("created_utc") or 0), tz=UTC)
             if since is not None and created < since:
                 continue
-            if d.get("title") == title and (sr is None or d.get("subreddit") == sr):
+            same = d.get("title") == title or (bool(body) and d.get("selftext") == body)
+            if same and (sr is None or d.get("subreddit") == sr):
                 return RemotePost(
                     str(d["name"]),
                     f"https://www.reddit.com{d.get('permalink', '')}",
@@ -397,3 +377,11 @@ class RedditProvider(Provider):
         if 400 <= status < 500:
             return ContentRejected(message, **kw)
         return TransientError(f"{message} (unexpected answer)", **kw)
+
+
+def _instant(value: object) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -298,3 +298,28 @@ def test_the_lookup_finds_an_accepted_submission_whose_answer_was_lost(
         )
         is None
     )
+
+
+def test_a_try_after_a_lost_answer_finds_the_post_by_what_it_saved(
+    provider: RedditProvider, account: AccountCredentials, sandbox_state: SandboxState
+) -> None:
+    """A link post with a title of its own: the engine's text lookup cannot see it, but the
+    next try reads the submission the first one saved it was making, and does not resubmit."""
+    saved: dict[str, Any] = {}
+
+    async def sink(progress: Any) -> None:
+        saved.update(progress)
+
+    c = PostContent(
+        "See the link",
+        settings={"subreddit": "test", "url": "https://example.org/x", "title": "Our own title"},
+        save_progress=sink,
+    )
+    sandbox_state.faults.set("reddit", FaultSpec(drops=1, endpoints=frozenset({SUBMIT})))
+    failure(provider, account, c, OutcomeUnknown)
+    assert saved["submitting"]["title"] == "Our own title"
+    again = PostContent(c.text, settings=c.settings, progress=dict(saved), save_progress=sink)
+    result = publish(provider, account, again)
+    [post] = sandbox_state.accepted("reddit")
+    assert result.remote_id == post.remote_id
+    assert sandbox_state.request_count("reddit", SUBMIT) == 1
