@@ -26,7 +26,6 @@ have none, and keep the account's password sealed in its place for the password 
 from __future__ import annotations
 
 import base64
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -76,7 +75,6 @@ PLATFORM = "reddit"
 PRODUCTION_API = "https://oauth.reddit.com"
 PRODUCTION_OAUTH = "https://www.reddit.com"
 DEFAULT_AGENT = "python:postiz-pipelines:0.1 (self-hosted scheduler)"
-LOCATION_RE = re.compile(r"<Location>([^<]+)</Location>")
 
 CAPABILITIES = Capabilities(
     platform=PLATFORM,
