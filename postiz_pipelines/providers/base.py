@@ -119,8 +119,9 @@ class PostContent:
     ``progress`` is what an earlier try of the same job saved through ``save_progress``
     (a TikTok publish id, a YouTube upload session): a provider that finds it there resumes
     instead of submitting again. ``save_progress`` merges its argument into the job's
-    progress and returns once it is committed, so a process killed right after still
-    leaves it for the next try.
+    progress (a key given as None is forgotten: the platform said nothing was published)
+    and returns once it is committed, so a process killed right after still leaves it for
+    the next try.
     """
 
     text: str

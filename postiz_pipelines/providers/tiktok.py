@@ -66,6 +66,7 @@ from postiz_pipelines.providers.tiktok_rules import (
     chunk_plan,
     creator_problems,
     instant,
+    pulled_url,
     tiktok_error,
     truthy,
 )
@@ -213,23 +214,11 @@ class TikTokProvider(Provider):
         video = next((m for m in content.media if m.kind == "video"), None)
         if progress.get("upload_url") and video is not None:
             await self._upload(progress, video, account)
-        return await self._poll(account, progress)
+        return await self._poll(account, content, progress)
 
     async def creator_info(self, account: AccountCredentials) -> dict[str, Any]:
         """The creator's current posting settings (``creator_info/query``)."""
         return await self._call(account, "/v2/post/publish/creator_info/query/", {})
-
-    @staticmethod
-    def _pulled(media: MediaFile) -> str:
-        """The signed public link TikTok pulls ``media`` from (known only when publishing)."""
-        if not media.public_url:
-            raise MediaRejected(
-                f"{PLATFORM}: TikTok pulls {media.path.name} from a public link, and none is "
-                "configured; set POSTIZ_PUBLIC_URL (on a domain verified with TikTok)",
-                platform=PLATFORM,
-                code="no_public_url",
-            )
-        return media.public_url
 
     async def _submit(
         self, account: AccountCredentials, content: PostContent, creator: dict[str, Any]
@@ -250,7 +239,7 @@ class TikTokProvider(Provider):
                 "source_info": {
                     "source": "PULL_FROM_URL",
                     "photo_cover_index": 0,
-                    "photo_images": [self._pulled(m) for m in photos],
+                    "photo_images": [pulled_url(m) for m in photos],
                 },
                 "post_mode": "DIRECT_POST",
                 "media_type": "PHOTO",
@@ -264,7 +253,7 @@ class TikTokProvider(Provider):
             disable_stitch=not truthy(s.get("allow_stitch")),
         )
         if str(s.get("source") or "") == "PULL_FROM_URL":
-            source: dict[str, Any] = {"source": "PULL_FROM_URL", "video_url": self._pulled(video)}
+            source: dict[str, Any] = {"source": "PULL_FROM_URL", "video_url": pulled_url(video)}
         else:
             chunk, count = chunk_plan(video.size_bytes, self.chunk_size)
             source = {
@@ -317,7 +306,9 @@ class TikTokProvider(Provider):
             if response.status_code not in (201, 206):
                 raise tiktok_error(response, self.clock.now())
 
-    async def _poll(self, account: AccountCredentials, progress: dict[str, Any]) -> PublishResult:
+    async def _poll(
+        self, account: AccountCredentials, content: PostContent, progress: dict[str, Any]
+    ) -> PublishResult:
         pid = str(progress["publish_id"])
         for attempt in range(self.max_polls):
             if attempt:  # on the provider's clock, which tests move
@@ -332,6 +323,8 @@ class TikTokProvider(Provider):
                 url = f"https://www.tiktok.com/@{account.handle}/video/{ids[0]}" if ids else None
                 return PublishResult(remote_id=remote, url=url, http_status=200)
             if status == "FAILED":
+                # nothing was published: forget the id, so a retry (after a fix) submits anew
+                await content.save_progress(dict.fromkeys(progress))
                 reason = str(data.get("fail_reason") or "unknown")
                 kind = (
                     MediaRejected if reason in MEDIA_CODES or "check" in reason else ContentRejected

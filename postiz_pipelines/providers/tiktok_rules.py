@@ -18,7 +18,7 @@ from postiz_pipelines.errors import (
     RateLimited,
     TransientError,
 )
-from postiz_pipelines.providers.base import PostContent, json_body, retry_after_seconds
+from postiz_pipelines.providers.base import MediaFile, PostContent, json_body, retry_after_seconds
 
 PLATFORM = "tiktok"
 MB = 1024 * 1024
@@ -147,3 +147,15 @@ def instant(value: Any) -> datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def pulled_url(media: MediaFile) -> str:
+    """The signed public link TikTok pulls ``media`` from (known only when publishing)."""
+    if not media.public_url:
+        raise MediaRejected(
+            f"{PLATFORM}: TikTok pulls {media.path.name} from a public link, and none is "
+            "configured; set POSTIZ_PUBLIC_URL (on a domain verified with TikTok)",
+            platform=PLATFORM,
+            code="no_public_url",
+        )
+    return media.public_url

@@ -109,3 +109,16 @@ def test_youtubes_spent_quota_defers_every_youtube_job_until_the_reset(app, make
     assert len(tries) == 1 and tries[0].error_code == "quotaExceeded"
     assert state.request_count("youtube", "POST /upload/youtube/v3/videos") == 1
     assert jobs(app)[first.id].next_attempt_at >= blocked.blocked_until
+
+
+def test_a_refused_tiktok_post_forgets_its_publish_id(app, make, clock) -> None:  # type: ignore[no-untyped-def]
+    state = SandboxState(clock=clock, seed=5)
+    tiktok_world(state).fail_next = "spam_risk_text"
+    transport = SandboxTransport(create_app(state), timeout=1)
+    ws = make.workspace()
+    acc = video_post(app, make, clock, ws, "tiktok", "act.refused")
+    assert (
+        publish_due(app, owner="run-1", clock=clock, transport=transport).as_dict()["failed"] == 1
+    )
+    job = jobs(app)[acc.id]
+    assert (job.last_error_class, job.progress) == ("content_rejected", {})

@@ -241,10 +241,13 @@ def test_a_failed_processing_is_mapped(
     clip: Callable[..., MediaFile],
 ) -> None:
     tiktok_world(sandbox_state).fail_next = "frame_rate_check_failed"
-    assert (
-        failure(provider, account, content("x", clip()), MediaRejected).code
-        == "frame_rate_check_failed"
-    )
+    sink = Progress()
+    error = failure(provider, account, content("x", clip(), progress=sink), MediaRejected)
+    assert error.code == "frame_rate_check_failed"
+    # nothing was published: the id is forgotten, so a retry after a fix submits anew
+    assert sink.saved["publish_id"] is None
+    publish(provider, account, content("x", clip(), progress=sink))
+    assert sandbox_state.request_count("tiktok", INIT) == 2
     tiktok_world(sandbox_state).fail_next = "spam_risk_text"
     assert (
         failure(provider, account, content("x", clip()), ContentRejected).code == "spam_risk_text"

@@ -253,12 +253,14 @@ class OutcomeRecorder:
     @retry_transient_db
     def save_progress(self, work: Work, progress: dict[str, object]) -> None:
         """Merge what the platform call has reached into the job and commit it, before the
-        provider waits on the platform. Not fenced on the lease: it records a fact on the
-        platform's side, which the job's next owner (or a person) needs whoever wrote it."""
+        provider waits on the platform; a key given as None is forgotten. Not fenced on the
+        lease: it records a fact on the platform's side, which the job's next owner (or a
+        person) needs whoever wrote it."""
         with self.db.session() as s:
             job = s.get(PublishJob, work.job_id)
             if job is not None:
-                job.progress = {**(job.progress or {}), **progress}
+                merged = {**(job.progress or {}), **progress}
+                job.progress = {k: v for k, v in merged.items() if v is not None}
                 job.updated_at = self.clock.now()
 
     def gate(self, s: Session, job: PublishJob, now: datetime) -> JobOutcome | None:
