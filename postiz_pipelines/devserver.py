@@ -96,6 +96,10 @@ def run_dev(
         dagster = subprocess.Popen(
             [
                 sys.executable,
+                # `dagster dev` announces it is superseded by the `dg` CLI on every start;
+                # this is the command the docs still give for a project like this one.
+                "-W",
+                "ignore:Function `dev_command` is superseded",
                 "-m",
                 "dagster",
                 "dev",
@@ -107,7 +111,9 @@ def run_dev(
                 str(ui_port),
             ],
             env=env,
-            cwd=ROOT,
+            # Started beside the repository's dagster.yaml, Dagster warns that it is not the
+            # one DAGSTER_HOME holds (a copy of it); the home folder has no such ambiguity.
+            cwd=env["DAGSTER_HOME"],
             process_group=0,
         )
         children.append(dagster)

@@ -59,6 +59,12 @@ class Settings(BaseModel):
         pattern=r"^\d{6}$",
         description="LinkedIn-Version header (YYYYMM); LinkedIn retires each after ~1 year",
     )
+    meta_graph_api_version: str = Field(
+        default="v24.0",
+        pattern=r"^v\d{1,2}\.\d$",
+        description="Graph API version of every Facebook and Instagram call (vNN.N); Meta "
+        "retires each about two years after release (Threads has its own API, v1.0)",
+    )
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
     youtube_client_id: str | None = None
@@ -127,6 +133,8 @@ class Settings(BaseModel):
 
         out: dict[str, dict[str, Any]] = {
             "linkedin": {"api_version": self.linkedin_api_version},
+            "facebook": {"api_version": self.meta_graph_api_version},
+            "instagram": {"api_version": self.meta_graph_api_version},
             "youtube": {"daily_quota": self.youtube_daily_quota},
             "reddit": {"user_agent": self.reddit_user_agent},
         }

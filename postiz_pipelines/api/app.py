@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from postiz_pipelines.api import problems
 from postiz_pipelines.api.deps import ApiState
+from postiz_pipelines.api.docs import install_docs
 from postiz_pipelines.api.problems import problem_response
 from postiz_pipelines.api.ratelimit import RateLimiter, RateSpec
 from postiz_pipelines.api.routes import (
@@ -102,7 +103,10 @@ def create_app(
         description="Publish and schedule social-media posts. Authenticate with "
         "'Authorization: Bearer pz_...' (user API tokens); the worker and batch endpoints take "
         "POSTIZ_WORKER_API_KEY and POSTIZ_BATCH_API_KEY. Errors are RFC 9457 problem+json.",
+        docs_url=None,  # served from the package by install_docs, not from a CDN
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.api = ApiState(
         app=app_context,
         clock=clock or SystemClock(),

@@ -14,9 +14,12 @@ from postiz_pipelines.cli.posts_cmds import post_row, posts
 from postiz_pipelines.cli.setup_cmds import accounts
 
 
-def _at(value: str | None) -> Any:
-    from postiz_pipelines.core.scheduling.timeparse import parse_instant
+def _at(value: str | None, env: Env) -> Any:
+    """``--at`` as an instant: relative (``+10m``) to the command's now, else ISO 8601."""
+    from postiz_pipelines.core.scheduling.timeparse import parse_instant, relative_instant
 
+    if (relative := relative_instant(value, now=env.now(), field="--at")) is not None:
+        return relative
     return parse_instant(value, field="--at", fallback_zone="UTC") if value else None
 
 
@@ -48,7 +51,9 @@ def posts_show(env: Env, post_id: str, as_json: bool) -> None:
 @click.argument("post_id")
 @click.option("--text", default=None)
 @click.option(
-    "--at", default=None, help="New time: ISO 8601 with offset, or local time with --timezone."
+    "--at",
+    default=None,
+    help="New time: relative (+10m, +2h), ISO 8601 with offset, or local time with --timezone.",
 )
 @click.option("--timezone", default=None)
 @click.option("--json", "as_json", is_flag=True)
@@ -59,8 +64,10 @@ def posts_edit(
 ) -> None:
     """Edit or reschedule a post that has not started publishing."""
     from postiz_pipelines.core.posts.manage import get_post, update_post
+    from postiz_pipelines.core.scheduling.timeparse import relative_instant
     from postiz_pipelines.core.workspaces.store import get_workspace
 
+    when = relative_instant(at, now=env.now(), field="--at") or at
     with write(env) as s:
         post = get_post(s, post_id)
         update_post(
@@ -69,7 +76,7 @@ def posts_edit(
             now=env.now(),
             workspace=get_workspace(s, post.workspace_id),
             content=text,
-            scheduled_at=at,
+            scheduled_at=when,
             timezone=timezone,
             media_root=env.app.media_root,
             actor="cli",
@@ -124,7 +131,7 @@ def posts_retry(env: Env, post_id: str, at: str | None, force: bool, as_json: bo
             s,
             get_post(s, post_id),
             now=env.now(),
-            at=_at(at),
+            at=_at(at, env),
             force=force,
             extra_attempts=env.settings.max_retries + 1,
             actor="cli",
@@ -205,7 +212,7 @@ def dead_letter_requeue(env: Env, job_id: str, at: str | None, force: bool, as_j
             s,
             [job],
             now=env.now(),
-            at=_at(at),
+            at=_at(at, env),
             force=force,
             extra_attempts=env.settings.max_retries + 1,
             actor="cli",

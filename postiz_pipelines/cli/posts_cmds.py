@@ -30,9 +30,12 @@ def posts() -> None:
     "--at",
     "at",
     default=None,
-    help="When: ISO 8601 with offset (2026-12-01T09:30+01:00), or local time with --timezone "
-    "or the workspace's zone; 'now' (the default) or 'next-slot' (each account's next free "
-    "posting slot).",
+    help="When: relative to now (+10m, +2h, +1d), ISO 8601 with offset "
+    "(2026-12-01T09:30+01:00), or local time with --timezone or the workspace's zone; 'now' "
+    "(the default) or 'next-slot' (each account's next free posting slot).",
+)
+@click.option(
+    "--in", "in_", default=None, help="When, as a delay from now: 10m, 2h, 1d12h (like --at +2h)."
 )
 @click.option(
     "--timezone", default=None, help="IANA zone for --at without an offset, and for --rrule/--cron."
@@ -46,7 +49,9 @@ def posts() -> None:
     "--cron", default=None, help="Recurring: a 5-field cron expression, e.g. '0 9 * * 1-5'."
 )
 @click.option(
-    "--starts-at", default=None, help="Recurring: first instant of the series (default now)."
+    "--starts-at",
+    default=None,
+    help="Recurring: first instant of the series (default now); relative (+1h) or ISO 8601.",
 )
 @click.option("--until", default=None, help="Recurring: last instant of the series.")
 @click.option("--count", default=None, type=int, help="Recurring: number of occurrences.")
@@ -78,6 +83,7 @@ def posts_create(
     workspace_ref: str,
     text: str,
     at: str | None,
+    in_: str | None,
     timezone: str | None,
     rrule: str | None,
     cron: str | None,
@@ -95,8 +101,20 @@ def posts_create(
     """Create a post: single (--at), or recurring (--rrule or --cron)."""
     from postiz_pipelines.core.posts.create import create_post
     from postiz_pipelines.core.scheduling.schedules import Recurrence
+    from postiz_pipelines.core.scheduling.timeparse import parse_duration, relative_instant
     from postiz_pipelines.core.workspaces.store import get_workspace
+    from postiz_pipelines.errors import Problem, ValidationFailed
 
+    if at and in_:
+        raise ValidationFailed(Problem("--in", "give --at or --in, not both", in_))
+    now = env.now()
+    when: Any = "next_slot" if at == "next-slot" else at
+    if in_:
+        when = now + parse_duration(in_, field="--in")
+    elif (relative := relative_instant(at, now=now, field="--at")) is not None:
+        when = relative
+    if (start := relative_instant(starts_at, now=now, field="--starts-at")) is not None:
+        starts_at = start.isoformat()
     recurrence = None
     if rrule or cron or starts_at or until or count:
         recurrence = Recurrence(
@@ -108,7 +126,6 @@ def posts_create(
             count=count,
             grace_seconds=grace_seconds,
         )
-    when = "next_slot" if at == "next-slot" else at
     with write(env) as s:
         ws = get_workspace(s, workspace_ref)
         post = create_post(
@@ -123,7 +140,7 @@ def posts_create(
             thread=list(thread),
             priority=priority,
             settings=parse_settings(setting_pairs) or None,
-            now=env.now(),
+            now=now,
             media_root=env.app.media_root,
             actor="cli",
             max_attempts=env.settings.max_retries + 1,

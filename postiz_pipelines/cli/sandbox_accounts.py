@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy import select
@@ -18,6 +19,9 @@ from sqlalchemy.orm import Session
 from postiz_pipelines.core.accounts.store import add_account
 from postiz_pipelines.core.models import Platform, SocialAccount, Workspace
 from postiz_pipelines.crypto import Keyring
+
+if TYPE_CHECKING:
+    from postiz_pipelines.providers.bluesky_session import BlueskySession
 
 # Chats and channels the messaging platforms post into (any id works on the sandbox).
 CHANNELS = {"telegram": "-1001234567890", "discord": "1098765432109876543", "slack": "C0123456789"}
@@ -79,7 +83,7 @@ async def _connect_details(sandbox_url: str, platform: str, token: str, handle: 
     return {}
 
 
-async def _bluesky_login(sandbox_url: str, handle: str):  # type: ignore[no-untyped-def]
+async def _bluesky_login(sandbox_url: str, handle: str) -> BlueskySession:
     from postiz_pipelines.providers.bluesky import BlueskyProvider
 
     async with httpx.AsyncClient(timeout=10) as http:

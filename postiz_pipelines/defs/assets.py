@@ -127,9 +127,7 @@ def no_overdue_jobs(queue_health: dict) -> AssetCheckResult:
     return AssetCheckResult(passed=not late, metadata={"overdue": len(late), "first": late[:20]})
 
 
-analytics_job = define_asset_job(
-    "analytics_job", selection=[publishing_daily_report], partitions_def=daily
-)
+analytics_job = define_asset_job("analytics_job", selection=[publishing_daily_report])
 analytics_schedule = build_schedule_from_partitioned_job(analytics_job, minute_of_hour=10)
 health_job = define_asset_job("health_job", selection=[account_token_health, queue_health])
 health_schedule = ScheduleDefinition(

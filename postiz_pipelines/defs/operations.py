@@ -3,9 +3,11 @@
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
 from dagster import (
+    DefaultScheduleStatus,
     DefaultSensorStatus,
     OpExecutionContext,
     RunRequest,
+    ScheduleDefinition,
     SensorEvaluationContext,
     SkipReason,
     job,
@@ -14,6 +16,7 @@ from dagster import (
 )
 
 from postiz_pipelines.clock import utcnow
+from postiz_pipelines.core.accounts.instances import refresh_instance_limits
 from postiz_pipelines.core.accounts.tokens import expiring_accounts, refresh_expiring_tokens
 from postiz_pipelines.core.observability.alerts import raise_alerts
 from postiz_pipelines.core.observability.webhooks import deliver_pending_webhooks
@@ -36,6 +39,31 @@ def refresh_tokens(context: OpExecutionContext, postiz: PostizResource) -> dict:
 )
 def refresh_tokens_job() -> None:
     refresh_tokens()
+
+
+@op
+def read_instance_limits(context: OpExecutionContext, postiz: PostizResource) -> dict:
+    """Read every Mastodon account's instance limits again (the daily refresh)."""
+    report = refresh_instance_limits(postiz.app(), now=utcnow()).as_dict()
+    context.add_output_metadata(report)
+    return report
+
+
+@job(
+    description="Read each Mastodon account's instance limits (characters, media) again.",
+    tags={"postiz/kind": "accounts"},
+)
+def instance_limits_job() -> None:
+    read_instance_limits()
+
+
+instance_limits_schedule = ScheduleDefinition(
+    job=instance_limits_job,
+    cron_schedule="17 4 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Daily: Mastodon instance limits, so validation follows each server's rules.",
+)
 
 
 @sensor(

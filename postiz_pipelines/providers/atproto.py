@@ -23,7 +23,6 @@ from postiz_pipelines.providers.text import URL_RE
 POST_COLLECTION = "app.bsky.feed.post"
 S32_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
 TID_RE = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
-RECORD_KEY_RE = re.compile(r"^[A-Za-z0-9._:~-]{1,512}$")
 # A UTC instant inside an idempotency key, as the queue writes it (``20261128T120000Z``).
 KEY_INSTANT_RE = re.compile(r"(\d{8}T\d{6}Z)")
 # Handles are domain names; a mention is ``@`` + handle after a start, space or bracket.
@@ -32,6 +31,29 @@ _TLD = r"[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
 MENTION_RE = regex.compile(rf"(?<=^|[\s(\[{{])@((?:{_LABEL}\.)+{_TLD})")
 LINK_FEATURE = "app.bsky.richtext.facet#link"
 MENTION_FEATURE = "app.bsky.richtext.facet#mention"
+TAG_FEATURE = "app.bsky.richtext.facet#tag"
+# A hashtag as the Bluesky app finds it: ``#`` (or ``＃``) after a start or a space, then a
+# tag that is not all digits; trailing punctuation is not part of it; at most 64 characters.
+_TAG_BREAK = r"\s\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
+TAG_RE = regex.compile(
+    rf"(?<=^|\s)[#＃]((?!\ufe0f)[^{_TAG_BREAK}]*[^\d{_TAG_BREAK}\p{{P}}]+[^{_TAG_BREAK}]*)?"
+)
+TRAILING_PUNCTUATION_RE = regex.compile(r"\p{P}+$")
+MAX_TAG = 64
+# BCP-47 language tags (RFC 5646's well-formed syntax, as the PDS checks ``langs``).
+_LANGUAGE = r"(?:[a-z]{2,3}(?:-[a-z]{3}){0,3}|[a-z]{4}|[a-z]{5,8})"
+_SUBTAGS = (
+    r"(?:-[a-z]{4})?(?:-(?:[a-z]{2}|\d{3}))?(?:-(?:[a-z\d]{5,8}|\d[a-z\d]{3}))*"
+    r"(?:-[\da-wy-z](?:-[a-z\d]{2,8})+)*(?:-x(?:-[a-z\d]{1,8})+)?"
+)
+_GRANDFATHERED = (
+    r"en-GB-oed|i-(?:ami|bnn|default|enochian|hak|klingon|lux|mingo|navajo|pwn|tao|tay|tsu)"
+    r"|sgn-(?:BE-FR|BE-NL|CH-DE)|art-lojban|cel-gaulish|no-(?:bok|nyn)"
+    r"|zh-(?:guoyu|hakka|min|min-nan|xiang)"
+)
+BCP47_RE = regex.compile(
+    rf"^(?:{_GRANDFATHERED}|{_LANGUAGE}{_SUBTAGS}|x(?:-[a-z\d]{{1,8}})+)$", regex.IGNORECASE
+)
 
 
 def encode_tid(value: int) -> str:
@@ -69,13 +91,14 @@ def tid_time(tid: str) -> datetime:
     )
 
 
+def is_language_tag(value: str) -> bool:
+    """Whether ``value`` is a well-formed BCP-47 tag (``en``, ``pt-BR``, ``zh-Hant-TW``);
+    ``en_US`` is not (an underscore is POSIX locale syntax)."""
+    return bool(BCP47_RE.match(value))
+
+
 def is_tid(value: str) -> bool:
     return bool(TID_RE.match(value))
-
-
-def is_record_key(value: str) -> bool:
-    """Record-key syntax (any collection): 1-512 of ``A-Za-z0-9._:~-``, not ``.`` or ``..``."""
-    return bool(RECORD_KEY_RE.match(value)) and value not in (".", "..")
 
 
 def record_key_for(idempotency_key: str) -> str:
@@ -126,8 +149,8 @@ class AtUri:
 class Span:
     """A piece of text found at ``[start, end)`` in characters, with its UTF-8 byte span."""
 
-    kind: str  # "link" | "mention"
-    value: str  # the URL, or the handle without "@"
+    kind: str  # "link" | "mention" | "tag"
+    value: str  # the URL, the handle without "@", or the tag without "#"
     start: int
     end: int
     byte_start: int
@@ -140,7 +163,8 @@ def _byte_span(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def find_spans(text: str) -> list[Span]:
-    """Links (``http(s)://``) and ``@handle`` mentions, in order, with UTF-8 byte offsets.
+    """Links (``http(s)://``), ``@handle`` mentions and ``#tags``, in order, with UTF-8 byte
+    offsets.
 
     Offsets count bytes because the protocol does: an emoji before a link moves the link's
     byte offset by four, not by one.
@@ -153,6 +177,12 @@ def find_spans(text: str) -> list[Span]:
         if any(a <= m.start() < b for a, b in taken):
             continue  # an @ inside a URL is part of the link
         spans.append(Span("mention", m.group(1), m.start(), m.end(), *_byte_span(text, *m.span())))
+    for m in TAG_RE.finditer(text):
+        tag = TRAILING_PUNCTUATION_RE.sub("", m.group(1) or "")
+        if not tag or len(tag) > MAX_TAG or any(a <= m.start() < b for a, b in taken):
+            continue
+        end = m.start() + 1 + len(tag)
+        spans.append(Span("tag", tag, m.start(), end, *_byte_span(text, m.start(), end)))
     return sorted(spans, key=lambda s: s.start)
 
 
@@ -162,6 +192,10 @@ def link_facet(span: Span) -> dict[str, Any]:
 
 def mention_facet(span: Span, did: str) -> dict[str, Any]:
     return _facet(span, {"$type": MENTION_FEATURE, "did": did})
+
+
+def tag_facet(span: Span) -> dict[str, Any]:
+    return _facet(span, {"$type": TAG_FEATURE, "tag": span.value})
 
 
 def _facet(span: Span, feature: dict[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from postiz_pipelines.clock import Clock, SystemClock, ensure_utc
+from postiz_pipelines.clock import Clock, ensure_utc
 from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import (
     AuthExpired,
@@ -47,9 +47,11 @@ from postiz_pipelines.providers.atproto import (
     POST_COLLECTION,
     AtUri,
     find_spans,
+    is_language_tag,
     link_facet,
     mention_facet,
     record_key_for,
+    tag_facet,
 )
 from postiz_pipelines.providers.base import (
     AccountCredentials,
@@ -62,11 +64,13 @@ from postiz_pipelines.providers.base import (
     RateLimit,
     RemotePost,
     json_body,
+    json_object,
     retry_after_seconds,
     transport_errors,
 )
 from postiz_pipelines.providers.bluesky_media import MEDIA, PLATFORM, BlueskyMediaSteps
 from postiz_pipelines.providers.bluesky_session import SESSION, BlueskySession, BlueskySessions
+from postiz_pipelines.providers.readback import parse_time, same_text
 from postiz_pipelines.providers.text import graphemes
 
 __all__ = ["CAPABILITIES", "BlueskyProvider", "BlueskySession"]
@@ -122,20 +126,19 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
         max_polls: int = 120,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(http, base_url=base_url)
+        super().__init__(http, base_url=base_url, clock=clock)
         production = self.base_url == self.default_base_url
         default_video = PRODUCTION_VIDEO_URL if production else f"{self.base_url}/video"
         self.video_base_url = (video_base_url or default_video).rstrip("/")
         self.poll_interval = poll_interval
         self.max_polls = max_polls
-        self.clock: Clock = clock or SystemClock()
 
     # -- validation (pure) -------------------------------------------------------------
     def validate(
         self, content: PostContent, account: AccountCredentials | None = None
     ) -> list[Problem]:
         """The shared checks (300 graphemes), plus the lexicon's 3,000 UTF-8 bytes per text
-        and at most three languages."""
+        and at most three ``langs``, each a BCP-47 tag."""
         problems = super().validate(content, account)
         items = [("text", content.text)] + [
             (f"thread[{i}]", t) for i, t in enumerate(content.thread, start=1)
@@ -151,7 +154,16 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
                         MAX_TEXT_BYTES,
                     )
                 )
-        langs = _langs(content)
+        langs = _langs(content, account)
+        for i, lang in enumerate(langs):
+            if not is_language_tag(lang):
+                problems.append(
+                    Problem(
+                        f"{PLATFORM}.langs[{i}]",
+                        f"{lang!r} is not a BCP-47 language tag (like en, pt-BR, zh-Hant)",
+                        lang,
+                    )
+                )
         if len(langs) > MAX_LANGS:
             problems.append(
                 Problem(
@@ -177,7 +189,7 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
                 "text": text,
                 "createdAt": _iso(self.clock.now()),
             }
-            if langs := _langs(content):
+            if langs := _langs(content, account):
                 record["langs"] = langs
             if facets := await self._facets(account, text):
                 record["facets"] = facets
@@ -202,9 +214,9 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
         did = await self._did(account)
         rkey = record_key_for(idempotency_key)
         found = await self._get_record(account, did, rkey)
-        if found is None or _normalise(found["value"].get("text", "")) != _normalise(text):
+        if found is None or not same_text(str(found["value"].get("text", "")), text):
             return None
-        created = _parse_time(found["value"].get("createdAt"))
+        created = parse_time(found["value"].get("createdAt"))
         url = f"https://bsky.app/profile/{did}/post/{rkey}"
         return RemotePost(str(found["uri"]), url, text, created)
 
@@ -220,6 +232,9 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
         for span in find_spans(text):
             if span.kind == "link":
                 facets.append(link_facet(span))
+                continue
+            if span.kind == "tag":
+                facets.append(tag_facet(span))
                 continue
             response = await self._send(
                 "GET",
@@ -319,15 +334,7 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
     ) -> dict[str, Any]:
         if response.status_code not in ok:
             raise self._error(response, endpoint)
-        body = json_body(response)
-        if not isinstance(body, dict):
-            raise TransientError(
-                f"{PLATFORM}: unreadable answer (HTTP {response.status_code}, "
-                f"{response.headers.get('content-type', 'no content type')})",
-                platform=PLATFORM,
-                status=response.status_code,
-            )
-        return body
+        return json_object(PLATFORM, response)
 
     def _error(self, response: httpx.Response, endpoint: str) -> ProviderError:
         """The error of a failed call, from its status and XRPC's ``{error, message}``."""
@@ -360,26 +367,19 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
         return ProviderError(message, **kw)
 
 
-def _langs(content: PostContent) -> list[str]:
-    langs = content.settings.get("langs")
-    if langs is None and content.settings.get("language"):
-        langs = [content.settings["language"]]
-    return [str(x) for x in langs or []]
+def _langs(content: PostContent, account: AccountCredentials | None) -> list[str]:
+    """The post's ``langs``: its own (``langs`` or ``language``), else the account's
+    ``settings["language"]`` (which the core fills from the workspace's when the account
+    has none); none at all leaves the record without ``langs``."""
+    for settings in (content.settings, account.settings if account else {}):
+        langs = settings.get("langs")
+        if langs is None and settings.get("language"):
+            langs = [settings["language"]]
+        if langs:
+            return [str(x) for x in langs]
+    return []
 
 
 def _iso(value: datetime) -> str:
     value = ensure_utc(value)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return ensure_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None

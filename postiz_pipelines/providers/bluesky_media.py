@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import MediaRejected, TransientError
-from postiz_pipelines.providers.base import AccountCredentials, MediaFile, json_body
+from postiz_pipelines.providers.base import AccountCredentials, MediaFile, json_body, read_media
 
 if TYPE_CHECKING:
     import httpx
@@ -73,7 +73,7 @@ class BlueskyMediaSteps:
                 "POST",
                 account,
                 "/xrpc/com.atproto.repo.uploadBlob",
-                content=read_media(item),
+                content=read_media(PLATFORM, item),
                 headers={"Content-Type": item.mime_type},
             )
             blob = self._expect(response, MEDIA).get("blob")
@@ -83,7 +83,7 @@ class BlueskyMediaSteps:
     async def _upload_video(
         self, account: AccountCredentials, did: str, video: MediaFile
     ) -> dict[str, Any]:
-        data = read_media(video)
+        data = read_media(PLATFORM, video)
         host = urlparse(self.base_url_for(account)).hostname or ""
         expires = int(self.clock.now().timestamp()) + SERVICE_AUTH_SECONDS
         params = {"aud": f"did:web:{host}", "lxm": UPLOAD_LXM, "exp": str(expires)}
@@ -132,16 +132,6 @@ class BlueskyMediaSteps:
         raise TransientError(
             f"{PLATFORM}: video still processing after {self.max_polls} polls", platform=PLATFORM
         )
-
-
-def read_media(media: MediaFile) -> bytes:
-    try:
-        return media.path.read_bytes()
-    except OSError as exc:
-        raise MediaRejected(
-            f"{PLATFORM}: cannot read media file {media.path.name} ({exc.strerror})",
-            platform=PLATFORM,
-        ) from None
 
 
 def with_aspect(item: dict[str, Any], media: MediaFile) -> dict[str, Any]:

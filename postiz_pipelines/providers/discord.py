@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from postiz_pipelines.clock import Clock, SystemClock
+from postiz_pipelines.clock import Clock
 from postiz_pipelines.errors import (
     AuthRevoked,
     ContentRejected,
@@ -52,6 +52,7 @@ from postiz_pipelines.providers.base import (
     redact_in_httpx_logs,
     retry_after_seconds,
     transport_errors,
+    upload_part,
 )
 from postiz_pipelines.providers.text import characters
 
@@ -102,8 +103,7 @@ class DiscordProvider(Provider):
         base_url: str | None = None,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(http, base_url=base_url)
-        self.clock: Clock = clock or SystemClock()
+        super().__init__(http, base_url=base_url, clock=clock)
         redact_in_httpx_logs(_WEBHOOK_PATH_RE, r"/webhooks/\1/<hidden>")
 
     async def publish(
@@ -151,7 +151,7 @@ class DiscordProvider(Provider):
                 }
                 for i, m in enumerate(media)
             ]
-            files = {f"files[{i}]": _upload(m) for i, m in enumerate(media)}
+            files = {f"files[{i}]": upload_part(PLATFORM, m) for i, m in enumerate(media)}
         url, headers = self._target(account)
         request: dict[str, Any] = {"headers": headers}
         if webhook:
@@ -243,13 +243,3 @@ def _first_field_error(errors: Any, path: str = "") -> str:
             if found:
                 return found
     return ""
-
-
-def _upload(media: MediaFile) -> tuple[str, bytes, str]:
-    try:
-        return media.path.name, media.path.read_bytes(), media.mime_type
-    except OSError as exc:
-        raise MediaRejected(
-            f"{PLATFORM}: cannot read media file {media.path.name} ({exc.strerror})",
-            platform=PLATFORM,
-        ) from None

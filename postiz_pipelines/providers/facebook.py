@@ -17,7 +17,7 @@ import asyncio
 from datetime import datetime
 from typing import Any, ClassVar
 
-from postiz_pipelines.errors import MediaRejected, ProviderError, TransientError
+from postiz_pipelines.errors import ProviderError, TransientError
 from postiz_pipelines.providers.base import (
     AccountCredentials,
     Capabilities,
@@ -28,6 +28,7 @@ from postiz_pipelines.providers.base import (
     PublishResult,
     RateLimit,
     RemotePost,
+    read_media,
 )
 from postiz_pipelines.providers.meta_errors import MEDIA, PUBLISH, READ
 from postiz_pipelines.providers.meta_graph import MetaGraphProvider
@@ -113,13 +114,7 @@ class FacebookProvider(MetaGraphProvider):
         return account.external_id
 
     async def _upload_photo(self, account: AccountCredentials, page: str, media: MediaFile) -> str:
-        try:
-            data = media.path.read_bytes()
-        except OSError as exc:
-            raise MediaRejected(
-                f"{PLATFORM}: cannot read media file {media.path.name} ({exc.strerror})",
-                platform=PLATFORM,
-            ) from None
+        data = read_media(PLATFORM, media)
         body = await self._graph(
             "POST",
             account,
@@ -159,7 +154,8 @@ class FacebookProvider(MetaGraphProvider):
             body = await self._graph(
                 "GET", account, f"/{video_id}", call=READ, params={"fields": "id,status"}
             )
-            status = body.get("status") if isinstance(body.get("status"), dict) else {}
+            status = body.get("status")
+            status = status if isinstance(status, dict) else {}
             state = str(status.get("video_status") or "")
             if state in ("ready", "published"):
                 return

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import httpx
 
-from postiz_pipelines.clock import Clock, SystemClock
+from postiz_pipelines.clock import Clock
 from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import (
     AuthExpired,
@@ -53,6 +53,7 @@ from postiz_pipelines.providers.base import (
     RateLimit,
     TokenSet,
     json_body,
+    read_media,
     retry_after_seconds,
     transport_errors,
 )
@@ -94,9 +95,31 @@ CAPABILITIES = Capabilities(
 )
 
 
+# What the author wrote that little text can carry as markup: a hashtag (``#`` after a start
+# or a space, then letters, digits or ``_``), and a mention written in the format itself,
+# ``@[Name](urn:li:person:ID)`` or ``...(urn:li:organization:ID)`` (a plain ``@name`` has no
+# URN to point at, so it stays text).
+MARKUP_RE = re.compile(
+    r"(?P<tag>(?<!\S)#(?P<word>\w+))"
+    r"|(?P<mention>@\[(?P<name>[^\[\]]+)\]\((?P<urn>urn:li:(?:person|organization):[\w-]+)\))"
+)
+
+
 def escape_commentary(text: str) -> str:
-    """``text`` in LinkedIn's little text format, so that it shows exactly as written."""
-    return RESERVED_RE.sub(r"\\\1", text)
+    """``text`` in LinkedIn's little text format: hashtags as ``{hashtag|\\#|word}``, mentions
+    in the format's own syntax kept as mentions, and every other reserved character escaped,
+    so that the post shows as written (an unescaped ``(`` would cut it short)."""
+    out, pos = [], 0
+    for m in MARKUP_RE.finditer(text):
+        out.append(RESERVED_RE.sub(r"\\\1", text[pos : m.start()]))
+        if m.group("tag"):
+            out.append("{hashtag|\\#|" + m.group("word") + "}")
+        else:
+            name = RESERVED_RE.sub(r"\\\1", m.group("name"))
+            out.append(f"@[{name}]({m.group('urn')})")
+        pos = m.end()
+    out.append(RESERVED_RE.sub(r"\\\1", text[pos:]))
+    return "".join(out)
 
 
 class LinkedInProvider(Provider):
@@ -124,7 +147,7 @@ class LinkedInProvider(Provider):
         max_polls: int = 150,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(http, base_url=base_url)
+        super().__init__(http, base_url=base_url, clock=clock)
         production = self.base_url == PRODUCTION_API
         self.oauth_base_url = (
             oauth_base_url or (PRODUCTION_OAUTH if production else self.base_url)
@@ -134,7 +157,6 @@ class LinkedInProvider(Provider):
         self.api_version = api_version
         self.poll_interval = poll_interval
         self.max_polls = max_polls
-        self.clock: Clock = clock or SystemClock()
 
     def validate(
         self, content: PostContent, account: AccountCredentials | None = None
@@ -245,7 +267,7 @@ class LinkedInProvider(Provider):
 
     # -- uploads -----------------------------------------------------------------------
     async def _upload(self, account: AccountCredentials, owner: str, media: MediaFile) -> str:
-        data = _read(media)
+        data = read_media(PLATFORM, media)
         if media.kind == "video":
             urn = await self._upload_video(account, owner, data)
         else:
@@ -423,16 +445,6 @@ def _visibility(value: Any) -> str:
 
 def _alt(text: str) -> dict[str, str]:
     return {"altText": text} if text else {}
-
-
-def _read(media: MediaFile) -> bytes:
-    try:
-        return media.path.read_bytes()
-    except OSError as exc:
-        raise MediaRejected(
-            f"{PLATFORM}: cannot read media file {media.path.name} ({exc.strerror})",
-            platform=PLATFORM,
-        ) from None
 
 
 def _seconds_to_midnight(now: datetime) -> float:

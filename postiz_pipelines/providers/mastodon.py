@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from postiz_pipelines.clock import Clock, SystemClock, ensure_utc
+from postiz_pipelines.clock import Clock, ensure_utc
 from postiz_pipelines.errors import (
     AuthRevoked,
     ContentRejected,
@@ -43,10 +43,13 @@ from postiz_pipelines.providers.base import (
     RateLimit,
     RemotePost,
     json_body,
+    json_object,
+    read_media,
     retry_after_seconds,
     transport_errors,
     validate_against,
 )
+from postiz_pipelines.providers.readback import parse_time, same_text
 from postiz_pipelines.providers.text import mastodon_length
 
 PLATFORM = "mastodon"
@@ -120,10 +123,9 @@ class MastodonProvider(Provider):
         max_polls: int = 120,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(http, base_url=base_url)
+        super().__init__(http, base_url=base_url, clock=clock)
         self.poll_interval = poll_interval
         self.max_polls = max_polls
-        self.clock: Clock = clock or SystemClock()
 
     # -- limits and validation (pure) --------------------------------------------------
     def text_limit(self, account: AccountCredentials | None) -> int:
@@ -165,7 +167,8 @@ class MastodonProvider(Provider):
         problems = validate_against(caps, content, caps.text_limit)
         spoiler = str(content.settings.get("spoiler_text") or "")
         if spoiler:
-            total = caps.count_text(spoiler + content.text)
+            # Mastodon counts the warning and the text apart and adds them up.
+            total = caps.count_text(spoiler) + caps.count_text(content.text)
             if total > caps.text_limit:
                 problems.append(
                     Problem(
@@ -213,6 +216,19 @@ class MastodonProvider(Provider):
         response = await self._send("GET", account, "/api/v2/instance", auth=False)
         return self._expect_object(response, READ_ENDPOINT)
 
+    async def read_limits(self, account: AccountCredentials) -> dict[str, Any]:
+        """The account's instance's limits, read from ``GET /api/v2/instance``, in the shape
+        validation reads from ``account.settings["instance"]`` (see ``instance_limits``).
+        Read when the account connects and daily after; an unreadable document raises."""
+        limits = instance_limits(await self.fetch_instance(account))
+        if not isinstance(limits.get("max_characters"), int):
+            raise TransientError(
+                f"{PLATFORM}: the instance document names no max_characters",
+                platform=PLATFORM,
+                status=200,
+            )
+        return limits
+
     async def verify_credentials(self, account: AccountCredentials) -> dict[str, Any]:
         """The account the token belongs to; raises ``AuthRevoked`` when it is unusable."""
         response = await self._send("GET", account, "/api/v1/accounts/verify_credentials")
@@ -246,7 +262,6 @@ class MastodonProvider(Provider):
     ) -> RemotePost | None:
         """The account's newest status since ``since`` whose text is ``text``, if any."""
         account_id = account.external_id or str((await self.verify_credentials(account))["id"])
-        wanted = _normalise(text)
         since = ensure_utc(since)
         max_id: str | None = None
         for _ in range(5):  # 200 statuses back is far more than one retry window
@@ -265,23 +280,17 @@ class MastodonProvider(Provider):
             if not statuses:
                 return None
             for status in statuses:
-                created = _parse_time(status.get("created_at"))
+                created = parse_time(status.get("created_at"))
                 if created is not None and created < since:
                     return None
-                if _normalise(_html_to_text(status.get("content") or "")) == wanted:
+                if same_text(_html_to_text(status.get("content") or ""), text):
                     return RemotePost(str(status["id"]), status.get("url"), text, created)
             max_id = str(statuses[-1]["id"])
         return None
 
     # -- steps -------------------------------------------------------------------------
     async def _upload(self, account: AccountCredentials, media: MediaFile) -> str:
-        try:
-            data = media.path.read_bytes()
-        except OSError as exc:
-            raise MediaRejected(
-                f"{PLATFORM}: cannot read media file {media.path.name} ({exc.strerror})",
-                platform=PLATFORM,
-            ) from None
+        data = read_media(PLATFORM, media)
         fields = {"description": media.alt_text} if media.alt_text else {}
         response = await self._send(
             "POST",
@@ -380,15 +389,7 @@ class MastodonProvider(Provider):
     def _expect_object(self, response: httpx.Response, endpoint: str) -> dict[str, Any]:
         if response.status_code not in (200, 202, 206):
             raise self._error(response, endpoint)
-        body = json_body(response)
-        if not isinstance(body, dict):
-            raise TransientError(
-                f"{PLATFORM}: unreadable answer (HTTP {response.status_code}, "
-                f"{response.headers.get('content-type', 'no content type')})",
-                platform=PLATFORM,
-                status=response.status_code,
-            )
-        return body
+        return json_object(PLATFORM, response)
 
     def _error(self, response: httpx.Response, endpoint: str) -> ProviderError:
         """The error of a failed call, from its status and Mastodon's ``{"error": ...}``."""
@@ -433,16 +434,3 @@ def _html_to_text(content: str) -> str:
     text = _PARAGRAPH_RE.sub("\n\n", content)
     text = _BREAK_RE.sub("\n", text)
     return html.unescape(_TAG_RE.sub("", text))
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return ensure_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None

@@ -1,6 +1,8 @@
 """The Meta Graph API client shared by the Facebook Pages, Instagram and Threads providers.
 
-All three speak one dialect: versioned paths (``/v24.0/{node}/{edge}``), a bearer token,
+All three speak one dialect: versioned paths (``/v24.0/{node}/{edge}``: every call of a
+provider uses its ``version``, for Facebook and Instagram the one setting
+``POSTIZ_META_GRAPH_API_VERSION``, for Threads its own API's ``v1.0``), a bearer token,
 JSON answers, and Graph errors, which ``meta_errors.classify`` maps onto errors.py. An
 answer that cannot be read is a ``TransientError``, except from a call that publishes
 (``PUBLISH``), where it is ``OutcomeUnknown``: the post may exist.
@@ -20,7 +22,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from postiz_pipelines.clock import Clock, SystemClock, ensure_utc
+from postiz_pipelines.clock import Clock, ensure_utc
 from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import MediaRejected, OutcomeUnknown, ProviderError, TransientError
 from postiz_pipelines.providers.base import (
@@ -30,6 +32,7 @@ from postiz_pipelines.providers.base import (
     RemotePost,
     TokenSet,
     json_body,
+    json_object,
     transport_errors,
 )
 from postiz_pipelines.providers.meta_errors import (
@@ -42,6 +45,7 @@ from postiz_pipelines.providers.meta_errors import (
     parse_error,
     status_error,
 )
+from postiz_pipelines.providers.readback import parse_time, same_text
 
 GRAPH_VERSION = "v24.0"
 
@@ -66,11 +70,10 @@ class MetaGraphProvider(Provider):
         max_polls: int = 100,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(http, base_url=base_url)
+        super().__init__(http, base_url=base_url, clock=clock)
         self.version = api_version or self.api_version
         self.poll_interval = poll_interval
         self.max_polls = max_polls
-        self.clock: Clock = clock or SystemClock()
 
     # -- what subclasses decide ------------------------------------------------------------
     def refreshable(self, account: AccountCredentials) -> bool:
@@ -103,15 +106,8 @@ class MetaGraphProvider(Provider):
         body = json_body(response)
         if not 200 <= response.status_code < 300 or parse_error(body) is not None:
             raise self._error(response, account, call, body)
-        if not isinstance(body, dict):
-            kind = OutcomeUnknown if call == PUBLISH else TransientError
-            ctype = response.headers.get("content-type", "no content type")
-            raise kind(
-                f"{self.platform}: unreadable answer (HTTP {response.status_code}, {ctype})",
-                platform=self.platform,
-                status=response.status_code,
-            )
-        return body
+        kind = OutcomeUnknown if call == PUBLISH else TransientError
+        return json_object(self.platform, response, unreadable=kind)
 
     def _error(
         self, response: httpx.Response, account: AccountCredentials, call: str, body: Any = None
@@ -268,7 +264,6 @@ class MetaGraphProvider(Provider):
         pages: int = 4,
     ) -> RemotePost | None:
         """Walk a newest-first edge of the account's posts back to ``since`` for ``text``."""
-        wanted = normalise(text)
         since = ensure_utc(since)
         query = {**params, "limit": "25"}
         for _ in range(pages):
@@ -284,25 +279,11 @@ class MetaGraphProvider(Provider):
                 created = parse_time(item.get(time_field))
                 if created is not None and created < since:
                     return None
-                if normalise(str(item.get(text_field) or "")) == wanted:
+                if same_text(str(item.get(text_field) or ""), text):
                     link = item.get(link_field)
                     return RemotePost(str(item["id"]), str(link) if link else None, text, created)
             after = (body.get("paging") or {}).get("cursors", {}).get("after")
             if not items or not after or not (body.get("paging") or {}).get("next"):
                 return None
             query = {**query, "after": str(after)}
-        return None
-
-
-def normalise(text: str) -> str:
-    return " ".join(text.split())
-
-
-def parse_time(value: Any) -> datetime | None:
-    """A Graph timestamp (``2026-11-28T12:00:00+0000``) as an aware UTC datetime."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return ensure_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
         return None

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -50,10 +50,13 @@ from postiz_pipelines.providers.base import (
     RemotePost,
     TokenSet,
     json_body,
+    read_media,
     retry_after_seconds,
     transport_errors,
+    upload_part,
 )
 from postiz_pipelines.providers.oauth import token_set
+from postiz_pipelines.providers.readback import parse_time
 from postiz_pipelines.providers.text import characters
 
 PLATFORM = "pinterest"
@@ -202,7 +205,7 @@ class PinterestProvider(Provider):
         elif media.public_url:
             body["media_source"] = {"source_type": "image_url", "url": media.public_url}
         else:
-            data = base64.b64encode(_read(media)).decode()
+            data = base64.b64encode(read_media(PLATFORM, media)).decode()
             body["media_source"] = {
                 "source_type": "image_base64",
                 "content_type": media.mime_type,
@@ -234,10 +237,10 @@ class PinterestProvider(Provider):
         fields = {str(k): str(v) for k, v in (reg.get("upload_parameters") or {}).items()}
         with transport_errors(PLATFORM):
             # the upload URL is pre-signed storage: our token must not travel there
-            upload = await self.client.post(
+            upload = await self.http.post(
                 str(reg["upload_url"]),
                 data=fields,
-                files={"file": (media.path.name, _read(media), media.mime_type)},
+                files={"file": upload_part(PLATFORM, media)},
             )
         if upload.status_code not in (200, 201, 204):
             raise MediaRejected(
@@ -306,7 +309,7 @@ class PinterestProvider(Provider):
                         str(pin["id"]),
                         f"https://www.pinterest.com/pin/{pin['id']}/",
                         str(pin.get("description") or ""),
-                        _instant(pin.get("created_at")),
+                        parse_time(pin.get("created_at")),
                     )
         return None
 
@@ -323,7 +326,7 @@ class PinterestProvider(Provider):
         ).decode()
         form = {"grant_type": "refresh_token", "refresh_token": account.refresh_token.reveal()}
         with transport_errors(PLATFORM):
-            response = await self.client.post(
+            response = await self.http.post(
                 f"{self.base_url_for(account)}/v5/oauth/token",
                 data=form,
                 headers={"Authorization": f"Basic {basic}"},
@@ -350,7 +353,7 @@ class PinterestProvider(Provider):
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {account.access_token.reveal()}"}
         with transport_errors(PLATFORM):
-            return await self.client.request(
+            return await self.http.request(
                 method, self.base_url_for(account) + path, headers=headers, **kwargs
             )
 
@@ -379,21 +382,3 @@ class PinterestProvider(Provider):
         if 400 <= status < 500:
             return ContentRejected(message, **kw)
         return TransientError(f"{message} (unexpected answer)", **kw)
-
-
-def _instant(value: Any) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def _read(media: MediaFile) -> bytes:
-    try:
-        return media.path.read_bytes()
-    except OSError as exc:
-        raise MediaRejected(
-            f"{PLATFORM}: cannot read media file {media.path.name} ({exc.strerror})",
-            platform=PLATFORM,
-        ) from None

@@ -59,6 +59,7 @@ from postiz_pipelines.providers.base import (
     transport_errors,
 )
 from postiz_pipelines.providers.oauth import token_set
+from postiz_pipelines.providers.readback import parse_time, same_text
 from postiz_pipelines.providers.reddit_media import upload_image
 from postiz_pipelines.providers.reddit_rules import (
     TITLE_MAX,
@@ -168,7 +169,7 @@ class RedditProvider(Provider):
         title = title_of(content)
         earlier = content.progress.get("submitting")
         if isinstance(earlier, dict):
-            since = _instant(earlier.get("at"))
+            since = parse_time(earlier.get("at"))
             found = await self._recent(account, sr=sr, title=title, since=since)
             if found is not None:
                 return PublishResult(remote_id=found.remote_id, url=found.url, http_status=200)
@@ -237,7 +238,7 @@ class RedditProvider(Provider):
         return body
 
     async def _upload(self, account: AccountCredentials, media: MediaFile) -> str:
-        return await upload_image(self.client, self._send, account, media)
+        return await upload_image(self.http, self._send, account, media)
 
     # -- lookup ------------------------------------------------------------------------------
     async def find_recent(
@@ -273,7 +274,9 @@ class RedditProvider(Provider):
             created = datetime.fromtimestamp(float(d.get("created_utc") or 0), tz=UTC)
             if since is not None and created < since:
                 continue
-            same = d.get("title") == title or (bool(body) and d.get("selftext") == body)
+            same = d.get("title") == title or (
+                bool(body) and same_text(str(d.get("selftext") or ""), body or "")
+            )
             if same and (sr is None or d.get("subreddit") == sr):
                 return RemotePost(
                     str(d["name"]),
@@ -303,7 +306,7 @@ class RedditProvider(Provider):
             f"{self.client_id}:{self.client_secret.reveal()}".encode()
         ).decode()
         with transport_errors(PLATFORM):
-            response = await self.client.post(
+            response = await self.http.post(
                 f"{self.oauth_base_url}/api/v1/access_token",
                 data=form,
                 headers={"Authorization": f"Basic {basic}", "User-Agent": self.user_agent},
@@ -335,7 +338,7 @@ class RedditProvider(Provider):
             "User-Agent": self.user_agent,
         }
         with transport_errors(PLATFORM):
-            return await self.client.request(
+            return await self.http.request(
                 method, self.base_url_for(account) + path, headers=headers, **kwargs
             )
 
@@ -375,11 +378,3 @@ class RedditProvider(Provider):
         if 400 <= status < 500:
             return ContentRejected(message, **kw)
         return TransientError(f"{message} (unexpected answer)", **kw)
-
-
-def _instant(value: object) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -16,6 +16,7 @@ from postiz_pipelines.providers.base import (
     MediaFile,
     json_body,
     transport_errors,
+    upload_part,
 )
 
 PLATFORM = "reddit"
@@ -44,16 +45,9 @@ async def upload_image(
     action = str(args["action"])
     action = f"https:{action}" if action.startswith("//") else action
     fields = {str(f["name"]): str(f["value"]) for f in args.get("fields") or []}
-    try:
-        data = media.path.read_bytes()
-    except OSError as exc:
-        raise MediaRejected(
-            f"{PLATFORM}: cannot read {media.path.name} ({exc.strerror})", platform=PLATFORM
-        ) from None
+    part = upload_part(PLATFORM, media)
     with transport_errors(PLATFORM):  # pre-signed storage: no token, no User-Agent rules
-        upload = await http.post(
-            action, data=fields, files={"file": (media.path.name, data, media.mime_type)}
-        )
+        upload = await http.post(action, data=fields, files={"file": part})
     if upload.status_code not in (200, 201):
         raise MediaRejected(
             f"{PLATFORM}: the image upload was refused (HTTP {upload.status_code})",

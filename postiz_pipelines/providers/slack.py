@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from postiz_pipelines.clock import Clock, SystemClock
+from postiz_pipelines.clock import Clock
 from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import (
     AuthExpired,
@@ -51,6 +51,7 @@ from postiz_pipelines.providers.base import (
     RateLimit,
     TokenSet,
     json_body,
+    read_media,
     retry_after_seconds,
     transport_errors,
 )
@@ -148,12 +149,11 @@ class SlackProvider(Provider):
         max_polls: int = 30,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(http, base_url=base_url)
+        super().__init__(http, base_url=base_url, clock=clock)
         self.client_id = client_id
         self.client_secret = client_secret
         self.poll_interval = poll_interval
         self.max_polls = max_polls
-        self.clock: Clock = clock or SystemClock()
 
     def api_url(self, account: AccountCredentials) -> str:
         """The Web API root: production's is ``https://slack.com/api``; a sandbox mounts it
@@ -232,7 +232,7 @@ class SlackProvider(Provider):
     ) -> str:
         files = []
         for item in media:
-            data = _read(item)
+            data = read_media(PLATFORM, item)
             params = {"filename": item.path.name, "length": str(len(data))}
             if item.alt_text:
                 params["alt_txt"] = item.alt_text
@@ -375,13 +375,3 @@ class SlackProvider(Provider):
         if status == 200 and code is None:
             return TransientError(f"{PLATFORM}: {method}: unreadable answer", **kw)
         return ProviderError(message, **kw)
-
-
-def _read(media: MediaFile) -> bytes:
-    try:
-        return media.path.read_bytes()
-    except OSError as exc:
-        raise MediaRejected(
-            f"{PLATFORM}: cannot read media file {media.path.name} ({exc.strerror})",
-            platform=PLATFORM,
-        ) from None

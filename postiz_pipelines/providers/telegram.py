@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from postiz_pipelines.clock import Clock, SystemClock
+from postiz_pipelines.clock import Clock
 from postiz_pipelines.errors import (
     AuthRevoked,
     ContentRejected,
@@ -49,6 +49,7 @@ from postiz_pipelines.providers.base import (
     redact_in_httpx_logs,
     retry_after_seconds,
     transport_errors,
+    upload_part,
 )
 from postiz_pipelines.providers.text import utf16_units
 
@@ -104,8 +105,7 @@ class TelegramProvider(Provider):
         base_url: str | None = None,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(http, base_url=base_url)
-        self.clock: Clock = clock or SystemClock()
+        super().__init__(http, base_url=base_url, clock=clock)
         redact_in_httpx_logs(_URL_TOKEN_RE, "/bot<hidden>/")
 
     async def publish(
@@ -162,7 +162,7 @@ class TelegramProvider(Provider):
             kind = "video" if media[0].kind == "video" else "photo"
             method = "sendVideo" if kind == "video" else "sendPhoto"
             params = {"chat_id": chat, "caption": content.text, **_dimensions(media[0])}
-            files = {kind: _upload(media[0])}
+            files = {kind: upload_part(PLATFORM, media[0])}
             return await self._call(account, method, params, files=files, may_migrate=may_migrate)
         items = []
         files = {}
@@ -174,7 +174,7 @@ class TelegramProvider(Provider):
             if i == 0 and content.text:
                 entry["caption"] = content.text
             items.append(entry)
-            files[f"file{i}"] = _upload(item)
+            files[f"file{i}"] = upload_part(PLATFORM, item)
         params = {"chat_id": chat, "media": json.dumps(items)}
         messages = await self._call(
             account, "sendMediaGroup", params, files=files, may_migrate=may_migrate
@@ -295,13 +295,3 @@ def _dimensions(media: MediaFile) -> dict[str, Any]:
     if media.duration_ms:
         out["duration"] = round(media.duration_ms / 1000)
     return out
-
-
-def _upload(media: MediaFile) -> tuple[str, bytes, str]:
-    try:
-        return media.path.name, media.path.read_bytes(), media.mime_type
-    except OSError as exc:
-        raise MediaRejected(
-            f"{PLATFORM}: cannot read media file {media.path.name} ({exc.strerror})",
-            platform=PLATFORM,
-        ) from None

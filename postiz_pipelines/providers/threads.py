@@ -86,7 +86,7 @@ class ThreadsProvider(MetaGraphProvider):
         fields["text"] = content.text
         root = await self._publish_container(account, user, fields)
         replies: list[str] = []
-        previous = root
+        previous: str = root
         try:
             for text in content.thread:
                 reply = {"media_type": "TEXT", "text": text, "reply_to_id": previous}
@@ -94,8 +94,8 @@ class ThreadsProvider(MetaGraphProvider):
                 replies.append(previous)
         except ProviderError as exc:
             raise self._live_failure(root, exc) from exc
-        url = await self._permalink(account, root, "permalink")
-        return PublishResult(remote_id=root, url=url, thread_ids=tuple(replies), http_status=200)
+        link = await self._permalink(account, root, "permalink")
+        return PublishResult(remote_id=root, url=link, thread_ids=tuple(replies), http_status=200)
 
     async def find_recent(
         self, account: AccountCredentials, *, since: datetime, text: str, idempotency_key: str

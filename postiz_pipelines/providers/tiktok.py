@@ -54,6 +54,7 @@ from postiz_pipelines.providers.base import (
     RateLimit,
     TokenSet,
     json_body,
+    read_media,
     transport_errors,
 )
 from postiz_pipelines.providers.oauth import refresh_grant, token_set
@@ -283,19 +284,14 @@ class TikTokProvider(Provider):
         )
         if status.get("status") != "PROCESSING_UPLOAD":
             return
-        try:
-            data = video.path.read_bytes()
-        except OSError as exc:
-            raise MediaRejected(
-                f"{PLATFORM}: cannot read {video.path.name} ({exc.strerror})", platform=PLATFORM
-            ) from None
+        data = read_media(PLATFORM, video)
         size, chunk, count = len(data), int(progress["chunk_size"]), int(progress["chunks"])
         done = int(status.get("uploaded_bytes") or 0)
         for index in range(done // chunk if chunk else 0, count):
             first = index * chunk
             last = size - 1 if index == count - 1 else first + chunk - 1
             with transport_errors(PLATFORM):
-                response = await self.client.put(
+                response = await self.http.put(
                     str(progress["upload_url"]),
                     content=data[first : last + 1],
                     headers={
@@ -359,7 +355,7 @@ class TikTokProvider(Provider):
         )
         form["client_key"] = form.pop("client_id")
         with transport_errors(PLATFORM):
-            response = await self.client.post(
+            response = await self.http.post(
                 f"{self.base_url_for(account)}/v2/oauth/token/", data=form
             )
         body = json_body(response)
@@ -380,7 +376,7 @@ class TikTokProvider(Provider):
         self, account: AccountCredentials, path: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         with transport_errors(PLATFORM):
-            response = await self.client.post(
+            response = await self.http.post(
                 self.base_url_for(account) + path,
                 json=body,
                 headers={

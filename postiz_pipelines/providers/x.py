@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from postiz_pipelines.clock import Clock, SystemClock
+from postiz_pipelines.clock import Clock
 from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import (
     AuthExpired,
@@ -48,11 +48,12 @@ from postiz_pipelines.providers.base import (
     RateLimit,
     TokenSet,
     json_body,
+    json_object,
     retry_after_seconds,
     transport_errors,
 )
 from postiz_pipelines.providers.oauth import token_set
-from postiz_pipelines.providers.text import x_weighted_length
+from postiz_pipelines.providers.text import x_count, x_weighted_length
 from postiz_pipelines.providers.x_media import CHUNK_BYTES, MEDIA, PLATFORM, XMediaUploads
 
 ALT_TEXT_LIMIT = 1000
@@ -103,21 +104,33 @@ class XProvider(XMediaUploads, Provider):
         max_polls: int = 120,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(http, base_url=base_url)
+        super().__init__(http, base_url=base_url, clock=clock)
         self.client_id = client_id
         self.client_secret = client_secret
         self.chunk_bytes = chunk_bytes
         self.poll_interval = poll_interval
         self.max_polls = max_polls
-        self.clock: Clock = clock or SystemClock()
 
     # -- validation (pure) -------------------------------------------------------------
     def validate(
         self, content: PostContent, account: AccountCredentials | None = None
     ) -> list[Problem]:
-        """The shared checks (280 weighted characters), plus X's own: a GIF goes alone,
+        """The shared checks (280 weighted characters), plus X's own: none of the characters
+        twitter-text calls invalid, a GIF goes alone,
         a video's aspect ratio lies within 1:3 and 3:1, alt text is at most 1,000."""
         problems = super().validate(content, account)
+        items = [("text", content.text)] + [
+            (f"thread[{i}]", t) for i, t in enumerate(content.thread, start=1)
+        ]
+        for name, text in items:
+            counted = x_count(text)
+            if text and not counted.valid and counted.weighted_length <= self.text_limit(account):
+                problems.append(
+                    Problem(
+                        f"{PLATFORM}.{name}",
+                        f"{name} holds a character X refuses (U+FFFE, U+FEFF or U+FFFF)",
+                    )
+                )
         gifs = [m for m in content.media if m.is_gif]
         if gifs and len(content.media) > 1:
             problems.append(
@@ -256,15 +269,7 @@ class XProvider(XMediaUploads, Provider):
     ) -> dict[str, Any]:
         if response.status_code not in (200, 201):
             raise self._error(response, endpoint, account)
-        body = json_body(response)
-        if not isinstance(body, dict):
-            raise TransientError(
-                f"{PLATFORM}: unreadable answer (HTTP {response.status_code}, "
-                f"{response.headers.get('content-type', 'no content type')})",
-                platform=PLATFORM,
-                status=response.status_code,
-            )
-        return body
+        return json_object(PLATFORM, response)
 
     def _error(
         self, response: httpx.Response, endpoint: str, account: AccountCredentials | None
@@ -309,9 +314,8 @@ class XProvider(XMediaUploads, Provider):
             return MediaRejected(message, **kw)
         if endpoint == POST and status == 400:
             # Invalid requests name the parameters at fault; media ids make it the media's.
-            parameters = (
-                first.get("parameters") if isinstance(first.get("parameters"), dict) else {}
-            )
+            parameters = first.get("parameters")
+            parameters = parameters if isinstance(parameters, dict) else {}
             about_media = any(str(p).startswith("media") for p in parameters)
             return (MediaRejected if about_media else ContentRejected)(message, **kw)
         if 200 <= status < 300:

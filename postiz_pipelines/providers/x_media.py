@@ -14,7 +14,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from postiz_pipelines.errors import MediaRejected, TransientError
-from postiz_pipelines.providers.base import AccountCredentials, MediaFile
+from postiz_pipelines.providers.base import AccountCredentials, MediaFile, read_media
 
 if TYPE_CHECKING:
     import httpx
@@ -47,13 +47,7 @@ class XMediaUploads:
         ) -> ProviderError: ...
 
     async def _upload(self, account: AccountCredentials, media: MediaFile) -> str:
-        try:
-            data = media.path.read_bytes()
-        except OSError as exc:
-            raise MediaRejected(
-                f"{PLATFORM}: cannot read media file {media.path.name} ({exc.strerror})",
-                platform=PLATFORM,
-            ) from None
+        data = read_media(PLATFORM, media)
         if media.kind == "image" and not media.is_gif:
             response = await self._send(
                 "POST",

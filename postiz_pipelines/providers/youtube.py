@@ -38,7 +38,6 @@ from postiz_pipelines.clock import Clock
 from postiz_pipelines.crypto import Secret
 from postiz_pipelines.errors import (
     AuthRevoked,
-    MediaRejected,
     PartiallyPublished,
     Problem,
     ProviderError,
@@ -57,6 +56,7 @@ from postiz_pipelines.providers.base import (
     RemotePost,
     TokenSet,
     json_body,
+    read_media,
     transport_errors,
 )
 from postiz_pipelines.providers.oauth import refresh_grant, token_set
@@ -157,7 +157,7 @@ class YouTubeProvider(Provider):
         """Upload the video (resuming a saved session), then set its thumbnail."""
         video = next(m for m in content.media if m.kind == "video")
         thumbnail = next((m for m in content.media if m.kind == "image"), None)
-        data = _read(video)
+        data = read_media(PLATFORM, video)
         now = self.clock.now()
         session = str(content.progress.get("upload_url") or "")
         resource = None
@@ -233,7 +233,7 @@ class YouTubeProvider(Provider):
 
     async def _upload(self, session: str, data: bytes, *, resume: bool) -> dict[str, Any]:
         return await resumable_upload(
-            self.client,
+            self.http,
             session,
             data,
             chunk_size=self.chunk_size,
@@ -249,7 +249,7 @@ class YouTubeProvider(Provider):
             account,
             "/upload/youtube/v3/thumbnails/set",
             params={"videoId": vid},
-            content=_read(image),
+            content=read_media(PLATFORM, image),
             headers={"Content-Type": image.mime_type},
         )
         if response.status_code == 200:
@@ -316,7 +316,7 @@ class YouTubeProvider(Provider):
             PLATFORM, account, client_id=self.client_id, client_secret=self.client_secret
         )
         with transport_errors(PLATFORM):
-            response = await self.client.post(f"{self.oauth_base_url}/token", data=form)
+            response = await self.http.post(f"{self.oauth_base_url}/token", data=form)
         body = json_body(response)
         if response.status_code == 200 and isinstance(body, dict) and body.get("access_token"):
             return token_set(body, now=self.clock.now())
@@ -348,20 +348,10 @@ class YouTubeProvider(Provider):
         all_headers = {"Authorization": f"Bearer {account.access_token.reveal()}"}
         all_headers.update(headers or {})
         with transport_errors(PLATFORM):
-            return await self.client.request(method, url, headers=all_headers, **kwargs)
+            return await self.http.request(method, url, headers=all_headers, **kwargs)
 
     def _error(self, response: httpx.Response, *, media: bool = False) -> ProviderError:
         return youtube_error(response, now=self.clock.now(), quota=self.quota, media=media)
-
-
-def _read(media: MediaFile) -> bytes:
-    try:
-        return media.path.read_bytes()
-    except OSError as exc:
-        raise MediaRejected(
-            f"{PLATFORM}: cannot read media file {media.path.name} ({exc.strerror})",
-            platform=PLATFORM,
-        ) from None
 
 
 __all__ = ["CAPABILITIES", "YouTubeProvider", "marker_tag"]

@@ -8,6 +8,8 @@ Hosts, mounted under ``/bluesky``::
 PDS endpoints: ``com.atproto.server.createSession`` / ``refreshSession`` / ``getSession`` /
 ``getServiceAuth``, ``com.atproto.identity.resolveHandle``, ``app.bsky.actor.getProfile``
 (the caller's own), ``com.atproto.repo.uploadBlob`` / ``createRecord`` / ``getRecord``.
+``resolveHandle`` knows only the network's accounts (see ``_exists``): an unknown handle
+answers 400 "Unable to resolve handle", as the real one does.
 The sessions are in ``bluesky_sessions.py``, the video service in ``bluesky_video.py``,
 identities and tokens in ``bluesky_identity.py``, the post record's lexicon checks in
 ``bluesky_records.py``.
@@ -195,9 +197,16 @@ class BlueskySandbox(SessionEndpoints, VideoServiceEndpoints, PlatformSandbox):
         handle = self._require(call.request.query_params, "handle", "Params").lower()
         if not is_handle(handle):
             raise self._xrpc(400, "InvalidRequest", "Error: handle must be a valid handle")
-        if handle.endswith(".invalid"):
+        if not self._exists(handle):
             raise self._xrpc(400, "InvalidRequest", "Unable to resolve handle")
         return JSONResponse({"did": did_for(handle)})
+
+    def _exists(self, handle: str) -> bool:
+        """A handle resolves when an account of this network holds it: one the sandbox has
+        provisioned, or one named in ``state.configure("bluesky", known_handles=[...])``
+        (people on the network who are not our accounts). Any other stays unknown."""
+        known = {str(h).lower() for h in self.state.setting(PLATFORM, "known_handles", ())}
+        return handle in known or any(handle_of(a) == handle for a in self.state.accounts(PLATFORM))
 
     @endpoint("GET", "/xrpc/app.bsky.actor.getProfile")
     async def get_profile(self, call: Call) -> Response:

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import re
-import secrets
 from typing import Any
 
 from postiz_pipelines.sandbox.atproto_syntax import make_tid
+from postiz_pipelines.sandbox.signing import b64url_decode, b64url_encode, sign, verify
 from postiz_pipelines.sandbox.state import SandboxAccount, SandboxState, StoredMedia
 
 PLATFORM = "bluesky"
@@ -32,7 +31,6 @@ HANDLE_RE = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]
 DID_RE = re.compile(r"^did:[a-z]+:[a-zA-Z0-9._:%-]+$")
 RAW_CODEC = 0x55
 DAG_CBOR_CODEC = 0x71
-_KEY_ROW = "~jwt-signing-key"
 
 
 def handle_of(account: SandboxAccount) -> str:
@@ -100,30 +98,11 @@ def blob_ref(media: StoredMedia) -> dict[str, Any]:
 # -- JWTs ---------------------------------------------------------------------------------
 
 
-def _b64e(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _signing_key(state: SandboxState) -> bytes:
-    with state.lock:
-        row = state.media(PLATFORM, _KEY_ROW)
-        if row is None:
-            row = state.put_media(
-                StoredMedia(PLATFORM, _KEY_ROW, "", "", 0, secrets.token_hex(32), state.now())
-            )
-        return bytes.fromhex(row.sha256)
-
-
 def mint_jwt(state: SandboxState, typ: str, claims: dict[str, Any]) -> str:
-    header = _b64e(json.dumps({"typ": typ, "alg": "HS256"}, separators=(",", ":")).encode())
-    body = _b64e(json.dumps(claims, separators=(",", ":")).encode())
-    signing_input = f"{header}.{body}".encode()
-    signature = hmac.new(_signing_key(state), signing_input, hashlib.sha256).digest()
-    return f"{header}.{body}.{_b64e(signature)}"
+    header = b64url_encode(json.dumps({"typ": typ, "alg": "HS256"}, separators=(",", ":")).encode())
+    body = b64url_encode(json.dumps(claims, separators=(",", ":")).encode())
+    signature = sign(state, PLATFORM, f"{header}.{body}".encode())
+    return f"{header}.{body}.{b64url_encode(signature)}"
 
 
 def is_jwt(token: str) -> bool:
@@ -132,7 +111,7 @@ def is_jwt(token: str) -> bool:
     if len(parts) != 3:
         return False
     try:
-        header = json.loads(_b64d(parts[0]))
+        header = json.loads(b64url_decode(parts[0]))
     except ValueError:
         return False
     return isinstance(header, dict) and "alg" in header
@@ -144,15 +123,12 @@ def read_jwt(state: SandboxState, token: str) -> tuple[dict[str, Any], dict[str,
     if len(parts) != 3:
         return None
     try:
-        signature = _b64d(parts[2])
-        header = json.loads(_b64d(parts[0]))
-        claims = json.loads(_b64d(parts[1]))
+        signature = b64url_decode(parts[2])
+        header = json.loads(b64url_decode(parts[0]))
+        claims = json.loads(b64url_decode(parts[1]))
     except ValueError:
         return None
-    expected = hmac.new(
-        _signing_key(state), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256
-    ).digest()
-    if not hmac.compare_digest(signature, expected):
+    if not verify(state, PLATFORM, f"{parts[0]}.{parts[1]}".encode(), signature):
         return None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         return None

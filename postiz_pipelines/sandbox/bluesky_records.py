@@ -7,6 +7,7 @@ embeds, whose blobs must have been uploaded by the same account.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,15 @@ VIDEO_EMBED = "app.bsky.embed.video"
 EXTERNAL_EMBED = "app.bsky.embed.external"
 FEATURES = frozenset(f"app.bsky.richtext.facet#{kind}" for kind in ("link", "mention", "tag"))
 PREFIX = "Invalid app.bsky.feed.post record: "
+MAX_TAG_GRAPHEMES = 64
+# RFC 5646: language[-extlang][-script][-region]*(-variant)*(-extension)*[-x-private], or
+# a private-use tag alone (the lexicon's "language" format, which the PDS checks).
+LANGUAGE_TAG = re.compile(
+    r"^(?:(?:[a-z]{2,3}(?:-[a-z]{3}){0,3}|[a-z]{4,8})(?:-[a-z]{4})?(?:-(?:[a-z]{2}|\d{3}))?"
+    r"(?:-(?:[a-z\d]{5,8}|\d[a-z\d]{3}))*(?:-[\da-wy-z](?:-[a-z\d]{2,8})+)*"
+    r"(?:-x(?:-[a-z\d]{1,8})+)?|x(?:-[a-z\d]{1,8})+|i-[a-z]{2,8}|en-gb-oed)$",
+    re.IGNORECASE,
+)
 
 BlobLookup = Callable[[str], StoredMedia | None]
 
@@ -74,6 +84,9 @@ def check_post(record: dict[str, Any], find_blob: BlobLookup) -> PostParts:
         raise _bad("Record/langs", "must be an array of strings")
     if len(langs) > MAX_LANGS:
         raise _bad("Record/langs", f"must not have more than {MAX_LANGS} elements")
+    for i, lang in enumerate(langs):
+        if not LANGUAGE_TAG.match(lang):
+            raise _bad(f"Record/langs/{i}", "must be a valid language code")
     facets = _check_facets(record.get("facets"), len(text.encode("utf-8")))
     parent, root = _check_reply(record.get("reply"))
     media, alts, embed_type = _check_embed(record.get("embed"), find_blob)
@@ -108,6 +121,7 @@ def _check_facets(value: Any, text_bytes: int) -> tuple[dict[str, Any], ...]:
         for name, number in (("byteStart", start), ("byteEnd", end)):
             if not isinstance(number, int) or isinstance(number, bool) or number < 0:
                 raise _bad(f"{path}/index/{name}", "must be an integer >= 0")
+        assert isinstance(start, int) and isinstance(end, int)
         if start > end or end > text_bytes:
             raise _bad(
                 f"{path}/index", f"[{start}, {end}) is outside the text's {text_bytes} bytes"
@@ -119,6 +133,12 @@ def _check_facets(value: Any, text_bytes: int) -> tuple[dict[str, Any], ...]:
             kind = feature.get("$type") if isinstance(feature, dict) else None
             if kind not in FEATURES:
                 raise _bad(f"{path}/features/{j}", f"has an unknown $type {kind!r}")
+            if kind == "app.bsky.richtext.facet#tag":
+                tag = feature.get("tag")
+                if not isinstance(tag, str) or not tag:
+                    raise RecordInvalid(f'{PREFIX}{path}/features/{j} must have the property "tag"')
+                if grapheme_count(tag) > MAX_TAG_GRAPHEMES or tag.startswith(("#", "＃")):
+                    raise _bad(f"{path}/features/{j}/tag", "must be a tag without its #")
     return tuple(value)
 
 

@@ -2,8 +2,7 @@
 
 The providers count text too, to refuse a post before sending it; the sandbox must not share
 their code, or a mistake in it would be made twice and never seen. So the emulators count
-with a maintained library where one exists (``twitter-text-parser`` for X, ``regex`` ``\\X``
-for graphemes) and with their own short rules elsewhere:
+with their own rules (X's weighted length is in ``x_text.py``), graphemes by ``regex`` ``\\X``:
 
 - Mastodon: each ``http(s)://`` URL counts 23; ``@user@domain`` counts as ``@user``; then
   graphemes.
@@ -14,7 +13,6 @@ for graphemes) and with their own short rules elsewhere:
 from __future__ import annotations
 
 import regex
-from twitter_text import parse_tweet
 
 _CLUSTER = regex.compile(r"\X")
 _PICTOGRAPH = regex.compile(r"\p{Extended_Pictographic}")
@@ -24,7 +22,11 @@ _PICTOGRAPH = regex.compile(r"\p{Extended_Pictographic}")
 _MASTODON_URL = regex.compile(
     r"(?<![A-Za-z0-9@＠$#＃])https?://\S+?(?=[.,;:!?)\]'\"]*(?:\s|$))", regex.IGNORECASE
 )
-_MASTODON_REMOTE_MENTION = regex.compile(r"(?<![\w/])(@[\w.]*\w)@[\w-]+(?:\.[\w-]+)+")
+# Mastodon's Account::MENTION_RE: a username (letters, digits, _ joined by . or -) and a
+# domain; the status counts the username part only.
+_MASTODON_REMOTE_MENTION = regex.compile(
+    r"(?<![=/\w])(@[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)@\w+(?:[.-]+\w+)+", regex.IGNORECASE
+)
 
 
 def grapheme_count(text: str) -> int:
@@ -33,11 +35,6 @@ def grapheme_count(text: str) -> int:
 
 def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
-
-
-def x_weighted(text: str) -> int:
-    """X's weighted length (twitter-text v3 configuration)."""
-    return int(parse_tweet(text).weightedLength)
 
 
 def mastodon_counted(text: str, url_length: int = 23) -> int:

@@ -11,7 +11,8 @@ Hosts, mounted under ``/linkedin``::
     https://www.linkedin.com/oauth/v2/accessToken -> /linkedin/oauth/v2/accessToken
 
 Every ``/rest`` call needs ``LinkedIn-Version: YYYYMM`` (versions older than a year are
-sunset: 426); creating a post also needs ``X-Restli-Protocol-Version: 2.0.0``. A post
+sunset, and a month not yet released has no version: both 426 ``NONEXISTENT_VERSION``);
+creating a post also needs ``X-Restli-Protocol-Version: 2.0.0``. A post
 answers 201 with an empty body and its URN in ``x-restli-id``. Commentary is "little
 text": reserved characters arrive backslash-escaped and are stored unescaped; its limit
 is 3,000 UTF-16 units. The same commentary twice from one author is ``DUPLICATE_POST``
@@ -26,6 +27,7 @@ the member it was granted to, until it expires.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -99,9 +101,52 @@ TOKEN_ERRORS = {
 GATEWAY_PAGE = "<html><body><h1>{0}</h1><p>Request could not be completed.</p></body></html>"
 
 
+# Little text markup, read left to right: an escaped character, a hashtag template, a
+# mention, or any other character (an unescaped reserved one ends what LinkedIn shows).
+_LITTLE_TEXT = re.compile(
+    r"\\(?P<escaped>.)"
+    r"|\{hashtag\|\\#\|(?P<tag>[^{}|]+)\}"
+    r"|@\[(?P<name>(?:\\.|[^\]\\])+)\]\((?P<urn>urn:li:(?:person|organization):[^)\s]+)\)"
+    r"|(?P<reserved>[|{}@\[\]()<>#*_~])"
+    r"|(?P<plain>.)",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class LittleText:
+    """What a commentary shows, and the hashtags and mentions its markup carries."""
+
+    text: str
+    hashtags: tuple[str, ...]
+    mentions: tuple[tuple[str, str], ...]  # (name, urn)
+    cut_at: int | None  # where an unescaped reserved character cut the text short
+
+
+def read_little_text(commentary: str) -> LittleText:
+    """LinkedIn's little text format as readers see it: ``\\(`` is ``(``, a hashtag template
+    is ``#word``, a mention is its name; an unescaped reserved character ends the text."""
+    shown: list[str] = []
+    tags: list[str] = []
+    mentions: list[tuple[str, str]] = []
+    for m in _LITTLE_TEXT.finditer(commentary):
+        if m.group("reserved") is not None:
+            return LittleText("".join(shown), tuple(tags), tuple(mentions), m.start())
+        if m.group("tag") is not None:
+            tags.append(m.group("tag"))
+            shown.append("#" + m.group("tag"))
+        elif m.group("urn") is not None:
+            name = UNESCAPE_RE.sub(r"\1", m.group("name"))
+            mentions.append((name, m.group("urn")))
+            shown.append(name)
+        else:
+            shown.append(m.group("escaped") if m.group("escaped") is not None else m.group(0))
+    return LittleText("".join(shown), tuple(tags), tuple(mentions), None)
+
+
 def unescape_commentary(commentary: str) -> str:
-    """LinkedIn's little text format back to what readers see: ``\\(`` is ``(``."""
-    return UNESCAPE_RE.sub(r"\1", commentary)
+    """What readers see of a commentary (see ``read_little_text``)."""
+    return read_little_text(commentary).text
 
 
 class LinkedInSandbox(OAuthEndpoints, MediaEndpoints, PlatformSandbox):
@@ -178,8 +223,8 @@ class LinkedInSandbox(OAuthEndpoints, MediaEndpoints, PlatformSandbox):
             )
         match = VERSION_RE.match(version)
         now = self.state.now()
-        oldest = (now.year - 1) * 12 + now.month
-        if match is None or int(match[1]) * 12 + int(match[2]) < oldest:
+        oldest, newest = (now.year - 1) * 12 + now.month, now.year * 12 + now.month
+        if match is None or not oldest <= int(match[1]) * 12 + int(match[2]) <= newest:
             raise self.fail(
                 426, f"Requested version {version} is not active", code="NONEXISTENT_VERSION"
             )
@@ -233,7 +278,8 @@ class LinkedInSandbox(OAuthEndpoints, MediaEndpoints, PlatformSandbox):
         body = await self._json(call)
         author = str(body.get("author") or "")
         self._may_act_as(member, author, call)
-        text = unescape_commentary(str(body.get("commentary") or ""))
+        little = read_little_text(str(body.get("commentary") or ""))
+        text = little.text
         media = self._content_media(member, author, body.get("content"))
         self._check_post(body, text, media)
         window = self.state.hit_rate_limit(
@@ -264,6 +310,9 @@ class LinkedInSandbox(OAuthEndpoints, MediaEndpoints, PlatformSandbox):
                         "lifecycleState": body.get("lifecycleState"),
                         "alt_texts": _alt_texts(body.get("content")),
                         "version": call.request.headers.get("linkedin-version"),
+                        "hashtags": list(little.hashtags),
+                        "mentions": [list(m) for m in little.mentions],
+                        "cut_at": little.cut_at,
                     },
                 )
             )

@@ -137,7 +137,21 @@ class MastodonSandbox(PlatformSandbox):
     @endpoint("GET", "/api/v2/instance")
     async def instance(self, call: Call) -> Response:
         self._account(call, required=False)
-        return JSONResponse(instance_json(call.request.url.netloc))
+        return JSONResponse(
+            instance_json(
+                call.request.url.netloc,
+                max_characters=self._limit("max_characters", MAX_CHARACTERS),
+                max_media_attachments=self._limit("max_media_attachments", MAX_MEDIA_ATTACHMENTS),
+                characters_reserved_per_url=self._limit(
+                    "characters_reserved_per_url", CHARACTERS_RESERVED_PER_URL
+                ),
+            )
+        )
+
+    def _limit(self, name: str, default: int) -> int:
+        """The instance's configured limit (``state.configure("mastodon", ...)``), else
+        Mastodon's default: servers differ, and a client must read them."""
+        return int(self.state.setting(self.name, name, default))
 
     @endpoint("GET", "/api/v1/accounts/verify_credentials")
     async def verify_credentials(self, call: Call) -> Response:
@@ -314,10 +328,10 @@ class MastodonSandbox(PlatformSandbox):
         media = self._attachable_media(account, media_ids)
         if not text.strip() and not media:
             raise self.error(422, "Validation failed: Text can't be blank")
-        if mastodon_counted(spoiler + text, CHARACTERS_RESERVED_PER_URL) > MAX_CHARACTERS:
-            raise self.error(
-                422, f"Validation failed: Text character limit of {MAX_CHARACTERS} exceeded"
-            )
+        limit = self._limit("max_characters", MAX_CHARACTERS)
+        per_url = self._limit("characters_reserved_per_url", CHARACTERS_RESERVED_PER_URL)
+        if mastodon_counted(spoiler, per_url) + mastodon_counted(text, per_url) > limit:
+            raise self.error(422, f"Validation failed: Text character limit of {limit} exceeded")
         reply_to = str(params["in_reply_to_id"]) if params.get("in_reply_to_id") else None
         if reply_to is not None and self.state.post(self.name, reply_to) is None:
             raise self.error(404, "Record not found")
@@ -342,8 +356,9 @@ class MastodonSandbox(PlatformSandbox):
     def _attachable_media(
         self, account: SandboxAccount, media_ids: list[str]
     ) -> tuple[StoredMedia, ...]:
-        if len(media_ids) > MAX_MEDIA_ATTACHMENTS:
-            raise self.error(422, f"Cannot attach more than {MAX_MEDIA_ATTACHMENTS} files")
+        most = self._limit("max_media_attachments", MAX_MEDIA_ATTACHMENTS)
+        if len(media_ids) > most:
+            raise self.error(422, f"Cannot attach more than {most} files")
         found = {i: self.state.media(self.name, i) for i in media_ids}
         missing = [
             i

@@ -43,8 +43,14 @@ def html_content(text: str) -> str:
     )
 
 
-def instance_json(domain: str) -> dict[str, Any]:
-    """``GET /api/v2/instance`` of an instance with the default limits."""
+def instance_json(
+    domain: str,
+    *,
+    max_characters: int = MAX_CHARACTERS,
+    max_media_attachments: int = MAX_MEDIA_ATTACHMENTS,
+    characters_reserved_per_url: int = CHARACTERS_RESERVED_PER_URL,
+) -> dict[str, Any]:
+    """``GET /api/v2/instance`` of an instance with these status limits (defaults: Mastodon's)."""
     return {
         "domain": domain,
         "title": "Mastodon sandbox",
@@ -57,9 +63,9 @@ def instance_json(domain: str) -> dict[str, Any]:
             "urls": {"streaming": f"wss://{domain}"},
             "accounts": {"max_featured_tags": 10, "max_pinned_statuses": 5},
             "statuses": {
-                "max_characters": MAX_CHARACTERS,
-                "max_media_attachments": MAX_MEDIA_ATTACHMENTS,
-                "characters_reserved_per_url": CHARACTERS_RESERVED_PER_URL,
+                "max_characters": max_characters,
+                "max_media_attachments": max_media_attachments,
+                "characters_reserved_per_url": characters_reserved_per_url,
             },
             "media_attachments": {
                 "supported_mime_types": [*IMAGE_TYPES, *VIDEO_TYPES, *AUDIO_TYPES],

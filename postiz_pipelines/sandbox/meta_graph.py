@@ -40,6 +40,7 @@ from http import HTTPStatus
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
@@ -91,6 +92,11 @@ def shortcode(graph_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _version_key(version: str) -> tuple[int, int]:
+    major, _, minor = version.removeprefix("v").partition(".")
+    return int(major), int(minor or 0)
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -123,6 +129,9 @@ class MetaGraphSandbox(PlatformSandbox):
     """Base of the Meta emulators; see the module docstring."""
 
     usage_type: ClassVar[str] = "pages"  # the BUC header's ``type``
+    # The Graph API versions this host serves, oldest first (Meta retires a version about
+    # two years after its release).
+    graph_versions: ClassVar[tuple[str, ...]] = ("v21.0", "v22.0", "v23.0", "v24.0")
     throttle_code: ClassVar[int] = 32
     throttle_message: ClassVar[str] = "(#32) Page request limit reached"
     graph_id_base: ClassVar[int] = 10_000_000_000_000_000
@@ -185,9 +194,16 @@ class MetaGraphSandbox(PlatformSandbox):
 
     # -- requests ------------------------------------------------------------------------
     def check_version(self, call: Call) -> None:
+        """Serve a released version; a call to one retired before the oldest available is
+        served as the oldest (Meta upgrades it); any other version does not exist and is
+        refused as an unknown path (code 2500)."""
         version = call.request.path_params.get("version", "")
-        if not VERSION_RE.fullmatch(version):
-            raise self.graph_error(f"Unknown path components: /{version}", 2500)
+        released = self.graph_versions
+        if version in released:
+            return
+        if VERSION_RE.fullmatch(version) and _version_key(version) < _version_key(released[0]):
+            return
+        raise self.graph_error(f"Unknown path components: /{version}", 2500)
 
     async def params(self, call: Call) -> dict[str, Any]:
         """Query parameters merged with the body (JSON object, form or multipart)."""
@@ -274,7 +290,11 @@ class MetaGraphSandbox(PlatformSandbox):
             raise self.graph_error(self.throttle_message, self.throttle_code, transient=True)
 
     def _usage_headers(
-        self, headers: MutableMapping[str, str], owner_id: str, percent: int, wait_minutes: int
+        self,
+        headers: MutableMapping[str, str] | MutableHeaders,
+        owner_id: str,
+        percent: int,
+        wait_minutes: int,
     ) -> None:
         share = {"call_count": percent, "total_cputime": percent // 4, "total_time": percent // 4}
         headers["X-App-Usage"] = json.dumps(share)

@@ -158,6 +158,7 @@ class SandboxState:
         self._requests: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._windows: dict[tuple[str, str, str], tuple[int, int]] = {}
         self._rate_overrides: dict[tuple[str, str], tuple[int, float]] = {}
+        self._settings: dict[str, dict[str, Any]] = defaultdict(dict)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -241,6 +242,11 @@ class SandboxState:
             self._accounts[(platform, account.id)] = account
             return account
 
+    def accounts(self, platform: str) -> list[SandboxAccount]:
+        """Every account of ``platform``, oldest first."""
+        with self.lock:
+            return [a for (p, _), a in self._accounts.items() if p == platform]
+
     def account(self, platform: str, account_id: str) -> SandboxAccount | None:
         with self.lock:
             return self._accounts.get((platform, account_id))
@@ -312,6 +318,18 @@ class SandboxState:
     def request_count(self, platform: str, endpoint: str) -> int:
         with self.lock:
             return self._requests.get(platform, {}).get(endpoint, 0)
+
+    # -- what an emulated server is configured with ---------------------------------------
+    def configure(self, platform: str, **values: Any) -> None:
+        """Set values of an emulated server's configuration (a Mastodon instance's
+        ``max_characters``, the handles a Bluesky network knows); a reset forgets them."""
+        with self.lock:
+            self._settings[platform].update(values)
+
+    def setting(self, platform: str, name: str, default: Any = None) -> Any:
+        """One configured value, or ``default`` when it was never set."""
+        with self.lock:
+            return self._settings.get(platform, {}).get(name, default)
 
     # -- rate limits -------------------------------------------------------------------
     def override_rate_limit(

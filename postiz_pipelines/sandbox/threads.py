@@ -60,6 +60,8 @@ LISTED_TYPES = {"TEXT": "TEXT_POST", "CAROUSEL": "CAROUSEL_ALBUM"}
 class ThreadsSandbox(MetaGraphSandbox):
     """See the module docstring."""
 
+    graph_versions: ClassVar[tuple[str, ...]] = ("v1.0",)
+
     name: ClassVar[str] = "threads"
     usage_type: ClassVar[str] = "threads"
     throttle_code: ClassVar[int] = 4
@@ -105,7 +107,10 @@ class ThreadsSandbox(MetaGraphSandbox):
             return JSONResponse(select_fields(user, params, "id"))
         container = self.container(node_id, account)
         if container is not None:
-            body = {"id": container.id, "status": self.container_status(container, consume=True)}
+            body: dict[str, str | None] = {
+                "id": container.id,
+                "status": self.container_status(container, consume=True),
+            }
             if body["status"] == "ERROR":
                 body["error_message"] = container.error
             return JSONResponse(select_fields(body, params, "id,status"))

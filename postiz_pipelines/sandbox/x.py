@@ -28,27 +28,24 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 import re
-import secrets
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from starlette.responses import JSONResponse, Response
 
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox, endpoint
-from postiz_pipelines.sandbox.counting import x_weighted
+from postiz_pipelines.sandbox.signing import b64url_decode, b64url_encode, sign, verify
 from postiz_pipelines.sandbox.state import (
     AcceptedPost,
     RateWindow,
     SandboxAccount,
     SandboxState,
-    StoredMedia,
     TokenStatus,
 )
 from postiz_pipelines.sandbox.x_media import MediaEndpoints, XMedia
+from postiz_pipelines.sandbox.x_text import count
 
 PLATFORM = "x"
 MAX_WEIGHTED_LENGTH = 280
@@ -60,7 +57,7 @@ ME_LIMIT = (75, 900.0)
 SCOPES = "tweet.read tweet.write users.read offline.access media.write"
 INVALID_REQUEST = "https://api.twitter.com/2/problems/invalid-request"
 OAUTH1_TOKEN_RE = re.compile(r'oauth_token="([^"]+)"')
-_KEY_ROW = "~token-signing-key"
+SIGNATURE_BYTES = 18
 
 
 def problem(status: int, title: str, detail: str, type_: str = "about:blank") -> JSONResponse:
@@ -69,37 +66,19 @@ def problem(status: int, title: str, detail: str, type_: str = "about:blank") ->
     )
 
 
-def _b64e(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _signing_key(state: SandboxState) -> bytes:
-    with state.lock:
-        row = state.media(PLATFORM, _KEY_ROW)
-        if row is None:
-            row = state.put_media(
-                StoredMedia(PLATFORM, _KEY_ROW, "", "", 0, secrets.token_hex(32), state.now())
-            )
-        return bytes.fromhex(row.sha256)
-
-
 def issue_token(state: SandboxState, claims: dict[str, Any]) -> str:
     """An opaque token that names its account and kind, signed with the state's key."""
     body = json.dumps(claims, separators=(",", ":")).encode()
-    signature = hmac.new(_signing_key(state), body, hashlib.sha256).digest()[:18]
-    return f"{_b64e(body)}.{_b64e(signature)}"
+    signature = sign(state, PLATFORM, body, length=SIGNATURE_BYTES)
+    return f"{b64url_encode(body)}.{b64url_encode(signature)}"
 
 
 def looks_issued(token: str) -> bool:
     """Whether ``token`` has the shape of one this sandbox issues (whoever signed it)."""
     body_part, dot, _ = token.partition(".")
     try:
-        claims = json.loads(_b64d(body_part)) if dot else None
-    except (ValueError, binascii.Error):
+        claims = json.loads(b64url_decode(body_part)) if dot else None
+    except ValueError:
         return False
     return isinstance(claims, dict) and "kind" in claims and "acct" in claims
 
@@ -108,12 +87,11 @@ def read_token(state: SandboxState, token: str) -> dict[str, Any] | None:
     """The claims of a token this sandbox issued; None for any other string."""
     body_part, _, signature_part = token.partition(".")
     try:
-        body, signature = _b64d(body_part), _b64d(signature_part)
-        expected = hmac.new(_signing_key(state), body, hashlib.sha256).digest()[:18]
-        if not signature or not hmac.compare_digest(signature, expected):
+        body, signature = b64url_decode(body_part), b64url_decode(signature_part)
+        if not verify(state, PLATFORM, body, signature, length=SIGNATURE_BYTES):
             return None
         claims = json.loads(body)
-    except (ValueError, binascii.Error):
+    except ValueError:
         return None
     return claims if isinstance(claims, dict) else None
 
@@ -304,8 +282,11 @@ class XSandbox(MediaEndpoints, PlatformSandbox):
         media = self._tweet_media(user, body.get("media"))
         if not text.strip() and not media:
             raise self._invalid("You must provide either text or media.", {"text": [text]})
-        if x_weighted(text) > MAX_WEIGHTED_LENGTH:
+        counted = count(text)
+        if counted.weighted_length > MAX_WEIGHTED_LENGTH:
             raise self._invalid("Tweet text is too long.", {"text": [text]})
+        if text and not counted.valid:
+            raise self._invalid("Tweet text contains invalid characters.", {"text": [text]})
         reply_to = self._reply_to(body.get("reply"))
         with self.state.lock:  # the duplicate check and the write are one step
             if text.strip() and self._is_duplicate(user, text):

@@ -121,3 +121,39 @@ def test_tokens_never_reach_output_or_audit(run, app, acme):
     with app.db.read() as s:
         details = [json.dumps(a.details) for a in s.scalars(select(AuditLog))]
     assert not any("secret-token-value" in d for d in details)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--at", "+10m"], "2026-11-28T12:10:00+00:00"),
+        (["--in", "2h"], "2026-11-28T14:00:00+00:00"),
+        (["--at", "+1d12h"], "2026-11-30T00:00:00+00:00"),
+        (["--in", "90s"], "2026-11-28T12:01:30+00:00"),
+    ],
+)
+def test_relative_times_count_from_now(run, app, acme, args, expected):  # type: ignore[no-untyped-def]
+    out = run(
+        "posts", "create", "--workspace", "acme", "--text", "Grüße 👋", "--account", acme,
+        *args, "--json",
+    ).output  # fmt: skip
+    assert json.loads(out)[0]["scheduled_at"] == expected  # the test clock: 2026-11-28 12:00Z
+    assert counts(app) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--in", "10 minutes"], ["--in", "not a duration like 10m"]),
+        (["--at", "+0m"], ["--at", "more than 0"]),
+        (["--at", "+5x"], ["--at", "not a duration"]),
+        (["--at", "+10m", "--in", "2h"], ["--in", "not both"]),
+    ],
+)
+def test_bad_relative_times_are_refused_naming_the_option(run, app, acme, args, needles):  # type: ignore[no-untyped-def]
+    out = run(
+        "posts", "create", "--workspace", "acme", "--text", "x", "--account", acme, *args, code=1,
+    ).output  # fmt: skip
+    for needle in needles:
+        assert needle in out
+    assert counts(app) == (0, 0)

@@ -169,7 +169,11 @@ def test_a_text_post_is_created_at_the_keys_record_key(
 def test_links_and_mentions_get_facets_by_utf8_byte_offsets(
     provider: BlueskyProvider, account: AccountCredentials, sandbox_state: SandboxState
 ) -> None:
-    text = "👋 see https://example.com/a?b=1 with @bob.bsky.social and @carol.invalid"
+    sandbox_state.provision("bluesky", "tok-bob", username="bob")
+    text = (
+        "👋 see https://example.com/a?b=1 with @bob.bsky.social and @carol.invalid "
+        "and @dave.bsky.social #Grüße!"
+    )
     publish(provider, account, PostContent(text))
     [post] = sandbox_state.accepted("bluesky")
     facets = post.extra["facets"]
@@ -183,7 +187,8 @@ def test_links_and_mentions_get_facets_by_utf8_byte_offsets(
             "@bob.bsky.social",
             {"$type": "app.bsky.richtext.facet#mention", "did": did_for("bob.bsky.social")},
         ),
-    ]  # @carol.invalid does not resolve, so it stays text
+        ("#Grüße", {"$type": "app.bsky.richtext.facet#tag", "tag": "Grüße"}),
+    ]  # @carol.invalid and @dave.bsky.social (no such account) do not resolve: plain text
 
 
 def test_two_images_with_alt_text_and_aspect_ratios(

@@ -451,3 +451,42 @@ def test_validate_names_field_value_and_limit(
     too_many = provider.validate(PostContent("x", media=(image_file(),) * 21))
     assert [(p.field, p.value, p.limit) for p in too_many] == [("linkedin.media", 21, 20)]
     assert provider.validate(PostContent("x" * 3000)) == []
+
+
+# -- little text: hashtags and mentions ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "tags"),
+    [
+        ("Launch day 🚀 #Python and #Grüße (beta) [v2] a*b_c~", ["Python", "Grüße"]),
+        ("#日本 で発表 #AI_2026", ["日本", "AI_2026"]),
+        ("no tags: a#b, C#, issue #", []),
+    ],
+)
+def test_commentary_with_hashtags_round_trips_as_hashtags(
+    provider: LinkedInProvider,
+    account: AccountCredentials,
+    sandbox_state: SandboxState,
+    written: str,
+    tags: list[str],
+) -> None:
+    publish(provider, account, PostContent(written))
+    [post] = sandbox_state.accepted("linkedin")
+    assert post.text == written  # readers see exactly what was written
+    assert post.extra["hashtags"] == tags  # ...and the tags are LinkedIn hashtags
+    assert post.extra["cut_at"] is None
+
+
+def test_a_mention_in_little_text_syntax_stays_a_mention(
+    provider: LinkedInProvider, account: AccountCredentials, sandbox_state: SandboxState
+) -> None:
+    written = "Thanks @[Acme (EU)](urn:li:organization:123) and @bob! #team"
+    assert escape_commentary(written) == (
+        r"Thanks @[Acme \(EU\)](urn:li:organization:123) and \@bob! {hashtag|\#|team}"
+    )
+    publish(provider, account, PostContent(written))
+    [post] = sandbox_state.accepted("linkedin")
+    assert post.text == "Thanks Acme (EU) and @bob! #team"
+    assert post.extra["mentions"] == [["Acme (EU)", "urn:li:organization:123"]]
+    assert post.extra["hashtags"] == ["team"]

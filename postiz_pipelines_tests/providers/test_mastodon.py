@@ -455,3 +455,46 @@ def test_validate_and_the_sandbox_agree_on_the_text(parts: list[str], repeat: in
     problems = MastodonProvider(None).validate(PostContent(text))  # type: ignore[arg-type]
     refused = any(p.field == "mastodon.text" for p in problems)
     assert asyncio.run(accepted()) is not refused
+
+
+# -- counting as the instance counts ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mention", "counted"),
+    [
+        ("@first.last@remote.example", "@first.last"),
+        ("@anna-lena@social.example.org", "@anna-lena"),
+        ("@Ünal_1@Zürich.example", None),  # not a Mastodon username: counted in full
+    ],
+)
+def test_a_remote_mention_counts_its_username_in_validate_and_on_the_instance(
+    provider: MastodonProvider,
+    account: AccountCredentials,
+    sandbox_state: SandboxState,
+    mention: str,
+    counted: str | None,
+) -> None:
+    weight = len(counted if counted else mention)
+    text = f"{mention} Grüße 🎉 " + "x" * (500 - weight - 9)
+    assert provider.capabilities.count_text(text) == 500
+    assert provider.validate(PostContent(text), account) == []
+    publish(provider, account, PostContent(text), key="fits")
+    [problem] = provider.validate(PostContent(text + "y"), account)
+    assert (problem.value, problem.limit) == (501, 500)
+    with pytest.raises(ContentRejected, match="character limit of 500"):
+        publish(provider, account, PostContent(text + "y"), key="over")
+    assert [p.text for p in sandbox_state.accepted("mastodon")] == [text]
+
+
+def test_read_limits_returns_the_instances_configuration(
+    provider: MastodonProvider, account: AccountCredentials, sandbox_state: SandboxState
+) -> None:
+    sandbox_state.configure("mastodon", max_characters=5000, max_media_attachments=8)
+    limits = asyncio.run(provider.read_limits(account))
+    assert (limits["max_characters"], limits["max_media_attachments"]) == (5000, 8)
+    account.settings["instance"] = limits
+    text = "ä" * 5000
+    assert provider.validate(PostContent(text), account) == []
+    publish(provider, account, PostContent(text))
+    assert [p.limit for p in provider.validate(PostContent(text + "ö"), account)] == [5000]

@@ -332,3 +332,24 @@ def test_validate_counts_utf16_and_uses_the_caption_limit_with_media(
     [wrong] = provider.validate(PostContent("x", media=(gif,)))
     assert (wrong.field, wrong.value) == ("telegram.media[0]", "image/gif")
     assert provider.validate(PostContent("x" * 4096)) == []
+
+
+def test_thread_replies_after_media_are_messages_held_to_4096_not_1024(
+    provider: TelegramProvider,
+    account: AccountCredentials,
+    sandbox_state: SandboxState,
+    image_file: Callable[..., MediaFile],
+) -> None:
+    """The caption (1,024) binds the photo's text; each reply is a sendMessage (4,096)."""
+    reply = "Ответ 🎉 " + "ж" * (4096 - 9)  # 4,096 UTF-16 units
+    content = PostContent("Фото", media=(image_file(),), thread=(reply,))
+    assert TelegramProvider(None).validate(content) == []
+    publish(provider, account, content)
+    assert [p.text for p in sandbox_state.accepted("telegram")] == ["Фото", reply]
+    over = TelegramProvider(None).validate(
+        PostContent("x" * 1025, media=(image_file(),), thread=(reply + "!",))
+    )
+    assert [(p.field, p.value, p.limit) for p in over] == [
+        ("telegram.text", 1025, 1024),
+        ("telegram.thread[1]", 4097, 4096),
+    ]

@@ -159,10 +159,19 @@ def test_token_failures_answer_as_the_pds_does(
     assert forgotten.json()["error"] == "InvalidToken"
 
 
-def test_resolve_handle_and_profile(sandbox_client: Client) -> None:
+def test_resolve_handle_and_profile(sandbox_client: Client, sandbox_state: SandboxState) -> None:
     path = f"{B}/com.atproto.identity.resolveHandle"
+    unknown = call(sandbox_client, "GET", path, params={"handle": "bob.example.com"})
+    assert (unknown.status_code, unknown.json()) == (
+        400,
+        {"error": "InvalidRequest", "message": "Unable to resolve handle"},
+    )
+    sandbox_state.configure("bluesky", known_handles=["bob.example.com"])
     ok = call(sandbox_client, "GET", path, params={"handle": "Bob.Example.com"})
     assert ok.json() == {"did": did_for("bob.example.com")}
+    sandbox_state.provision("bluesky", "tok-carol", username="carol")
+    carol = call(sandbox_client, "GET", path, params={"handle": "carol.bsky.social"})
+    assert carol.json() == {"did": did_for("carol.bsky.social")}
     assert call(sandbox_client, "GET", path, params={"handle": "x.invalid"}).status_code == 400
     assert call(sandbox_client, "GET", path, params={"handle": "not a handle"}).status_code == 400
     token = login(sandbox_client)["accessJwt"]

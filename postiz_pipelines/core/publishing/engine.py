@@ -24,7 +24,7 @@ from postiz_pipelines.core.publishing.config import EngineConfig
 from postiz_pipelines.core.publishing.outcomes import JobOutcome, OutcomeRecorder, Work
 from postiz_pipelines.crypto import Keyring
 from postiz_pipelines.errors import AuthExpired, AuthRevoked, OutcomeUnknown, ProviderError
-from postiz_pipelines.providers.base import PublishResult
+from postiz_pipelines.providers.base import Provider, PublishResult, TokenSet
 from postiz_pipelines.providers.registry import ProviderSet
 
 __all__ = ["BatchReport", "EngineConfig", "JobOutcome", "Publisher"]
@@ -172,7 +172,7 @@ class Publisher:
             await asyncio.to_thread(self.recorder.throttle_account, work, until)
         return outcome
 
-    async def _call_platform(self, job: PublishJob, work: Work, provider) -> JobOutcome:  # type: ignore[no-untyped-def]
+    async def _call_platform(self, job: PublishJob, work: Work, provider: Provider) -> JobOutcome:
         async def save_progress(progress: Mapping[str, object]) -> None:
             await asyncio.to_thread(self.recorder.save_progress, work, dict(progress))
 
@@ -198,7 +198,7 @@ class Publisher:
             return await asyncio.to_thread(self.recorder.finish_error, work, unknown)
         return await asyncio.to_thread(self.recorder.finish_success, work, result)
 
-    async def _publish_refreshing(self, provider, work: Work) -> PublishResult:  # type: ignore[no-untyped-def]
+    async def _publish_refreshing(self, provider: Provider, work: Work) -> PublishResult:
         try:
             return await provider.publish(
                 work.credentials, work.content, idempotency_key=work.idempotency_key
@@ -213,7 +213,7 @@ class Publisher:
                 work.credentials, work.content, idempotency_key=work.idempotency_key
             )
 
-    async def _refresh(self, provider, work: Work):  # type: ignore[no-untyped-def]
+    async def _refresh(self, provider: Provider, work: Work) -> TokenSet:
         try:
             tokens = await provider.refresh(work.credentials)
         except ProviderError as exc:

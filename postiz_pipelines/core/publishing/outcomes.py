@@ -58,6 +58,7 @@ from postiz_pipelines.providers.base import (
     MediaFile,
     PostContent,
     PublishResult,
+    TokenSet,
 )
 from postiz_pipelines.providers.registry import ProviderSet
 
@@ -130,7 +131,9 @@ class OutcomeRecorder:
                 now=self.clock.now(),
             )
 
-    def record_refresh(self, work: Work, tokens, error: ProviderError | None) -> None:  # type: ignore[no-untyped-def]
+    def record_refresh(
+        self, work: Work, tokens: TokenSet | None, error: ProviderError | None
+    ) -> None:
         now = self.clock.now()
         with self.db.session() as s:
             account = s.get(SocialAccount, work.account_id)

@@ -1,13 +1,49 @@
-"""Reading instants that people type: ISO 8601 with an offset, or local time plus a zone."""
+"""Reading instants that people type: ISO 8601 with an offset, local time plus a zone, or a
+time relative to now (``+10m``, ``+2h``, ``+1d12h``, ``+90s``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 
 from postiz_pipelines.clock import ensure_utc
 from postiz_pipelines.core.scheduling.recurrence import local_to_utc
 from postiz_pipelines.core.workspaces.store import check_zone
 from postiz_pipelines.errors import Problem, ValidationFailed
+
+_DURATION_RE = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+MAX_AHEAD = timedelta(days=3660)
+
+
+def parse_duration(value: str, *, field: str) -> timedelta:
+    """A positive duration like ``10m``, ``2h``, ``1d12h``, ``90s`` or ``2w`` (units in that
+    order, each at most once); ``ValidationFailed`` naming ``field`` otherwise."""
+    text = value.strip().lower().removeprefix("+").replace(" ", "")
+    found = _DURATION_RE.match(text)
+    if not text or found is None:
+        raise ValidationFailed(
+            Problem(
+                field,
+                f"{value!r} is not a duration like 10m, 2h, 1d12h or 90s "
+                "(units w, d, h, m, s in that order)",
+                value,
+            )
+        )
+    weeks, days, hours, minutes, seconds = (int(g or 0) for g in found.groups())
+    span = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if not timedelta(0) < span <= MAX_AHEAD:
+        raise ValidationFailed(
+            Problem(field, f"{value!r} must be more than 0 and at most 3660 days", value, "3660d")
+        )
+    return span
+
+
+def relative_instant(value: str | None, *, now: datetime, field: str) -> datetime | None:
+    """``now`` plus the duration of a ``+10m``-style value; None for any other value (an
+    absolute time, ``now``, ``next-slot``), which the caller reads as it did before."""
+    if value is None or not value.strip().startswith("+"):
+        return None
+    return ensure_utc(now) + parse_duration(value, field=field)
 
 
 def parse_instant(
