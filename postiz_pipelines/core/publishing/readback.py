@@ -29,7 +29,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.core.models import AttemptOutcome, PublishAttempt, ReadBack
-from postiz_pipelines.errors import OutcomeUnknown, PartiallyPublished, ProviderError
+from postiz_pipelines.errors import (
+    OutcomeUnknown,
+    PartiallyPublished,
+    ProviderError,
+    StillProcessing,
+)
 from postiz_pipelines.providers.base import IdempotencyMode
 
 UNCERTAIN_OUTCOME = "uncertain_outcome"  # the post may be live: a person decides
@@ -125,6 +130,14 @@ def may_be_live(platform: str, detail: str) -> str:
     )
 
 
+def effective_mode(mode: IdempotencyMode, progress: object) -> IdempotencyMode:
+    """``stored_id`` resolves an uncertain outcome by the platform id the try saved; when the
+    try died before saving one, there is nothing to resume by: it is ``none``."""
+    if mode == IdempotencyMode.STORED_ID and not progress:
+        return IdempotencyMode.NONE
+    return mode
+
+
 def after_publish_error(
     exc: ProviderError,
     *,
@@ -141,6 +154,8 @@ def after_publish_error(
     if isinstance(exc, OutcomeUnknown) and mode == IdempotencyMode.NONE and not reads_back:
         detail = f"{exc.message}; {platform} offers no way to check, so a person must decide"
         return Verdict(Action.FAIL, UNCERTAIN_OUTCOME, may_be_live(platform, detail))
+    if isinstance(exc, StillProcessing):  # a look, not a resubmission; the provider bounds it
+        return Verdict(Action.RETRY, exc.error_class, exc.message, nth_retry=publishes)
     if exc.retryable and publishes < max_attempts:
         return Verdict(Action.RETRY, exc.error_class, exc.message, nth_retry=publishes)
     spent = f"attempts exhausted ({publishes}/{max_attempts})"
