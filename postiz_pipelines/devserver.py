@@ -63,6 +63,8 @@ def run_dev(
     env.setdefault("POSTIZ_PUBLIC_URL", api_url)  # signed media links point at the local API
     env["POSTIZ_DATA_DIR"] = str(settings.data_dir.resolve())
     env["DAGSTER_HOME"] = str(dagster_home(settings))
+    # launching a run waits for its process to load the code: minutes on a busy machine
+    env.setdefault("DAGSTER_GRPC_TIMEOUT_SECONDS", "180")
     exe = [sys.executable, "-m", "postiz_pipelines.cli"]
 
     subprocess.run([*exe, "db", "upgrade"], env=env, check=True)

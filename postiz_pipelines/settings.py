@@ -44,8 +44,17 @@ class Settings(BaseModel):
     max_retries: int = Field(default=3, ge=0, le=20)
     retry_base_seconds: float = Field(default=60.0, gt=0, le=86_400)
     lease_seconds: int = Field(default=300, ge=10, le=86_400)
-    lookahead_seconds: int = Field(default=60, ge=0, le=3_600)
+    lookahead_seconds: int = Field(default=180, ge=0, le=3_600)
     claim_batch_size: int = Field(default=500, ge=1, le=10_000)
+    publish_window_seconds: int = Field(
+        default=600, ge=30, le=3_600, description="one publish run per partition per window"
+    )
+    window_grace_seconds: int = Field(
+        default=30, ge=0, le=600, description="after its window, for calls still in flight"
+    )
+    run_poll_interval: int = Field(
+        default=1000, ge=50, le=60_000, description="ms between a window run's looks at the queue"
+    )
     sandbox_url: str | None = Field(
         default=None, description="Point every provider at this sandbox base URL"
     )

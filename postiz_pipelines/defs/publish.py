@@ -1,26 +1,32 @@
-"""``publish_job``: one run per (workspace, platform) partition: claim, prepare media, publish."""
+"""``publish_job``: one run per (workspace, platform) partition and window.
+
+A run launched by ``due_posts_sensor`` carries its window in its tags (``postiz/window``,
+``postiz/window_end``) and serves it: it claims and publishes the partition's jobs as they
+fall due, each at its second, until the window and its grace are over. A run launched by
+hand (no window tags) publishes what is due now, once.
+"""
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
-from dagster import (
-    Backoff,
-    In,
-    OpExecutionContext,
-    Out,
-    RetryPolicy,
-    in_process_executor,
-    job,
-    op,
-)
+from collections.abc import Mapping
 
-from postiz_pipelines.clock import SystemClock
-from postiz_pipelines.core.publishing.partition_run import (
-    claim_partition,
-    prepare_media,
-    publish_partition,
-)
+from dagster import OpExecutionContext, Out, in_process_executor, job, op
+
+from postiz_pipelines.core.publishing.dispatch import run_owner
+from postiz_pipelines.core.publishing.partition_run import serve_window
+from postiz_pipelines.core.publishing.windows import Window
 from postiz_pipelines.defs.partitions import publish_partitions
 from postiz_pipelines.defs.resources import PostizResource
+
+WINDOW_TAG = "postiz/window"
+WINDOW_END_TAG = "postiz/window_end"
+
+
+def run_window(tags: Mapping[str, str]) -> Window | None:
+    """The window a run serves, from its tags; None for a run launched by hand."""
+    if WINDOW_TAG not in tags or WINDOW_END_TAG not in tags:
+        return None
+    return Window.from_keys(tags[WINDOW_TAG], tags[WINDOW_END_TAG])
 
 
 def _partition(context: OpExecutionContext) -> tuple[str, str]:
@@ -28,41 +34,21 @@ def _partition(context: OpExecutionContext) -> tuple[str, str]:
     return keys["workspace"], keys["platform"]
 
 
-def _owner(context: OpExecutionContext) -> str:
-    return f"dagster:{context.run_id}"
-
-
-@op(out=Out(list), retry_policy=RetryPolicy(max_retries=2, delay=1, backoff=Backoff.EXPONENTIAL))
-def claim_jobs(context: OpExecutionContext, postiz: PostizResource) -> list[str]:
-    """Claim the partition's due jobs under this run's lease."""
+@op(out=Out(dict))
+def publish_posts(context: OpExecutionContext, postiz: PostizResource) -> dict:
+    """Claim and publish the partition's jobs as they fall due through the run's window."""
     workspace, platform = _partition(context)
-    ids = claim_partition(
+    window = run_window(context.run.tags)
+    summary = serve_window(
         postiz.app(),
         workspace_slug=workspace,
         platform=platform,
-        owner=_owner(context),
-        clock=SystemClock(),
+        window=window,
+        owner=run_owner(context.run_id),
+        clock=postiz.clock(),
     )
-    context.log.info(f"claimed {len(ids)} jobs for {workspace}/{platform}")
-    return ids
-
-
-@op(ins={"job_ids": In(list)}, out=Out(list))
-def process_media(
-    context: OpExecutionContext, postiz: PostizResource, job_ids: list[str]
-) -> list[str]:
-    """Make the claimed posts' media variants, so that publishing only uploads."""
-    context.add_output_metadata(prepare_media(postiz.app(), job_ids, clock=SystemClock()).as_dict())
-    return job_ids
-
-
-@op(ins={"job_ids": In(list)}, out=Out(dict))
-def publish_posts(context: OpExecutionContext, postiz: PostizResource, job_ids: list[str]) -> dict:
-    """Publish the claimed jobs concurrently and record every outcome."""
-    report = publish_partition(postiz.app(), job_ids, owner=_owner(context), clock=SystemClock())
-    summary = report.as_dict()
     context.add_output_metadata(summary)
-    context.log.info(f"publish results: {summary}")
+    context.log.info(f"{workspace}/{platform} window {window and window.key}: {summary}")
     return summary
 
 
@@ -70,7 +56,7 @@ def publish_posts(context: OpExecutionContext, postiz: PostizResource, job_ids: 
     partitions_def=publish_partitions,
     executor_def=in_process_executor,
     tags={"postiz/kind": "publish"},
-    description="Publish the due posts of one workspace on one platform.",
+    description="Publish the posts of one workspace on one platform through one window.",
 )
 def publish_job() -> None:
-    publish_posts(process_media(claim_jobs()))
+    publish_posts()

@@ -7,11 +7,12 @@ import os
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
+from postiz_pipelines.clock import Clock, SystemClock
 from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.settings import Settings
 
 
-class PostizResource(ConfigurableResource):  # type: ignore[type-arg]
+class PostizResource(ConfigurableResource):
     """The app database and settings, from POSTIZ_* variables; fields override them.
 
     Tests and deployments set ``database_url``/``sandbox_url`` here rather than in the
@@ -44,13 +45,17 @@ class PostizResource(ConfigurableResource):  # type: ignore[type-arg]
             self._app = AppContext.from_settings(self.settings())
         return self._app
 
+    def clock(self) -> Clock:
+        """The wall clock. A test gives a subclass whose clock it controls."""
+        return SystemClock()
+
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """Every log record of this run carries its run id (structured logs)."""
         from postiz_pipelines.core.observability.logs import bind
 
         bind(run_id=getattr(context, "run_id", None))
 
-    def teardown_after_execution(self, context) -> None:  # type: ignore[no-untyped-def]
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._app is not None:
             self._app.close()
             self._app = None

@@ -1,10 +1,10 @@
-"""Expanding recurring and evergreen schedules into jobs: every 5 minutes, and on demand."""
+"""Expanding recurring and evergreen schedules into jobs (every 5 minutes: schedules.py)."""
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
 from datetime import timedelta
 
-from dagster import DefaultScheduleStatus, OpExecutionContext, ScheduleDefinition, job, op
+from dagster import OpExecutionContext, job, op
 
 from postiz_pipelines.clock import utcnow
 from postiz_pipelines.core.scheduling.expansion import expand_schedules
@@ -31,9 +31,4 @@ def expand_schedules_job() -> None:
     expand_due_schedules()
 
 
-expand_schedules_schedule = ScheduleDefinition(
-    job=expand_schedules_job,
-    cron_schedule="*/5 * * * *",
-    default_status=DefaultScheduleStatus.RUNNING,
-    description="The seed's scheduler cadence: every five minutes.",
-)
+# its schedule is in schedules.py

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from postiz_pipelines.core.models import JobStatus, PublishJob
 from postiz_pipelines.core.publishing import dispatch, queue
+from postiz_pipelines.core.publishing.windows import WindowPolicy
 from postiz_pipelines.errors import Conflict
 
 
@@ -142,7 +143,7 @@ def test_cancel_refuses_running_and_terminal_jobs(app, make, clock):
         queue.cancel(s, a, now=clock.now())
 
 
-def test_due_groups_one_per_partition_with_stable_batch_keys(app, make, clock):
+def test_due_windows_one_per_partition_with_stable_run_keys(app, make, clock):
     ws = make.workspace()
     other = make.workspace("other")
     acc = make.account(ws)
@@ -153,28 +154,24 @@ def test_due_groups_one_per_partition_with_stable_batch_keys(app, make, clock):
     make.jobs(ws, acc_b, 1, run_at=now + timedelta(seconds=30))
     make.jobs(other, acc2, 1, run_at=now)
     make.jobs(other, acc2, 1, run_at=now + timedelta(hours=2))
+    policy = WindowPolicy(lead=timedelta(0))
 
     with app.db.read() as s:
-        first = dispatch.due_groups(s, now=now, lookahead=timedelta(seconds=60))
-        second = dispatch.due_groups(s, now=now, lookahead=timedelta(seconds=60))
+        first = dispatch.due_windows(s, now=now, policy=policy)
+        second = dispatch.due_windows(s, now=now, policy=policy)
 
-    assert {(g.workspace_slug, g.platform, len(g.job_ids)) for g in first} == {
-        ("acme", "mastodon", 3),
-        ("other", "mastodon", 1),
+    assert {(d.workspace_slug, d.platform) for d in first} == {
+        ("acme", "mastodon"),
+        ("other", "mastodon"),
     }
-    assert [g.batch_key for g in first] == [g.batch_key for g in second]
-
-    with app.db.session() as s:
-        for g in first:
-            queue.mark_queued(s, g.job_ids, now=now)
-    with app.db.read() as s:
-        assert dispatch.due_groups(s, now=now, lookahead=timedelta(seconds=60)) == []
-        # a run that never came: asked for again, under a new key
-        again = dispatch.due_groups(
-            s, now=now + dispatch.QUEUED_TIMEOUT, lookahead=timedelta(seconds=60)
-        )
-    assert {g.workspace_slug for g in again} == {"acme", "other"}
-    assert not {g.batch_key for g in again} & {g.batch_key for g in first}
+    keys = [dispatch.WindowRequest(d).run_key for d in first]
+    assert keys == [dispatch.WindowRequest(d).run_key for d in second]
+    marked = dispatch.mark_requested(app, [dispatch.WindowRequest(d) for d in first], now=now)
+    assert 3 <= marked <= 4  # the jobs of the windows asked for; never the one 2 h away
+    with app.db.read() as s:  # queued jobs still make their window due: the runs dedupe
+        assert {d.window for d in dispatch.due_windows(s, now=now, policy=policy)} == {
+            d.window for d in first
+        }
 
 
 def test_expired_leases_are_found(app, make, clock):

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from dagster import DagsterInstance, instance_for_test
 
 from postiz_pipelines.cli import Env, main
-from postiz_pipelines.clock import utcnow
+from postiz_pipelines.clock import Clock, FixedClock, utcnow
 from postiz_pipelines.defs.resources import PostizResource
 from postiz_pipelines.sandbox.server import running_sandbox
 from postiz_pipelines.sandbox.state import SandboxState
@@ -38,6 +38,22 @@ def embedded_env(db_url: str, tmp_path) -> dict[str, str]:  # type: ignore[no-un
         "POSTIZ_DATA_DIR": str(tmp_path / "data"),
         "POSTIZ_WORKER_RATE_LIMIT_DELAY": "0",
     }
+
+
+class ClockedPostiz(PostizResource):
+    """The resource on simulated time: its clock starts at ``start`` and jumps over sleeps,
+    so a window run serves its whole window without the test waiting for it."""
+
+    start: str
+
+    def clock(self) -> Clock:
+        return FixedClock(datetime.fromisoformat(self.start))
+
+
+def clocked(resource: PostizResource, at: datetime) -> ClockedPostiz:
+    """``resource`` with its clock at ``at``."""
+    fields = resource.model_dump()
+    return ClockedPostiz(**fields, start=at.isoformat())
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from postiz_pipelines.defs.analytics import (
     token_health,
 )
 from postiz_pipelines.defs.checks import failure_rate_is_low, no_overdue_jobs, tokens_are_refreshed
-from postiz_pipelines.defs.operations import expiring_tokens_sensor
 from postiz_pipelines.defs.resources import PostizResource
+from postiz_pipelines.defs.sensors import expiring_tokens_sensor
 from postiz_pipelines.sandbox import FaultSpec, SandboxState, SandboxTransport, create_app
 
 

@@ -1,4 +1,4 @@
-"""The due-posts sensor and the whole path: CLI -> database -> sensor -> partitioned run ->
+"""The due-posts sensor and the whole path: CLI -> database -> sensor -> window run ->
 sandbox."""
 
 from __future__ import annotations
@@ -6,16 +6,31 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from dagster import SensorResult, SkipReason, build_sensor_context
+from dagster import DagsterRunStatus, SensorResult, SkipReason, build_sensor_context
 from sqlalchemy import select
 
+from postiz_pipelines.clock import ensure_utc, utcnow
 from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.core.models import JobStatus, Post, PostStatus, PublishAttempt, PublishJob
-from postiz_pipelines.core.publishing.dispatch import due_groups, run_key
+from postiz_pipelines.core.publishing.windows import WindowPolicy
 from postiz_pipelines.defs.partitions import WORKSPACES
 from postiz_pipelines.defs.publish import publish_job
 from postiz_pipelines.defs.sensors import due_posts_sensor
 from postiz_pipelines.settings import Settings
+from postiz_pipelines_tests.defs.conftest import clocked
+
+
+def submit(instance, rr, status=DagsterRunStatus.NOT_STARTED):  # type: ignore[no-untyped-def]
+    """What the daemon does with a run request: a run with its key, partition and tags."""
+    return instance.create_run_for_job(
+        job_def=publish_job,
+        status=status,
+        tags={
+            **rr.tags,
+            "dagster/run_key": rr.run_key,
+            "dagster/partition": str(rr.partition_key),
+        },
+    )
 
 
 def _evaluate(instance, resource):  # type: ignore[no-untyped-def]
@@ -68,16 +83,6 @@ def test_sensor_one_run_per_workspace_and_platform(instance, resource, cli, sand
     _post(cli, "globex", "three", [g1])
     _post(cli, "globex", "far future", [g1], in_seconds=3 * 3600)
 
-    app = AppContext.from_settings(Settings.from_env(embedded_env))
-    with app.db.read() as s:
-        expected = {
-            run_key(g)
-            for g in due_groups(
-                s, now=cli.now + timedelta(minutes=1), lookahead=timedelta(seconds=60)
-            )
-        }
-    app.close()
-
     result = _evaluate(instance, resource)
     assert isinstance(result, SensorResult)
     keys = {
@@ -89,11 +94,26 @@ def test_sensor_one_run_per_workspace_and_platform(instance, resource, cli, sand
     }
     assert keys == {("acme", "mastodon"), ("globex", "mastodon")}
     assert len(result.run_requests) == 2
-    assert {rr.run_key for rr in result.run_requests} == expected  # same batch, same key
+    policy = WindowPolicy.from_settings(Settings.from_env(embedded_env))
+    due_at = cli.now + timedelta(seconds=30)
+    assert {rr.run_key for rr in result.run_requests} == {
+        f"publish:{ws}:mastodon:{policy.window_at(ws, 'mastodon', max(due_at, utcnow())).key}"
+        for ws in ("acme", "globex")
+    }  # the partition and its window: the same window, the same key
     assert set(instance.get_dynamic_partitions(WORKSPACES)) == {"acme", "globex"}
+    app = AppContext.from_settings(Settings.from_env(embedded_env))
+    with app.db.read() as s:
+        statuses = {
+            j.status for j in s.scalars(select(PublishJob)) if ensure_utc(j.run_at) <= due_at
+        }
+    app.close()
+    assert statuses == {JobStatus.QUEUED}  # a run was asked for them
 
+    for rr in result.run_requests:
+        submit(instance, rr)
     again = _evaluate(instance, resource)
-    assert isinstance(again, SkipReason)  # requested runs are not requested twice
+    assert isinstance(again, SkipReason)  # a window with its run is not asked for twice
+    assert "2 served by a run" in (again.skip_message or "")
 
 
 def test_cli_to_sandbox_end_to_end(instance, resource, cli, sandbox, embedded_env):
@@ -108,10 +128,11 @@ def test_cli_to_sandbox_end_to_end(instance, resource, cli, sandbox, embedded_en
     result = _evaluate(instance, resource)
     assert isinstance(result, SensorResult) and len(result.run_requests) == 1
     for rr in result.run_requests:
+        # the run serves its whole window on simulated time, then ends
         run = publish_job.execute_in_process(
             partition_key=rr.partition_key,
             instance=instance,
-            resources={"postiz": resource},
+            resources={"postiz": clocked(resource, utcnow())},
             tags=rr.tags,
         )
         assert run.success

@@ -26,6 +26,7 @@ from postiz_pipelines.core.media.delivery import MediaDelivery
 from postiz_pipelines.core.models import PublishJob
 from postiz_pipelines.core.publishing import queue, throttle
 from postiz_pipelines.core.publishing.config import EngineConfig
+from postiz_pipelines.core.publishing.group_commit import GroupCommit
 from postiz_pipelines.core.publishing.intent import IntentWriter
 from postiz_pipelines.core.publishing.media_prep import prepare_job_media
 from postiz_pipelines.core.publishing.outcomes import (
@@ -84,8 +85,10 @@ class Publisher:
         self.clock = clock
         self.owner = owner
         self.config = config or EngineConfig()
+        # every write goes through writer threads, grouped: see group_commit.py
+        self.writes = GroupCommit(db, writers=self.config.concurrency)
         self.intents = IntentWriter(
-            db,
+            self.writes.db,
             keyring,
             providers,
             clock=clock,
@@ -95,63 +98,84 @@ class Publisher:
         )
         self.media = media
         self.recorder = OutcomeRecorder(
-            db, keyring, providers, clock=clock, owner=owner, config=self.config
+            self.writes.db, keyring, providers, clock=clock, owner=owner, config=self.config
         )
         self._stopping = asyncio.Event()
         self._account_locks: dict[str, asyncio.Lock] = {}
         self._account_next: dict[str, datetime] = {}
         self._buckets: dict[str, throttle.TokenBucket] = {}
+        self._sem = asyncio.Semaphore(self.config.concurrency)
+        self._held: set[str] = set()  # claimed and not yet recorded: their leases are renewed
+        self._renewer: asyncio.Task[None] | None = None
 
     def request_stop(self) -> None:
         """Stop starting jobs; jobs not yet sent are returned to the queue."""
         self._stopping.set()
 
+    @property
+    def in_flight(self) -> int:
+        """Jobs handed to ``publish_one`` whose outcome is not recorded yet."""
+        return len(self._held)
+
     async def run(self, jobs: Sequence[PublishJob]) -> BatchReport:
+        """Publish a claimed batch, each job at its second; returns when all are recorded."""
         report = BatchReport()
-        if self.media is not None and jobs:
-            # variants are made before the first call, so publishing only uploads
-            await asyncio.to_thread(
-                prepare_job_media, self.media, [j.id for j in jobs], now=self.clock.now()
-            )
-        sem = asyncio.Semaphore(self.config.concurrency)
-        held = {j.id for j in jobs}
-        renewer = asyncio.create_task(self._renew_leases(held))
-
-        async def one(job: PublishJob) -> None:
-            # every log record of this job (this task's context) names it
-            structlog.contextvars.bind_contextvars(
-                job_id=job.id,
-                workspace_id=job.workspace_id,
-                platform=job.platform,
-                account_id=job.account_id,
-            )
-            try:
-                outcome = await self._wait_then_publish(job, sem)
-            except Exception:
-                # e.g. the database went away while recording: the job keeps its lease
-                # and its attempt row, and lease recovery resolves it; the batch goes on.
-                log.exception("job %s could not be recorded; left to lease recovery", job.id)
-                outcome = JobOutcome(job.id, OutcomeStatus.LOST, job.platform, "internal")
-            # a failure is worth a line at the default level; the rest is detail
-            log.log(
-                logging.WARNING
-                if outcome.status in (OutcomeStatus.FAILED, OutcomeStatus.LOST)
-                else logging.DEBUG,
-                "job %s %s on %s (account %s)%s",
-                job.id,
-                outcome.status,
-                job.platform,
-                job.account_id,
-                f": {outcome.error_class}" if outcome.error_class else "",
-            )
-            held.discard(job.id)
-            report.outcomes.append(outcome)
-
         try:
-            await asyncio.gather(*(one(j) for j in sorted(jobs, key=lambda j: j.next_attempt_at)))
+            await self.prepare_media([j.id for j in jobs])
+            ordered = sorted(jobs, key=lambda j: j.next_attempt_at)
+            report.outcomes.extend(await asyncio.gather(*(self.publish_one(j) for j in ordered)))
         finally:
-            renewer.cancel()
+            await self.aclose()
         return report
+
+    async def prepare_media(self, job_ids: list[str]) -> None:
+        """Make the claimed jobs' media variants before their calls, so publishing only
+        uploads (``media_prep``)."""
+        if self.media is not None and job_ids:
+            await asyncio.to_thread(prepare_job_media, self.media, job_ids, now=self.clock.now())
+
+    async def publish_one(self, job: PublishJob) -> JobOutcome:
+        """Publish one claimed job at its second (or give it back if stopping); never raises
+        but for cancellation. The lease is renewed until the outcome is recorded."""
+        self._held.add(job.id)
+        if self._renewer is None:
+            self._renewer = asyncio.create_task(self._renew_leases(self._held))
+        # every log record of this job (this task's context) names it
+        structlog.contextvars.bind_contextvars(
+            job_id=job.id,
+            workspace_id=job.workspace_id,
+            platform=job.platform,
+            account_id=job.account_id,
+        )
+        try:
+            outcome = await self._wait_then_publish(job, self._sem)
+        except Exception:
+            # e.g. the database went away while recording: the job keeps its lease
+            # and its attempt row, and lease recovery resolves it; the batch goes on.
+            log.exception("job %s could not be recorded; left to lease recovery", job.id)
+            outcome = JobOutcome(job.id, OutcomeStatus.LOST, job.platform, "internal")
+        finally:
+            self._held.discard(job.id)
+        # a failure is worth a line at the default level; the rest is detail
+        log.log(
+            logging.WARNING
+            if outcome.status in (OutcomeStatus.FAILED, OutcomeStatus.LOST)
+            else logging.DEBUG,
+            "job %s %s on %s (account %s)%s",
+            job.id,
+            outcome.status,
+            job.platform,
+            job.account_id,
+            f": {outcome.error_class}" if outcome.error_class else "",
+        )
+        return outcome
+
+    async def aclose(self) -> None:
+        """Stop renewing leases and the writer threads (when no job is in flight any more)."""
+        if self._renewer is not None:
+            self._renewer.cancel()
+            self._renewer = None
+        await asyncio.to_thread(self.writes.close)
 
     async def _renew_leases(self, held: set[str]) -> None:
         interval = max(self.config.lease.total_seconds() / 3, 1.0)
@@ -159,10 +183,10 @@ class Publisher:
             await asyncio.sleep(interval)
             ids = list(held)
             if ids:
-                await asyncio.to_thread(self._renew, ids)
+                await self.writes.run(self._renew, ids)
 
     def _renew(self, ids: list[str]) -> None:
-        with self.db.session() as s:
+        with self.writes.db.session() as s:
             queue.renew_leases(
                 s, ids, owner=self.owner, now=self.clock.now(), lease=self.config.lease
             )
@@ -176,7 +200,7 @@ class Publisher:
             if not self._stopping.is_set():
                 await self._space_account(job.account_id, job.platform)
             if self._stopping.is_set():
-                return await asyncio.to_thread(self.intents.release, job)
+                return await self.writes.run(self.intents.release, job)
             async with sem:
                 return await self._publish(job)
 
@@ -206,7 +230,7 @@ class Publisher:
         )
 
     async def _publish(self, job: PublishJob) -> JobOutcome:
-        begun = await asyncio.to_thread(self.intents.begin, job.id)
+        begun = await self.writes.run(self.intents.begin, job.id)
         if isinstance(begun, JobOutcome):
             return begun
         work = begun
@@ -215,7 +239,7 @@ class Publisher:
             outcome = await self._call_platform(work, provider)
         until = throttle.exhausted_until(seen, now=self.clock.now())
         if until is not None:  # the platform's own headers say this account has no budget left
-            await asyncio.to_thread(self.recorder.throttle_account, work, until)
+            await self.writes.run(self.recorder.throttle_account, work, until)
         return outcome
 
     async def _call_platform(self, work: Work, provider: Provider) -> JobOutcome:
@@ -229,26 +253,26 @@ class Publisher:
             try:
                 found = await self._read_back(provider, work)
             except ProviderError as exc:  # a read: never an unknown outcome of a publish
-                return await asyncio.to_thread(self.recorder.finish_readback_error, work, exc)
+                return await self.writes.run(self.recorder.finish_readback_error, work, exc)
             except Exception as exc:  # a bug in the read: nothing was published
                 log.exception("unexpected error reading back job %s", work.job_id)
                 failed = TransientError(f"unexpected {type(exc).__name__}", platform=work.platform)
-                return await asyncio.to_thread(self.recorder.finish_readback_error, work, failed)
+                return await self.writes.run(self.recorder.finish_readback_error, work, failed)
             if found is not None:
                 result = PublishResult(remote_id=found.remote_id, url=found.url)
-                return await asyncio.to_thread(self._finish_found, work, result)
-            closed = await asyncio.to_thread(self.recorder.readback_absent, work)
+                return await self.writes.run(self._finish_found, work, result)
+            closed = await self.writes.run(self.recorder.readback_absent, work)
             if closed is not None:  # read-back only, or the lease was taken meanwhile
                 return closed
         try:
             result = await self._with_refresh(provider, work, self._publish_call)
         except ProviderError as exc:
-            return await asyncio.to_thread(self.recorder.finish_error, work, exc)
+            return await self.writes.run(self.recorder.finish_error, work, exc)
         except Exception as exc:  # a bug after the request may have left: outcome unknown
             log.exception("unexpected error publishing job %s", work.job_id)
             unknown = OutcomeUnknown(f"unexpected {type(exc).__name__}", platform=work.platform)
-            return await asyncio.to_thread(self.recorder.finish_error, work, unknown)
-        return await asyncio.to_thread(self.recorder.finish_success, work, result)
+            return await self.writes.run(self.recorder.finish_error, work, unknown)
+        return await self.writes.run(self.recorder.finish_success, work, result)
 
     def _finish_found(self, work: Work, result: PublishResult) -> JobOutcome:
         return self.recorder.finish_success(work, result, found=True)
@@ -285,12 +309,12 @@ class Publisher:
         try:
             tokens = await provider.refresh(work.credentials)
         except ProviderError as exc:
-            await asyncio.to_thread(self.recorder.record_refresh, work, None, exc)
+            await self.writes.run(self.recorder.record_refresh, work, None, exc)
             raise AuthRevoked(
                 f"token expired and refresh failed: {exc.message}",
                 platform=work.platform,
                 status=exc.status,
                 code=exc.code,
             ) from exc
-        await asyncio.to_thread(self.recorder.record_refresh, work, tokens, None)
+        await self.writes.run(self.recorder.record_refresh, work, tokens, None)
         return tokens

@@ -1,16 +1,20 @@
-"""The three steps of one partition's publish run, as plain functions of the app and a clock.
+"""One partition's publish run, as plain functions of the app and a clock.
 
-``claim_partition`` takes the due jobs of (workspace, platform) under the run's lease,
-``prepare_media`` makes every claimed job's media variants (``media_prep``), and
-``publish_partition`` publishes them concurrently. The Dagster ops are one-line adapters.
+``serve_window`` is a window run: it claims and publishes the partition's jobs as they fall
+due through its window (``loop.PublishLoop``), making each claimed batch's media variants
+first.
+Without a window it makes one pass over what is due now (a run launched by hand). The steps
+of that pass are ``claim_partition`` (the due jobs under the run's lease), ``prepare_media``
+(the claimed jobs' media variants, ``media_prep``) and ``publish_partition``.
+The Dagster op is a one-line adapter.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import httpx
-from sqlalchemy import select
 
 from postiz_pipelines.clock import Clock
 from postiz_pipelines.core.context import AppContext
@@ -18,9 +22,47 @@ from postiz_pipelines.core.media.delivery import PrepareReport, media_delivery
 from postiz_pipelines.core.models import PublishJob
 from postiz_pipelines.core.publishing import queue
 from postiz_pipelines.core.publishing.engine import BatchReport
+from postiz_pipelines.core.publishing.loop import PublishLoop, Scope, release_unsent
 from postiz_pipelines.core.publishing.media_prep import prepare_job_media
 from postiz_pipelines.core.publishing.runner import claim, publish_claimed
+from postiz_pipelines.core.publishing.windows import Window, WindowPolicy
 from postiz_pipelines.core.workspaces.store import get_workspace
+
+log = logging.getLogger(__name__)
+
+
+def serve_window(
+    app: AppContext,
+    *,
+    workspace_slug: str,
+    platform: str,
+    window: Window | None,
+    owner: str,
+    clock: Clock,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> dict[str, int]:
+    """Serve the partition's ``window`` (or make one pass when None); returns the counts."""
+    if window is None:
+        ids = claim_partition(
+            app, workspace_slug=workspace_slug, platform=platform, owner=owner, clock=clock
+        )
+        report = publish_partition(app, ids, owner=owner, clock=clock, transport=transport)
+        return {"passes": 1, **report.as_dict()}
+    policy = WindowPolicy.from_settings(app.settings)
+    with app.db.read() as s:
+        workspace_id = get_workspace(s, workspace_slug).id
+    loop = PublishLoop(
+        app,
+        owner=owner,
+        clock=clock,
+        poll=policy.poll,
+        scope=Scope(workspace_id, platform),
+        due_before=window.end,
+        stop_at=policy.run_deadline(window),
+        transport=transport,
+        heartbeat_every=policy.heartbeat_every,
+    )
+    return asyncio.run(loop.run()).as_dict()
 
 
 def claim_partition(
@@ -65,20 +107,3 @@ def publish_partition(
         # resolved by lease recovery (the uncertain-outcome rule).
         release_unsent(app, job_ids, owner=owner, clock=clock)
         raise
-
-
-def release_unsent(app: AppContext, job_ids: list[str], *, owner: str, clock: Clock) -> int:
-    from postiz_pipelines.core.models import AttemptOutcome, PublishAttempt
-
-    with app.db.session() as s:
-        sending = set(
-            s.scalars(
-                select(PublishAttempt.job_id).where(
-                    PublishAttempt.job_id.in_(job_ids),
-                    PublishAttempt.outcome == AttemptOutcome.SENDING,
-                )
-            )
-        )
-        return queue.release(
-            s, [j for j in job_ids if j not in sending], owner=owner, now=clock.now()
-        )

@@ -1,11 +1,13 @@
 """The continuous publishing worker (the seed's PublishingWorker).
 
-It polls every ``POSTIZ_WORKER_POLL_INTERVAL`` ms, recovers expired leases, claims due jobs
-across all partitions and publishes them with ``POSTIZ_WORKER_CONCURRENCY`` at a time and
-``POSTIZ_WORKER_RATE_LIMIT_DELAY`` between jobs of one account. It is safe beside Dagster
+It runs the same windowed engine as a Dagster window run (``loop.PublishLoop``), over every
+partition and without a window end: every ``POSTIZ_WORKER_POLL_INTERVAL`` ms it looks for
+jobs falling due, claims them and publishes each at its second, with
+``POSTIZ_WORKER_CONCURRENCY`` at a time and ``POSTIZ_WORKER_RATE_LIMIT_DELAY`` between jobs of
+one account; it recovers expired leases every ``recover_every`` looks. It is safe beside Dagster
 runs and other workers: the database owns every lease. ``request_stop()`` (SIGTERM/SIGINT)
 stops claiming, lets calls in flight finish within the grace period, and returns unstarted
-claims to the queue. Its health is a ``worker_heartbeats`` row, updated every pass.
+claims to the queue. Its health is a ``worker_heartbeats`` row, updated every few seconds.
 """
 
 from __future__ import annotations
@@ -21,14 +23,9 @@ import httpx
 
 from postiz_pipelines.clock import Clock, SystemClock
 from postiz_pipelines.core.context import AppContext
-from postiz_pipelines.core.media.delivery import media_delivery
-from postiz_pipelines.core.models import WorkerHeartbeat
-from postiz_pipelines.core.publishing import breaker, queue
-from postiz_pipelines.core.publishing.config import EngineConfig
-from postiz_pipelines.core.publishing.engine import BatchReport, Publisher
+from postiz_pipelines.core.publishing.engine import BatchReport
+from postiz_pipelines.core.publishing.loop import LoopStats, PublishLoop
 from postiz_pipelines.core.publishing.recovery import recover_expired_leases
-from postiz_pipelines.core.publishing.throttle import record_rate_headers
-from postiz_pipelines.providers.registry import ProviderSet
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +62,8 @@ class WorkerStats:
 
 
 class PublishingWorker:
+    """The windowed engine over every partition, with no window end (``loop.PublishLoop``)."""
+
     def __init__(
         self,
         app: AppContext,
@@ -83,7 +82,8 @@ class PublishingWorker:
         self.recover_every = recover_every
         self.stats = WorkerStats()
         self._stop = asyncio.Event()
-        self._publisher: Publisher | None = None
+        self._loop: PublishLoop | None = None
+        self._max_passes: int | None = None
 
     async def stopped(self) -> None:
         await self._stop.wait()
@@ -91,118 +91,63 @@ class PublishingWorker:
     def request_stop(self) -> None:
         """Stop claiming; in-flight calls finish, unstarted claims go back to the queue."""
         self._stop.set()
-        if self._publisher is not None:
-            self._publisher.request_stop()
+        if self._loop is not None:
+            self._loop.request_stop()
 
     async def run(
         self, *, max_passes: int | None = None, stop_when_idle: bool = False
     ) -> WorkerStats:
+        """Claim and publish until stopped (or, with ``stop_when_idle``, until nothing is due
+        and nothing is in flight)."""
         s = self.app.settings
         self.stats.started_at = self.clock.now()
         self.stats.status = "running"
+        self._max_passes = max_passes
         poll = timedelta(milliseconds=s.worker_poll_interval)
-        async with httpx.AsyncClient(
-            timeout=s.http_timeout_seconds,
+        self._loop = PublishLoop(
+            self.app,
+            owner=self.worker_id,
+            clock=self.clock,
+            poll=poll,
             transport=self.transport,
-            event_hooks={"response": [record_rate_headers]},
-        ) as http:
-            providers = self.app.provider_set(http, self.clock)
-            while not self._stop.is_set():
-                if max_passes is not None and self.stats.passes >= max_passes:
-                    break
-                try:
-                    claimed = await self._one_pass(providers)
-                except Exception:
-                    # a long-running daemon outlives a bad pass (database restart, network)
-                    log.exception("worker pass failed; trying again after the poll interval")
-                    self.stats.extra["failed_passes"] = self.stats.extra.get("failed_passes", 0) + 1
-                    claimed = 0
-                if claimed == 0:
-                    if stop_when_idle:
-                        break
-                    await self._idle(poll)
-        self.stats.status = "stopped"
-        await asyncio.to_thread(self._beat)
+            heartbeat_every=max(poll, timedelta(seconds=5)),
+            keep_heartbeat=True,
+            stop_when_idle=stop_when_idle,
+            on_pass=self._on_pass,
+        )
+        if self._stop.is_set():
+            self._loop.request_stop()
+        try:
+            loop_stats = await self._loop.run()
+        finally:
+            self.stats.status = "stopped"
+        self._collect(loop_stats)
         return self.stats
 
-    async def _idle(self, poll: timedelta) -> None:
-        sleeper = asyncio.create_task(self.clock.sleep_until(self.clock.now() + poll))
-        stopper = asyncio.create_task(self._stop.wait())
-        await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        sleeper.cancel()
-        stopper.cancel()
-
-    async def _one_pass(self, providers: ProviderSet) -> int:
-        now = self.clock.now()
-        if self.stats.passes % self.recover_every == 0:
-            recovery = await asyncio.to_thread(recover_expired_leases, self.app.db, now=now)
-            self.stats.recovered += recovery.requeued + recovery.failed_uncertain
-        jobs = await asyncio.to_thread(self._claim, now)
-        self.stats.passes += 1
-        self.stats.last_pass_at = now
-        if jobs:
-            self._publisher = Publisher(
-                self.app.db,
-                self.app.keyring,
-                providers,
-                clock=self.clock,
-                owner=self.worker_id,
-                config=EngineConfig.from_settings(self.app.settings),
-                media=media_delivery(self.app),
-            )
-            if self._stop.is_set():
-                self._publisher.request_stop()
-            task = asyncio.create_task(self._publisher.run(jobs))
+    def _on_pass(self, now: datetime) -> None:
+        """Before each look at the queue: recover expired leases every ``recover_every``."""
+        assert self._loop is not None
+        passes = self._loop.stats.passes
+        if self._max_passes is not None and passes >= self._max_passes:
+            self._loop.request_stop()
+            return
+        if passes % self.recover_every == 0:
             try:
-                report = await asyncio.shield(task)
-            except asyncio.CancelledError:
-                # Cancelled from outside (grace exceeded): what was sending stays "sending"
-                # and is resolved by lease recovery.
-                task.cancel()
-                raise
-            self.stats.add(report)
-            self._publisher = None
-        await asyncio.to_thread(self._beat)
-        return len(jobs)
+                report = recover_expired_leases(self.app.db, now=now)
+                self.stats.recovered += report.requeued + report.failed_uncertain
+            except Exception:
+                log.exception("lease recovery failed; trying again later")
+        self.stats.passes = passes + 1
+        self.stats.last_pass_at = now
 
-    def _claim(self, now: datetime) -> list:
-        s = self.app.settings
-        with self.app.db.read() as session:
-            blocked = breaker.blocked_platforms(session, now=now)
-        lookahead = timedelta(seconds=s.lookahead_seconds)
-        return queue.claim_due_jobs(
-            self.app.db,
-            owner=self.worker_id,
-            now=now,
-            lookahead=lookahead,
-            lease=timedelta(seconds=s.lease_seconds) + lookahead,
-            limit=s.claim_batch_size,
-            exclude_platforms=blocked,
-        )
-
-    def _beat(self) -> None:
-        now = self.clock.now()
-        st = self.stats
-        with self.app.db.session() as s:
-            row = s.get(WorkerHeartbeat, self.worker_id)
-            if row is None:
-                row = WorkerHeartbeat(
-                    id=self.worker_id,
-                    host=socket.gethostname(),
-                    pid=os.getpid(),
-                    started_at=st.started_at or now,
-                    status=st.status,
-                    last_beat_at=now,
-                )
-                s.add(row)
-            row.status = "stopping" if self._stop.is_set() and st.status == "running" else st.status
-            row.last_beat_at = now
-            row.published, row.failed, row.retried, row.passes = (
-                st.published,
-                st.failed,
-                st.retried,
-                st.passes,
-            )
+    def _collect(self, st: LoopStats) -> None:
+        self.stats.passes = st.passes
+        self.stats.claimed = st.claimed
+        self.stats.published = st.count("completed")
+        self.stats.failed = st.count("failed")
+        self.stats.retried = st.count("retrying")
+        self.stats.deferred = st.count("deferred")
+        self.stats.released = st.count("released")
 
 
 def run_worker(app: AppContext, *, grace_seconds: float = 30.0, once: bool = False) -> WorkerStats:
