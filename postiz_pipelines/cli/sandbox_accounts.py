@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postiz_pipelines.core.accounts.store import add_account
-from postiz_pipelines.core.models import Platform, SocialAccount, Workspace
-from postiz_pipelines.crypto import Keyring
+from postiz_pipelines.core.accounts.store import add_account, store_tokens
+from postiz_pipelines.core.models import AccountStatus, Platform, SocialAccount, Workspace
+from postiz_pipelines.crypto import Keyring, Secret
+from postiz_pipelines.providers.base import TokenSet
 
 if TYPE_CHECKING:
     from postiz_pipelines.providers.bluesky_session import BlueskySession
@@ -102,7 +103,11 @@ def connect_sandbox_accounts(
     handle: str = "demo",
     platforms: list[str] | None = None,
 ) -> list[SocialAccount]:
-    """One account per platform on the sandbox at ``sandbox_url`` (reused when present)."""
+    """One account per platform on the sandbox at ``sandbox_url``.
+
+    An account already stored is reconnected in place: the sandbox keeps its accounts in
+    memory, so after a restart it knows none of them; each is provisioned again and its
+    row (same id, posts and history) takes the new tokens and ids and is active again."""
     sandbox_url = sandbox_url.rstrip("/")
     out = []
     for platform in platforms or [p.value for p in Platform]:
@@ -114,9 +119,6 @@ def connect_sandbox_accounts(
                 SocialAccount.deleted_at.is_(None),
             )
         )
-        if existing is not None:
-            out.append(existing)
-            continue
         kw: dict = {"base_url": f"{sandbox_url}/{platform}"} if platform == "mastodon" else {}
         if platform == "bluesky":
             login = asyncio.run(
@@ -143,6 +145,9 @@ def connect_sandbox_accounts(
                 refresh = f"sandbox-refresh-{platform}-{workspace.slug}-{handle}"
                 _refresh_token(sandbox_url, platform, remote_id, refresh)
                 kw["refresh_token"] = refresh
+        if existing is not None:
+            out.append(_reconnect(existing, keyring, kw, now=now))
+            continue
         out.append(
             add_account(
                 session,
@@ -156,3 +161,24 @@ def connect_sandbox_accounts(
             )
         )
     return out
+
+
+def _reconnect(
+    account: SocialAccount, keyring: Keyring, kw: dict[str, Any], *, now: datetime
+) -> SocialAccount:
+    """The stored ``account`` with the tokens and ids a fresh provisioning gave."""
+    access, refresh = kw["access_token"], kw.get("refresh_token")
+    tokens = TokenSet(
+        access_token=access if isinstance(access, Secret) else Secret(str(access)),
+        refresh_token=None
+        if refresh is None
+        else (refresh if isinstance(refresh, Secret) else Secret(str(refresh))),
+        expires_at=kw.get("token_expires_at"),
+    )
+    store_tokens(account, tokens, keyring, now=now)
+    account.external_id = kw.get("external_id", account.external_id)
+    account.base_url = kw.get("base_url", account.base_url)
+    if kw.get("settings"):
+        account.settings = {**(account.settings or {}), **kw["settings"]}
+    account.status = AccountStatus.ACTIVE
+    return account
