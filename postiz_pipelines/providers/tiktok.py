@@ -91,6 +91,7 @@ CAPABILITIES = Capabilities(
         max_videos=1,
         allow_mixed=False,
         requires_media=True,
+        requires_public_url=True,  # photos (and PULL_FROM_URL videos) are fetched by TikTok
     ),
     supports_threads=False,
     supports_refresh=True,

@@ -24,17 +24,17 @@ from postiz_pipelines.sandbox import SandboxState, SandboxTransport, create_app
 from postiz_pipelines.sandbox.tiktok_world import tiktok_world
 from postiz_pipelines.sandbox.youtube_world import youtube_world
 
-MP4 = b"\x00\x00\x00\x18ftypmp42" + "ünïcode frames ".encode() * 3000
 
-
-def video_post(app, make, clock, ws, platform: str, token: str, *, at=None, max_attempts=4):  # type: ignore[no-untyped-def]
+def video_post(
+    app, make, clock, ws, platform: str, token: str, video: bytes, *, at=None, max_attempts=4
+):  # type: ignore[no-untyped-def]
     acc = make.account(
         ws, platform=platform, handle=token, token=token, base_url=f"http://sandbox.test/{platform}"
     )
     storage = LocalStorage(app.media_root)
     with app.db.session() as s:
         staged = storage.stage()
-        staged.write(MP4)
+        staged.write(video)
         asset, _ = ingest(s, storage, staged, workspace_id=ws.id, filename="v.mp4", now=clock.now())
         create_post(
             s,
@@ -55,12 +55,14 @@ def jobs(app):  # type: ignore[no-untyped-def]
         return {j.account_id: j for j in s.scalars(select(PublishJob))}
 
 
-def test_tiktok_moderation_is_looked_at_again_by_the_saved_id(app, make, clock) -> None:  # type: ignore[no-untyped-def]
+def test_tiktok_moderation_is_looked_at_again_by_the_saved_id(app, make, clock, tiny_video) -> None:  # type: ignore[no-untyped-def]
     state = SandboxState(clock=clock, seed=5)
     transport = SandboxTransport(create_app(state), timeout=1)
     tiktok_world(state).processing_polls = 1000
     ws = make.workspace()
-    acc = video_post(app, make, clock, ws, "tiktok", "act.one", max_attempts=1)
+    acc = video_post(
+        app, make, clock, ws, "tiktok", "act.one", tiny_video(seconds=4), max_attempts=1
+    )
     assert (
         publish_due(app, owner="run-1", clock=clock, transport=transport).as_dict()["retrying"] == 1
     )
@@ -83,14 +85,17 @@ def test_tiktok_moderation_is_looked_at_again_by_the_saved_id(app, make, clock) 
     assert jobs(app)[acc.id].attempts == 2  # past max_attempts=1: a look is not a resubmission
 
 
-def test_youtubes_spent_quota_defers_every_youtube_job_until_the_reset(app, make, clock) -> None:  # type: ignore[no-untyped-def]
+def test_youtubes_spent_quota_defers_every_youtube_job_until_the_reset(
+    app, make, clock, tiny_video
+) -> None:  # type: ignore[no-untyped-def]
     state = SandboxState(clock=clock, seed=5)
     transport = SandboxTransport(create_app(state), timeout=1)
     youtube_world(state).daily_units = 1000
     ws = make.workspace()
-    first = video_post(app, make, clock, ws, "youtube", "ya29.one")
+    first = video_post(app, make, clock, ws, "youtube", "ya29.one", tiny_video(seconds=4))
+    later = clock.now() + timedelta(minutes=10)
     second = video_post(
-        app, make, clock, ws, "youtube", "ya29.two", at=clock.now() + timedelta(minutes=10)
+        app, make, clock, ws, "youtube", "ya29.two", tiny_video(seconds=4), at=later
     )
     assert (
         publish_due(app, owner="run-1", clock=clock, transport=transport).as_dict()["retrying"] == 1
@@ -111,12 +116,12 @@ def test_youtubes_spent_quota_defers_every_youtube_job_until_the_reset(app, make
     assert jobs(app)[first.id].next_attempt_at >= blocked.blocked_until
 
 
-def test_a_refused_tiktok_post_forgets_its_publish_id(app, make, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_tiktok_post_forgets_its_publish_id(app, make, clock, tiny_video) -> None:  # type: ignore[no-untyped-def]
     state = SandboxState(clock=clock, seed=5)
     tiktok_world(state).fail_next = "spam_risk_text"
     transport = SandboxTransport(create_app(state), timeout=1)
     ws = make.workspace()
-    acc = video_post(app, make, clock, ws, "tiktok", "act.refused")
+    acc = video_post(app, make, clock, ws, "tiktok", "act.refused", tiny_video(seconds=4))
     assert (
         publish_due(app, owner="run-1", clock=clock, transport=transport).as_dict()["failed"] == 1
     )

@@ -374,13 +374,13 @@ class KillOnStatus(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
-def tiktok_job(app, make, clock: FixedClock, token: str = TOKEN) -> tuple[Any, str]:  # type: ignore[no-untyped-def]
+def tiktok_job(app, make, clock: FixedClock, video: bytes, token: str = TOKEN) -> tuple[Any, str]:  # type: ignore[no-untyped-def]
     ws = make.workspace()
     acc = make.account(ws, platform="tiktok", token=token, base_url="http://sandbox.test/tiktok")
     storage = LocalStorage(app.media_root)
     with app.db.session() as s:
         staged = storage.stage()
-        staged.write(b"\x00\x00\x00\x18ftypmp42" + "clip ✂️".encode() * 4000)
+        staged.write(video)
         asset, _ = ingest(s, storage, staged, workspace_id=ws.id, filename="c.mp4", now=clock.now())
         from postiz_pipelines.core.models import SocialAccount, Workspace
 
@@ -405,12 +405,12 @@ def job_row(app) -> PublishJob:  # type: ignore[no-untyped-def]
 
 
 def test_a_run_killed_while_polling_is_resumed_by_the_next_run_without_a_second_post(
-    app, make, clock
+    app, make, clock, tiny_video
 ) -> None:  # type: ignore[no-untyped-def]
     state = SandboxState(clock=clock, seed=3)
     state.provision("tiktok", TOKEN)
     sandbox = create_app(state)
-    ws, _ = tiktok_job(app, make, clock)
+    ws, _ = tiktok_job(app, make, clock, tiny_video(seconds=4))
     ids = claim_partition(
         app, workspace_slug=ws.slug, platform="tiktok", owner="run-1", clock=clock
     )
@@ -442,11 +442,11 @@ def test_a_run_killed_while_polling_is_resumed_by_the_next_run_without_a_second_
     assert post.text == "Über cool 🎬"
 
 
-def test_a_lost_init_answer_is_not_retried_blindly(app, make, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_lost_init_answer_is_not_retried_blindly(app, make, clock, tiny_video) -> None:  # type: ignore[no-untyped-def]
     state = SandboxState(clock=clock, seed=3)
     state.provision("tiktok", TOKEN)
     state.faults.set("tiktok", FaultSpec(drops=1, endpoints=frozenset({INIT})))
-    ws, _ = tiktok_job(app, make, clock)
+    ws, _ = tiktok_job(app, make, clock, tiny_video(seconds=4))
     ids = claim_partition(
         app, workspace_slug=ws.slug, platform="tiktok", owner="run-1", clock=clock
     )

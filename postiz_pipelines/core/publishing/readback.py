@@ -94,13 +94,19 @@ def plan_attempt(
 
     Only ``lookup`` platforms read back before every publish that follows an unknown outcome:
     a native key (Mastodon) or a record key (Bluesky) makes the publish itself safe to repeat.
-    Every platform that can read back does so once its publish attempts are spent.
+    Every platform that can read back does so once its publish attempts are spent. A job
+    whose platform was still processing it (``StillProcessing``) goes on looking whatever
+    its attempt count.
     """
     if history.unresolved and reads_back:
         if publishes >= max_attempts:
             return Plan.READ_ONLY
         if mode == IdempotencyMode.LOOKUP:
             return Plan.READ_THEN_PUBLISH
+    if history.last_publish_error_class == StillProcessing.error_class:
+        # the platform has the post and was still working on it: the next attempt looks by
+        # the saved id (never resubmits), past max_attempts; the provider bounds the looking
+        return Plan.PUBLISH
     if publishes >= max_attempts:
         return None
     return Plan.PUBLISH
