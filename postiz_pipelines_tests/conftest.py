@@ -8,7 +8,6 @@ an error.
 
 from __future__ import annotations
 
-import functools
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -437,40 +436,3 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
         "POSTIZ_SUPABASE_BUCKET": bucket,
     }
     return Backend(name, env, supabase_keys)
-
-
-@functools.cache
-def real_mp4(seconds: float = 2.0, width: int = 360, height: int = 640) -> bytes:
-    """A real H.264/AAC MP4 (moving colours, silent audio), for tests that store a video:
-    uploads are probed and decoded, so a file that only starts like an MP4 is refused."""
-    import tempfile
-
-    import av
-    import numpy as np
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "clip.mp4"
-        with av.open(str(path), "w", format="mp4") as out:
-            video = out.add_stream("libx264", rate=24)
-            video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-            video.codec_context.options = {"preset": "ultrafast"}
-            audio = out.add_stream("aac", rate=44_100)
-            for i in range(round(24 * seconds)):
-                arr = np.zeros((height, width, 3), dtype=np.uint8)
-                arr[:, :, 0] = (i * 9) % 255
-                for packet in video.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
-                    out.mux(packet)
-            for packet in video.encode():
-                out.mux(packet)
-            pts = 0
-            while pts < 44_100 * seconds:
-                frame = av.AudioFrame.from_ndarray(
-                    np.zeros((1, 1024), dtype=np.float32), format="flt", layout="mono"
-                )
-                frame.sample_rate, frame.pts = 44_100, pts
-                for packet in audio.encode(frame):
-                    out.mux(packet)
-                pts += 1024
-            for packet in audio.encode():
-                out.mux(packet)
-        return path.read_bytes()
