@@ -26,6 +26,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check postiz_pipelines postiz_pipelines_tests bench migrations
 	$(BIN)/ruff format --check postiz_pipelines postiz_pipelines_tests bench migrations
+	$(BIN)/mypy postiz_pipelines
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -10,7 +10,10 @@ Every error the engine raises on purpose is a ``PostizError``::
     ├── SealingError             a sealed secret cannot be opened (unknown key id, tampered)
     └── ProviderError            a platform call failed; carries platform, HTTP status,
         │                        platform error code and whether it is retryable
-        ├── RateLimited          429 or a platform throttle code; ``retry_after`` seconds
+        ├── RateLimited          429 or a platform throttle code; ``retry_after`` seconds;
+        │                        ``scope`` "account", or "platform" (a project's daily quota)
+        ├── StillProcessing      the platform has the post and is still working on it (TikTok
+        │                        moderation): look again after ``retry_after``, never resubmit
         ├── TransientError       5xx, network errors, timeouts: retry with backoff
         │   └── OutcomeUnknown   the request may have reached the platform (timeout after
         │       │                sending, dropped connection): see DESIGN "never post twice"
@@ -124,7 +127,30 @@ class RateLimited(ProviderError):
     retryable = True
     error_class = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        scope: str = "account",
+        **kw: Any,
+    ) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+        # "platform" when the budget is the whole app's (YouTube's daily project quota):
+        # every account of the platform waits, not just the one that was refused
+        self.scope = scope
+
+
+class StillProcessing(ProviderError):
+    """The platform accepted the submission and has not finished with it; the job looks
+    again after ``retry_after`` seconds with the id it saved, and never submits again. The
+    provider bounds how long it keeps looking."""
+
+    retryable = True
+    error_class = "still_processing"
+
+    def __init__(self, message: str, *, retry_after: float, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
 

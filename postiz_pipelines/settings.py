@@ -81,6 +81,22 @@ class Settings(BaseModel):
     )
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
+    youtube_client_id: str | None = None
+    youtube_client_secret: SecretStr | None = None
+    youtube_daily_quota: int = Field(
+        default=10_000, ge=1, le=10_000_000, description="the Google project's daily units"
+    )
+    tiktok_client_key: str | None = None
+    tiktok_client_secret: SecretStr | None = None
+    pinterest_client_id: str | None = None
+    pinterest_client_secret: SecretStr | None = None
+    reddit_client_id: str | None = None
+    reddit_client_secret: SecretStr | None = None
+    reddit_user_agent: str = Field(
+        default="python:postiz-pipelines:0.1 (self-hosted scheduler)",
+        min_length=10,
+        description="Reddit refuses generic agents: <platform>:<app id>:<version> (by /u/name)",
+    )
     webhook_allow_private: bool = Field(
         default=False, description="allow webhooks to private addresses"
     )
@@ -202,8 +218,10 @@ class Settings(BaseModel):
             "linkedin": {"api_version": self.linkedin_api_version},
             "facebook": {"api_version": self.meta_graph_api_version},
             "instagram": {"api_version": self.meta_graph_api_version},
+            "youtube": {"daily_quota": self.youtube_daily_quota},
+            "reddit": {"user_agent": self.reddit_user_agent},
         }
-        for platform in ("x", "linkedin", "slack"):
+        for platform in ("x", "linkedin", "slack", "youtube", "pinterest", "reddit"):
             client_id = getattr(self, f"{platform}_client_id")
             secret = getattr(self, f"{platform}_client_secret")
             if client_id:
@@ -211,6 +229,12 @@ class Settings(BaseModel):
                     client_id=client_id,
                     client_secret=Secret(secret.get_secret_value()) if secret else None,
                 )
+        if self.tiktok_client_key:
+            secret = self.tiktok_client_secret
+            out["tiktok"] = {
+                "client_key": self.tiktok_client_key,
+                "client_secret": Secret(secret.get_secret_value()) if secret else None,
+            }
         return out
 
     @property

@@ -14,7 +14,9 @@ from what an operation depends on, the RFC 9457 problems it may answer, each as
 - 422 wherever FastAPI validates input;
 - 503 for readiness.
 
-A new route gets its problems declared by the same rules, without listing them by hand.
+A new route gets its problems declared by the same rules, without listing them by hand;
+one that answers others itself (a webhook receiver's 401 for a bad signature) names them in
+its ``responses``, and they are documented as problems too.
 """
 
 from __future__ import annotations
@@ -102,7 +104,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for method in sorted(route.methods or ()):
             operation = doc["paths"][route.path_format][method.lower()]
             responses = operation.setdefault("responses", {})
-            for status in sorted(problem_statuses(route, method, operation)):
+            declared = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
+            for status in sorted(problem_statuses(route, method, operation) | declared):
                 responses[str(status)] = _problem_response(status)
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)

@@ -86,6 +86,22 @@ def emit(rows: Sequence[dict[str, Any]], as_json: bool, columns: Sequence[str]) 
         click.echo("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
 
 
+def parse_settings(pairs: Sequence[str], option: str = "--setting") -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as a dict; a value that reads as JSON (true, 12, ["a","b"]) is
+    taken as such, anything else as text. A pair without ``=`` is refused, naming ``option``."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=option)
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key.strip()] = value
+    return out
+
+
 @contextmanager
 def write(env: Env) -> Iterator[Any]:
     with env.app.db.session() as session:

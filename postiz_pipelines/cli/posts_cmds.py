@@ -6,7 +6,15 @@ from typing import Any
 
 import click
 
-from postiz_pipelines.cli.base import Env, emit, handles_errors, main, pass_env, write
+from postiz_pipelines.cli.base import (
+    Env,
+    emit,
+    handles_errors,
+    main,
+    parse_settings,
+    pass_env,
+    write,
+)
 
 
 # -- posts -----------------------------------------------------------------------------
@@ -60,6 +68,13 @@ def posts() -> None:
 @click.option("--media", "media_ids", multiple=True, help="Media id (repeat).")
 @click.option("--thread", "thread", multiple=True, help="A follow-up reply (repeat, in order).")
 @click.option("--priority", default=0, type=int)
+@click.option(
+    "--setting",
+    "setting_pairs",
+    multiple=True,
+    help="A post setting KEY=VALUE (repeat), e.g. title=Launch, subreddit=python, "
+    "privacy_status=private, board_id=123; each platform reads its own.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 @handles_errors
@@ -80,6 +95,7 @@ def posts_create(
     media_ids: tuple[str, ...],
     thread: tuple[str, ...],
     priority: int,
+    setting_pairs: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Create a post: single (--at), or recurring (--rrule or --cron)."""
@@ -123,6 +139,7 @@ def posts_create(
             media_ids=list(media_ids),
             thread=list(thread),
             priority=priority,
+            settings=parse_settings(setting_pairs) or None,
             now=now,
             media_root=env.app.media_root,
             actor="cli",

@@ -6,7 +6,15 @@ from typing import Any
 
 import click
 
-from postiz_pipelines.cli.base import Env, emit, handles_errors, main, pass_env, write
+from postiz_pipelines.cli.base import (
+    Env,
+    emit,
+    handles_errors,
+    main,
+    parse_settings,
+    pass_env,
+    write,
+)
 
 
 # -- db --------------------------------------------------------------------------------
@@ -106,6 +114,13 @@ def account_row(a: Any) -> dict[str, Any]:
     default=None,
     help="IANA zone of this account (recurring posts and posting slots; else the workspace's).",
 )
+@click.option(
+    "--setting",
+    "setting_pairs",
+    multiple=True,
+    help="An account setting KEY=VALUE (repeat), e.g. board_id=123 (Pinterest), "
+    "subreddit=python (Reddit), audited=true (YouTube, TikTok), app_type=script (Reddit).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 @handles_errors
@@ -120,6 +135,7 @@ def accounts_add(
     external_id: str | None,
     base_url: str | None,
     timezone: str | None,
+    setting_pairs: tuple[str, ...],
     as_json: bool,
 ) -> None:
     from postiz_pipelines.core.accounts.store import add_account
@@ -142,7 +158,11 @@ def accounts_add(
             token_expires_at=expiry,
             external_id=external_id,
             base_url=base_url,
-            settings={"timezone": timezone} if timezone else None,
+            settings={
+                **parse_settings(setting_pairs),
+                **({"timezone": timezone} if timezone else {}),
+            }
+            or None,
             now=env.now(),
             actor="cli",
         )

@@ -93,6 +93,10 @@ class Platform(StrEnum):
     TELEGRAM = "telegram"
     DISCORD = "discord"
     SLACK = "slack"
+    YOUTUBE = "youtube"
+    TIKTOK = "tiktok"
+    PINTEREST = "pinterest"
+    REDDIT = "reddit"
 
 
 class Role(StrEnum):
@@ -459,6 +463,9 @@ class PublishJob(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_class: Mapped[str | None] = mapped_column(String(40))
     remote_id: Mapped[str | None] = mapped_column(String(300))
+    # what a try saved on the platform's side before waiting (a TikTok publish id, a YouTube
+    # upload session), so the next try resumes instead of submitting again
+    progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
     completed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -7,7 +7,7 @@ by the providers, their validation and the core, which builds them from its rows
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -23,6 +23,10 @@ class IdempotencyMode(StrEnum):
     NATIVE_KEY = "native_key"  # the platform deduplicates on a key we send (Mastodon)
     DETERMINISTIC_ID = "deterministic_id"  # we choose the record id (Bluesky rkey)
     LOOKUP = "lookup"  # a read-only look at recent posts tells whether it landed
+    # the platform's id of the submission is saved (``PostContent.save_progress``) before
+    # waiting on it: a try that died after saving resumes by that id, never submits again;
+    # one that died before saving has an outcome nobody can check (as ``NONE``)
+    STORED_ID = "stored_id"
     NONE = "none"  # nothing: an uncertain outcome needs a person
 
 
@@ -120,14 +124,31 @@ class MediaFile:
         return self.mime_type == "image/gif"
 
 
+ProgressSink = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+
+async def _forget_progress(progress: Mapping[str, Any]) -> None:
+    """The sink of content published outside the engine: nothing is kept."""
+
+
 @dataclass(frozen=True)
 class PostContent:
-    """What to publish to one account: the text, its media, and optional thread replies."""
+    """What to publish to one account: the text, its media, and optional thread replies.
+
+    ``progress`` is what an earlier try of the same job saved through ``save_progress``
+    (a TikTok publish id, a YouTube upload session): a provider that finds it there resumes
+    instead of submitting again. ``save_progress`` merges its argument into the job's
+    progress (a key given as None is forgotten: the platform said nothing was published)
+    and returns once it is committed, so a process killed right after still leaves it for
+    the next try.
+    """
 
     text: str
     media: tuple[MediaFile, ...] = ()
     thread: tuple[str, ...] = ()  # follow-up items, published as replies in order
     settings: Mapping[str, Any] = field(default_factory=dict)
+    progress: Mapping[str, Any] = field(default_factory=dict)
+    save_progress: ProgressSink = field(default=_forget_progress, compare=False, repr=False)
 
 
 @dataclass

@@ -26,6 +26,10 @@ PROVIDER_PATHS: dict[str, str] = {
     "telegram": "postiz_pipelines.providers.telegram:TelegramProvider",
     "discord": "postiz_pipelines.providers.discord:DiscordProvider",
     "slack": "postiz_pipelines.providers.slack:SlackProvider",
+    "youtube": "postiz_pipelines.providers.youtube:YouTubeProvider",
+    "tiktok": "postiz_pipelines.providers.tiktok:TikTokProvider",
+    "pinterest": "postiz_pipelines.providers.pinterest:PinterestProvider",
+    "reddit": "postiz_pipelines.providers.reddit:RedditProvider",
 }
 
 _classes: dict[str, type[Provider]] = {}

@@ -20,6 +20,10 @@ Adding a platform is one module (a ``PlatformSandbox`` subclass) and one line in
 
 Supabase Storage (the media backend, not a platform) is emulated under ``/supabase``
 (``supabase_storage``).
+    POST   /_sandbox/{platform}/refresh-tokens     {token, account_id, seconds?}: the token
+                                                   refreshes that account (YouTube, TikTok,
+                                                   Pinterest, Reddit, whose token endpoints
+                                                   share sandbox/oauth2.py)
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from postiz_pipelines.sandbox import oauth2
 from postiz_pipelines.sandbox.base import PlatformSandbox
 from postiz_pipelines.sandbox.bluesky import BlueskySandbox
 from postiz_pipelines.sandbox.discord import DiscordSandbox
@@ -41,12 +46,16 @@ from postiz_pipelines.sandbox.faults import FaultSpec
 from postiz_pipelines.sandbox.instagram import InstagramSandbox
 from postiz_pipelines.sandbox.linkedin import LinkedInSandbox
 from postiz_pipelines.sandbox.mastodon import MastodonSandbox
+from postiz_pipelines.sandbox.pinterest import PinterestSandbox
+from postiz_pipelines.sandbox.reddit import RedditSandbox
 from postiz_pipelines.sandbox.slack import SlackSandbox
 from postiz_pipelines.sandbox.state import SandboxState
 from postiz_pipelines.sandbox.supabase_storage import SupabaseStorageSandbox
 from postiz_pipelines.sandbox.telegram import TelegramSandbox
 from postiz_pipelines.sandbox.threads import ThreadsSandbox
+from postiz_pipelines.sandbox.tiktok import TikTokSandbox
 from postiz_pipelines.sandbox.x import XSandbox
+from postiz_pipelines.sandbox.youtube import YouTubeSandbox
 
 PLATFORMS: tuple[type[PlatformSandbox], ...] = (
     MastodonSandbox,
@@ -59,6 +68,10 @@ PLATFORMS: tuple[type[PlatformSandbox], ...] = (
     FacebookSandbox,
     InstagramSandbox,
     ThreadsSandbox,
+    YouTubeSandbox,
+    TikTokSandbox,
+    PinterestSandbox,
+    RedditSandbox,
     # a new platform: import its emulator above and add its class here
 )
 
@@ -108,6 +121,7 @@ class _ControlApi:
             Route("/{platform}/engagement", self.engagement, methods=["PUT"]),
             Route("/received/{sha256}", self.received, methods=["GET"]),
             Route("/supabase/objects", self.supabase_objects, methods=["GET"]),
+            Route("/{platform}/refresh-tokens", self.refresh_tokens, methods=["POST"]),
         ]
 
     def _platform(self, request: Request) -> str:
@@ -214,6 +228,19 @@ class _ControlApi:
         else:
             raise _Refused(404, f"unknown token action {action!r}; use revoke or expire")
         return JSONResponse({"token": action + "d"})
+
+    async def refresh_tokens(self, request: Request) -> Response:
+        name = self._platform(request)
+        body = await self._body(request)
+        token = await self._token(request)
+        account_id = str(body.get("account_id") or "")
+        if self.state.account(name, account_id) is None:
+            raise _Refused(404, f"no {name} account {account_id!r}")
+        seconds = body.get("seconds")
+        if seconds is not None and (not isinstance(seconds, int) or seconds <= 0):
+            raise _Refused(422, "seconds must be a positive integer")
+        oauth2.give_refresh_token(self.state, name, account_id, token, seconds=seconds)
+        return JSONResponse({"account_id": account_id}, status_code=201)
 
 
 class _Refused(Exception):

@@ -5,7 +5,8 @@ with ``@endpoint(method, path)``. Each handler takes a ``Call`` and returns a St
 ``Response`` (or raises ``HttpError`` with the platform's own error body). The framework
 wraps every handler the same way: count the request, apply the platform's faults, run the
 handler, add the headers the handler set on the call (rate-limit headers), and for
-``publish=True`` endpoints drop the connection after a success when a drop is armed.
+``publish=True`` endpoints drop the connection after a success (or a 308, a resumable
+upload's kept chunk) when a drop is armed.
 """
 
 from __future__ import annotations
@@ -169,9 +170,10 @@ class _EndpointApp:
                 response = exc.response
         for key, value in call.headers.items():
             response.headers.setdefault(key, value)
+        accepted = 200 <= response.status_code < 300 or response.status_code == 308
         if (
             self.spec.publish
-            and 200 <= response.status_code < 300
+            and accepted  # 308: Google's "resume incomplete", a chunk was kept
             and state.faults.take_drop(name, self.spec.key)
         ):
             await send(

@@ -175,7 +175,7 @@ class InstagramSandbox(InsightsEndpoints, MetaGraphSandbox):
         is_item = truthy(params.get("is_carousel_item", False))
         caption = "" if is_item else str(params.get("caption") or "")
         self._check_caption(caption)
-        common = {
+        common: dict[str, Any] = {
             "id": self.graph_id(),
             "account_id": account.id,
             "created_at": self.state.now(),

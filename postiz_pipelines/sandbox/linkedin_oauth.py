@@ -66,8 +66,9 @@ class OAuthEndpoints:
                     "The provided authorization grant or refresh token is invalid, expired or "
                     "revoked",
                 )
-            account = self.state.account(self.name, grant_.account_id)
-            assert account is not None
+            granted = self.state.account(self.name, grant_.account_id)
+            assert granted is not None
+            account = granted
         else:
             return _oauth_error(
                 400, "unsupported_grant_type", f"grant_type {grant!r} is not supported"

@@ -112,7 +112,7 @@ class FileEndpoints:
         try:
             wanted = params.get("files")
             wanted = json.loads(wanted) if isinstance(wanted, str) else wanted
-            ids = [(str(f["id"]), str(f.get("title") or "")) for f in wanted]
+            ids = [(str(f["id"]), str(f.get("title") or "")) for f in wanted or ()]
         except (TypeError, KeyError, ValueError, json.JSONDecodeError):
             raise self.fail("invalid_arguments") from None
         world = slack_world(self.state)

@@ -83,6 +83,8 @@ def test_every_operation_declares_its_problem_answers(document):
     assert declared["GET /api/postiz/media/{media_id}/file{ext}"] == {200, 404, 422}
     assert declared["GET /readyz"] == {200, 503}
     assert declared["GET /healthz"] == {200}
+    # a route that answers problems of its own names them, and they are problems too
+    assert declared["POST /api/postiz/webhooks/{platform}"] >= {401, 404, 409, 413, 422}
 
 
 def test_the_write_limit_is_a_setting(env, clock, transport, world, make_client, soon):

@@ -1,4 +1,6 @@
-"""From Dagster runs, one post with an image reaches all ten platforms through the sandbox."""
+"""From Dagster runs, posts reach all fourteen platforms through the sandbox: an image post
+wherever images go (a pin on Pinterest, an image post on Reddit), a video to YouTube and
+TikTok, a text post wherever text alone goes, and a link post to Reddit."""
 
 from __future__ import annotations
 
@@ -19,14 +21,17 @@ from postiz_pipelines.core.posts.create import create_post
 from postiz_pipelines.core.workspaces.store import create_workspace
 from postiz_pipelines.defs.publish import publish_job
 from postiz_pipelines.defs.resources import PostizResource
-from postiz_pipelines.defs.sensors import due_posts_sensor
+from postiz_pipelines.sandbox.tiktok_world import tiktok_world
 from postiz_pipelines.settings import Settings
 
 ALL = sorted(p.value for p in Platform)
+VIDEO_ONLY = {"youtube", "tiktok"}
+NEEDS_MEDIA = {"instagram", "pinterest"} | VIDEO_ONLY
 
 
-def test_one_post_to_all_ten_platforms(instance, sandbox, embedded_env):
+def test_posts_reach_all_fourteen_platforms(instance, sandbox, embedded_env, tiny_video):
     url, state = sandbox
+    tiktok_world(state).processing_polls = 0  # TikTok's moderation is instant here
     env = {**embedded_env, "POSTIZ_PUBLIC_URL": "https://posts.example"}
     app = AppContext.from_settings(Settings.from_env(env))
     now = utcnow()
@@ -36,28 +41,36 @@ def test_one_post_to_all_ten_platforms(instance, sandbox, embedded_env):
     with app.db.session() as s:
         ws = create_workspace(s, slug="acme", timezone="UTC", now=now)
         accounts = connect_sandbox_accounts(s, app.keyring, workspace=ws, sandbox_url=url, now=now)
-        staged = storage.stage()
-        staged.write(jpeg.getvalue())
-        asset, _ = ingest(s, storage, staged, workspace_id=ws.id, filename="launch.jpg", now=now)
-        create_post(
-            s,
-            workspace=ws,
-            text="Launch day! https://example.org/launch",
-            media_ids=[asset.id],
-            account_ids=[a.id for a in accounts],
-            scheduled_at=None,
-            now=now,
-            media_root=app.media_root,
-        )
-        create_post(
-            s,
-            workspace=ws,
-            text="Text only, everywhere that takes text",
-            account_ids=[a.id for a in accounts if a.platform != "instagram"],
-            scheduled_at=None,
-            now=now,
-        )
-    assert sorted(a.platform for a in accounts) == ALL
+        ids = {a.platform: a.id for a in accounts}
+        assets = []
+        for name, data in (
+            ("launch.jpg", jpeg.getvalue()),
+            ("launch.mp4", tiny_video(seconds=4, width=360, height=640)),
+        ):
+            staged = storage.stage()
+            staged.write(data)
+            asset, _ = ingest(s, storage, staged, workspace_id=ws.id, filename=name, now=now)
+            assets.append(asset.id)
+        image, video = assets
+
+        def post(text: str, platforms: set[str], media: list[str], **settings: str) -> None:
+            create_post(
+                s,
+                workspace=ws,
+                text=text,
+                media_ids=media,
+                account_ids=[ids[p] for p in sorted(platforms)],
+                scheduled_at=None,
+                now=now,
+                media_root=app.media_root,
+                settings=settings or None,
+            )
+
+        post("Launch day! https://example.org/launch", set(ALL) - VIDEO_ONLY, [image])
+        post("Launch video 🎬\nThe whole story, in a minute.", VIDEO_ONLY, [video])
+        post("Text only, everywhere that takes text", set(ALL) - NEEDS_MEDIA, [])
+        post("Our launch post", {"reddit"}, [], url="https://example.org/launch", title="Launch")
+    assert sorted(ids) == ALL and len(ALL) == 14
 
     resource = PostizResource(
         database_url=env["POSTIZ_DATABASE_URL"],
@@ -65,6 +78,8 @@ def test_one_post_to_all_ten_platforms(instance, sandbox, embedded_env):
         sandbox_url=url,
         settings_overrides={"POSTIZ_PUBLIC_URL": "https://posts.example"},
     )
+    from postiz_pipelines.defs.sensors import due_posts_sensor
+
     with build_sensor_context(instance=instance, resources={"postiz": resource}) as ctx:
         result = due_posts_sensor(ctx)
     assert isinstance(result, SensorResult)
@@ -78,12 +93,26 @@ def test_one_post_to_all_ten_platforms(instance, sandbox, embedded_env):
         assert run.success
 
     landed = {p: len(state.accepted(p)) for p in ALL}
-    assert landed == {p: 1 if p == "instagram" else 2 for p in ALL}
+    expected = {p: 1 if p in NEEDS_MEDIA else 2 for p in ALL} | {"reddit": 3}
+    assert landed == expected
     with_media = {
-        p: [len(x.media) for x in state.accepted(p) if x.text.startswith("Launch")] for p in ALL
+        p: [len(x.media) for x in state.accepted(p) if x.text.startswith("Launch")]
+        for p in set(ALL) - {"pinterest", "reddit", "tiktok"}
     }
     assert all(counts and counts[0] >= 1 for counts in with_media.values()), with_media
+    [pin] = state.accepted("pinterest")
+    # Pinterest takes images inline (base64) unless the engine serves them by link anyway
+    assert (pin.extra["media_type"], pin.extra["source_type"]) == ("image", "image_base64")
+    assert pin.extra["media_bytes"] > 0
+    [youtube] = state.accepted("youtube")
+    assert (
+        youtube.extra["title"] == "Launch video 🎬" and youtube.extra["privacyStatus"] == "private"
+    )
+    [tiktok] = state.accepted("tiktok")
+    assert tiktok.extra["media_type"] == "VIDEO" and tiktok.extra["bytes"] > 0
+    kinds = sorted(p.extra["kind"] for p in state.accepted("reddit"))
+    assert kinds == ["image", "link", "self"]
     with app.db.read() as s:
         statuses = Counter(s.scalars(select(PublishJob.status)))
-    assert statuses == {JobStatus.COMPLETED: 19}
+    assert statuses == {JobStatus.COMPLETED: 25}
     app.close()

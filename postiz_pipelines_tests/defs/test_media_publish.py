@@ -26,7 +26,11 @@ from postiz_pipelines.defs.resources import PostizResource
 from postiz_pipelines.defs.sensors import due_posts_sensor
 from postiz_pipelines.settings import Settings
 
-ALL = sorted(p.value for p in Platform)
+# the ten platforms that take both a photo post and a video post (YouTube wants a video,
+# Reddit takes no video, Pinterest and TikTok want longer clips: tested on their own)
+ALL = sorted(
+    p.value for p in Platform if p.value not in {"youtube", "tiktok", "pinterest", "reddit"}
+)
 KEEPS_BYTES = ("bluesky", "discord", "mastodon", "slack", "telegram")  # direct uploads
 
 
@@ -62,7 +66,9 @@ def test_a_photo_and_a_video_reach_every_platform_prepared(
     storage = LocalStorage(app.media_root)
     with app.db.session() as s:
         ws = create_workspace(s, slug="media", timezone="UTC", now=now)
-        accounts = connect_sandbox_accounts(s, app.keyring, workspace=ws, sandbox_url=url, now=now)
+        accounts = connect_sandbox_accounts(
+            s, app.keyring, workspace=ws, sandbox_url=url, now=now, platforms=ALL
+        )
         assets = []
         for data, name in ((photo, "IMG_2041.jpg"), (clip, "holiday.avi")):
             staged = storage.stage()

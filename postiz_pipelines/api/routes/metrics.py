@@ -8,7 +8,7 @@ internal network, or behind the reverse proxy's auth, like any metrics port.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
 from postiz_pipelines.core.observability.metrics import Metrics
 
@@ -25,7 +25,11 @@ def metrics_of(request: Request) -> Metrics:
     return found
 
 
-@router.get("/metrics", summary="Prometheus metrics (text exposition format)")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    summary="Prometheus metrics (text exposition format)",
+)
 def metrics(request: Request) -> Response:
     body, content_type = metrics_of(request).render()
     return Response(content=body, media_type=content_type)

@@ -39,7 +39,15 @@ def _refused(request: Request, platform: str, exc: Refused) -> Response:
     return problem_response(401, exc.detail)
 
 
-@router.get("/{platform}", summary="Subscription handshake (Meta hub.challenge, X CRC)")
+@router.get(
+    "/{platform}",
+    summary="Subscription handshake (Meta hub.challenge, X CRC)",
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Meta: the challenge; X: JSON"},
+        401: {"description": "a wrong verify token or an unconfigured platform"},
+        405: {"description": "the platform has no GET handshake"},
+    },
+)
 def handshake(platform: str, request: Request, st: State) -> Response:
     query = dict(request.query_params)
     try:
@@ -55,7 +63,15 @@ def handshake(platform: str, request: Request, st: State) -> Response:
     return problem_response(405, f"{platform} webhooks have no GET handshake")
 
 
-@router.post("/{platform}", summary="An incoming platform webhook (signature verified)")
+@router.post(
+    "/{platform}",
+    summary="An incoming platform webhook (signature verified)",
+    responses={
+        204: {"description": "Discord: an event received"},
+        401: {"description": "a bad, missing or stale signature"},
+        409: {"description": "a replay of a call already received"},
+    },
+)
 async def receive(platform: str, request: Request, st: State) -> Response:
     body = await request.body()
     now = st.now()

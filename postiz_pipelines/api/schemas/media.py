@@ -16,6 +16,11 @@ class MediaOut(Out):
     width: int | None
     height: int | None
     duration_ms: int | None
+    frame_rate: float | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    bit_rate: int | None = None
+    animated: bool = False
     original_filename: str
     alt_text: str
     created_at: str
@@ -33,6 +38,11 @@ class MediaOut(Out):
             width=m.width,
             height=m.height,
             duration_ms=m.duration_ms,
+            frame_rate=m.frame_rate,
+            video_codec=m.video_codec,
+            audio_codec=m.audio_codec,
+            bit_rate=m.bit_rate,
+            animated=bool(m.animated),
             original_filename=m.original_filename,
             alt_text=m.alt_text,
             created_at=m.created_at.isoformat(),

@@ -113,7 +113,12 @@ def plan_video(src: VideoSource, limits: MediaLimits) -> VideoTarget:
     if not constant and "size" not in reasons and "bit rate" not in reasons:
         predicted = min(predicted, src.size_bytes, limits.max_video_bytes)
     audio = "aac" if src.audio_codec else None
-    mime = "video/mp4" if "video/mp4" in limits.video_types else sorted(limits.video_types)[0]
+    # a platform without videos keeps "video/mp4": validation then names the refusal
+    mime = (
+        sorted(limits.video_types)[0]
+        if limits.video_types and "video/mp4" not in limits.video_types
+        else "video/mp4"
+    )
     return VideoTarget(
         "transcode", mime, w, h, fps, "h264", audio, out_rate, predicted, tuple(reasons), constant
     )

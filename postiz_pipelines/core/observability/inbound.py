@@ -8,7 +8,7 @@
   ``message_reaction``);
 - a revoked app: the matching accounts become ``revoked`` (Slack ``app_uninstalled`` and
   ``tokens_revoked``, X ``user_event.revoke``, Telegram ``my_chat_member`` kicked or left,
-  Discord ``APPLICATION_DEAUTHORIZED``); their waiting posts are held until reconnected.
+  Discord ``APPLICATION_DEAUTHORIZED``); their waiting posts then fail as ``auth_revoked``.
 
 A call whose ``dedup_key`` was already received within the replay window is refused and
 writes nothing (two identical calls racing can both pass the check; the effects are

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -244,6 +244,11 @@ class Publisher:
 
     async def _call_platform(self, work: Work, provider: Provider) -> JobOutcome:
         """Read back first when the plan says so; publish only if that found nothing."""
+
+        async def save_progress(progress: Mapping[str, object]) -> None:
+            await asyncio.to_thread(self.recorder.save_progress, work, dict(progress))
+
+        work.content = replace(work.content, save_progress=save_progress)
         if work.plan != Plan.PUBLISH:
             try:
                 found = await self._read_back(provider, work)

@@ -139,6 +139,7 @@ class IntentWriter:
                 media=files,
                 thread=thread,
                 settings={**(post.settings or {}), **(target.settings_override or {})},
+                progress=dict(job.progress or {}),
             )
             if plan == Plan.PUBLISH:  # a read-back first counts the attempt once it found nothing
                 queue.count_attempt(s, job.id, owner=self.owner, now=now)

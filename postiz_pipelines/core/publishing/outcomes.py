@@ -47,6 +47,7 @@ from postiz_pipelines.errors import (
     PartiallyPublished,
     ProviderError,
     RateLimited,
+    StillProcessing,
     TransientError,
 )
 from postiz_pipelines.providers.base import (
@@ -251,6 +252,15 @@ class OutcomeRecorder:
             )
 
     @retry_transient_db
+    def save_progress(self, work: Work, progress: dict[str, object]) -> None:
+        """Merge what the platform call has reached into the job and commit it, before the
+        provider waits on the platform; a key given as None is forgotten. Not fenced on the
+        lease: it records a fact on the platform's side, which the job's next owner (or a
+        person) needs whoever wrote it."""
+        with self.db.session() as s:
+            queue.merge_progress(s, work.job_id, progress, now=self.clock.now())
+
+    @retry_transient_db
     def finish_error(self, work: Work, exc: ProviderError) -> JobOutcome:
         """The publish call failed: retry, read back before giving up, or dead-letter."""
         now = self.clock.now()
@@ -269,7 +279,7 @@ class OutcomeRecorder:
             verdict = readback.after_publish_error(
                 exc,
                 platform=work.platform,
-                mode=provider.capabilities.idempotency,
+                mode=readback.effective_mode(provider.capabilities.idempotency, job.progress),
                 reads_back=provider.reads_back(),
                 publishes=job.attempts,
                 max_attempts=job.max_attempts,
@@ -331,7 +341,7 @@ class OutcomeRecorder:
     def _retry(
         self, s: Session, job: PublishJob, verdict: Verdict, exc: ProviderError, *, now: datetime
     ) -> JobOutcome:
-        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+        retry_after = exc.retry_after if isinstance(exc, (RateLimited, StillProcessing)) else None
         delay = self.config.retry.delay(verdict.nth_retry, retry_after=retry_after)
         put_back = (
             queue.schedule_readback if verdict.action == Action.READ_BACK else queue.schedule_retry
@@ -374,9 +384,14 @@ class OutcomeRecorder:
             wait = (
                 exc.retry_after if exc.retry_after is not None else self.config.retry.base_seconds
             )
+            scope = (
+                throttle.platform_scope(job.platform)
+                if exc.scope == "platform"
+                else throttle.account_scope(job.account_id)
+            )
             throttle.impose(
                 s,
-                throttle.account_scope(job.account_id),
+                scope,
                 until=now + timedelta(seconds=wait),
                 reason=exc.message,
                 now=now,

@@ -14,7 +14,7 @@ claim that lands in between wins.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -487,3 +487,16 @@ def queue_counts(session: Session, *, workspace_id: str | None = None) -> dict[s
     counts = {s.value: 0 for s in JobStatus}
     counts.update({status: n for status, n in session.execute(q)})
     return counts
+
+
+def merge_progress(
+    session: Session, job_id: str, progress: Mapping[str, object], *, now: datetime
+) -> None:
+    """Merge what a platform call has reached (an upload session, a publish id) into the job;
+    a key given as None is forgotten. Not fenced on the lease: it records a fact on the
+    platform's side that the job's next owner needs, whoever wrote it."""
+    job = session.get(PublishJob, job_id)
+    if job is not None:
+        merged = {**(job.progress or {}), **progress}
+        job.progress = {k: v for k, v in merged.items() if v is not None}
+        job.updated_at = now

@@ -29,7 +29,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.core.models import AttemptOutcome, PublishAttempt, ReadBack
-from postiz_pipelines.errors import OutcomeUnknown, PartiallyPublished, ProviderError
+from postiz_pipelines.errors import (
+    OutcomeUnknown,
+    PartiallyPublished,
+    ProviderError,
+    StillProcessing,
+)
 from postiz_pipelines.providers.base import IdempotencyMode
 
 UNCERTAIN_OUTCOME = "uncertain_outcome"  # the post may be live: a person decides
@@ -89,13 +94,19 @@ def plan_attempt(
 
     Only ``lookup`` platforms read back before every publish that follows an unknown outcome:
     a native key (Mastodon) or a record key (Bluesky) makes the publish itself safe to repeat.
-    Every platform that can read back does so once its publish attempts are spent.
+    Every platform that can read back does so once its publish attempts are spent. A job
+    whose platform was still processing it (``StillProcessing``) goes on looking whatever
+    its attempt count.
     """
     if history.unresolved and reads_back:
         if publishes >= max_attempts:
             return Plan.READ_ONLY
         if mode == IdempotencyMode.LOOKUP:
             return Plan.READ_THEN_PUBLISH
+    if history.last_publish_error_class == StillProcessing.error_class:
+        # the platform has the post and was still working on it: the next attempt looks by
+        # the saved id (never resubmits), past max_attempts; the provider bounds the looking
+        return Plan.PUBLISH
     if publishes >= max_attempts:
         return None
     return Plan.PUBLISH
@@ -125,6 +136,14 @@ def may_be_live(platform: str, detail: str) -> str:
     )
 
 
+def effective_mode(mode: IdempotencyMode, progress: object) -> IdempotencyMode:
+    """``stored_id`` resolves an uncertain outcome by the platform id the try saved; when the
+    try died before saving one, there is nothing to resume by: it is ``none``."""
+    if mode == IdempotencyMode.STORED_ID and not progress:
+        return IdempotencyMode.NONE
+    return mode
+
+
 def after_publish_error(
     exc: ProviderError,
     *,
@@ -141,6 +160,8 @@ def after_publish_error(
     if isinstance(exc, OutcomeUnknown) and mode == IdempotencyMode.NONE and not reads_back:
         detail = f"{exc.message}; {platform} offers no way to check, so a person must decide"
         return Verdict(Action.FAIL, UNCERTAIN_OUTCOME, may_be_live(platform, detail))
+    if isinstance(exc, StillProcessing):  # a look, not a resubmission; the provider bounds it
+        return Verdict(Action.RETRY, exc.error_class, exc.message, nth_retry=publishes)
     if exc.retryable and publishes < max_attempts:
         return Verdict(Action.RETRY, exc.error_class, exc.message, nth_retry=publishes)
     spent = f"attempts exhausted ({publishes}/{max_attempts})"

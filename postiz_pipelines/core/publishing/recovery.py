@@ -54,7 +54,7 @@ def recover_expired_leases(db: Database, *, now: datetime, limit: int = 500) -> 
                 last.error_class = "lease_expired"
                 last.error_message = f"lease of {dead_owner} expired while sending"
                 provider = provider_class(job.platform)
-                mode = provider.capabilities.idempotency
+                mode = readback.effective_mode(provider.capabilities.idempotency, job.progress)
                 resolution = f"retry_{mode.value}"
                 if mode == IdempotencyMode.NONE and not provider.reads_back():
                     detail = (

@@ -248,9 +248,9 @@ def set_timetable(
     if replan:  # slots already drawn under the old timetable are drawn again under the new one
         from postiz_pipelines.core.scheduling.schedules import replan_evergreen
 
-        schedule = session.get(Schedule, table.schedule_id)
-        assert schedule is not None
-        replan_evergreen(session, schedule, now=now)
+        replanned = session.get(Schedule, table.schedule_id)
+        assert replanned is not None
+        replan_evergreen(session, replanned, now=now)
     audit(
         session,
         actor=actor,
