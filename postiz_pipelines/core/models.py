@@ -108,8 +108,11 @@ class Role(StrEnum):
 
 class AccountStatus(StrEnum):
     ACTIVE = "active"
-    EXPIRED = "expired"  # token expired and could not be refreshed
-    REVOKED = "revoked"  # needs reconnecting
+    # the platform itself said the grant is gone (invalid_grant, revoked, suspended): the
+    # user must reconnect; jobs are held meanwhile, never failed one by one
+    RECONNECT_NEEDED = "reconnect_needed"
+    EXPIRED = "expired"  # legacy: read as reconnect_needed
+    REVOKED = "revoked"  # legacy: read as reconnect_needed
     DISABLED = "disabled"
 
 
@@ -138,6 +141,7 @@ class JobStatus(StrEnum):
     FAILED = "failed"
     RETRYING = "retrying"
     CANCELED = "canceled"
+    HELD = "held"  # its account needs reconnecting: not attempted, no attempt spent
 
 
 TERMINAL_JOB_STATES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED})
@@ -182,6 +186,8 @@ class Workspace(Base):
     slug: Mapped[str] = mapped_column(String(48), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # BCP-47 tag used where a platform wants the post's language and the account has none
+    language: Mapped[str | None] = mapped_column(String(35))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None]
 
@@ -250,6 +256,15 @@ class SocialAccount(Base):
     refresh_token_sealed: Mapped[str | None] = mapped_column(Text)
     token_expires_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16), default=AccountStatus.ACTIVE)
+    status_reason: Mapped[str | None] = mapped_column(String(300))
+    status_changed_at: Mapped[datetime | None]
+    # bumped by every token write: a refresher writes only if the version it read is current
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # one refresher at a time on backends without row locks (SQLite): owner and expiry
+    refresh_lease_owner: Mapped[str | None] = mapped_column(String(200))
+    refresh_lease_expires_at: Mapped[datetime | None]
+    last_refreshed_at: Mapped[datetime | None]
+    language: Mapped[str | None] = mapped_column(String(35))  # BCP-47, for platforms' langs
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -463,6 +478,8 @@ class PublishJob(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_class: Mapped[str | None] = mapped_column(String(40))
     remote_id: Mapped[str | None] = mapped_column(String(300))
+    held_reason: Mapped[str | None] = mapped_column(String(40))  # why status is held
+    held_at: Mapped[datetime | None]
     # what a try saved on the platform's side before waiting (a TikTok publish id, a YouTube
     # upload session), so the next try resumes instead of submitting again
     progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -532,7 +549,61 @@ class AuditLog(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+# -- connect flows --
+
+
+class OAuthState(Base):
+    """One authorization request in flight: bound to a user and a workspace, single use,
+    short-lived. Only the hash of ``state`` is stored; the PKCE verifier is sealed."""
+
+    __tablename__ = "oauth_states"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    platform: Mapped[str] = mapped_column(String(24))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    code_verifier_sealed: Mapped[str | None] = mapped_column(Text)
+    redirect_uri: Mapped[str] = mapped_column(String(1000))
+    # flow details that must survive the round trip: the instance, the page to return to
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class OAuthApp(Base):
+    """A client registration we made on a platform instance (Mastodon ``POST /api/v1/apps``),
+    stored and reused per instance and redirect URI."""
+
+    __tablename__ = "oauth_apps"
+    __table_args__ = (UniqueConstraint("platform", "instance", "redirect_uri"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(24))
+    instance: Mapped[str] = mapped_column(String(500))  # base URL, lower-case, no slash
+    redirect_uri: Mapped[str] = mapped_column(String(1000))
+    client_id: Mapped[str] = mapped_column(String(500))
+    client_secret_sealed: Mapped[str | None] = mapped_column(Text)
+    scopes: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # -- engine tables --
+
+
+class QuotaLedger(Base):
+    """Units spent against a platform's daily budget (YouTube's per-project quota), shared by
+    every run and worker: ``scope`` is ``platform:<name>`` or ``account:<id>``, ``period`` the
+    platform's own day (YouTube resets at midnight Pacific)."""
+
+    __tablename__ = "quota_ledger"
+
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    units_used: Mapped[int] = mapped_column(Integer, default=0)
+    budget: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Throttle(Base):
