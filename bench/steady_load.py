@@ -40,6 +40,12 @@ STARTUP_MARGIN = 240  # seconds from the daemon start to the first due post: the
 # first windows (all 30 partitions at once) are launched before it; a cold start is the burst
 
 
+def window_env() -> dict[str, str]:
+    """The window settings given to the daemon through the environment (defaults if none)."""
+    names = ("POSTIZ_PUBLISH_WINDOW_SECONDS", "POSTIZ_LOOKAHEAD_SECONDS", "POSTIZ_RUN_MAX_WINDOWS")
+    return {k: os.environ[k] for k in names if k in os.environ}
+
+
 def partition_windows(due: list[tuple[str, str, datetime]]) -> int | None:
     """How many (partition, window) pairs had posts due, by the tree's window rule."""
     try:
@@ -47,7 +53,7 @@ def partition_windows(due: list[tuple[str, str, datetime]]) -> int | None:
         from postiz_pipelines.settings import Settings
     except ImportError:  # an older tree has no windows
         return None
-    policy = WindowPolicy.from_settings(Settings.from_env({}))
+    policy = WindowPolicy.from_settings(Settings.from_env(window_env()))
     return len({(ws, p, policy.window_at(ws, p, at).start) for ws, p, at in due})
 
 
@@ -126,6 +132,7 @@ def measure(
         "missing": posts - len(seen),
         "lag_s": percentiles(lags),
         "partition_windows": windows,
+        "window_settings": window_env(),
         **runs,
         "daemon_alive_at_end": daemon_alive,
     }

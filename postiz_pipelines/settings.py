@@ -52,6 +52,12 @@ class Settings(BaseModel):
     window_grace_seconds: int = Field(
         default=30, ge=0, le=600, description="after its window, for calls still in flight"
     )
+    run_max_windows: int = Field(
+        default=6,
+        ge=1,
+        le=1_000,
+        description="consecutive windows one publish run may serve before a new run takes over",
+    )
     run_poll_interval: int = Field(
         default=1000, ge=50, le=60_000, description="ms between a window run's looks at the queue"
     )

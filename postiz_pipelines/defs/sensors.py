@@ -41,7 +41,7 @@ from postiz_pipelines.defs.maintenance import (
     webhooks_job,
 )
 from postiz_pipelines.defs.partitions import WORKSPACES, partition_key
-from postiz_pipelines.defs.publish import WINDOW_END_TAG, WINDOW_TAG, publish_job
+from postiz_pipelines.defs.publish import WINDOW_END_TAG, WINDOW_TAG, publish_job, run_window
 from postiz_pipelines.defs.resources import PostizResource
 
 ATTEMPT_TAG = "postiz/attempt"
@@ -76,17 +76,20 @@ def _window_runs(
     instance: DagsterInstance, *, now: datetime, policy: WindowPolicy
 ) -> tuple[dict[tuple[str, str, str], list[RunRecord]], list[RunRecord]]:
     """The window runs that can still matter, by (workspace, platform, window key)."""
-    since = now - (2 * policy.length + policy.lead + policy.grace)
+    since = now - ((policy.max_windows + 1) * policy.length + policy.lead + policy.grace)
     records = instance.get_run_records(
         RunsFilter(job_name=publish_job.name, created_after=since), limit=100_000
     )
     by_window: dict[tuple[str, str, str], list[RunRecord]] = {}
     for rec in records:
         tags = rec.dagster_run.tags
-        if WINDOW_TAG not in tags:
+        window = run_window(tags)
+        if window is None:
             continue  # launched by hand: serves no window
-        key = (tags.get("postiz/workspace", ""), tags.get("postiz/platform", ""), tags[WINDOW_TAG])
-        by_window.setdefault(key, []).append(rec)
+        partition = (tags.get("postiz/workspace", ""), tags.get("postiz/platform", ""))
+        # a run that carried on serves every window up to its (moved) window end
+        for key in policy.covered_keys(window, window.end):
+            by_window.setdefault((*partition, key), []).append(rec)
     return by_window, list(records)
 
 

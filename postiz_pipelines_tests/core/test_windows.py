@@ -198,3 +198,89 @@ def test_window_run_claims_jobs_created_after_it_started_each_at_its_second(app,
         JobStatus.PENDING: 1,
     }
     assert clock.now() >= window.end  # the run lasted its window
+
+
+# -- carrying on into the next window --------------------------------------------------------
+CARRY = WindowPolicy(
+    length=timedelta(minutes=2),
+    lead=timedelta(seconds=30),
+    grace=timedelta(seconds=5),
+    carry_ahead=timedelta(seconds=30),
+    carry_margin=timedelta(seconds=10),
+    max_windows=2,
+)
+
+
+def _carry_run(app, make, *, agree: bool, busy: bool = True):  # type: ignore[no-untyped-def]
+    """A window run with the carry-on hook; jobs in its window (when busy), in the next one,
+    and in the one after (past ``max_windows``)."""
+    from postiz_pipelines.core.publishing.carry import CarryOn
+
+    window = CARRY.window_at("acme", "mastodon", datetime(2026, 11, 28, 12, 0, tzinfo=UTC))
+    following = CARRY.following(window)
+    state = SandboxState(seed=1)
+    ws = make.workspace()
+    acc = make.account(ws, base_url="http://sandbox.test/mastodon")
+    if busy:
+        make.jobs(ws, acc, 1, run_at=window.start + timedelta(seconds=5), text="in its window")
+    nxt = make.jobs(ws, acc, 1, run_at=following.start + timedelta(seconds=3), text="next ✨")
+    beyond = make.jobs(ws, acc, 1, run_at=following.end + timedelta(seconds=1), text="beyond")
+    asked: list[Window] = []
+
+    def ask(w: Window) -> bool:
+        asked.append(w)
+        return agree
+
+    clock = FixedClock(window.start - timedelta(seconds=2))
+    scope = Scope(ws.id, "mastodon")
+    carry = CarryOn(app, CARRY, window, scope, ask)
+    loop = PublishLoop(
+        app,
+        owner="dagster:run-c",
+        clock=clock,
+        poll=CARRY.poll,
+        scope=scope,
+        due_before=window.end,
+        stop_at=CARRY.run_deadline(window),
+        transport=SandboxTransport(create_app(state), timeout=5),
+        on_pass=carry,
+    )
+    carry.loop = loop
+    stats = asyncio.run(loop.run())
+    with app.db.read() as s:
+        status = {j.id: j.status for j in s.scalars(select(PublishJob))}
+    return stats, carry, asked, following, status[nxt[0]], status[beyond[0]], clock
+
+
+def test_a_busy_run_carries_on_into_the_next_window_when_no_run_serves_it(app, make):
+    stats, carry, asked, following, nxt, beyond, clock = _carry_run(app, make, agree=True)
+    assert asked == [following]  # asked once, for the next window only
+    assert carry.served == 2 and stats.as_dict()["completed"] == 2
+    assert nxt == JobStatus.COMPLETED
+    assert beyond == JobStatus.PENDING  # max_windows: a new run serves that one
+    assert clock.now() >= following.end
+
+
+def test_a_run_ends_with_its_window_when_another_run_serves_the_next(app, make):
+    stats, carry, asked, following, nxt, beyond, _ = _carry_run(app, make, agree=False)
+    assert asked == [following] and carry.served == 1
+    assert stats.as_dict()["completed"] == 1 and nxt == JobStatus.PENDING
+
+
+def test_an_idle_run_only_carries_on_for_jobs_already_in_the_next_window(app, make):
+    stats, carry, asked, following, nxt, _, _ = _carry_run(app, make, agree=True, busy=False)
+    assert asked == [following]  # nothing claimed, but the next window has a job
+    assert nxt == JobStatus.COMPLETED and stats.claimed == 1
+
+
+def test_covered_keys_follow_a_carried_window_end():
+    w = CARRY.window_at("acme", "x", T)
+    end = CARRY.following(CARRY.following(w)).end
+    assert CARRY.covered_keys(w, w.end) == [w.key]
+    assert CARRY.covered_keys(w, end) == [
+        w.key,
+        CARRY.following(w).key,
+        CARRY.following(CARRY.following(w)).key,
+    ]
+    opens, closes = CARRY.carry_span(w)
+    assert opens < closes <= w.end - CARRY.lead  # decided before the sensor asks

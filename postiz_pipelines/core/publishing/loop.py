@@ -123,6 +123,12 @@ class PublishLoop:
     def claim_ahead(self) -> timedelta:
         return self.poll + CLAIM_MARGIN
 
+    def extend(self, *, due_before: datetime, stop_at: datetime) -> None:
+        """Serve on: claim jobs due before ``due_before`` and stop at ``stop_at`` (a window run
+        carrying on into its next window)."""
+        self.due_before = due_before
+        self.stop_at = stop_at
+
     def request_stop(self) -> None:
         """Stop claiming; in-flight calls finish, unstarted claims go back to the queue."""
         self._stop.set()

@@ -21,6 +21,7 @@ from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.core.media.delivery import PrepareReport, media_delivery
 from postiz_pipelines.core.models import PublishJob
 from postiz_pipelines.core.publishing import queue
+from postiz_pipelines.core.publishing.carry import Ask, CarryOn
 from postiz_pipelines.core.publishing.engine import BatchReport
 from postiz_pipelines.core.publishing.loop import PublishLoop, Scope, release_unsent
 from postiz_pipelines.core.publishing.media_prep import prepare_job_media
@@ -40,8 +41,10 @@ def serve_window(
     owner: str,
     clock: Clock,
     transport: httpx.AsyncBaseTransport | None = None,
+    carry_on: Ask | None = None,
 ) -> dict[str, int]:
-    """Serve the partition's ``window`` (or make one pass when None); returns the counts."""
+    """Serve the partition's ``window`` (or make one pass when None); returns the counts.
+    With ``carry_on``, a busy partition's run serves its next windows too (``carry.py``)."""
     if window is None:
         ids = claim_partition(
             app, workspace_slug=workspace_slug, platform=platform, owner=owner, clock=clock
@@ -51,18 +54,24 @@ def serve_window(
     policy = WindowPolicy.from_settings(app.settings)
     with app.db.read() as s:
         workspace_id = get_workspace(s, workspace_slug).id
+    scope = Scope(workspace_id, platform)
+    carry = CarryOn(app, policy, window, scope, carry_on) if carry_on is not None else None
     loop = PublishLoop(
         app,
         owner=owner,
         clock=clock,
         poll=policy.poll,
-        scope=Scope(workspace_id, platform),
+        scope=scope,
         due_before=window.end,
         stop_at=policy.run_deadline(window),
         transport=transport,
         heartbeat_every=policy.heartbeat_every,
+        on_pass=carry,
     )
-    return asyncio.run(loop.run()).as_dict()
+    if carry is not None:
+        carry.loop = loop
+    counts = asyncio.run(loop.run()).as_dict()
+    return {**counts, "windows": carry.served if carry is not None else 1}
 
 
 def claim_partition(

@@ -14,6 +14,13 @@ publishing the end of the previous windows.
 The defaults (10 min windows, asked for 3 min ahead) come from the steady-load benchmark on a
 busy 2-core machine, where a run took 1.5 to 6 minutes from its request to its start: shorter
 windows launch more runs than such a machine starts, and a shorter lead starts them late.
+
+A run whose partition is busy carries on into the next window instead of ending (up to
+``max_windows`` windows, ``POSTIZ_RUN_MAX_WINDOWS``): it decides in its ``carry_span``, which
+closes before the sensor would ask for the next window's run, and says so in its run tags
+(the window end it now serves), so the sensor counts it as that window's run. A busy
+partition then costs one process start an hour instead of one a window, and no post waits
+for a run to start.
 """
 
 from __future__ import annotations
@@ -66,6 +73,9 @@ class WindowPolicy:
     heartbeat_stale: timedelta = timedelta(seconds=45)
     max_replacements: int = 3
     stagger: bool = True
+    max_windows: int = 6  # consecutive windows one run may serve
+    carry_ahead: timedelta = timedelta(seconds=60)  # before the lead: when a run decides
+    carry_margin: timedelta = timedelta(seconds=20)  # sensor ticks in flight: too late after
 
     @classmethod
     def from_settings(cls, s: Settings) -> WindowPolicy:
@@ -76,6 +86,7 @@ class WindowPolicy:
             lead=timedelta(seconds=s.lookahead_seconds),
             grace=timedelta(seconds=s.window_grace_seconds),
             poll=timedelta(milliseconds=s.run_poll_interval),
+            max_windows=s.run_max_windows,
         )
 
     def offset(self, workspace_slug: str, platform: str) -> timedelta:
@@ -106,3 +117,23 @@ class WindowPolicy:
     def run_deadline(self, window: Window) -> datetime:
         """When a window's run stops, whatever is left: the end of the window and its grace."""
         return window.end + self.grace
+
+    def following(self, window: Window) -> Window:
+        """The window right after ``window``."""
+        return Window(window.end, window.end + self.length)
+
+    def carry_span(self, window: Window) -> tuple[datetime, datetime]:
+        """When a run serving ``window`` decides whether it carries on into the next one:
+        from ``carry_ahead`` before the next window's lead begins until ``carry_margin``
+        before it (the sensor asks for the next window's run once the lead has begun)."""
+        lead_begins = window.end - self.lead
+        return lead_begins - self.carry_ahead, lead_begins - self.carry_margin
+
+    def covered_keys(self, first: Window, end: datetime) -> list[str]:
+        """The keys of the windows a run serves: from ``first`` (its run key's window) up to
+        ``end`` (the end it carried on to)."""
+        keys, start = [], first.start
+        while start < end:
+            keys.append(start.strftime(KEY_FORMAT))
+            start += self.length
+        return keys
