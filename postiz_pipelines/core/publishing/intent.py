@@ -10,13 +10,15 @@ plain publish, the counted attempt) before the engine calls the platform.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
+from sqlalchemy import literal, select
+from sqlalchemy.orm import Session, aliased
 
-from postiz_pipelines.clock import Clock
+from postiz_pipelines.clock import Clock, ensure_utc
 from postiz_pipelines.core.accounts.store import credentials
 from postiz_pipelines.core.db import Database, retry_transient_db
 from postiz_pipelines.core.ids import new_id
@@ -25,6 +27,8 @@ from postiz_pipelines.core.media.delivery import MediaDelivery, NotPrepared
 from postiz_pipelines.core.models import (
     AccountStatus,
     AttemptOutcome,
+    BreakerState,
+    CircuitBreaker,
     MediaAsset,
     Post,
     PostStatus,
@@ -33,6 +37,7 @@ from postiz_pipelines.core.models import (
     PublishJob,
     SocialAccount,
     TargetStatus,
+    Throttle,
 )
 from postiz_pipelines.core.publishing import breaker, queue, readback, throttle
 from postiz_pipelines.core.publishing.outcomes import JobOutcome, OutcomeStatus, Work, dead_letter
@@ -47,6 +52,65 @@ if TYPE_CHECKING:
 
 
 MEDIA_RETRY = timedelta(minutes=1)  # a variant not made yet: its preparation is retried
+_ACCOUNT_THROTTLE = aliased(Throttle)
+_PLATFORM_THROTTLE = aliased(Throttle)
+
+
+@dataclass(frozen=True)
+class Health:
+    """What the claimed job's load saw of its throttles and its platform's breaker."""
+
+    blocked_until: datetime | None
+    breaker_state: str | None  # None: the platform has no breaker row yet
+    breaker_failures: int
+
+    @property
+    def breaker_clean(self) -> bool:
+        """Closed with no failure counted: a success has nothing to reset."""
+        return self.breaker_state in (None, BreakerState.CLOSED) and not self.breaker_failures
+
+    def clear(self, now: datetime) -> bool:
+        """Nothing to wait for: the gate (which may take the breaker's probe) is not needed."""
+        blocked = self.blocked_until is not None and ensure_utc(self.blocked_until) > now
+        return not blocked and self.breaker_state in (None, BreakerState.CLOSED)
+
+
+def load_claimed(
+    s: Session, job_id: str, owner: str
+) -> tuple[PublishJob, PostTarget, Post, SocialAccount, Health] | None:
+    """The claimed job (fenced on ``owner``) with its target, post, account, throttles and
+    breaker, in one statement; None without the lease."""
+    row = s.execute(
+        select(
+            PublishJob,
+            PostTarget,
+            Post,
+            SocialAccount,
+            _ACCOUNT_THROTTLE.blocked_until,
+            _PLATFORM_THROTTLE.blocked_until,
+            CircuitBreaker.state,
+            CircuitBreaker.consecutive_failures,
+        )
+        .join(PostTarget, PostTarget.id == PublishJob.target_id)
+        .join(Post, Post.id == PublishJob.post_id)
+        .join(SocialAccount, SocialAccount.id == PublishJob.account_id)
+        .outerjoin(
+            _ACCOUNT_THROTTLE,
+            _ACCOUNT_THROTTLE.scope == literal("account:") + PublishJob.account_id,
+        )
+        .outerjoin(
+            _PLATFORM_THROTTLE,
+            _PLATFORM_THROTTLE.scope == literal("platform:") + PublishJob.platform,
+        )
+        .outerjoin(CircuitBreaker, CircuitBreaker.platform == PublishJob.platform)
+        .where(queue.held_by(job_id, owner))
+    ).one_or_none()
+    if row is None:
+        return None
+    job, target, post, account, account_until, platform_until, state, failures = row
+    untils = [u for u in (account_until, platform_until) if u is not None]
+    health = Health(max(untils, key=ensure_utc) if untils else None, state, failures or 0)
+    return job, target, post, account, health
 
 
 class IntentWriter:
@@ -82,13 +146,10 @@ class IntentWriter:
         """Load the job, plan the attempt and write its intent, in one committed transaction."""
         now = self.clock.now()
         with self.db.session() as s:
-            job = queue.owned(s, job_id, self.owner)
-            if job is None:
+            loaded = load_claimed(s, job_id, self.owner)
+            if loaded is None:
                 return JobOutcome(job_id, OutcomeStatus.LOST)
-            target = s.get(PostTarget, job.target_id)
-            post = s.get(Post, job.post_id)
-            account = s.get(SocialAccount, job.account_id)
-            assert target is not None and post is not None and account is not None
+            job, target, post, account, health = loaded
             if (
                 post.deleted_at is not None
                 or post.status == PostStatus.CANCELED
@@ -100,9 +161,10 @@ class IntentWriter:
             if account.status != AccountStatus.ACTIVE or account.deleted_at is not None:
                 error = f"account {account.handle} is {account.status}; reconnect it"
                 return self.fail_now(s, job, now, error, "auth_revoked", history)
-            deferred = self.gate(s, job, now)
-            if deferred is not None:
-                return deferred
+            if not health.clear(now):  # throttled, or a breaker not plainly closed
+                deferred = self.gate(s, job, now)
+                if deferred is not None:
+                    return deferred
             try:
                 creds = credentials(account, self.keyring)
             except PostizError as exc:
@@ -142,7 +204,8 @@ class IntentWriter:
                 progress=dict(job.progress or {}),
             )
             if plan == Plan.PUBLISH:  # a read-back first counts the attempt once it found nothing
-                queue.count_attempt(s, job.id, owner=self.owner, now=now)
+                if not queue.count_attempt(s, job.id, owner=self.owner, now=now):
+                    return JobOutcome(job_id, OutcomeStatus.LOST, job.platform)
             attempt = PublishAttempt(
                 id=new_id("att"),
                 job_id=job.id,
@@ -166,6 +229,11 @@ class IntentWriter:
                 plan=plan,
                 run_at=job.run_at,
                 started=time.monotonic(),
+                workspace_id=job.workspace_id,
+                post_id=job.post_id,
+                target_id=job.target_id,
+                attempt_no=attempt.attempt_no,
+                breaker_clean=health.breaker_clean,
             )
 
     def gate(self, s: Session, job: PublishJob, now: datetime) -> JobOutcome | None:

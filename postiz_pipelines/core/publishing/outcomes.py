@@ -17,11 +17,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from postiz_pipelines.clock import Clock
+from postiz_pipelines.clock import Clock, ensure_utc
 from postiz_pipelines.core.accounts.store import store_tokens
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.db import Database, retry_transient_db
@@ -38,7 +39,7 @@ from postiz_pipelines.core.models import (
     TargetStatus,
 )
 from postiz_pipelines.core.publishing import breaker, queue, readback, throttle
-from postiz_pipelines.core.publishing.post_status import settle_post_status
+from postiz_pipelines.core.publishing.post_status import settle_post_status, settle_post_status_of
 from postiz_pipelines.core.publishing.readback import Action, Plan, Verdict
 from postiz_pipelines.crypto import Keyring
 from postiz_pipelines.errors import (
@@ -98,6 +99,12 @@ class Work:
     plan: Plan  # publish, or read back first (an earlier outcome is unknown)
     run_at: datetime
     started: float
+    # the rows the intent loaded, so that the outcome writes without loading them again
+    workspace_id: str = ""
+    post_id: str = ""
+    target_id: str = ""
+    attempt_no: int = 0
+    breaker_clean: bool = False  # closed, no failure counted: a success resets nothing
 
 
 class OutcomeRecorder:
@@ -185,7 +192,7 @@ class OutcomeRecorder:
                 attempt.error_class = verdict.error_class
                 attempt.error_message = verdict.reason
                 return dead_letter(s, job, verdict, now=now, owner=self.owner)
-            if queue.count_attempt(s, work.job_id, owner=self.owner, now=now) is None:
+            if not queue.count_attempt(s, work.job_id, owner=self.owner, now=now):
                 self._close_attempt(attempt, work, now, AttemptOutcome.FAILED)
                 return JobOutcome(work.job_id, OutcomeStatus.LOST, work.platform)
             return None
@@ -194,47 +201,58 @@ class OutcomeRecorder:
     def finish_success(
         self, work: Work, result: PublishResult, *, found: bool = False
     ) -> JobOutcome:
-        """The post is live: published now, or ``found`` by the read-back."""
+        """The post is live: published now, or ``found`` by the read-back. Written with
+        single-row UPDATEs over the rows the intent loaded (``Work``), nothing loaded again."""
         now = self.clock.now()
         with self.db.session() as s:
-            attempt = s.get(PublishAttempt, work.attempt_id)
-            assert attempt is not None
-            self._close_attempt(attempt, work, now, AttemptOutcome.SUCCEEDED)
-            attempt.remote_id = result.remote_id
-            attempt.remote_url = result.url
-            attempt.http_status = result.http_status
-            if found:
-                attempt.readback = ReadBack.FOUND
+            attempt_done = {
+                "outcome": AttemptOutcome.SUCCEEDED,
+                "finished_at": now,
+                "duration_ms": int((time.monotonic() - work.started) * 1000),
+                "remote_id": result.remote_id,
+                "remote_url": result.url,
+                "http_status": result.http_status,
+                **({"readback": ReadBack.FOUND} if found else {}),
+            }
+            _update_row(s, PublishAttempt, work.attempt_id, **attempt_done)
             remote_id = result.remote_id
-            job = queue.complete(s, work.job_id, owner=self.owner, now=now, remote_id=remote_id)
-            if job is None:
+            if not queue.mark_completed(
+                s, work.job_id, owner=self.owner, now=now, remote_id=remote_id
+            ):
                 # Our lease was taken (recovered as expired) while we were sending; the post
                 # is out, so record it on the job whatever state recovery left it in.
-                job = queue.complete(s, work.job_id, owner=None, now=now, remote_id=remote_id)
-                assert job is not None
-            breaker.record_success(s, job.platform, now=now)
+                done = queue.mark_completed(
+                    s, work.job_id, owner=None, now=now, remote_id=remote_id
+                )
+                assert done
+            if not work.breaker_clean:
+                breaker.record_success(s, work.platform, now=now)
             if result.account_updates:
+                job = s.get(PublishJob, work.job_id)
+                assert job is not None
                 _apply_account_updates(s, job, dict(result.account_updates), now, self.owner)
-            target = s.get(PostTarget, job.target_id)
-            post = s.get(Post, job.post_id)
-            assert target is not None and post is not None
-            target.status = TargetStatus.PUBLISHED
-            target.remote_id = result.remote_id
-            target.remote_url = result.url
-            target.published_at = now
-            settle_post_status(s, post)
+            _update_row(
+                s,
+                PostTarget,
+                work.target_id,
+                status=TargetStatus.PUBLISHED,
+                remote_id=result.remote_id,
+                remote_url=result.url,
+                published_at=now,
+            )
+            settle_post_status_of(s, work.post_id)
             record_event(
                 s,
                 EventType.POST_PUBLISHED,
                 now=now,
-                workspace_id=job.workspace_id,
-                platform=job.platform,
-                account_id=job.account_id,
-                post_id=job.post_id,
-                job_id=job.id,
+                workspace_id=work.workspace_id,
+                platform=work.platform,
+                account_id=work.account_id,
+                post_id=work.post_id,
+                job_id=work.job_id,
                 remote_id=result.remote_id,
-                attempt=attempt.attempt_no,
-                latency_s=round((now - job.run_at).total_seconds(), 3),
+                attempt=work.attempt_no,
+                latency_s=round((now - ensure_utc(work.run_at)).total_seconds(), 3),
                 **({"found_by_readback": True} if found else {}),
             )
             audit(
@@ -242,13 +260,13 @@ class OutcomeRecorder:
                 actor=f"engine:{self.owner}",
                 action="post.publish",
                 object_type="publish_job",
-                object_id=job.id,
-                workspace_id=job.workspace_id,
+                object_id=work.job_id,
+                workspace_id=work.workspace_id,
                 now=now,
                 remote_id=result.remote_id,
             )
             return JobOutcome(
-                job.id, OutcomeStatus.COMPLETED, job.platform, remote_id=result.remote_id
+                work.job_id, OutcomeStatus.COMPLETED, work.platform, remote_id=result.remote_id
             )
 
     @retry_transient_db
@@ -447,6 +465,14 @@ def dead_letter(
         error_class=error_class,
     )
     return JobOutcome(job.id, OutcomeStatus.FAILED, job.platform, error_class, reason)
+
+
+def _update_row(s: Session, model: type[Any], row_id: str, **values: Any) -> None:
+    """One UPDATE of one row by its primary key, nothing loaded (rows the intent read)."""
+    s.execute(
+        update(model).where(model.id == row_id).values(**values),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def _apply_account_updates(

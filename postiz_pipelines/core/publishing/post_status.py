@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.core.models import (
@@ -28,17 +28,43 @@ def settle_post_status(session: Session, post: Post) -> None:
     if kind == ScheduleKind.RECURRING:
         return
     states = list(session.scalars(select(PostTarget.status).where(PostTarget.post_id == post.id)))
-    if not states:
+    status = derived_status(states, post.status)
+    if status is not None:
+        post.status = status
+
+
+def settle_post_status_of(session: Session, post_id: str) -> None:
+    """``settle_post_status`` without loading the post (the engine's outcome): its row locked
+    with its status and schedule kind read in one statement, its targets' states read after
+    the lock (a fresh snapshot on PostgreSQL), and the status written only when it changes."""
+    kind = select(Schedule.kind).where(Schedule.post_id == Post.id).limit(1).scalar_subquery()
+    row = session.execute(
+        select(Post.status, kind).where(Post.id == post_id).with_for_update(of=Post)
+    ).one_or_none()
+    if row is None or row[1] == ScheduleKind.RECURRING:
         return
+    current = row[0]
+    states = list(session.scalars(select(PostTarget.status).where(PostTarget.post_id == post_id)))
+    status = derived_status(states, current)
+    if status is not None and status != current:
+        session.execute(
+            update(Post).where(Post.id == post_id).values(status=status),
+            execution_options={"synchronize_session": False},
+        )
+
+
+def derived_status(states: list[str], current: str) -> PostStatus | None:
+    """The post status its targets' ``states`` make (None without targets)."""
+    if not states:
+        return None
     published = sum(1 for st in states if st == TargetStatus.PUBLISHED)
     if all(st == TargetStatus.CANCELED for st in states):
-        post.status = PostStatus.CANCELED
-    elif any(st == TargetStatus.SCHEDULED for st in states):
-        started = published or post.status == PostStatus.PUBLISHING
-        post.status = PostStatus.PUBLISHING if started else PostStatus.SCHEDULED
-    elif published == len(states):
-        post.status = PostStatus.PUBLISHED
-    elif published:
-        post.status = PostStatus.PARTIALLY_PUBLISHED
-    else:
-        post.status = PostStatus.FAILED
+        return PostStatus.CANCELED
+    if any(st == TargetStatus.SCHEDULED for st in states):
+        started = published or current == PostStatus.PUBLISHING
+        return PostStatus.PUBLISHING if started else PostStatus.SCHEDULED
+    if published == len(states):
+        return PostStatus.PUBLISHED
+    if published:
+        return PostStatus.PARTIALLY_PUBLISHED
+    return PostStatus.FAILED

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from postiz_pipelines.core.db import Database, insert_ignoring_conflicts, is_postgres
 from postiz_pipelines.core.ids import new_id
@@ -165,15 +166,19 @@ def claim_due_jobs(
 
 
 # -- jobs a lease holds: every transition fenced on the owner -----------------------------
+def held_by(job_id: str, owner: str) -> Any:
+    """The owner check as a condition: ``owner`` holds the job's lease (for a query that
+    loads the job with its rows, or an UPDATE fenced on the lease)."""
+    return and_(
+        PublishJob.id == job_id,
+        PublishJob.status == JobStatus.RUNNING,
+        PublishJob.lease_owner == owner,
+    )
+
+
 def owned(session: Session, job_id: str, owner: str) -> PublishJob | None:
     """The job if ``owner`` holds its lease right now, else None: the one owner check."""
-    return session.scalar(
-        select(PublishJob).where(
-            PublishJob.id == job_id,
-            PublishJob.status == JobStatus.RUNNING,
-            PublishJob.lease_owner == owner,
-        )
-    )
+    return session.scalar(select(PublishJob).where(held_by(job_id, owner)))
 
 
 def owned_jobs(session: Session, job_ids: Sequence[str], *, owner: str) -> list[PublishJob]:
@@ -191,14 +196,44 @@ def owned_jobs(session: Session, job_ids: Sequence[str], *, owner: str) -> list[
     )
 
 
-def count_attempt(session: Session, job_id: str, *, owner: str, now: datetime) -> PublishJob | None:
-    """Count one publish attempt, written before the platform call; None without the lease."""
-    job = owned(session, job_id, owner)
-    if job is None:
-        return None
-    job.attempts += 1
-    job.updated_at = now
-    return job
+def count_attempt(session: Session, job_id: str, *, owner: str, now: datetime) -> bool:
+    """Count one publish attempt, written before the platform call, in one UPDATE fenced on
+    the lease; False without the lease. A copy of the job loaded in ``session`` keeps its
+    count (it is not written back)."""
+    done = _fenced_update(session, job_id, owner, attempts=PublishJob.attempts + 1, updated_at=now)
+    job = session.identity_map.get(session.identity_key(PublishJob, job_id))  # type: ignore[arg-type]
+    if done and job is not None:
+        set_committed_value(job, "attempts", job.attempts + 1)
+    return done
+
+
+def _fenced_update(session: Session, job_id: str, owner: str | None, **values: Any) -> bool:
+    """One UPDATE of the job, fenced on ``owner``'s lease (None: not fenced)."""
+    where = held_by(job_id, owner) if owner is not None else PublishJob.id == job_id
+    result = session.execute(
+        update(PublishJob).where(where).values(**values),
+        execution_options={"synchronize_session": False},
+    )
+    return cast(CursorResult[Any], result).rowcount == 1
+
+
+def mark_completed(
+    session: Session, job_id: str, *, owner: str | None, now: datetime, remote_id: str | None
+) -> bool:
+    """``complete`` in one UPDATE, without loading the job (the engine's outcome)."""
+    return _fenced_update(
+        session,
+        job_id,
+        owner,
+        status=JobStatus.COMPLETED,
+        remote_id=remote_id,
+        completed_at=now,
+        lease_owner=None,
+        lease_expires_at=None,
+        last_error=None,
+        last_error_class=None,
+        updated_at=now,
+    )
 
 
 def complete(
