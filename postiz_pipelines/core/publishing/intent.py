@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import literal, select
+from sqlalchemy import exists, literal, select
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from postiz_pipelines.clock import Clock, ensure_utc
 from postiz_pipelines.core.accounts.store import credentials
@@ -31,6 +32,7 @@ from postiz_pipelines.core.models import (
     CircuitBreaker,
     MediaAsset,
     Post,
+    PostMedia,
     PostStatus,
     PostTarget,
     PublishAttempt,
@@ -90,6 +92,7 @@ def load_claimed(
             _PLATFORM_THROTTLE.blocked_until,
             CircuitBreaker.state,
             CircuitBreaker.consecutive_failures,
+            exists().where(PostMedia.post_id == PublishJob.post_id),
         )
         .join(PostTarget, PostTarget.id == PublishJob.target_id)
         .join(Post, Post.id == PublishJob.post_id)
@@ -107,9 +110,11 @@ def load_claimed(
     ).one_or_none()
     if row is None:
         return None
-    job, target, post, account, account_until, platform_until, state, failures = row
+    job, target, post, account, account_until, platform_until, state, failures, media = row
     untils = [u for u in (account_until, platform_until) if u is not None]
     health = Health(max(untils, key=ensure_utc) if untils else None, state, failures or 0)
+    if not media:  # a text post: its (empty) media list is known without loading it
+        set_committed_value(post, "media", [])
     return job, target, post, account, health
 
 
