@@ -155,3 +155,31 @@ def test_cli_to_sandbox_end_to_end(instance, resource, cli, sandbox, embedded_en
 
     listed = json.loads(cli("posts", "list", "--workspace", "acme", "--json").output)
     assert {p["status"] for p in listed} == {"published"}
+
+
+def test_a_run_that_carried_on_is_seen_as_its_next_windows_run(instance):
+    from postiz_pipelines.defs.publish import WINDOW_END_TAG, WINDOW_TAG
+    from postiz_pipelines.defs.sensors import _window_runs
+
+    policy = WindowPolicy()
+    now = utcnow()
+    window = policy.window_at("acme", "mastodon", now)
+    following = policy.following(window)
+    tags = {
+        "postiz/workspace": "acme",
+        "postiz/platform": "mastodon",
+        WINDOW_TAG: window.key,
+        WINDOW_END_TAG: window.end.strftime("%Y%m%dT%H%M%SZ"),
+    }
+    run = instance.create_run_for_job(job_def=publish_job, tags=tags)
+    by_window, _ = _window_runs(instance, now=now, policy=policy)
+    assert set(by_window) == {("acme", "mastodon", window.key)}  # its own window only
+    instance.add_run_tags(run.run_id, {WINDOW_END_TAG: following.end.strftime("%Y%m%dT%H%M%SZ")})
+    by_window, _ = _window_runs(instance, now=now, policy=policy)
+    assert set(by_window) == {
+        ("acme", "mastodon", window.key),
+        ("acme", "mastodon", following.key),
+    }
+    assert [r.dagster_run.run_id for r in by_window[("acme", "mastodon", following.key)]] == [
+        run.run_id
+    ]
