@@ -74,8 +74,9 @@ class WindowPolicy:
     max_replacements: int = 3
     stagger: bool = True
     max_windows: int = 6  # consecutive windows one run may serve
-    carry_ahead: timedelta = timedelta(seconds=60)  # before the lead: when a run decides
-    carry_margin: timedelta = timedelta(seconds=20)  # sensor ticks in flight: too late after
+    carry_ahead: timedelta = timedelta(seconds=90)  # before the lead: when a run decides
+    # a sensor tick in flight (seconds, tens of seconds under load) must see the decision
+    carry_margin: timedelta = timedelta(seconds=45)
 
     @classmethod
     def from_settings(cls, s: Settings) -> WindowPolicy:
