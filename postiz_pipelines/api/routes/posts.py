@@ -24,6 +24,7 @@ from postiz_pipelines.api.schemas.schedules import RULE_FIELD_NAMES, RecurringSc
 from postiz_pipelines.core.models import PostStatus, Role, Schedule
 from postiz_pipelines.core.posts import manage as post_ops
 from postiz_pipelines.core.posts.create import TargetOverride, create_post
+from postiz_pipelines.core.scheduling.preview import schedule_times
 from postiz_pipelines.core.scheduling.schedules import waiting_job_counts
 from postiz_pipelines.core.scheduling.timeparse import parse_instant
 from postiz_pipelines.core.workspaces.store import get_workspace
@@ -130,12 +131,7 @@ def create(body: PostCreate, st: State, caller: WriterDep, idem: IdempotentDep) 
         # set explicitly, or the column's onupdate stamps wall time
         post.updated_at = post.created_at
         s.flush()
-        schedule = s.scalar(select(Schedule).where(Schedule.post_id == post.id))
-        waiting = waiting_job_counts(s, [schedule.id]) if schedule else {}
-        out = PostCreated(
-            **PostOut.of(post).model_dump(),
-            schedule=ScheduleOut.of(schedule, waiting.get(schedule.id, 0)) if schedule else None,
-        )
+        out = PostCreated(**with_schedule(st, s, post).model_dump())
         return 201, out.dump()
 
     return idem.run(work, body=body.model_dump(mode="json"))
@@ -147,10 +143,21 @@ def _load(st: ApiState, s: Any, caller: Caller, post_id: str, role: Role) -> Any
     return post
 
 
+def with_schedule(st: ApiState, s: Any, post: Any) -> PostOut:
+    """The post with its schedule: zones and next instants (a recurring post's next runs)."""
+    out = PostOut.of(post)
+    schedule = s.scalar(select(Schedule).where(Schedule.post_id == post.id))
+    if schedule is not None:
+        waiting = waiting_job_counts(s, [schedule.id]).get(schedule.id, 0)
+        times = schedule_times(s, schedule, now=st.now())
+        out.schedule = ScheduleOut.of(schedule, waiting, times)
+    return out
+
+
 @router.get("/{post_id}", response_model=PostOut, summary="One post with its targets")
 def read(post_id: str, st: State, caller: CallerDep) -> JSONResponse:
     with st.app.db.read() as s:
-        return JSONResponse(PostOut.of(_load(st, s, caller, post_id, Role.VIEWER)).dump())
+        return JSONResponse(with_schedule(st, s, _load(st, s, caller, post_id, Role.VIEWER)).dump())
 
 
 @router.patch(

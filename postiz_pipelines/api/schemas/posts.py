@@ -72,6 +72,11 @@ class PostOut(Out):
     targets: list[TargetOut]
     created_at: str
     updated_at: str
+    schedule: ScheduleOut | None = Field(
+        default=None,
+        description="the post's schedule with its zones and next instants (one post's view; "
+        "lists leave it out)",
+    )
 
     @classmethod
     def of(cls, p: Post) -> PostOut:
@@ -116,5 +121,3 @@ class PostList(Out):
 
 class PostCreated(PostOut):
     """A new post and the schedule made for it (pause or change it under /schedules)."""
-
-    schedule: ScheduleOut | None = None
