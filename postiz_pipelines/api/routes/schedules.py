@@ -31,8 +31,8 @@ from postiz_pipelines.api.schemas.schedules import (
 from postiz_pipelines.core.models import Role, Schedule, ScheduleKind
 from postiz_pipelines.core.scheduling import preview
 from postiz_pipelines.core.scheduling import schedules as ops
-from postiz_pipelines.core.workspaces.store import get_workspace
 from postiz_pipelines.core.scheduling.expansion import ExpansionReport
+from postiz_pipelines.core.workspaces.store import get_workspace
 from postiz_pipelines.errors import Conflict
 
 router = APIRouter(prefix="/api/postiz/schedules", tags=["schedules"])
