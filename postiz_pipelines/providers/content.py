@@ -39,6 +39,16 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class QuotaCost:
+    """Units one attempt will spend of a budget the whole app shares per platform day
+    (YouTube's per-project quota): ``budget`` units a day, the day read in ``zone``."""
+
+    units: int
+    budget: int
+    zone: str = "UTC"
+
+
+@dataclass(frozen=True)
 class MediaLimits:
     """What a platform takes in one post, as data (each provider cites its source).
 

@@ -34,7 +34,7 @@ from postiz_pipelines.core.models import (
     SocialAccount,
     TargetStatus,
 )
-from postiz_pipelines.core.publishing import breaker, queue, readback, throttle
+from postiz_pipelines.core.publishing import breaker, queue, quota, readback, throttle
 from postiz_pipelines.core.publishing.outcomes import JobOutcome, OutcomeStatus, Work, dead_letter
 from postiz_pipelines.core.publishing.readback import Action, Plan, Verdict
 from postiz_pipelines.crypto import Keyring
@@ -141,6 +141,10 @@ class IntentWriter:
                 settings={**(post.settings or {}), **(target.settings_override or {})},
                 progress=dict(job.progress or {}),
             )
+            held = quota.hold(s, job.platform, provider, content, plan, now=now)
+            if held is not None:  # the platform's shared daily budget has no room: wait
+                queue.defer(s, job.id, owner=self.owner, now=now, until=held[0], reason=held[1])
+                return JobOutcome(job.id, OutcomeStatus.DEFERRED, job.platform, "deferred", held[1])
             if plan == Plan.PUBLISH:  # a read-back first counts the attempt once it found nothing
                 queue.count_attempt(s, job.id, owner=self.owner, now=now)
             attempt = PublishAttempt(
