@@ -20,7 +20,8 @@ budget per Pacific day (``daily_quota``, 10,000); the engine reserves it in the 
 ledger every run and worker shares (``core/publishing/quota.py``) and defers a job that does
 not fit until midnight Pacific, its attempt unspent. This process's own count
 (``QuotaLedger``) is a second guard (``QuotaExhausted``, nothing sent), and YouTube's
-``quotaExceeded`` holds the whole platform until the reset, so jobs wait instead of failing. ``uploadLimitExceeded`` (the channel's own cap) waits a day.
+``quotaExceeded`` holds the whole platform until the reset, so jobs wait instead of
+failing. ``uploadLimitExceeded`` (the channel's own cap) waits a day.
 
 Idempotency: lookup. The engine's key becomes a tag (``pz`` + 12 hex digits); a try whose
 outcome is unknown first reads the channel's recent uploads for a video carrying it.
