@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from postiz_pipelines.core.models import JobStatus, PublishAttempt, Throttle
-from postiz_pipelines_tests.core.test_readback import (  # noqa: F401 (fixtures)
+from postiz_pipelines_tests.core import test_readback as rb
+from postiz_pipelines_tests.core.test_readback import connect, job, one_job, run_when_due
+
+engine_app, state, transport = rb.engine_app, rb.state, rb.transport  # the fixtures
     connect,
     engine_app,
     job,
@@ -28,7 +31,7 @@ def test_a_full_publishing_window_defers_the_job_without_spending_its_attempt(
     state,
     transport,
     make,
-    clock,  # noqa: F811
+    clock,
 ) -> None:  # type: ignore[no-untyped-def]
     state.override_rate_limit("instagram", "publish", limit=1, per_seconds=86_400)
     ws, acc = connect(engine_app, state, transport, make, "instagram")
