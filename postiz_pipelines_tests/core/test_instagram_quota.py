@@ -13,14 +13,6 @@ from postiz_pipelines_tests.core import test_readback as rb
 from postiz_pipelines_tests.core.test_readback import connect, job, one_job, run_when_due
 
 engine_app, state, transport = rb.engine_app, rb.state, rb.transport  # the fixtures
-    connect,
-    engine_app,
-    job,
-    one_job,
-    run_when_due,
-    state,
-    transport,
-)
 
 CONTAINER = "POST /{version}/{node_id}/media"
 LIMIT = "GET /{version}/{node_id}/content_publishing_limit"
