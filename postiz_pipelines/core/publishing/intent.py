@@ -114,8 +114,13 @@ class IntentWriter:
                 reads_back=provider.reads_back(),
                 publishes=job.attempts,
                 max_attempts=job.max_attempts,
+                now=now,
+                platform=job.platform,
             )
             if plan is None:
+                overdue = readback.processing_overdue(history, platform=job.platform, now=now)
+                if overdue is not None:  # still processing for too long: it may be live
+                    return self.fail_now(s, job, now, overdue, readback.UNCERTAIN_OUTCOME, history)
                 error = f"attempts exhausted ({job.attempts}/{job.max_attempts})"
                 return self.fail_now(s, job, now, error, "exhausted", history)
             thread = tuple((post.settings or {}).get("thread") or ())

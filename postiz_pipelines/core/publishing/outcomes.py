@@ -287,6 +287,8 @@ class OutcomeRecorder:
                 publishes=job.attempts,
                 max_attempts=job.max_attempts,
                 unresolved=history.unresolved,
+                history=history,
+                now=now,
             )
             if verdict.action != Action.FAIL:
                 return self._retry(s, job, verdict, exc, now=now)
