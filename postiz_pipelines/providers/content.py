@@ -174,6 +174,8 @@ class AccountCredentials:
     token_expires_at: datetime | None = None
     base_url: str | None = None  # e.g. the Mastodon instance, or a sandbox override
     settings: dict[str, Any] = field(default_factory=dict)
+    # BCP-47: the account's own language, else its workspace's (the core fills it in)
+    language: str | None = None
 
     def __repr__(self) -> str:
         return (
