@@ -79,7 +79,9 @@ def read(workspace_id: str, st: State, caller: CallerDep) -> JSONResponse:
 
 
 @router.patch(
-    "/{workspace_id}", response_model=WorkspaceOut, summary="Rename, change time zone or language (admin)"
+    "/{workspace_id}",
+    response_model=WorkspaceOut,
+    summary="Rename, change time zone or language (admin)",
 )
 def edit(workspace_id: str, body: WorkspacePatch, st: State, caller: WriterDep) -> JSONResponse:
     with st.app.db.session() as s:

@@ -27,7 +27,7 @@ class WorkspacePatch(In):
         default=None,
         max_length=64,
         description="BCP-47 tag (en, pt-BR); the post language platforms get when an account "
-        "has none (Bluesky langs); \"\" clears it",
+        'has none (Bluesky langs); "" clears it',
     )
 
 
