@@ -74,6 +74,8 @@ class MediaLimits:
     allow_mixed: bool = False  # images and a video in one post
     requires_media: bool = False
     requires_public_url: bool = False  # the platform fetches media from a URL (Meta)
+    # the platform takes media by URL when we can give a signed link, else inline (Pinterest)
+    fetches_by_url: bool = False
     # dimensions, in pixels after EXIF orientation; images larger are scaled down
     max_image_width: int | None = None
     max_image_height: int | None = None
