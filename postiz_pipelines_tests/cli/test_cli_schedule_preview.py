@@ -90,3 +90,40 @@ def test_preview_refuses_bad_input_naming_it(run):
     assert "schedule.timezone" in zone.output
     assert "--workspace" in run("schedules", "preview", "--cron", "0 9 * * *", code=1).output
     assert "not found" in run("schedules", "preview", "sch_missing", code=1).output
+
+
+def test_posts_create_warns_when_a_subreddit_cannot_be_read(run):
+    run("workspaces", "create", "--slug", "acme", "--timezone", "UTC")
+    out = run(
+        "accounts",
+        "add",
+        "--workspace",
+        "acme",
+        "--platform",
+        "reddit",
+        "--handle",
+        "zoë",
+        "--token",
+        "t",
+        "--base-url",
+        "http://127.0.0.1:9/reddit",
+        "--json",
+    ).output
+    acc = json.loads(out)[0]["id"]
+    made = run(
+        "posts",
+        "create",
+        "--workspace",
+        "acme",
+        "--text",
+        "Hallo",
+        "--account",
+        acc,
+        "--setting",
+        "subreddit=test",
+        "--setting",
+        "title=Ein Titel",
+        "--in",
+        "1h",
+    )
+    assert "warning: r/test post requirements for zoë could not be read" in made.output

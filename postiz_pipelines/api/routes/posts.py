@@ -21,6 +21,7 @@ from postiz_pipelines.api.schemas.posts import (
     PostPatch,
 )
 from postiz_pipelines.api.schemas.schedules import RULE_FIELD_NAMES, RecurringSchedule, ScheduleOut
+from postiz_pipelines.core.accounts.platform_facts import refresh_for_post
 from postiz_pipelines.core.models import PostStatus, Role, Schedule
 from postiz_pipelines.core.posts import manage as post_ops
 from postiz_pipelines.core.posts.create import TargetOverride, create_post
@@ -104,6 +105,23 @@ def create(body: PostCreate, st: State, caller: WriterDep, idem: IdempotentDep) 
         else:
             when, zone = body.schedule.at, body.schedule.timezone or body.timezone
 
+    # what the platforms say about the accounts (TikTok creators, subreddits), read when the
+    # saved copy is missing or a day old, before the post is validated against it
+    warnings = refresh_for_post(
+        st.app,
+        workspace_id=body.workspace_id,
+        account_ids=body.target_accounts,
+        settings_of={
+            acc: {
+                **body.settings,
+                **(body.overrides[acc].settings if acc in body.overrides else {}),
+            }
+            for acc in body.target_accounts
+        },
+        now=st.now(),
+        transport=st.transport,
+    )
+
     def work(s: Any) -> tuple[int, dict[str, Any]]:
         ws = get_workspace(s, body.workspace_id)
         with api_field_names(RULE_FIELD_NAMES):
@@ -131,7 +149,7 @@ def create(body: PostCreate, st: State, caller: WriterDep, idem: IdempotentDep) 
         # set explicitly, or the column's onupdate stamps wall time
         post.updated_at = post.created_at
         s.flush()
-        out = PostCreated(**with_schedule(st, s, post).model_dump())
+        out = PostCreated(**with_schedule(st, s, post).model_dump(), warnings=warnings)
         return 201, out.dump()
 
     return idem.run(work, body=body.model_dump(mode="json"))

@@ -121,3 +121,9 @@ class PostList(Out):
 
 class PostCreated(PostOut):
     """A new post and the schedule made for it (pause or change it under /schedules)."""
+
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what could not be checked at creation (a platform out of reach); the "
+        "same rules are checked again before publishing",
+    )
