@@ -127,3 +127,20 @@ def test_posts_create_warns_when_a_subreddit_cannot_be_read(run):
         "1h",
     )
     assert "warning: r/test post requirements for zoë could not be read" in made.output
+
+
+def test_with_no_zone_anywhere_a_preview_reads_utc(run):
+    run("workspaces", "create", "--slug", "nozone")  # no time zone at all
+    out = run(
+        "schedules",
+        "preview",
+        "--workspace",
+        "nozone",
+        "--cron",
+        "0 9 * * *",
+        "--count",
+        "1",
+        "--json",
+    ).output
+    [only] = json.loads(out)
+    assert (only["zone"], only["local"]) == ("UTC", "2026-11-29T09:00:00+00:00")
