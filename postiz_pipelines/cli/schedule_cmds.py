@@ -144,6 +144,7 @@ def schedules_preview(
 
 def _change(env: Env, schedule_id: str, action: str, **kw: Any) -> dict[str, Any]:
     from postiz_pipelines.core.scheduling import schedules as ops
+    from postiz_pipelines.core.scheduling.preview import restate_first
 
     with write(env) as s:
         sc = ops.get_schedule(s, schedule_id)
@@ -159,6 +160,7 @@ def _change(env: Env, schedule_id: str, action: str, **kw: Any) -> dict[str, Any
             out = ops.change_recurrence(
                 s, sc, kw["recurrence"], now=now, actor="cli", max_attempts=attempts
             ).as_dict()
+            restate_first(s, sc)
         return {"schedule": schedule_row(sc), **out}
 
 

@@ -179,3 +179,14 @@ def test_another_workspaces_schedule_and_preview_are_refused(client, world):
         json={"workspaceId": world.a, "cron": "0 9 * * *"},
     )
     assert p.status_code in (403, 404)
+
+
+def test_changing_the_rule_moves_the_posts_first_instant(client, world):
+    post = _recurring(client, world, cron="0 9 * * 1").json()
+    assert post["scheduledAt"] == "2026-11-30T08:00:00+00:00"  # Monday 09:00 Berlin
+    sid = post["schedule"]["id"]
+    r = client.patch(f"{SCHEDULES}/{sid}", headers=world.h("editor"), json={"cron": "30 7 * * 3"})
+    assert r.status_code == 200, r.text
+    read = client.get(f"{POSTS}/{post['id']}", headers=world.h("viewer")).json()
+    assert read["scheduledAt"] == "2026-12-02T06:30:00+00:00"  # Wednesday 07:30 Berlin
+    assert read["schedule"]["nextOccurrences"][0]["at"] == read["scheduledAt"]

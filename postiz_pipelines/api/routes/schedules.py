@@ -200,6 +200,7 @@ def change(schedule_id: str, body: RulePatch, st: State, caller: WriterDep) -> J
                 actor=caller.actor,
                 max_attempts=st.app.settings.max_retries + 1,
             )
+        preview.restate_first(s, schedule)
         schedule.updated_at = now
         return JSONResponse(_changed(st, s, schedule, removed=waiting, report=report))
 

@@ -249,6 +249,27 @@ def first_instant(
     return found[0].at if found else None
 
 
+def restate_first(session: Session, schedule: Schedule) -> None:
+    """After a recurring schedule's rule changed: its post's ``scheduled_at`` becomes the new
+    series' first instant (left as it was when there is none)."""
+    post = session.get(Post, schedule.post_id) if schedule.post_id else None
+    if post is None or schedule.kind != ScheduleKind.RECURRING or schedule.starts_at is None:
+        return
+    try:
+        zones = schedule_zones(session, schedule)
+        firsts = [
+            next_instants(
+                _spec(z, schedule), start=schedule.starts_at, after=schedule.starts_at, count=1
+            )
+            for z in zones
+        ]
+    except ValidationFailed:
+        return
+    found = merged(firsts, 1)
+    if found:
+        post.scheduled_at = found[0].at
+
+
 def post_schedule(session: Session, post: Post) -> Schedule | None:
     """The schedule a post was created with."""
     return session.scalar(select(Schedule).where(Schedule.post_id == post.id))
@@ -264,6 +285,7 @@ __all__ = [
     "next_instants",
     "post_schedule",
     "preview_rule",
+    "restate_first",
     "schedule_occurrences",
     "schedule_times",
 ]
