@@ -41,7 +41,7 @@ from postiz_pipelines.core.models import (
     TargetStatus,
     Throttle,
 )
-from postiz_pipelines.core.publishing import breaker, queue, readback, throttle
+from postiz_pipelines.core.publishing import breaker, queue, quota, readback, throttle
 from postiz_pipelines.core.publishing.outcomes import JobOutcome, OutcomeStatus, Work, dead_letter
 from postiz_pipelines.core.publishing.readback import Action, Plan, Verdict
 from postiz_pipelines.crypto import Keyring
@@ -181,8 +181,13 @@ class IntentWriter:
                 reads_back=provider.reads_back(),
                 publishes=job.attempts,
                 max_attempts=job.max_attempts,
+                now=now,
+                platform=job.platform,
             )
             if plan is None:
+                overdue = readback.processing_overdue(history, platform=job.platform, now=now)
+                if overdue is not None:  # still processing for too long: it may be live
+                    return self.fail_now(s, job, now, overdue, readback.UNCERTAIN_OUTCOME, history)
                 error = f"attempts exhausted ({job.attempts}/{job.max_attempts})"
                 return self.fail_now(s, job, now, error, "exhausted", history)
             thread = tuple((post.settings or {}).get("thread") or ())
@@ -208,6 +213,10 @@ class IntentWriter:
                 settings={**(post.settings or {}), **(target.settings_override or {})},
                 progress=dict(job.progress or {}),
             )
+            held = quota.hold(s, job.platform, provider, content, plan, now=now)
+            if held is not None:  # the platform's shared daily budget has no room: wait
+                queue.defer(s, job.id, owner=self.owner, now=now, until=held[0], reason=held[1])
+                return JobOutcome(job.id, OutcomeStatus.DEFERRED, job.platform, "deferred", held[1])
             if plan == Plan.PUBLISH:  # a read-back first counts the attempt once it found nothing
                 if not queue.count_attempt(s, job.id, owner=self.owner, now=now):
                     return JobOutcome(job_id, OutcomeStatus.LOST, job.platform)

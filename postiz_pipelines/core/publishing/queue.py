@@ -312,6 +312,21 @@ def defer(
     return job
 
 
+def defer_unsent(
+    session: Session, job_id: str, *, owner: str, now: datetime, until: datetime, reason: str
+) -> PublishJob | None:
+    """Hand back a job whose attempt was counted but sent nothing (the platform's budget,
+    read first, had no room): the attempt is given back and the job waits until ``until``."""
+    job = owned(session, job_id, owner)
+    if job is None:
+        return None
+    job.attempts = max(job.attempts - 1, 0)
+    _back_to_queue(job, now=now, at=until)
+    job.last_error = reason
+    job.last_error_class = "deferred"
+    return job
+
+
 def _back_to_queue(job: PublishJob, *, now: datetime, at: datetime) -> None:
     """Return a job to waiting (``retrying`` once tried), due at ``at``, lease dropped."""
     job.status = JobStatus.RETRYING if job.attempts > 0 else JobStatus.PENDING
