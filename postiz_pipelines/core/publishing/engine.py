@@ -3,7 +3,8 @@
 Each job waits for its second, then for its account (one job at a time per account, the
 rate-limit delay, the account's token bucket) and a concurrency slot; then its intent is
 recorded, the platform is called (refreshing an expired token once), and the outcome is
-recorded. When an earlier attempt's outcome is unknown the attempt reads back first
+recorded. The slot is held for the intent and the call; it serves the next call while the
+outcome is written (the account's lock and the job's lease are kept until it is). When an earlier attempt's outcome is unknown the attempt reads back first
 (``readback.py``) and publishes only if the read-back found nothing. Everything written to
 the database is in ``intent.py`` and ``outcomes.py``; the rule is DESIGN's: intent committed
 before the irreversible call, outcome right after.
@@ -52,6 +53,24 @@ __all__ = ["BatchReport", "EngineConfig", "JobOutcome", "OutcomeStatus", "Publis
 READBACK_SINCE = timedelta(minutes=5)  # how far before the job's due time a read-back looks
 
 log = logging.getLogger(__name__)
+
+
+class _Slot:
+    """One of the engine's concurrency slots (platform calls at once), freed once: when the
+    publish call returns, or when the job is done without one."""
+
+    def __init__(self, sem: asyncio.Semaphore) -> None:
+        self._sem = sem
+        self._held = False
+
+    async def take(self) -> None:
+        await self._sem.acquire()
+        self._held = True
+
+    def free(self) -> None:
+        if self._held:
+            self._held = False
+            self._sem.release()
 
 
 @dataclass
@@ -201,8 +220,12 @@ class Publisher:
                 await self._space_account(job.account_id, job.platform)
             if self._stopping.is_set():
                 return await self.writes.run(self.intents.release, job)
-            async with sem:
-                return await self._publish(job)
+            slot = _Slot(sem)
+            await slot.take()
+            try:
+                return await self._publish(job, slot)
+            finally:
+                slot.free()
 
     async def _sleep_until_or_stop(self, when: datetime) -> None:
         sleeper = asyncio.create_task(self.clock.sleep_until(when))
@@ -229,20 +252,20 @@ class Publisher:
             seconds=self.config.account_spacing_seconds
         )
 
-    async def _publish(self, job: PublishJob) -> JobOutcome:
+    async def _publish(self, job: PublishJob, slot: _Slot) -> JobOutcome:
         begun = await self.writes.run(self.intents.begin, job.id)
         if isinstance(begun, JobOutcome):
             return begun
         work = begun
         provider = self.providers.get(work.platform)
         with throttle.observing_rate_headers(self.clock) as seen:
-            outcome = await self._call_platform(work, provider)
+            outcome = await self._call_platform(work, provider, slot)
         until = throttle.exhausted_until(seen, now=self.clock.now())
         if until is not None:  # the platform's own headers say this account has no budget left
             await self.writes.run(self.recorder.throttle_account, work, until)
         return outcome
 
-    async def _call_platform(self, work: Work, provider: Provider) -> JobOutcome:
+    async def _call_platform(self, work: Work, provider: Provider, slot: _Slot) -> JobOutcome:
         """Read back first when the plan says so; publish only if that found nothing."""
 
         async def save_progress(progress: Mapping[str, object]) -> None:
@@ -265,7 +288,12 @@ class Publisher:
             if closed is not None:  # read-back only, or the lease was taken meanwhile
                 return closed
         try:
-            result = await self._with_refresh(provider, work, self._publish_call)
+            try:
+                result = await self._with_refresh(provider, work, self._publish_call)
+            finally:
+                # the call is over: its slot serves the next call while this outcome is
+                # written (the account's lock and the job's lease are held until it is)
+                slot.free()
         except ProviderError as exc:
             return await self.writes.run(self.recorder.finish_error, work, exc)
         except Exception as exc:  # a bug after the request may have left: outcome unknown
