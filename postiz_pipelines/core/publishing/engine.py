@@ -4,10 +4,11 @@ Each job waits for its second, then for its account (one job at a time per accou
 rate-limit delay, the account's token bucket) and a concurrency slot; then its intent is
 recorded, the platform is called (refreshing an expired token once), and the outcome is
 recorded. The slot is held for the intent and the call; it serves the next call while the
-outcome is written (the account's lock and the job's lease are kept until it is). When an earlier attempt's outcome is unknown the attempt reads back first
-(``readback.py``) and publishes only if the read-back found nothing. Everything written to
-the database is in ``intent.py`` and ``outcomes.py``; the rule is DESIGN's: intent committed
-before the irreversible call, outcome right after.
+outcome is written (the account's lock and the job's lease are kept until it is). When an
+earlier attempt's outcome is unknown the attempt reads back first (``readback.py``) and
+publishes only if the read-back found nothing. Everything written to the database is in
+``intent.py`` and ``outcomes.py``; the rule is DESIGN's: intent committed before the
+irreversible call, outcome right after.
 """
 
 from __future__ import annotations

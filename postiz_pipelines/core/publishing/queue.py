@@ -201,7 +201,7 @@ def count_attempt(session: Session, job_id: str, *, owner: str, now: datetime) -
     the lease; False without the lease. A copy of the job loaded in ``session`` keeps its
     count (it is not written back)."""
     done = _fenced_update(session, job_id, owner, attempts=PublishJob.attempts + 1, updated_at=now)
-    job = session.identity_map.get(session.identity_key(PublishJob, job_id))  # type: ignore[arg-type]
+    job = session.identity_map.get(session.identity_key(PublishJob, job_id))
     if done and job is not None:
         set_committed_value(job, "attempts", job.attempts + 1)
     return done
