@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox, endpoint
+from postiz_pipelines.sandbox.discord_oauth import OAuthEndpoints
 from postiz_pipelines.sandbox.discord_messages import (
     CONTENT_LIMIT,
     DISCORD_EPOCH_MS,
@@ -79,7 +80,7 @@ GLOBAL_LIMIT = (50, 1.0)
 CLOUDFLARE_PAGE = "<html><head><title>{0}</title></head><body><h1>{0}</h1>cloudflare</body></html>"
 
 
-class DiscordSandbox(MessageBodies, PlatformSandbox):
+class DiscordSandbox(OAuthEndpoints, MessageBodies, PlatformSandbox):
     """See the module docstring."""
 
     name: ClassVar[str] = PLATFORM

@@ -45,6 +45,7 @@ from postiz_pipelines.sandbox.meta_graph import (
     unreachable,
     url_mime_type,
 )
+from postiz_pipelines.sandbox.meta_connect import FacebookConnect
 from postiz_pipelines.sandbox.meta_insights import InsightsEndpoints
 from postiz_pipelines.sandbox.state import AcceptedPost, SandboxAccount, StoredMedia
 
@@ -65,7 +66,7 @@ PHOTO_REFUSED = (
 )
 
 
-class FacebookSandbox(InsightsEndpoints, MetaGraphSandbox):
+class FacebookSandbox(FacebookConnect, InsightsEndpoints, MetaGraphSandbox):
     """See the module docstring."""
 
     name: ClassVar[str] = "facebook"

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from postiz_pipelines.sandbox.base import Call, PlatformSandbox, endpoint
 from postiz_pipelines.sandbox.counting import mastodon_counted
+from postiz_pipelines.sandbox.mastodon_oauth import OAuthEndpoints
 from postiz_pipelines.sandbox.mastodon_entities import (
     AUDIO_TYPES,
     CHARACTERS_RESERVED_PER_URL,
@@ -62,7 +63,7 @@ def _truthy(value: Any) -> bool:
     return str(value).lower() in {"1", "true", "t", "on", "yes"}
 
 
-class MastodonSandbox(PlatformSandbox):
+class MastodonSandbox(OAuthEndpoints, PlatformSandbox):
     """See the module docstring."""
 
     name: ClassVar[str] = "mastodon"

@@ -131,9 +131,29 @@ class PinterestSandbox(PlatformSandbox):
                 {"code": 1, "message": "Invalid client credentials"}, status_code=401
             )
         form = await call.json_or_form()
-        if form.get("grant_type") != "refresh_token":
+        grant_type = form.get("grant_type")
+        if grant_type not in ("refresh_token", "authorization_code"):
             return JSONResponse({"code": 1, "message": "Unsupported grant_type"}, status_code=400)
         try:
+            if grant_type == "authorization_code":
+                grant = oauth2.grant_code(
+                    self.state,
+                    PLATFORM,
+                    str(form.get("code") or ""),
+                    access_seconds=ACCESS_SECONDS,
+                    refresh_seconds=REFRESH_SECONDS,
+                )
+                return JSONResponse(
+                    {
+                        "access_token": grant.access_token,
+                        "refresh_token": grant.refresh_token,
+                        "token_type": "bearer",
+                        "expires_in": grant.expires_in,
+                        "refresh_token_expires_in": grant.refresh_expires_in,
+                        "scope": "boards:read,pins:read,pins:write,user_accounts:read",
+                        "response_type": "authorization_code",
+                    }
+                )
             grant = oauth2.grant_refresh(
                 self.state,
                 PLATFORM,

@@ -129,6 +129,26 @@ class RedditSandbox(PlatformSandbox):
                     "scope": "identity submit read",
                 }
             )
+        if grant_type == "authorization_code":
+            try:  # duration=permanent on the consent page: a refresh token that never expires
+                grant = oauth2.grant_code(
+                    self.state,
+                    PLATFORM,
+                    str(form.get("code") or ""),
+                    access_seconds=ACCESS_SECONDS,
+                    refresh_seconds=None,
+                )
+            except oauth2.GrantRefused:
+                return JSONResponse({"error": "invalid_grant"}, status_code=400)
+            return JSONResponse(
+                {
+                    "access_token": grant.access_token,
+                    "refresh_token": grant.refresh_token,
+                    "token_type": "bearer",
+                    "expires_in": ACCESS_SECONDS,
+                    "scope": "identity submit read flair",
+                }
+            )
         if grant_type == "password" and form.get("username") and form.get("password"):
             account = self.state.authenticate(PLATFORM, f"user:{form['username']}").account
             grant = oauth2.issue(

@@ -219,6 +219,16 @@ class SandboxState:
             self._tokens[key] = TokenStatus.VALID
             return account
 
+    def bind_token(self, platform: str, token: str, account_id: str) -> None:
+        """Make ``token`` a valid token of an existing account (an authorization code the
+        consent page issued for the user who consented)."""
+        key = _token_key(platform, token)
+        with self.lock:
+            if (platform, account_id) not in self._accounts:
+                raise KeyError(account_id)
+            self._token_accounts[key] = account_id
+            self._tokens[key] = TokenStatus.VALID
+
     def authenticate(self, platform: str, token: str) -> Authentication:
         """The token's status and account; an unseen token provisions a new account."""
         key = _token_key(platform, token)

@@ -45,6 +45,7 @@ from postiz_pipelines.sandbox.meta_graph import (
     unreachable,
     url_mime_type,
 )
+from postiz_pipelines.sandbox.meta_connect import ThreadsConnect
 from postiz_pipelines.sandbox.meta_insights import InsightsEndpoints
 from postiz_pipelines.sandbox.state import AcceptedPost, SandboxAccount
 
@@ -58,7 +59,7 @@ VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
 LISTED_TYPES = {"TEXT": "TEXT_POST", "CAROUSEL": "CAROUSEL_ALBUM"}
 
 
-class ThreadsSandbox(InsightsEndpoints, MetaGraphSandbox):
+class ThreadsSandbox(ThreadsConnect, InsightsEndpoints, MetaGraphSandbox):
     """See the module docstring."""
 
     graph_versions: ClassVar[tuple[str, ...]] = ("v1.0",)

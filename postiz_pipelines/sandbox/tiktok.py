@@ -116,18 +116,28 @@ class TikTokSandbox(PlatformSandbox):
                 status_code=401,
             )
         try:
-            if form.get("grant_type") != "refresh_token":
-                raise oauth2.GrantRefused(
-                    "unsupported_grant_type", "Only refresh_token is served here."
+            if form.get("grant_type") == "authorization_code":
+                grant = oauth2.grant_code(
+                    self.state,
+                    PLATFORM,
+                    str(form.get("code") or ""),
+                    access_seconds=ACCESS_SECONDS,
+                    refresh_seconds=REFRESH_SECONDS,
                 )
-            grant = oauth2.grant_refresh(
-                self.state,
-                PLATFORM,
-                str(form.get("refresh_token") or ""),
-                access_seconds=ACCESS_SECONDS,
-                refresh_seconds=REFRESH_SECONDS,
-                rotate=True,
-            )
+            elif form.get("grant_type") != "refresh_token":
+                raise oauth2.GrantRefused(
+                    "unsupported_grant_type", "grant_type must be authorization_code or "
+                    "refresh_token."
+                )
+            else:
+                grant = oauth2.grant_refresh(
+                    self.state,
+                    PLATFORM,
+                    str(form.get("refresh_token") or ""),
+                    access_seconds=ACCESS_SECONDS,
+                    refresh_seconds=REFRESH_SECONDS,
+                    rotate=True,
+                )
         except oauth2.GrantRefused as exc:
             return JSONResponse(
                 {"error": exc.error, "error_description": exc.description}, status_code=400
