@@ -22,7 +22,9 @@ Every error the engine raises on purpose is a ``PostizError``::
         ├── AuthExpired          the access token expired: refresh, then retry once
         ├── AuthRevoked          the account must be reconnected (permanent)
         ├── ContentRejected      permanent: duplicate, too long, policy
-        └── MediaRejected        permanent: the platform refused a media file
+        ├── MediaRejected        permanent: the platform refused a media file
+        └── ConnectRefused       connecting failed on the platform's word (a refused code,
+                                 bot token or app password, an unknown handle); ``field``
 
 Provider errors are raised only from ``providers/``; httpx exceptions never leave it.
 """
@@ -211,3 +213,15 @@ class MediaRejected(ProviderError):
     """The platform refused a media file for good."""
 
     error_class = "media_rejected"
+
+
+class ConnectRefused(ProviderError):
+    """Connecting an account failed for good on the platform's word: a refused code, bot
+    token or app password, a handle that does not resolve, a server that is not the
+    platform. ``field`` names what the user gave that was refused."""
+
+    error_class = "connect_refused"
+
+    def __init__(self, message: str, *, field: str, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.field = field

@@ -32,7 +32,8 @@ class Connector:
         )
         self.options = dict(options or {})
 
-    def flow(self) -> CodeFlow:
+    def flow(self, choices: Mapping[str, Any] | None = None) -> CodeFlow:
+        """The code flow; ``choices`` are what the user chose when it began."""
         raise NotImplementedError
 
     async def identify(

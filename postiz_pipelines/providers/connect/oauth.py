@@ -2,7 +2,7 @@
 S256 challenge where the platform takes one) and the code exchange, and what every
 connector shares (``OAuthClient``, ``Connected``, ``ConnectHttp``).
 
-Every failure leaves as a ``ProviderError``: a refused code or client is ``AuthRevoked``
+Every failure leaves as a ``ProviderError``: a refused code or client is ``ConnectRefused``
 (with the platform's OAuth error), an unreachable platform ``TransientError``.
 """
 
@@ -18,7 +18,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
 from postiz_pipelines.crypto import Secret
-from postiz_pipelines.errors import AuthRevoked, TransientError
+from postiz_pipelines.errors import ConnectRefused, TransientError
 from postiz_pipelines.providers.base import TokenSet, json_object, transport_errors
 from postiz_pipelines.providers.oauth import token_set
 
@@ -146,9 +146,10 @@ async def exchange_code(
                     flow.token_url, code=code, method=flow.token_method, **extra
                 )
         except OAuthError as exc:
-            raise AuthRevoked(
+            raise ConnectRefused(
                 f"{flow.platform}: the platform refused the authorization code "
                 f"({exc.error}: {exc.description or 'no description'})",
+                field="code",
                 platform=flow.platform,
                 code=str(exc.error),
             ) from None
@@ -159,9 +160,10 @@ async def exchange_code(
     body = dict(token)
     if not body.get("access_token"):
         nested = body.get("authed_user") or {}
-        raise AuthRevoked(
+        raise ConnectRefused(
             f"{flow.platform}: the token answer has no access token"
             + (" (user token only)" if nested else ""),
+            field="code",
             platform=flow.platform,
         )
     return token_set(body, now=now), body
@@ -170,13 +172,15 @@ async def exchange_code(
 async def get_json(
     http: httpx.AsyncClient, platform: str, url: str, *, what: str, **kw: Any
 ) -> dict[str, Any]:
-    """A read during connect: the JSON object, or ``AuthRevoked`` (401/403) / a
+    """A read during connect: the JSON object, or ``ConnectRefused`` (401/403) / a
     ``TransientError`` naming ``what`` could not be read."""
+    field = kw.pop("field", "code")
     with transport_errors(platform):
         response = await http.request(kw.pop("method", "GET"), url, **kw)
     if response.status_code in (401, 403):
-        raise AuthRevoked(
-            f"{platform}: the new token was refused reading {what} (HTTP {response.status_code})",
+        raise ConnectRefused(
+            f"{platform}: the token was refused reading {what} (HTTP {response.status_code})",
+            field=field,
             platform=platform,
             status=response.status_code,
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from postiz_pipelines.errors import ConnectRefused
 from postiz_pipelines.providers.base import AccountCredentials, TokenSet
 from postiz_pipelines.providers.connect.base import Connector
 from postiz_pipelines.providers.connect.oauth import CodeFlow, Connected, ConnectHttp, get_json
@@ -24,7 +25,7 @@ class XConnector(Connector):
     platform: ClassVar[str] = "x"
     roots = ("https://x.com", "https://api.x.com", "https://api.x.com")
 
-    def flow(self) -> CodeFlow:
+    def flow(self, choices: Mapping[str, Any] | None = None) -> CodeFlow:
         return CodeFlow(
             "x",
             f"{self.web}/i/oauth2/authorize",
@@ -56,7 +57,7 @@ class LinkedInConnector(Connector):
     platform: ClassVar[str] = "linkedin"
     roots = ("https://www.linkedin.com", "https://www.linkedin.com", "https://api.linkedin.com")
 
-    def flow(self) -> CodeFlow:
+    def flow(self, choices: Mapping[str, Any] | None = None) -> CodeFlow:
         return CodeFlow(
             "linkedin",
             f"{self.web}/oauth/v2/authorization",
@@ -92,7 +93,7 @@ class YouTubeConnector(Connector):
         "https://www.googleapis.com",
     )
 
-    def flow(self) -> CodeFlow:
+    def flow(self, choices: Mapping[str, Any] | None = None) -> CodeFlow:
         return CodeFlow(
             "youtube",
             f"{self.web}/o/oauth2/v2/auth",
@@ -123,10 +124,10 @@ class YouTubeConnector(Connector):
             )
         items = body.get("items") or []
         if not items:
-            from postiz_pipelines.errors import AuthRevoked
-
-            raise AuthRevoked(
-                "youtube: the Google account has no YouTube channel", platform="youtube"
+            raise ConnectRefused(
+                "youtube: the Google account has no YouTube channel",
+                field="code",
+                platform="youtube",
             )
         channel = items[0]
         title = str((channel.get("snippet") or {}).get("title") or channel["id"])
@@ -137,7 +138,7 @@ class TikTokConnector(Connector):
     platform: ClassVar[str] = "tiktok"
     roots = ("https://www.tiktok.com", "https://open.tiktokapis.com", "https://open.tiktokapis.com")
 
-    def flow(self) -> CodeFlow:
+    def flow(self, choices: Mapping[str, Any] | None = None) -> CodeFlow:
         return CodeFlow(
             "tiktok",
             f"{self.web}/v2/auth/authorize/",
@@ -174,7 +175,7 @@ class PinterestConnector(Connector):
     platform: ClassVar[str] = "pinterest"
     roots = ("https://www.pinterest.com", "https://api.pinterest.com", "https://api.pinterest.com")
 
-    def flow(self) -> CodeFlow:
+    def flow(self, choices: Mapping[str, Any] | None = None) -> CodeFlow:
         return CodeFlow(
             "pinterest",
             f"{self.web}/oauth/",
@@ -218,7 +219,7 @@ class RedditConnector(Connector):
     platform: ClassVar[str] = "reddit"
     roots = ("https://www.reddit.com", "https://www.reddit.com", "https://oauth.reddit.com")
 
-    def flow(self) -> CodeFlow:
+    def flow(self, choices: Mapping[str, Any] | None = None) -> CodeFlow:
         return CodeFlow(
             "reddit",
             f"{self.web}/api/v1/authorize",
