@@ -137,6 +137,19 @@ class Settings(BaseModel):
     log_level: str = Field(
         default="INFO", pattern=r"^(?i:debug|info|warning|error|critical)$", description="level"
     )
+    held_job_grace_seconds: int = Field(
+        default=24 * 3600,
+        ge=0,
+        le=30 * 86_400,
+        description="a held job late by less than this is published on reconnect, else "
+        "dead-lettered missed_while_disconnected",
+    )
+    held_job_alarm_seconds: int = Field(
+        default=24 * 3600,
+        ge=60,
+        le=30 * 86_400,
+        description="the held-jobs asset check fails once a job has been held this long",
+    )
     breaker_threshold: int = Field(default=5, ge=1, le=100_000, description="failures in a row")
     breaker_cooldown_seconds: float = Field(default=60.0, gt=0, le=86_400)
 

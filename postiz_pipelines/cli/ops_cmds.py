@@ -363,7 +363,7 @@ def webhooks() -> None:
     "--event",
     "events",
     multiple=True,
-    help="post.published, post.failed, post.canceled (default all)",
+    help="post.published, post.failed, post.canceled, account.disconnected (default all)",
 )
 @click.option("--json", "as_json", is_flag=True)
 @pass_env

@@ -27,7 +27,6 @@ from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.db import Database, retry_transient_db
 from postiz_pipelines.core.events import EventType, record_event
 from postiz_pipelines.core.models import (
-    AccountStatus,
     AttemptOutcome,
     Post,
     PostTarget,
@@ -37,7 +36,7 @@ from postiz_pipelines.core.models import (
     SocialAccount,
     TargetStatus,
 )
-from postiz_pipelines.core.publishing import breaker, queue, readback, throttle
+from postiz_pipelines.core.publishing import breaker, hold, queue, readback, throttle
 from postiz_pipelines.core.publishing.post_status import settle_post_status
 from postiz_pipelines.core.publishing.readback import Action, Plan, Verdict
 from postiz_pipelines.crypto import Keyring
@@ -70,6 +69,7 @@ class OutcomeStatus(StrEnum):
     FAILED = "failed"
     CANCELED = "canceled"
     DEFERRED = "deferred"  # handed back untried: throttle or open breaker
+    HELD = "held"  # its account needs reconnecting: waits untried for the user
     RELEASED = "released"  # handed back untried: the run is stopping
     LOST = "lost"  # the lease was taken meanwhile; the new owner decides
 
@@ -135,7 +135,8 @@ class OutcomeRecorder:
     def record_refresh(
         self, work: Work, tokens: TokenSet | None, error: ProviderError | None
     ) -> None:
-        """Keep refreshed tokens, or mark the account expired when the refresh failed."""
+        """Keep refreshed tokens, or record the failed refresh; only the platform's final
+        refusal moves the account to reconnect_needed (its jobs held)."""
         now = self.clock.now()
         with self.db.session() as s:
             account = s.get(SocialAccount, work.account_id)
@@ -152,7 +153,11 @@ class OutcomeRecorder:
                     job_id=work.job_id,
                 )
             else:
-                account.status = AccountStatus.EXPIRED
+                if isinstance(error, AuthRevoked):  # the platform's own final answer
+                    reason = f"token refresh refused: {error.message}"
+                    hold.mark_reconnect_needed(
+                        s, account, reason=reason, now=now, actor=f"engine:{self.owner}"
+                    )
                 record_event(
                     s,
                     EventType.TOKEN_REFRESH_FAILED,
@@ -287,11 +292,23 @@ class OutcomeRecorder:
             )
             if verdict.action != Action.FAIL:
                 return self._retry(s, job, verdict, exc, now=now)
-            if isinstance(exc, AuthRevoked):
-                account = s.get(SocialAccount, job.account_id)
-                if account is not None and account.status == AccountStatus.ACTIVE:
-                    account.status = AccountStatus.REVOKED
+            if isinstance(exc, AuthRevoked) and verdict.error_class == exc.error_class:
+                return self._hold_revoked(s, job, exc, now=now, refund=True)
             return dead_letter(s, job, verdict, now=now, owner=self.owner, exc=exc)
+
+    def _hold_revoked(
+        self, s: Session, job: PublishJob, exc: AuthRevoked, *, now: datetime, refund: bool
+    ) -> JobOutcome:
+        """The platform refused the account's grant before doing anything: the account needs
+        reconnecting, so this job is held (a refused publish gives its attempt back), and so
+        are the account's other jobs."""
+        account = s.get(SocialAccount, job.account_id)
+        assert account is not None
+        actor = f"engine:{self.owner}"
+        hold.mark_reconnect_needed(s, account, reason=exc.message, now=now, actor=actor)
+        held = hold.hold_claimed_job(s, job, owner=self.owner, now=now, refund_attempt=refund)
+        status = OutcomeStatus.HELD if held else OutcomeStatus.LOST
+        return JobOutcome(job.id, status, job.platform, exc.error_class, exc.message)
 
     @retry_transient_db
     def finish_readback_error(self, work: Work, exc: ProviderError) -> JobOutcome:
@@ -305,6 +322,8 @@ class OutcomeRecorder:
             self._record_error(attempt, work, now, AttemptOutcome.FAILED, exc)
             attempt.readback = ReadBack.FAILED
             self.note_platform_health(s, job, exc, now)
+            if isinstance(exc, AuthRevoked):  # reads back once the account is reconnected
+                return self._hold_revoked(s, job, exc, now=now, refund=False)
             history = readback.load_history(s, job.id)
             verdict = readback.after_readback_error(
                 exc,
