@@ -97,6 +97,25 @@ class Settings(BaseModel):
         min_length=10,
         description="Reddit refuses generic agents: <platform>:<app id>:<version> (by /u/name)",
     )
+    # connect flows (core/accounts/connect): OAuth clients of the platforms not above
+    meta_app_id: str | None = Field(default=None, description="Facebook Login (Facebook, Instagram)")
+    threads_client_id: str | None = None
+    threads_client_secret: SecretStr | None = None
+    discord_client_id: str | None = None
+    discord_client_secret: SecretStr | None = None
+    discord_bot_token: SecretStr | None = Field(
+        default=None, description="the app's bot, added to a guild by the bot-install flow"
+    )
+    oauth_return_url: str | None = Field(
+        default=None,
+        description="where the OAuth callback redirects the browser once an account is stored "
+        "(unset: the callback answers JSON)",
+    )
+    oauth_allow_shared_accounts: bool = Field(
+        default=False,
+        description="allow connecting an account already connected in another workspace",
+    )
+    oauth_state_seconds: int = Field(default=600, ge=60, le=3600, description="state lifetime")
     webhook_allow_private: bool = Field(
         default=False, description="allow webhooks to private addresses"
     )
@@ -189,7 +208,9 @@ class Settings(BaseModel):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
 
-    @field_validator("sandbox_url", "public_url", "supabase_url", "s3_endpoint_url")
+    @field_validator(
+        "sandbox_url", "public_url", "supabase_url", "s3_endpoint_url", "oauth_return_url"
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("http://", "https://")):
