@@ -98,7 +98,9 @@ class Settings(BaseModel):
         description="Reddit refuses generic agents: <platform>:<app id>:<version> (by /u/name)",
     )
     # connect flows (core/accounts/connect): OAuth clients of the platforms not above
-    meta_app_id: str | None = Field(default=None, description="Facebook Login (Facebook, Instagram)")
+    meta_app_id: str | None = Field(
+        default=None, description="Facebook Login (Facebook, Instagram)"
+    )
     threads_client_id: str | None = None
     threads_client_secret: SecretStr | None = None
     discord_client_id: str | None = None

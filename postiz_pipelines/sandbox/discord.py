@@ -29,7 +29,6 @@ from typing import Any, ClassVar
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox, endpoint
-from postiz_pipelines.sandbox.discord_oauth import OAuthEndpoints
 from postiz_pipelines.sandbox.discord_messages import (
     CONTENT_LIMIT,
     DISCORD_EPOCH_MS,
@@ -39,6 +38,7 @@ from postiz_pipelines.sandbox.discord_messages import (
     MessageBodies,
     field_error,
 )
+from postiz_pipelines.sandbox.discord_oauth import OAuthEndpoints
 from postiz_pipelines.sandbox.discord_world import (
     PLATFORM,
     Channel,

@@ -36,6 +36,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
 from postiz_pipelines.sandbox.base import Call, endpoint
+from postiz_pipelines.sandbox.meta_connect import FacebookConnect
 from postiz_pipelines.sandbox.meta_graph import (
     PROCESSING_POLLS,
     MetaGraphSandbox,
@@ -45,7 +46,6 @@ from postiz_pipelines.sandbox.meta_graph import (
     unreachable,
     url_mime_type,
 )
-from postiz_pipelines.sandbox.meta_connect import FacebookConnect
 from postiz_pipelines.sandbox.meta_insights import InsightsEndpoints
 from postiz_pipelines.sandbox.state import AcceptedPost, SandboxAccount, StoredMedia
 

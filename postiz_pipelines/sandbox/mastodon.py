@@ -21,7 +21,6 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from postiz_pipelines.sandbox.base import Call, PlatformSandbox, endpoint
 from postiz_pipelines.sandbox.counting import mastodon_counted
-from postiz_pipelines.sandbox.mastodon_oauth import OAuthEndpoints
 from postiz_pipelines.sandbox.mastodon_entities import (
     AUDIO_TYPES,
     CHARACTERS_RESERVED_PER_URL,
@@ -40,6 +39,7 @@ from postiz_pipelines.sandbox.mastodon_entities import (
     needs_processing,
     status_json,
 )
+from postiz_pipelines.sandbox.mastodon_oauth import OAuthEndpoints
 from postiz_pipelines.sandbox.state import (
     AcceptedPost,
     RateWindow,

@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse, Response
 
 from postiz_pipelines.sandbox.base import Call, HttpError, endpoint
 from postiz_pipelines.sandbox.counting import threads_counted
+from postiz_pipelines.sandbox.meta_connect import ThreadsConnect
 from postiz_pipelines.sandbox.meta_graph import (
     PROCESSING_POLLS,
     Container,
@@ -45,7 +46,6 @@ from postiz_pipelines.sandbox.meta_graph import (
     unreachable,
     url_mime_type,
 )
-from postiz_pipelines.sandbox.meta_connect import ThreadsConnect
 from postiz_pipelines.sandbox.meta_insights import InsightsEndpoints
 from postiz_pipelines.sandbox.state import AcceptedPost, SandboxAccount
 

@@ -126,8 +126,8 @@ class TikTokSandbox(PlatformSandbox):
                 )
             elif form.get("grant_type") != "refresh_token":
                 raise oauth2.GrantRefused(
-                    "unsupported_grant_type", "grant_type must be authorization_code or "
-                    "refresh_token."
+                    "unsupported_grant_type",
+                    "grant_type must be authorization_code or refresh_token.",
                 )
             else:
                 grant = oauth2.grant_refresh(

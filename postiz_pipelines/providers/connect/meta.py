@@ -52,7 +52,7 @@ class _FacebookLogin(Connector):
             self.scopes,
             scope_separator=",",
             pkce=False,
-            token_method="GET",
+            token_method="GET",  # noqa: S106 - an HTTP method
         )
 
     async def pages(self, net: ConnectHttp, tokens: TokenSet) -> list[dict[str, Any]]:
