@@ -88,7 +88,10 @@ def _client(flow: CodeFlow, client: OAuthClient, redirect_uri: str, net: Connect
     return AsyncOAuth2Client(
         client_id=client.client_id,
         client_secret=secret,
-        token_endpoint_auth_method=flow.token_auth if secret else "none",
+        # a GET token request (Facebook) carries the client in its query, not a body
+        token_endpoint_auth_method=flow.token_auth
+        if secret and flow.token_method == "POST"
+        else "none",
         scope=flow.scope_separator.join(flow.scopes),
         redirect_uri=redirect_uri,
         code_challenge_method="S256" if flow.pkce else None,
@@ -137,8 +140,8 @@ async def exchange_code(
         extra["code_verifier"] = code_verifier
     if flow.client_param != "client_id":
         extra[flow.client_param] = client.client_id
-        if client.client_secret:
-            extra["client_secret"] = client.client_secret.reveal()
+    if (flow.client_param != "client_id" or flow.token_method != "POST") and client.client_secret:
+        extra["client_secret"] = client.client_secret.reveal()
     async with _client(flow, client, redirect_uri, net) as oauth:
         try:
             with transport_errors(flow.platform):
