@@ -218,7 +218,7 @@ def _pick(found: Sequence[Connected], ids: Sequence[str]) -> list[Connected]:
 def _keep_choices(
     app: AppContext, state_id: str, platform: str, found: Sequence[Connected], now: datetime
 ) -> ConnectResult:
-    pending = []
+    pending: list[dict[str, Any]] = []
     for n, f in enumerate(found):
         pending.append(
             {
@@ -239,7 +239,7 @@ def _keep_choices(
         assert row is not None
         row.extra = {**(row.extra or {}), "pending": pending}
     return ConnectResult(
-        platform, choices=[{"id": p["external_id"], "name": p["display_name"]} for p in pending]
+        platform, choices=[{"id": f.external_id, "name": f.display_name} for f in found]
     )
 
 
