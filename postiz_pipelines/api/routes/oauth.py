@@ -35,6 +35,12 @@ from postiz_pipelines.core.models import Role
 from postiz_pipelines.providers.connect.oauth import ConnectHttp
 
 router = APIRouter(prefix="/api/postiz/oauth", tags=["connect"])
+# the callback and the choice authenticate by the state; an API token, when sent, is checked
+STATE_ANSWERS: dict[int | str, dict[str, str]] = {
+    401: {"description": "an API token was sent and is not valid"},
+    409: {"description": "the account is connected in another workspace"},
+    422: {"description": "refused: state, consent, code, or the platform's answer"},
+}
 
 
 def optional_caller(request: Request, st: State) -> Caller | None:
@@ -63,7 +69,12 @@ def result_body(result: flow.ConnectResult) -> dict:
     ).dump()
 
 
-@router.get("/{platform}/authorize", response_model=AuthorizeOut, summary="Begin a connect")
+@router.get(
+    "/{platform}/authorize",
+    response_model=AuthorizeOut,
+    summary="Begin a connect (admin)",
+    responses={503: {"description": "no OAuth client configured for the platform"}},
+)
 def authorize(
     platform: str,
     request: Request,
@@ -99,7 +110,15 @@ def authorize(
     return JSONResponse(out.dump())
 
 
-@router.get("/{platform}/callback", response_model=ConnectOut, summary="The platform's redirect")
+@router.get(
+    "/{platform}/callback",
+    response_model=ConnectOut,
+    summary="The platform's redirect",
+    responses={
+        **STATE_ANSWERS,
+        303: {"description": "stored; redirected to POSTIZ_OAUTH_RETURN_URL"},
+    },
+)
 def callback(
     platform: str,
     st: State,
@@ -131,7 +150,12 @@ def callback(
     return JSONResponse(result_body(result))
 
 
-@router.post("/{platform}/select", response_model=ConnectOut, summary="Choose found accounts")
+@router.post(
+    "/{platform}/select",
+    response_model=ConnectOut,
+    summary="Choose found accounts",
+    responses=STATE_ANSWERS,
+)
 def choose(platform: str, body: SelectIn, st: State, caller: MaybeCaller) -> JSONResponse:
     result = flow.select(
         st.app,
