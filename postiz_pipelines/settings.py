@@ -273,6 +273,28 @@ class Settings(BaseModel):
             }
         return out
 
+    def missing_oauth_settings(self) -> dict[str, list[str]]:
+        """Per platform whose tokens are refreshed with the app's OAuth client, the variables
+        of that client that are not set (X needs only the id: a public client)."""
+        needs = {
+            "x": [("x_client_id", "POSTIZ_X_CLIENT_ID")],
+            "tiktok": [
+                ("tiktok_client_key", "POSTIZ_TIKTOK_CLIENT_KEY"),
+                ("tiktok_client_secret", "POSTIZ_TIKTOK_CLIENT_SECRET"),
+            ],
+        }
+        for platform in ("linkedin", "slack", "youtube", "pinterest", "reddit"):
+            needs[platform] = [
+                (f"{platform}_client_id", f"POSTIZ_{platform.upper()}_CLIENT_ID"),
+                (f"{platform}_client_secret", f"POSTIZ_{platform.upper()}_CLIENT_SECRET"),
+            ]
+        out = {}
+        for platform, fields in needs.items():
+            missing = [var for name, var in fields if not getattr(self, name)]
+            if missing:
+                out[platform] = missing
+        return out
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

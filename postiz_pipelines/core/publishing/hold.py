@@ -13,6 +13,7 @@ only through ``queue``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -144,6 +145,23 @@ def release_held_jobs(
         dead_lettered=len(failed),
         released_ids=[j.id for j in on_time if j.status != JobStatus.HELD],
         dead_lettered_ids=[j.id for j in failed],
+    )
+
+
+def list_held(
+    session: Session, *, workspace_ids: Sequence[str], limit: int = 100
+) -> list[PublishJob]:
+    """Held jobs of these workspaces, the longest held first."""
+    return list(
+        session.scalars(
+            select(PublishJob)
+            .where(
+                PublishJob.workspace_id.in_(list(workspace_ids)),
+                PublishJob.status == JobStatus.HELD,
+            )
+            .order_by(PublishJob.held_at, PublishJob.id)
+            .limit(limit)
+        )
     )
 
 

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.clock import Clock
-from postiz_pipelines.core.accounts.store import store_tokens
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.db import Database, retry_transient_db
 from postiz_pipelines.core.events import EventType, record_event
@@ -39,6 +38,7 @@ from postiz_pipelines.core.models import (
 from postiz_pipelines.core.publishing import breaker, hold, queue, readback, throttle
 from postiz_pipelines.core.publishing.post_status import settle_post_status
 from postiz_pipelines.core.publishing.readback import Action, Plan, Verdict
+from postiz_pipelines.core.publishing.token_refresh import RefreshDeferred
 from postiz_pipelines.crypto import Keyring
 from postiz_pipelines.errors import (
     AuthRevoked,
@@ -53,7 +53,6 @@ from postiz_pipelines.providers.base import (
     AccountCredentials,
     PostContent,
     PublishResult,
-    TokenSet,
 )
 from postiz_pipelines.providers.registry import ProviderSet
 
@@ -131,44 +130,6 @@ class OutcomeRecorder:
                 reason="the platform's rate-limit headers: no calls remain",
                 now=self.clock.now(),
             )
-
-    def record_refresh(
-        self, work: Work, tokens: TokenSet | None, error: ProviderError | None
-    ) -> None:
-        """Keep refreshed tokens, or record the failed refresh; only the platform's final
-        refusal moves the account to reconnect_needed (its jobs held)."""
-        now = self.clock.now()
-        with self.db.session() as s:
-            account = s.get(SocialAccount, work.account_id)
-            assert account is not None
-            if tokens is not None:
-                store_tokens(account, tokens, self.keyring, now=now)
-                record_event(
-                    s,
-                    EventType.TOKEN_REFRESHED,
-                    now=now,
-                    workspace_id=account.workspace_id,
-                    platform=work.platform,
-                    account_id=account.id,
-                    job_id=work.job_id,
-                )
-            else:
-                if isinstance(error, AuthRevoked):  # the platform's own final answer
-                    reason = f"token refresh refused: {error.message}"
-                    hold.mark_reconnect_needed(
-                        s, account, reason=reason, now=now, actor=f"engine:{self.owner}"
-                    )
-                record_event(
-                    s,
-                    EventType.TOKEN_REFRESH_FAILED,
-                    now=now,
-                    workspace_id=account.workspace_id,
-                    platform=work.platform,
-                    account_id=account.id,
-                    job_id=work.job_id,
-                    error=str(error.message if error else ""),
-                    code=error.code if error else None,
-                )
 
     @retry_transient_db
     def readback_absent(self, work: Work) -> JobOutcome | None:
@@ -279,6 +240,8 @@ class OutcomeRecorder:
             if isinstance(exc, PartiallyPublished):
                 attempt.remote_id = exc.remote_id  # what did go out, for the person who decides
             self.note_platform_health(s, job, exc, now)
+            if isinstance(exc, RefreshDeferred):  # nothing was published: the try is given back
+                return self._defer_refresh(s, job, attempt, exc, now=now)
             provider = self.providers.get(work.platform)
             history = readback.load_history(s, job.id)
             verdict = readback.after_publish_error(
@@ -295,6 +258,35 @@ class OutcomeRecorder:
             if isinstance(exc, AuthRevoked) and verdict.error_class == exc.error_class:
                 return self._hold_revoked(s, job, exc, now=now, refund=True)
             return dead_letter(s, job, verdict, now=now, owner=self.owner, exc=exc)
+
+    def _defer_refresh(
+        self,
+        s: Session,
+        job: PublishJob,
+        attempt: PublishAttempt,
+        exc: RefreshDeferred,
+        *,
+        now: datetime,
+    ) -> JobOutcome:
+        """The token could not be refreshed for now: hand the job back untried, later."""
+        delay = self.config.retry.delay(min(attempt.attempt_no, 8))
+        until = now + delay
+        if (
+            queue.defer(
+                s,
+                job.id,
+                owner=self.owner,
+                now=now,
+                until=until,
+                reason=exc.message,
+                refund_attempt=True,
+            )
+            is None
+        ):
+            return JobOutcome(job.id, OutcomeStatus.LOST, job.platform, exc.error_class)
+        return JobOutcome(
+            job.id, OutcomeStatus.RETRYING, job.platform, exc.error_class, exc.message
+        )
 
     def _hold_revoked(
         self, s: Session, job: PublishJob, exc: AuthRevoked, *, now: datetime, refund: bool

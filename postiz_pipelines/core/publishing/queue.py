@@ -266,13 +266,23 @@ def schedule_readback(
 
 
 def defer(
-    session: Session, job_id: str, *, owner: str, now: datetime, until: datetime, reason: str
+    session: Session,
+    job_id: str,
+    *,
+    owner: str,
+    now: datetime,
+    until: datetime,
+    reason: str,
+    refund_attempt: bool = False,
 ) -> PublishJob | None:
     """Hand the job back untried until ``until`` (open breaker, platform throttle): no attempt
-    spent."""
+    spent. ``refund_attempt`` gives back one counted for a call that published nothing (a
+    token that expired and could not be refreshed yet)."""
     job = owned(session, job_id, owner)
     if job is None:
         return None
+    if refund_attempt and job.attempts > 0:
+        job.attempts -= 1
     _back_to_queue(job, now=now, at=until)
     job.last_error = reason
     job.last_error_class = "deferred"

@@ -81,10 +81,9 @@ def save_connected(
         if limits is not None:
             store_instance_limits(account, limits, now=now)
         return Stored(account, False, 0, 0)
-    store_tokens(mine, found.tokens, keyring, now=now)
+    store_tokens(mine, found.tokens, keyring, now=now)  # token_version bumped there
     if found.tokens.refresh_token is None:
         mine.refresh_token_sealed = None  # the old grant is gone with the reconnect
-    mine.token_version = (mine.token_version or 0) + 1
     mine.status = AccountStatus.ACTIVE
     mine.status_reason = None
     mine.status_changed_at = now
