@@ -13,6 +13,9 @@ A code is bound to the client, the redirect URI and the PKCE challenge it was is
 ``redeem`` (called by each token endpoint) refuses a code used twice, another client's, a
 different redirect URI or a verifier that does not match (S256 or plain). Platforms that
 require PKCE (X) refuse an authorize request without a challenge.
+
+The revoke endpoints (``REVOKE_PATHS``: X's ``/2/oauth2/revoke``, Google's ``/revoke``...)
+make a token, access or refresh, stop working.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from postiz_pipelines.sandbox import oauth2
 from postiz_pipelines.sandbox.base import Call, EndpointSpec, _EndpointApp
 from postiz_pipelines.sandbox.state import SandboxState
 from postiz_pipelines.sandbox.world import world
@@ -48,6 +52,17 @@ AUTHORIZE_PATHS: dict[str, str] = {
     "pinterest": "/oauth/",
     "reddit": "/api/v1/authorize",
     "mastodon": "/oauth/authorize",
+}
+# token revocation, at each platform's own path: the token (access or refresh) stops working
+REVOKE_PATHS: dict[str, tuple[str, str]] = {
+    "x": ("POST", "/2/oauth2/revoke"),
+    "linkedin": ("POST", "/oauth/v2/revoke"),
+    "youtube": ("POST", "/revoke"),
+    "tiktok": ("POST", "/v2/oauth/revoke/"),
+    "reddit": ("POST", "/api/v1/revoke_token"),
+    "discord": ("POST", "/api/oauth2/token/revoke"),
+    "slack": ("POST", "/api/auth.revoke"),
+    "facebook": ("DELETE", "/{version}/me/permissions"),
 }
 PKCE_REQUIRED = frozenset({"x"})
 # platforms that name the OAuth client ``client_key`` (TikTok)
@@ -98,7 +113,37 @@ def routes(emulators: dict[str, PlatformSandbox]) -> list[Route]:
             return await consent(call, _name)
 
         out.append(Route(f"/{name}{path}", _EndpointApp(emulator, spec, handler), methods=["GET"]))
+    for name, (method, path) in REVOKE_PATHS.items():
+        emulator = emulators.get(name)
+        if emulator is None:
+            continue
+        spec = EndpointSpec(method, path, publish=False)
+
+        async def revoker(call: Call, _name: str = name) -> Response:
+            return await revoke(call, _name)
+
+        out.append(Route(f"/{name}{path}", _EndpointApp(emulator, spec, revoker), methods=[method]))
     return out
+
+
+async def revoke(call: Call, platform: str) -> Response:
+    """Revoke the token in ``token`` (form, JSON or query) or the bearer token; 200 either
+    way, as RFC 7009 answers for a token it does not know."""
+    token = call.request.query_params.get("token") or call.request.query_params.get("access_token")
+    if not token:
+        try:
+            body = await call.json_or_form()
+        except ValueError:
+            body = {}
+        token = str(body.get("token") or "") or call.bearer_token()
+    if token:
+        call.state.revoke_token(platform, token)
+        oauth2.revoke_refresh_token(call.state, platform, token)
+    if platform == "slack":
+        return JSONResponse({"ok": True, "revoked": bool(token)})
+    if platform == "facebook":
+        return JSONResponse({"success": True})
+    return JSONResponse({"revoked": bool(token)} if platform == "x" else {})
 
 
 def _redirect(uri: str, **params: str | None) -> Response:

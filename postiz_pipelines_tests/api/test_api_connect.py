@@ -360,12 +360,23 @@ def test_each_code_flow_stores_its_account(client, browser, world, app, platform
 
 @pytest.mark.parametrize("platform", ["facebook", "instagram", "slack", "discord"])
 def test_several_found_accounts_are_chosen(client, browser, world, app, platform):
-    r = connect(client, browser, world, platform)
+    callback = consent(browser, begin(client, world, platform))
+    r = client.get(callback)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["accounts"] == [] and len(body["choices"]) >= 2
     assert accounts_in(app, platform) == []  # nothing stored before the choice
-    assert all(c["id"] and c["name"] for c in body["choices"])
+    with app.db.read() as s:  # the found tokens wait sealed on the state, never in clear
+        pending = s.scalar(select(OAuthState)).extra["pending"]
+        assert all(p["access"].count(".") >= 2 for p in pending)
+    ids = [c["id"] for c in body["choices"][:2]]
+    state = parse_qs(urlsplit(callback).query)["state"][0]
+    chosen = client.post(f"/api/postiz/oauth/{platform}/select", json={"state": state, "ids": ids})
+    assert chosen.status_code == 200, chosen.text
+    assert sorted(a["externalId"] for a in chosen.json()["accounts"]) == sorted(ids)
+    assert sorted(a.external_id for a in accounts_in(app, platform)) == sorted(ids)
+    again = client.post(f"/api/postiz/oauth/{platform}/select", json={"state": state, "ids": ids})
+    assert again.status_code == 422  # the choice is made once
 
 
 def test_facebook_pages_are_picked_then_publish(

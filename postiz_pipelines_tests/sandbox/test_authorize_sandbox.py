@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from postiz_pipelines.sandbox import SandboxState
+from postiz_pipelines.sandbox import SandboxState, oauth2
 from postiz_pipelines.sandbox.authorize import AUTHORIZE_PATHS
 
 CB = "http://app.test/callback"
@@ -240,3 +240,26 @@ def test_slack_lists_channels_to_the_bot(sandbox_client):
         )
     )
     assert r.json()["ok"] and {c["name"] for c in r.json()["channels"]} == {"general", "marketing"}
+
+
+def test_revoked_tokens_stop_working(sandbox_client, sandbox_state):
+    async def run() -> tuple[int, int, int]:
+        h = {"Authorization": "Bearer at-x-1"}
+        before = (await sandbox_client.get("/x/2/users/me", headers=h)).status_code
+        await sandbox_client.post("/x/2/oauth2/revoke", data={"token": "at-x-1", "client_id": "c"})
+        after = (await sandbox_client.get("/x/2/users/me", headers=h)).status_code
+        account = sandbox_state.provision("youtube", "yt-access")
+        oauth2.give_refresh_token(sandbox_state, "youtube", account.id, "yt-refresh")
+        await sandbox_client.post("/youtube/revoke", params={"token": "yt-refresh"})
+        refreshed = await sandbox_client.post(
+            "/youtube/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": "yt-refresh",
+                "client_id": "c",
+                "client_secret": "s",
+            },
+        )
+        return before, after, refreshed.status_code
+
+    assert asyncio.run(run()) == (200, 401, 400)
