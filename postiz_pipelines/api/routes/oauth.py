@@ -139,7 +139,7 @@ def callback(
             user_id=caller.user_id if caller else None,
             net=_net(st),
             now=st.now(),
-            actor=caller.actor if caller else "oauth",
+            actor=caller.actor if caller else None,
         )
     )
     if result.return_to and result.stored:
@@ -164,7 +164,7 @@ def choose(platform: str, body: SelectIn, st: State, caller: MaybeCaller) -> JSO
         ids=body.ids,
         user_id=caller.user_id if caller else None,
         now=st.now(),
-        actor=caller.actor if caller else "oauth",
+        actor=caller.actor if caller else None,
     )
     return JSONResponse(result_body(result))
 

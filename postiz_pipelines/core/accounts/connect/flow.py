@@ -38,6 +38,7 @@ from postiz_pipelines.providers.connect.fediverse import (
 from postiz_pipelines.providers.connect.oauth import (
     Connected,
     ConnectHttp,
+    OAuthClient,
     authorization_url,
     exchange_code,
     new_verifier,
@@ -102,14 +103,9 @@ async def begin(
         if isinstance(connector, MastodonConnector):
             if not choices.get("instance"):
                 raise ValidationFailed(Problem("instance", "required for mastodon"))
-            instance = instance_url(str(choices["instance"]))
-            choices["instance"] = instance
-            choices["limits"] = await connector.read_instance(net, instance)
-            client = await apps.mastodon_client(
-                app, connector, net, instance=instance, redirect_uri=redirect_uri, now=now
-            )
-        else:
-            client = oauth_client(app.settings, platform)
+            choices["instance"] = instance_url(str(choices["instance"]))
+            choices["limits"] = await connector.read_instance(net, choices["instance"])
+        client = await _client(app, platform, net, choices, redirect_uri, now)
     except ProviderError as exc:
         raise _refusal(exc) from None
     flow = connector.flow(choices)
@@ -143,9 +139,9 @@ async def complete(
     user_id: str | None,
     net: ConnectHttp,
     now: datetime,
-    actor: str,
+    actor: str | None = None,
 ) -> ConnectResult:
-    """The callback; see the module docstring."""
+    """The callback; see the module docstring. ``actor`` defaults to the state's user."""
     connector_for(app.settings, platform)  # an unknown platform is refused first
     with app.db.session() as s:
         row, verifier = states.take_state(
@@ -153,6 +149,7 @@ async def complete(
         )
         state_id, workspace_id = row.id, row.workspace_id
         redirect_uri, choices = row.redirect_uri, dict((row.extra or {}).get("choices") or {})
+        actor = actor or f"user:{row.user_id}"
     if error:
         reason = "you denied the consent" if error == "access_denied" else error
         raise ValidationFailed(
@@ -165,19 +162,7 @@ async def complete(
     if not code:
         raise ValidationFailed(Problem("code", "the callback has no code"))
     try:
-        if isinstance(connector_for(app.settings, platform), MastodonConnector):
-            mastodon = connector_for(app.settings, platform)
-            assert isinstance(mastodon, MastodonConnector)
-            client = await apps.mastodon_client(
-                app,
-                mastodon,
-                net,
-                instance=str(choices["instance"]),
-                redirect_uri=redirect_uri,
-                now=now,
-            )
-        else:
-            client = oauth_client(app.settings, platform)
+        client = await _client(app, platform, net, choices, redirect_uri, now)
         connector = connector_for(app.settings, platform, client, now=now)
         tokens, answer = await exchange_code(
             connector.flow(choices),
@@ -200,11 +185,29 @@ async def complete(
             )
         )
     chosen = [str(c) for c in choices.get("select") or []]
-    if len(found) > 1 and connector.picks:
-        if not chosen:
-            return _keep_choices(app, state_id, platform, found, now)
+    if connector.picks and chosen:
         found = _pick(found, chosen)
+    elif connector.picks and len(found) > 1:
+        return _keep_choices(app, state_id, platform, found, now)
     return _store(app, workspace_id, platform, found, choices, now=now, actor=actor)
+
+
+async def _client(
+    app: AppContext,
+    platform: str,
+    net: ConnectHttp,
+    choices: Mapping[str, Any],
+    redirect_uri: str,
+    now: datetime,
+) -> OAuthClient:
+    """The app's client: configured per platform, or our registration on the instance."""
+    if platform != "mastodon":
+        return oauth_client(app.settings, platform)
+    mastodon = connector_for(app.settings, platform)
+    assert isinstance(mastodon, MastodonConnector)
+    return await apps.mastodon_client(
+        app, mastodon, net, instance=str(choices["instance"]), redirect_uri=redirect_uri, now=now
+    )
 
 
 def _pick(found: Sequence[Connected], ids: Sequence[str]) -> list[Connected]:
@@ -251,7 +254,7 @@ def select(
     ids: Sequence[str],
     user_id: str | None,
     now: datetime,
-    actor: str,
+    actor: str | None = None,
 ) -> ConnectResult:
     """Store the chosen accounts of an authorization that found several."""
     with app.db.session() as s:
@@ -282,6 +285,7 @@ def select(
         picked = _pick(found, list(ids))
         row.extra = {k: v for k, v in (row.extra or {}).items() if k != "pending"}
         workspace_id, choices = row.workspace_id, dict((row.extra or {}).get("choices") or {})
+        actor = actor or f"user:{row.user_id}"
     return _store(app, workspace_id, platform, picked, choices, now=now, actor=actor)
 
 
