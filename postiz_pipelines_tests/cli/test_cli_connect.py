@@ -201,3 +201,14 @@ def test_accounts_update(cli: Cli, app):
     cli("accounts", "update", acc.id, "--unset", "reply_settings")
     (acc,) = stored(app, "x")
     assert acc.display_name == "Zoë" and acc.language == "fr" and acc.settings == {}
+
+
+def test_facebook_pages_are_picked_at_the_prompt(cli: Cli, app):
+    out = cli("accounts", "connect", "--workspace", "acme", "--platform", "facebook", input="2\n")
+    assert "1. Facebook-User Page 1" in out.output and "Page 2" in out.output
+    (acc,) = stored(app, "facebook")
+    assert acc.display_name.endswith("Page 2")
+    refused = cli(
+        "accounts", "connect", "--workspace", "acme", "--platform", "facebook", input="7\n", code=1
+    )
+    assert "choose numbers from 1 to 2" in refused.output

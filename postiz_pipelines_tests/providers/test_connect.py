@@ -113,3 +113,14 @@ def test_unknown_platform() -> None:
     with pytest.raises(ValidationFailed) as err:
         connector("myspace", sandbox_url=None)
     assert err.value.problems[0].field == "platform"
+
+
+def test_an_instance_that_does_not_answer() -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("no route", request=request)
+
+    mastodon = connector("mastodon", sandbox_url=None)
+    net = ConnectHttp(httpx.MockTransport(down), timeout=5)
+    with pytest.raises(ConnectRefused) as err:
+        asyncio.run(mastodon.read_instance(net, "https://gone.example"))  # type: ignore[attr-defined]
+    assert err.value.field == "instance" and "does not answer" in err.value.message
