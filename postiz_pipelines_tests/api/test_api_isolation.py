@@ -32,8 +32,17 @@ from postiz_pipelines.core.posts.create import create_post
 from postiz_pipelines.core.publishing import queue
 from postiz_pipelines.core.scheduling.schedules import Recurrence
 from postiz_pipelines.core.workspaces import auth
+from postiz_pipelines_tests.api.conftest import SANDBOX
 
 ORDER = ("viewer", "editor", "admin", "owner")
+
+
+@pytest.fixture
+def env(env: dict[str, str]) -> dict[str, str]:
+    """The providers point at the in-process sandbox (connecting Telegram calls getMe)."""
+    return {**env, "POSTIZ_SANDBOX_URL": SANDBOX}
+
+
 PNG_1PX = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
@@ -77,7 +86,19 @@ ENDPOINTS = [
         {"workspaceId": "{ws}", "platform": "mastodon", "handle": "new", "accessToken": "t-new"},
     ),
     Endpoint("GET", "/api/postiz/accounts/{account}", "viewer"),
+    Endpoint("PATCH", "/api/postiz/accounts/{account}", "admin", {"displayName": "Renamed ✨"}),
     Endpoint("DELETE", "/api/postiz/accounts/{account}", "admin"),
+    Endpoint(
+        "GET",
+        "/api/postiz/oauth/mastodon/authorize?workspace_id={ws}&instance=sandbox.test/mastodon",
+        "admin",
+    ),
+    Endpoint(
+        "POST",
+        "/api/postiz/oauth/telegram/connect",
+        "admin",
+        {"workspaceId": "{ws}", "botToken": "7000000001:AAH-matrix", "chatId": "-100123"},
+    ),
     Endpoint("GET", "/api/postiz/workspaces/{ws}", "viewer"),
     Endpoint("PATCH", "/api/postiz/workspaces/{ws}", "admin", {"name": "Renamed"}),
     Endpoint("GET", "/api/postiz/workspaces/{ws}/members", "viewer"),
