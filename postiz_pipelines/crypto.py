@@ -130,6 +130,11 @@ class Keyring:
 
         return hmac.new(self._keys[self.primary].raw, f"postiz:{purpose}".encode(), sha256).digest()
 
+    @property
+    def kids(self) -> list[str]:
+        """The key ids of the ring, the primary first."""
+        return list(self._keys)
+
     def needs_reseal(self, sealed: str) -> bool:
         return sealed.split(".", 2)[1:2] != [self.primary]
 

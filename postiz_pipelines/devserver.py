@@ -41,12 +41,45 @@ def _wait_http(url: str, seconds: float) -> bool:
     return False
 
 
-def _kill_group(child: subprocess.Popen[bytes]) -> None:
+def _kill_group(child: subprocess.Popen[bytes], *, grace: float = 10.0) -> None:
+    """End the child's whole process group: SIGTERM, then SIGKILL after ``grace`` seconds.
+
+    ``dagster dev`` leaves its code servers behind when it exits, and they keep publish
+    runs alive for the rest of their window; the group takes them all."""
     try:
-        os.killpg(child.pid, signal.SIGKILL)
+        os.killpg(child.pid, signal.SIGTERM)
     except ProcessLookupError:
-        pass
+        child.wait()
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(child.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     child.wait()
+
+
+def stop_children(children: list[subprocess.Popen[bytes]], *, timeout: float = 20.0) -> None:
+    """Ask each child to stop (SIGINT, newest first), then end its whole process group.
+
+    Whether or not a child stopped in time, what it started goes with it: `dagster dev`'s
+    code servers, daemon and run processes share its group and outlive it otherwise."""
+    for child in reversed(children):
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    for child in reversed(children):
+        try:
+            child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        _kill_group(child)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -123,13 +156,4 @@ def run_dev(
     except KeyboardInterrupt:
         return 0
     finally:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for child in reversed(children):
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                # A child that does not stop in time is killed with its whole process group,
-                # so that `dagster dev`'s own children (code server, daemon) go with it.
-                _kill_group(child)
+        stop_children(children)

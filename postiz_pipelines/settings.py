@@ -63,6 +63,13 @@ class Settings(BaseModel):
         default=None, description="This deployment's public base URL (signed media links)"
     )
     media_link_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 86400)
+    media_link_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="the secret that signs media links (32+ characters), apart from the "
+        "encryption keys so rotating those keeps published links working; unset: a key file "
+        "in the data dir",
+    )
     # OAuth clients, for platforms whose tokens are refreshed with the app's credentials
     x_client_id: str | None = None
     x_client_secret: SecretStr | None = None

@@ -48,7 +48,7 @@ def recover(env: Env) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8787, type=int, show_default=True)
 def sandbox(host: str, port: int) -> None:
-    """Serve the local emulator of all ten platforms (with its /_sandbox control API)."""
+    """Serve the local emulator of all fourteen platforms (with its /_sandbox control API)."""
     from postiz_pipelines.sandbox.server import serve
 
     serve(host, port)
