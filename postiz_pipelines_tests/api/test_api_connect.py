@@ -443,11 +443,32 @@ def test_patch_account_settings(client, world, app):
     assert r.status_code == 200, r.text
     assert r.json()["displayName"] == "Alice ✨"
     bad = client.patch(
-        path, headers=world.h(), json={"language": "not a tag", "settings": {"instance": {}}}
+        path,
+        headers=world.h(),
+        json={
+            "language": "not a tag",
+            "settings": {"instance": {}, "target": "carrier pigeon", "subreddit": ""},
+        },
     )
     assert bad.status_code == 422
-    assert {p["field"] for p in bad.json()["problems"]} == {"language", "settings.instance"}
+    assert {p["field"] for p in bad.json()["problems"]} == {
+        "language",
+        "settings.instance",
+        "settings.target",
+        "settings.subreddit",
+    }
     with app.db.read() as s:
         row = s.get(SocialAccount, world.account_a)
         assert row.language == "de-AT" and row.settings == {"visibility": "unlisted"}
     assert client.patch(path, headers=world.h("editor"), json={}).status_code == 403
+
+
+def test_a_pinterest_board_must_be_one_of_the_accounts(client, browser, world, app):
+    (acc,) = connect(client, browser, world, "pinterest").json()["accounts"]
+    path = f"/api/postiz/accounts/{acc['id']}"
+    bad = client.patch(path, headers=world.h(), json={"settings": {"board_id": "nope"}})
+    assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "settings.board_id"
+    (row,) = accounts_in(app, "pinterest")
+    board = row.settings["boards"][0]["id"]
+    ok = client.patch(path, headers=world.h(), json={"settings": {"board_id": board}})
+    assert ok.status_code == 200, ok.text

@@ -18,6 +18,16 @@ from postiz_pipelines.providers.atproto import is_language_tag
 
 READ_ONLY = frozenset({"instance", "instance_read_at", "creator_info", "boards", "subreddit_rules"})
 MAX_SETTINGS = 50
+# the account options providers read, and the values they take
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "author_type": ("person", "organization"),  # LinkedIn
+    "login": ("instagram", "facebook"),  # Instagram
+    "target": ("bot", "webhook"),  # Discord
+    "app_type": ("web", "script"),  # Reddit
+    "audited": (True, False),  # YouTube, TikTok: an audited API client
+    "auto_join": (True, False),  # Slack
+}
+TEXT = ("subreddit", "board_id", "guild_id", "language", "timezone")
 
 
 def update_account(
@@ -42,8 +52,13 @@ def update_account(
             problems.append(Problem(f"settings.{key}", "is read from the platform at connect"))
         elif value is None:
             merged.pop(key, None)
+        elif key in CHOICES and value not in CHOICES[key]:
+            allowed = ", ".join(map(str, CHOICES[key]))
+            problems.append(Problem(f"settings.{key}", f"must be one of {allowed}", value))
+        elif key in TEXT and (not isinstance(value, str) or not value.strip()):
+            problems.append(Problem(f"settings.{key}", "must be a non-empty string", value))
         else:
-            merged[key] = value
+            merged[key] = value.strip() if isinstance(value, str) else value
     boards = {str(b.get("id")) for b in merged.get("boards") or [] if isinstance(b, dict)}
     board = (settings or {}).get("board_id")
     if account.platform == "pinterest" and board is not None and str(board) not in boards:
