@@ -225,6 +225,10 @@ def test_an_expired_state_is_refused(client, browser, world, app, clock):
     r = client.get(callback)
     assert r.status_code == 422 and "expired" in r.text
     assert accounts_in(app, "linkedin") == []
+    clock.advance(86_400)  # a day later, beginning another connect forgets the old state
+    begin(client, world, "linkedin")
+    with app.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(OAuthState)) == 1
 
 
 def test_another_users_state_is_refused(client, browser, world, app):

@@ -9,7 +9,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.core.ids import new_id
@@ -40,6 +40,7 @@ def issue_state(
     ttl: timedelta,
 ) -> str:
     """A new state; the raw value goes into the authorize URL and is never stored."""
+    purge_states(session, now=now)
     raw = secrets.token_urlsafe(32)
     row = OAuthState(
         id=new_id("ost"),
@@ -57,6 +58,12 @@ def issue_state(
     session.add(row)
     session.flush()
     return raw
+
+
+def purge_states(session: Session, *, now: datetime, keep: timedelta = timedelta(days=1)) -> int:
+    """Forget states expired longer than ``keep`` ago (their use, or not, is in the audit)."""
+    result = session.execute(delete(OAuthState).where(OAuthState.expires_at < now - keep))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _refused(message: str) -> ValidationFailed:
