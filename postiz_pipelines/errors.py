@@ -11,7 +11,9 @@ Every error the engine raises on purpose is a ``PostizError``::
     └── ProviderError            a platform call failed; carries platform, HTTP status,
         │                        platform error code and whether it is retryable
         ├── RateLimited          429 or a platform throttle code; ``retry_after`` seconds;
-        │                        ``scope`` "account", or "platform" (a project's daily quota)
+        │   │                    ``scope`` "account", or "platform" (a project's daily quota)
+        │   └── QuotaExhausted   a budget read before any publishing call leaves no room:
+        │                        nothing was sent, the job waits without spending an attempt
         ├── StillProcessing      the platform has the post and is still working on it (TikTok
         │                        moderation): look again after ``retry_after``, never resubmit
         ├── TransientError       5xx, network errors, timeouts: retry with backoff
@@ -145,6 +147,14 @@ class RateLimited(ProviderError):
         # "platform" when the budget is the whole app's (YouTube's daily project quota):
         # every account of the platform waits, not just the one that was refused
         self.scope = scope
+
+
+class QuotaExhausted(RateLimited):
+    """The platform's publishing budget, read before any publishing call, has no room for
+    this post (Instagram's ``content_publishing_limit``, YouTube's daily units): nothing was
+    sent, so the job waits ``retry_after`` seconds and its attempt is given back."""
+
+    error_class = "quota_exhausted"
 
 
 class StillProcessing(ProviderError):

@@ -99,6 +99,7 @@ def posts_create(
     as_json: bool,
 ) -> None:
     """Create a post: single (--at), or recurring (--rrule or --cron)."""
+    from postiz_pipelines.core.accounts.platform_facts import refresh_for_post
     from postiz_pipelines.core.posts.create import create_post
     from postiz_pipelines.core.scheduling.schedules import Recurrence
     from postiz_pipelines.core.scheduling.timeparse import parse_duration, relative_instant
@@ -126,6 +127,17 @@ def posts_create(
             count=count,
             grace_seconds=grace_seconds,
         )
+    settings = parse_settings(setting_pairs) or None
+    with env.app.db.read() as s:
+        ws_id = get_workspace(s, workspace_ref).id
+    for warning in refresh_for_post(
+        env.app,
+        workspace_id=ws_id,
+        account_ids=list(account_ids),
+        settings_of={acc: settings or {} for acc in account_ids},
+        now=now,
+    ):
+        click.echo(f"warning: {warning}", err=True)
     with write(env) as s:
         ws = get_workspace(s, workspace_ref)
         post = create_post(
@@ -139,7 +151,7 @@ def posts_create(
             media_ids=list(media_ids),
             thread=list(thread),
             priority=priority,
-            settings=parse_settings(setting_pairs) or None,
+            settings=settings,
             now=now,
             media_root=env.app.media_root,
             actor="cli",

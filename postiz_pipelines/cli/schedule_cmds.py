@@ -22,8 +22,10 @@ def parse_weekday(value: str, field: str) -> int:
     raise ValidationFailed(Problem(field, f"{value!r} is not a weekday (mon..sun or 0..6)", value))
 
 
-def schedule_row(sc: Any) -> dict[str, Any]:
-    return {
+def schedule_row(sc: Any, times: Any = None) -> dict[str, Any]:
+    """One schedule for a table: ``times`` (``preview.ScheduleTimes``) gives the zones it is
+    read in and its next run."""
+    row = {
         "id": sc.id,
         "kind": sc.kind,
         "status": sc.status,
@@ -32,9 +34,14 @@ def schedule_row(sc: Any) -> dict[str, Any]:
         "run_at": sc.run_at.isoformat() if sc.run_at else "",
         "expanded_until": sc.expanded_until.isoformat() if sc.expanded_until else "",
     }
+    if times is not None:
+        row["timezone"] = ",".join(times.zones) or row["timezone"]
+        row["next_run"] = times.next[0].local if times.next else (times.problem or "")
+        row["next_runs"] = [o.as_dict() for o in times.next]
+    return row
 
 
-SCHEDULE_COLUMNS = ["id", "kind", "status", "rule", "timezone", "expanded_until"]
+SCHEDULE_COLUMNS = ["id", "kind", "status", "rule", "timezone", "next_run"]
 
 
 @main.group()
@@ -49,19 +56,95 @@ def schedules() -> None:
 @pass_env
 @handles_errors
 def schedules_list(env: Env, workspace_ref: str, kind: str | None, as_json: bool) -> None:
+    from postiz_pipelines.core.scheduling.preview import schedule_times
     from postiz_pipelines.core.scheduling.schedules import list_schedules
     from postiz_pipelines.core.workspaces.store import get_workspace
 
+    now = env.now()
     with env.app.db.read() as s:
         rows = [
-            schedule_row(x)
+            schedule_row(x, schedule_times(s, x, now=now))
             for x in list_schedules(s, workspace_id=get_workspace(s, workspace_ref).id, kind=kind)
         ]
     emit(rows, as_json, SCHEDULE_COLUMNS)
 
 
+@schedules.command("preview")
+@click.argument("schedule_id", required=False)
+@click.option("--workspace", "workspace_ref", default=None, help="For a rule not saved yet.")
+@click.option("--rrule", default=None, help="e.g. 'FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0'")
+@click.option("--cron", default=None, help="e.g. '30 9 * * 1-5'")
+@click.option(
+    "--timezone", default=None, help="IANA zone (else each account's, else the workspace's)"
+)
+@click.option("--starts-at", default=None)
+@click.option("--until", default=None)
+@click.option("--series-count", default=None, type=int, help="The rule's COUNT bound.")
+@click.option("--account", "account_ids", multiple=True, help="Target accounts (their zones).")
+@click.option("--count", default=5, type=int, show_default=True, help="How many instants, 1..100.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_env
+@handles_errors
+def schedules_preview(
+    env: Env,
+    schedule_id: str | None,
+    workspace_ref: str | None,
+    rrule: str | None,
+    cron: str | None,
+    timezone: str | None,
+    starts_at: str | None,
+    until: str | None,
+    series_count: int | None,
+    account_ids: tuple[str, ...],
+    count: int,
+    as_json: bool,
+) -> None:
+    """The next instants of a saved schedule (SCHEDULE_ID) or of a rule before creating it
+    (--workspace with --rrule or --cron); nothing is stored."""
+    from postiz_pipelines.core.scheduling import preview
+    from postiz_pipelines.core.scheduling import schedules as ops
+    from postiz_pipelines.core.workspaces.store import get_workspace
+
+    preview.check_count(count, field="--count")
+    now = env.now()
+    with env.app.db.read() as s:
+        if schedule_id is not None:
+            if rrule or cron or workspace_ref:
+                raise ValidationFailed(
+                    Problem(
+                        "schedule_id", "give a schedule id or a rule (--rrule/--cron), not both"
+                    )
+                )
+            found = preview.schedule_occurrences(
+                s, ops.get_schedule(s, schedule_id), now=now, count=count
+            )
+        else:
+            if workspace_ref is None:
+                raise ValidationFailed(
+                    Problem("--workspace", "is required to preview a rule not saved yet")
+                )
+            rec = ops.Recurrence(
+                rrule=rrule,
+                cron=cron,
+                timezone=timezone,
+                starts_at=starts_at,
+                until=until,
+                count=series_count,
+            )
+            _, found = preview.preview_rule(
+                s,
+                rec,
+                workspace=get_workspace(s, workspace_ref),
+                now=now,
+                count=count,
+                account_ids=list(account_ids),
+            )
+    emit([o.as_dict() for o in found], as_json, ["at", "zone", "local"])
+
+
 def _change(env: Env, schedule_id: str, action: str, **kw: Any) -> dict[str, Any]:
     from postiz_pipelines.core.scheduling import schedules as ops
+    from postiz_pipelines.core.scheduling.preview import restate_first
 
     with write(env) as s:
         sc = ops.get_schedule(s, schedule_id)
@@ -77,6 +160,7 @@ def _change(env: Env, schedule_id: str, action: str, **kw: Any) -> dict[str, Any
             out = ops.change_recurrence(
                 s, sc, kw["recurrence"], now=now, actor="cli", max_attempts=attempts
             ).as_dict()
+            restate_first(s, sc)
         return {"schedule": schedule_row(sc), **out}
 
 

@@ -46,20 +46,79 @@ def workspaces() -> None:
 @click.option("--slug", required=True, help="Short unique name: a-z, 0-9, '-'.")
 @click.option("--name", default=None)
 @click.option("--timezone", default=None, help="IANA zone, e.g. Europe/Berlin.")
+@click.option("--language", default=None, help="BCP-47 tag, e.g. en or pt-BR (post language).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 @handles_errors
 def workspaces_create(
-    env: Env, slug: str, name: str | None, timezone: str | None, as_json: bool
+    env: Env,
+    slug: str,
+    name: str | None,
+    timezone: str | None,
+    language: str | None,
+    as_json: bool,
 ) -> None:
     from postiz_pipelines.core.workspaces.store import create_workspace
 
     with write(env) as s:
         ws = create_workspace(
-            s, slug=slug, name=name, timezone=timezone, now=env.now(), actor="cli"
+            s,
+            slug=slug,
+            name=name,
+            timezone=timezone,
+            language=language,
+            now=env.now(),
+            actor="cli",
         )
-        row = {"id": ws.id, "slug": ws.slug, "name": ws.name, "timezone": ws.timezone}
-    emit([row], as_json, ["id", "slug", "name", "timezone"])
+        row = workspace_row(ws)
+    emit([row], as_json, WORKSPACE_COLUMNS)
+
+
+WORKSPACE_COLUMNS = ["id", "slug", "name", "timezone", "language"]
+
+
+def workspace_row(w: Any) -> dict[str, Any]:
+    return {
+        "id": w.id,
+        "slug": w.slug,
+        "name": w.name,
+        "timezone": w.timezone,
+        "language": w.language,
+    }
+
+
+@workspaces.command("update")
+@click.argument("workspace_ref")
+@click.option("--name", default=None)
+@click.option("--timezone", default=None, help="IANA zone, e.g. Europe/Berlin.")
+@click.option("--language", default=None, help="BCP-47 tag, e.g. en or pt-BR; '' clears it.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_env
+@handles_errors
+def workspaces_update(
+    env: Env,
+    workspace_ref: str,
+    name: str | None,
+    timezone: str | None,
+    language: str | None,
+    as_json: bool,
+) -> None:
+    """Rename a workspace, or change its time zone or language."""
+    from postiz_pipelines.core.workspaces.changes import update_workspace
+    from postiz_pipelines.core.workspaces.store import get_workspace
+
+    with write(env) as s:
+        ws = update_workspace(
+            s,
+            get_workspace(s, workspace_ref),
+            name=name,
+            timezone=timezone,
+            language=language,
+            now=env.now(),
+            actor="cli",
+        )
+        row = workspace_row(ws)
+    emit([row], as_json, WORKSPACE_COLUMNS)
 
 
 @workspaces.command("list")
@@ -70,11 +129,8 @@ def workspaces_list(env: Env, as_json: bool) -> None:
     from postiz_pipelines.core.workspaces.store import list_workspaces
 
     with env.app.db.read() as s:
-        rows = [
-            {"id": w.id, "slug": w.slug, "name": w.name, "timezone": w.timezone}
-            for w in list_workspaces(s)
-        ]
-    emit(rows, as_json, ["id", "slug", "name", "timezone"])
+        rows = [workspace_row(w) for w in list_workspaces(s)]
+    emit(rows, as_json, WORKSPACE_COLUMNS)
 
 
 # -- accounts --------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from dagster import (
     sensor,
 )
 
-from postiz_pipelines.core.accounts.tokens import expiring_accounts
+from postiz_pipelines.core.accounts.token_batch import expiring_accounts
 from postiz_pipelines.core.observability.alerts import AlertPolicy, find_alerts, unsent_alerts
 from postiz_pipelines.core.observability.webhook_work import webhook_work
 from postiz_pipelines.core.publishing import dispatch

@@ -34,6 +34,7 @@ from postiz_pipelines.providers.content import (
     MediaLimits,
     PostContent,
     PublishResult,
+    QuotaCost,
     RateLimit,
     RemotePost,
     TokenSet,
@@ -60,6 +61,7 @@ __all__ = [
     "PostContent",
     "Provider",
     "PublishResult",
+    "QuotaCost",
     "RateLimit",
     "RemotePost",
     "TokenSet",
@@ -127,6 +129,15 @@ class Provider(ABC):
         depend on the account (a Mastodon instance's own) overrides it.
         """
         return self.capabilities.media
+
+    def quota_cost(
+        self, content: PostContent, *, reads_back: bool, publishes: bool
+    ) -> QuotaCost | None:
+        """What an attempt that reads back and/or publishes ``content`` spends of a daily
+        budget shared by every run and worker; None (the default) for a platform without
+        one. The engine reserves it before the attempt and defers the job when it does not
+        fit (``core/publishing/quota.py``)."""
+        return None
 
     # -- platform calls ----------------------------------------------------------------
     @abstractmethod

@@ -421,14 +421,16 @@ class BlueskyProvider(BlueskySessions, BlueskyMediaSteps, Provider):
 
 def _langs(content: PostContent, account: AccountCredentials | None) -> list[str]:
     """The post's ``langs``: its own (``langs`` or ``language``), else the account's
-    ``settings["language"]`` (which the core fills from the workspace's when the account
-    has none); none at all leaves the record without ``langs``."""
-    for settings in (content.settings, account.settings if account else {}):
-        langs = settings.get("langs")
-        if langs is None and settings.get("language"):
-            langs = [settings["language"]]
-        if langs:
-            return [str(x) for x in langs]
+    ``language`` (which the core fills from the workspace's when the account has none);
+    none at all leaves the record without ``langs``."""
+    settings = content.settings
+    langs = settings.get("langs")
+    if langs is None and settings.get("language"):
+        langs = [settings["language"]]
+    if langs:
+        return [str(x) for x in langs] if isinstance(langs, list | tuple) else [str(langs)]
+    if account is not None and account.language:
+        return [account.language]
     return []
 
 

@@ -39,6 +39,16 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class QuotaCost:
+    """Units one attempt will spend of a budget the whole app shares per platform day
+    (YouTube's per-project quota): ``budget`` units a day, the day read in ``zone``."""
+
+    units: int
+    budget: int
+    zone: str = "UTC"
+
+
+@dataclass(frozen=True)
 class MediaLimits:
     """What a platform takes in one post, as data (each provider cites its source).
 
@@ -64,6 +74,8 @@ class MediaLimits:
     allow_mixed: bool = False  # images and a video in one post
     requires_media: bool = False
     requires_public_url: bool = False  # the platform fetches media from a URL (Meta)
+    # the platform takes media by URL when we can give a signed link, else inline (Pinterest)
+    fetches_by_url: bool = False
     # dimensions, in pixels after EXIF orientation; images larger are scaled down
     max_image_width: int | None = None
     max_image_height: int | None = None
@@ -164,6 +176,8 @@ class AccountCredentials:
     token_expires_at: datetime | None = None
     base_url: str | None = None  # e.g. the Mastodon instance, or a sandbox override
     settings: dict[str, Any] = field(default_factory=dict)
+    # BCP-47: the account's own language, else its workspace's (the core fills it in)
+    language: str | None = None
 
     def __repr__(self) -> str:
         return (

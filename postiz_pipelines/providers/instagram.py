@@ -11,8 +11,10 @@ image becomes an IMAGE container, one video a REELS container, several items a c
 (children with ``is_carousel_item``, each polled until FINISHED, then a CAROUSEL parent
 with the caption). The container is polled until FINISHED and published with
 ``media_publish``. There is no idempotency key; ``find_recent`` reads the account's recent
-media back and matches the caption. The daily publishing limit (100 posts, a carousel
-counts once) answers 9/2207042, which waits until the next UTC day.
+media back and matches the caption. The publishing limit (100 posts per 24 h, a carousel
+counts once) is read before anything is sent (``content_publishing_limit``): a full window
+is ``QuotaExhausted``, so the job waits, its attempt unspent, until the next UTC day; should
+the platform still answer 9/2207042, that waits the same.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from postiz_pipelines.errors import (
     MediaRejected,
     Problem,
     ProviderError,
+    QuotaExhausted,
     TransientError,
 )
 from postiz_pipelines.providers.base import (
@@ -43,7 +46,7 @@ from postiz_pipelines.providers.base import (
     RemotePost,
     validate_against,
 )
-from postiz_pipelines.providers.meta_errors import MEDIA, PUBLISH, READ
+from postiz_pipelines.providers.meta_errors import MEDIA, PUBLISH, READ, seconds_to_next_utc_day
 from postiz_pipelines.providers.meta_graph import MetaGraphProvider
 from postiz_pipelines.providers.text import characters
 
@@ -188,6 +191,7 @@ class InstagramProvider(MetaGraphProvider):
         if content.thread:
             raise ContentRejected(f"{PLATFORM} does not support threads", platform=PLATFORM)
         urls = [self._public_url(m) for m in content.media]  # all of them before any call
+        await self._check_quota(account)
         story = content.settings.get("post_type") == "story"
         if len(content.media) == 1:
             fields = self._single_fields(content.media[0], urls[0], content, story)
@@ -226,6 +230,11 @@ class InstagramProvider(MetaGraphProvider):
 
     async def publishing_quota(self, account: AccountCredentials) -> tuple[int, int]:
         """Posts published in the current window and the window's limit."""
+        usage, total, _ = await self._quota(account)
+        return usage, total
+
+    async def _quota(self, account: AccountCredentials) -> tuple[int, int, int]:
+        """``content_publishing_limit``: usage, the limit, and the window in seconds."""
         body = await self._graph(
             "GET",
             account,
@@ -235,11 +244,34 @@ class InstagramProvider(MetaGraphProvider):
         )
         try:
             entry = body["data"][0]
-            return int(entry["quota_usage"]), int(entry["config"]["quota_total"])
+            config = entry["config"]
+            window = int(config.get("quota_duration") or 86_400)
+            return int(entry["quota_usage"]), int(config["quota_total"]), window
         except (KeyError, IndexError, TypeError, ValueError):
             raise TransientError(
                 f"{PLATFORM}: unreadable publishing limit", platform=PLATFORM, status=200
             ) from None
+
+    async def _check_quota(self, account: AccountCredentials) -> None:
+        """``QuotaExhausted`` (nothing sent) when the account's publishing window is full.
+
+        The window's end is not in the answer; the wait is until the next UTC day, at most
+        the window's length, and the next try reads the quota again. A quota that cannot be
+        read (5xx, network) does not stop the post: the platform's own 9/2207042 does."""
+        try:
+            usage, total, window = await self._quota(account)
+        except TransientError:
+            return
+        if usage < total:
+            return
+        wait = min(seconds_to_next_utc_day(self.clock.now()), float(window))
+        raise QuotaExhausted(
+            f"{PLATFORM}: {usage} of the {total} posts allowed per {window // 3600} h are "
+            "published (content_publishing_limit); the post waits for the window to free",
+            platform=PLATFORM,
+            code="2207042",
+            retry_after=wait,
+        )
 
     # -- steps -------------------------------------------------------------------------
     def _user_id(self, account: AccountCredentials) -> str:

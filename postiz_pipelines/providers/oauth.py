@@ -44,7 +44,10 @@ def refresh_grant(
     }
 
 
-CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
+# what token endpoints answer when the app's client id or secret is wrong (Slack has its own)
+CLIENT_ERRORS = frozenset(
+    {"invalid_client", "unauthorized_client", "invalid_client_id", "bad_client_secret"}
+)
 
 
 def require_client(

@@ -80,6 +80,7 @@ CAPABILITIES = Capabilities(
         min_video_seconds=4,
         max_video_seconds=15 * 60,
         requires_media=True,
+        fetches_by_url=True,  # a signed link to our media when there is one, else base64
     ),
     supports_threads=False,
     supports_refresh=True,

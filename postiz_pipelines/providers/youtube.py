@@ -15,10 +15,13 @@ account's settings say ``audited``, anything but ``private`` is refused at creat
 Upload: ``videos.insert`` with ``uploadType=resumable``; the session URI is saved in the
 job's progress before the first byte, and the bytes go up in 256 KiB multiples
 (``youtube_upload.py``), resumed from the confirmed offset after an interruption, in the
-same try or the next. Quota: every call's units are counted per Pacific day against the
-project's budget (``daily_quota``, 10,000); an upload that would not fit, or YouTube's
-``quotaExceeded``, is ``RateLimited`` for the whole platform until midnight Pacific, so
-jobs wait instead of failing. ``uploadLimitExceeded`` (the channel's own cap) waits a day.
+same try or the next. Quota: ``quota_cost`` says what an attempt spends of the project's
+budget per Pacific day (``daily_quota``, 10,000); the engine reserves it in the database
+ledger every run and worker shares (``core/publishing/quota.py``) and defers a job that does
+not fit until midnight Pacific, its attempt unspent. This process's own count
+(``QuotaLedger``) is a second guard (``QuotaExhausted``, nothing sent), and YouTube's
+``quotaExceeded`` holds the whole platform until the reset, so jobs wait instead of
+failing. ``uploadLimitExceeded`` (the channel's own cap) waits a day.
 
 Idempotency: lookup. The engine's key becomes a tag (``pz`` + 12 hex digits); a try whose
 outcome is unknown first reads the channel's recent uploads for a video carrying it.
@@ -52,6 +55,7 @@ from postiz_pipelines.providers.base import (
     PostContent,
     Provider,
     PublishResult,
+    QuotaCost,
     RateLimit,
     RemotePost,
     TokenSet,
@@ -59,7 +63,7 @@ from postiz_pipelines.providers.base import (
     read_media,
     transport_errors,
 )
-from postiz_pipelines.providers.oauth import refresh_grant, token_set
+from postiz_pipelines.providers.oauth import client_refused, refresh_grant, token_set
 from postiz_pipelines.providers.text import utf8_bytes
 from postiz_pipelines.providers.youtube_rules import (
     instant,
@@ -72,6 +76,7 @@ from postiz_pipelines.providers.youtube_rules import (
 )
 from postiz_pipelines.providers.youtube_upload import (
     CHUNK_QUANTUM,
+    PACIFIC,
     QuotaLedger,
     SessionGone,
     resumable_upload,
@@ -150,6 +155,17 @@ class YouTubeProvider(Provider):
         """The shared checks plus YouTube's (``youtube_rules.metadata_problems``)."""
         problems = super().validate(content, account)
         return problems + metadata_problems(content, account, self.clock.now())
+
+    def quota_cost(self, content: PostContent, *, reads_back: bool, publishes: bool) -> QuotaCost:
+        """A lookup's three list calls, an upload's insert (nothing when a saved session is
+        resumed) and its thumbnail, against the project's budget of the Pacific day."""
+        units = 3 * COSTS["list"] if reads_back else 0
+        if publishes:
+            if not content.progress.get("upload_url"):
+                units += COSTS["insert"]
+            if any(m.kind == "image" for m in content.media):
+                units += COSTS["thumbnail"]
+        return QuotaCost(units=units, budget=self.quota.daily_units, zone=PACIFIC.key)
 
     async def publish(
         self, account: AccountCredentials, content: PostContent, *, idempotency_key: str
@@ -332,6 +348,9 @@ class YouTubeProvider(Provider):
                 "after six months unused, or seven days for an app in Testing); reconnect",
                 **kw,
             )
+        refused = client_refused(PLATFORM, error, status=response.status_code)
+        if refused is not None:
+            raise refused
         raise AuthRevoked(f"{PLATFORM}: token refresh refused ({error or 'no reason'})", **kw)
 
     # -- HTTP --------------------------------------------------------------------------

@@ -18,7 +18,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from postiz_pipelines.errors import OutcomeUnknown, ProviderError, RateLimited, TransientError
+from postiz_pipelines.errors import (
+    OutcomeUnknown,
+    ProviderError,
+    QuotaExhausted,
+    TransientError,
+)
 from postiz_pipelines.providers.base import json_body, transport_errors
 
 PLATFORM = "youtube"
@@ -142,7 +147,7 @@ def next_quota_reset(now: datetime) -> datetime:
 class QuotaLedger:
     """Units this process spent of the project's daily quota, per Pacific day.
 
-    ``reserve`` refuses a call that would pass the budget with ``RateLimited`` (scope
+    ``reserve`` refuses a call that would pass the budget with ``QuotaExhausted`` (scope
     ``platform``, until the reset) before anything is sent, so failures never burn what is
     left of the day; ``exhausted`` records the platform's own ``quotaExceeded``.
     """
@@ -161,7 +166,7 @@ class QuotaLedger:
     def reserve(self, units: int, *, now: datetime, what: str) -> None:
         left = self.daily_units - self.spent(now)
         if units > left:
-            raise RateLimited(
+            raise QuotaExhausted(
                 f"{PLATFORM}: {what} costs {units} quota units and {max(left, 0)} of the "
                 f"project's {self.daily_units} remain today; waiting for the reset at "
                 "midnight Pacific time",

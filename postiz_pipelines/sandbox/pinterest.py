@@ -27,9 +27,11 @@ import base64
 import binascii
 import hashlib
 import json
+import mimetypes
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from starlette.responses import JSONResponse, Response
 
@@ -309,6 +311,7 @@ class PinterestSandbox(PlatformSandbox):
                     "media_type": media_type,
                     "media_bytes": size,
                     "source_type": (body.get("media_source") or {}).get("source_type"),
+                    "image_url": (body.get("media_source") or {}).get("url"),
                     "visible_to_creator_only": pinterest_world(self.state).trial,
                 },
             )
@@ -318,8 +321,13 @@ class PinterestSandbox(PlatformSandbox):
     def _media(self, account: SandboxAccount, source: dict[str, Any]) -> tuple[str, int]:
         kind = source.get("source_type")
         if kind == "image_url":
-            if not str(source.get("url") or "").startswith(("http://", "https://")):
+            url = urlsplit(str(source.get("url") or ""))
+            host = (url.hostname or "").lower()
+            if url.scheme not in ("http", "https") or not host or host.endswith(".invalid"):
                 raise self.fail(400, 1, "Unable to reach the URL.")
+            named = mimetypes.guess_type(url.path)[0]
+            if named is not None and named not in IMAGE_MAGIC.values():
+                raise self.fail(400, 1, f"The URL is not a supported image ({named}).")
             return "image", 0
         if kind == "image_base64":
             try:

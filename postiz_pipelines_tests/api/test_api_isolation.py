@@ -127,6 +127,13 @@ ENDPOINTS = [
     Endpoint("GET", "/api/postiz/webhooks/{webhook}/deliveries", "admin"),
     Endpoint("GET", "/api/postiz/schedules?workspace_id={ws}", "viewer"),
     Endpoint("GET", "/api/postiz/schedules/{schedule}", "viewer"),
+    Endpoint("GET", "/api/postiz/schedules/{schedule}/occurrences?count=3", "viewer"),
+    Endpoint(
+        "POST",
+        "/api/postiz/schedules/preview",
+        "viewer",
+        {"workspaceId": "{ws}", "cron": "0 9 * * *"},
+    ),
     Endpoint("POST", "/api/postiz/schedules/{schedule}/pause", "editor"),
     Endpoint("POST", "/api/postiz/schedules/{paused_schedule}/resume", "editor"),
     Endpoint("PATCH", "/api/postiz/schedules/{schedule}", "editor", {"cron": "15 9 * * *"}),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from urllib.parse import urlsplit
 
 from dagster import SensorResult, build_sensor_context
 from PIL import Image
@@ -101,9 +102,19 @@ def test_posts_reach_all_fourteen_platforms(instance, sandbox, embedded_env, tin
     }
     assert all(counts and counts[0] >= 1 for counts in with_media.values()), with_media
     [pin] = state.accepted("pinterest")
-    # Pinterest takes images inline (base64) unless the engine serves them by link anyway
-    assert (pin.extra["media_type"], pin.extra["source_type"]) == ("image", "image_base64")
-    assert pin.extra["media_bytes"] > 0
+    # with a public URL the pin's image goes by a signed link to our media, not inline
+    assert (pin.extra["media_type"], pin.extra["source_type"]) == ("image", "image_url")
+    link = urlsplit(pin.extra["image_url"])
+    assert (link.scheme, link.hostname) == ("https", "posts.example")
+    assert link.path.startswith("/api/postiz/media/") and link.path.endswith("/file.jpg")
+    assert "signature=" in link.query and "expires=" in link.query
+    # and the link serves the pin's image (what Pinterest downloads)
+    from fastapi.testclient import TestClient
+
+    from postiz_pipelines.api.app import create_app
+
+    served = TestClient(create_app(app)).get(f"{link.path}?{link.query}")
+    assert served.status_code == 200 and served.content.startswith(b"\xff\xd8\xff")
     [youtube] = state.accepted("youtube")
     assert (
         youtube.extra["title"] == "Launch video 🎬" and youtube.extra["privacyStatus"] == "private"

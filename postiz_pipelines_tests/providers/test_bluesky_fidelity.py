@@ -84,13 +84,13 @@ def test_the_emulator_refuses_a_bad_language_as_the_pds_does(
 def test_langs_default_to_the_accounts_language(
     provider: BlueskyProvider, account: AccountCredentials, sandbox_state: SandboxState
 ) -> None:
-    account.settings["language"] = "de-AT"
+    account.language = "de-AT"  # the core fills it: the account's, else the workspace's
     publish(provider, account, PostContent("Servus 👋"), key="one")
     publish(provider, account, PostContent("Hello", settings={"langs": ["en"]}), key="two")
     records = [p.extra["record"] for p in sandbox_state.accepted("bluesky")]
     assert [r["langs"] for r in records] == [["de-AT"], ["en"]]
     assert [sdk_record(r).langs for r in records] == [["de-AT"], ["en"]]
-    account.settings["language"] = "de_AT"
+    account.language = "de_AT"
     assert [p.field for p in provider.validate(PostContent("x"), account)] == ["bluesky.langs[0]"]
 
 

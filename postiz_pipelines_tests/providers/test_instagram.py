@@ -23,6 +23,7 @@ from postiz_pipelines.errors import (
     MediaRejected,
     OutcomeUnknown,
     ProviderError,
+    QuotaExhausted,
     RateLimited,
     TransientError,
 )
@@ -258,7 +259,10 @@ def test_a_facebook_login_cannot_refresh_and_uses_the_facebook_host() -> None:
         asyncio.run(
             provider.publish(account, PostContent("x", media=(media,)), idempotency_key="k")
         )
-    assert str(seen[0].url) == "https://graph.facebook.com/v24.0/178/media"
+    # the first call reads the publishing limit, on the Facebook host
+    assert str(seen[0].url).startswith(
+        "https://graph.facebook.com/v24.0/178/content_publishing_limit?"
+    )
     with pytest.raises(AuthRevoked):
         asyncio.run(provider.refresh(account))
     assert len(seen) == 1
@@ -331,8 +335,29 @@ def test_the_daily_limit_waits_until_midnight(
     sandbox_state.override_rate_limit("instagram", "publish", limit=1, per_seconds=86_400)
     publish(provider, account, PostContent("first", media=(jpeg(),)))
     clock.advance(2 * 3600)
+    containers = sandbox_state.request_count("instagram", "POST /{version}/{node_id}/media")
+    # the limit is read first: nothing is sent, and the wait is until the window frees
+    error = failure(provider, account, PostContent("second", media=(jpeg(),)), QuotaExhausted)
+    assert isinstance(error, QuotaExhausted)
+    assert (error.code, error.retry_after) == ("2207042", 10 * 3600.0)
+    assert "1 of the 1 posts allowed per 24 h" in error.message
+    assert sandbox_state.request_count("instagram", "POST /{version}/{node_id}/media") == containers
+
+
+def test_the_platforms_own_limit_answer_still_waits_when_the_read_fails(
+    provider: InstagramProvider,
+    account: AccountCredentials,
+    sandbox_state: SandboxState,
+    clock: FixedClock,
+    jpeg: Callable[..., MediaFile],
+) -> None:
+    sandbox_state.override_rate_limit("instagram", "publish", limit=1, per_seconds=86_400)
+    publish(provider, account, PostContent("first", media=(jpeg(),)))
+    clock.advance(2 * 3600)
+    limit_read = "GET /{version}/{node_id}/content_publishing_limit"
+    sandbox_state.faults.set("instagram", outage=True, endpoints=frozenset({limit_read}))
     error = failure(provider, account, PostContent("second", media=(jpeg(),)), RateLimited)
-    assert isinstance(error, RateLimited)
+    assert not isinstance(error, QuotaExhausted)  # it was sent: the platform refused it
     assert (error.code, error.retry_after) == ("9/2207042", 10 * 3600.0)
 
 
@@ -421,8 +446,9 @@ def edge_account() -> AccountCredentials:
 
 
 def scripted(*answers: httpx.Response) -> InstagramProvider:
-    """A provider whose calls get ``answers`` in order."""
-    queue = list(answers)
+    """A provider whose calls get ``answers`` in order, after a publishing limit with room."""
+    room = {"data": [{"quota_usage": 0, "config": {"quota_total": 100, "quota_duration": 86400}}]}
+    queue = [httpx.Response(200, json=room), *answers]
     transport = httpx.MockTransport(lambda request: queue.pop(0))
     return InstagramProvider(httpx.AsyncClient(transport=transport), poll_interval=0)
 

@@ -51,3 +51,19 @@ def test_pin_rules_and_headers(sandbox_client, sandbox_state: SandboxState, png)
     assert pin(sandbox_client, board, media_source=video).status_code == 400
     anonymous = asyncio.run(sandbox_client.get("/pinterest/v5/boards"))
     assert anonymous.json()["code"] == 2
+
+
+def test_an_image_url_must_be_reachable_and_name_an_image(sandbox_client, sandbox_state) -> None:  # type: ignore[no-untyped-def]
+    board = board_id(sandbox_state.provision("pinterest", TOKEN))
+    signed = "https://posts.example/api/postiz/media/var_1/file.jpg?expires=1&signature=ab"
+
+    def source(url: str) -> dict[str, str]:
+        return {"source_type": "image_url", "url": url}
+
+    assert pin(sandbox_client, board, media_source=source(signed)).status_code == 201
+    assert sandbox_state.accepted("pinterest")[-1].extra["image_url"] == signed
+    for bad in ("ftp://x.example/a.jpg", "https://cdn.invalid/a.jpg", "https:///a.jpg"):
+        refused = pin(sandbox_client, board, media_source=source(bad))
+        assert refused.json()["message"] == "Unable to reach the URL.", bad
+    pdf = pin(sandbox_client, board, media_source=source("https://x.example/menü.pdf"))
+    assert pdf.status_code == 400 and "application/pdf" in pdf.json()["message"]

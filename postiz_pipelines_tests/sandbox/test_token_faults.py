@@ -109,3 +109,19 @@ def test_linkedin_rotates_refresh_tokens_when_configured(sandbox_client, sandbox
     assert rotated != first
     assert refresh(first).status_code == 400  # the used one stops working
     assert refresh(rotated).status_code == 200
+
+
+def test_threads_long_lived_tokens_rotate_when_configured(sandbox_client, sandbox_state):
+    sandbox_state.provision("threads", "THAA-first", username="zoë")
+
+    def refresh(token: str) -> httpx.Response:
+        params = {"grant_type": "th_refresh_token", "access_token": token}
+        return asyncio.run(sandbox_client.get("/threads/refresh_access_token", params=params))
+
+    kept = refresh("THAA-first")
+    assert kept.status_code == 200
+    assert refresh("THAA-first").status_code == 200  # by default the old one still works
+    sandbox_state.configure("threads", rotate_refresh_tokens=True)
+    rotated = refresh("THAA-first").json()["access_token"]
+    assert refresh("THAA-first").status_code == 400  # spent
+    assert refresh(rotated).status_code == 200

@@ -21,9 +21,11 @@ from postiz_pipelines.api.schemas.posts import (
     PostPatch,
 )
 from postiz_pipelines.api.schemas.schedules import RULE_FIELD_NAMES, RecurringSchedule, ScheduleOut
+from postiz_pipelines.core.accounts.platform_facts import refresh_for_post
 from postiz_pipelines.core.models import PostStatus, Role, Schedule
 from postiz_pipelines.core.posts import manage as post_ops
 from postiz_pipelines.core.posts.create import TargetOverride, create_post
+from postiz_pipelines.core.scheduling.preview import schedule_times
 from postiz_pipelines.core.scheduling.schedules import waiting_job_counts
 from postiz_pipelines.core.scheduling.timeparse import parse_instant
 from postiz_pipelines.core.workspaces.store import get_workspace
@@ -103,6 +105,23 @@ def create(body: PostCreate, st: State, caller: WriterDep, idem: IdempotentDep) 
         else:
             when, zone = body.schedule.at, body.schedule.timezone or body.timezone
 
+    # what the platforms say about the accounts (TikTok creators, subreddits), read when the
+    # saved copy is missing or a day old, before the post is validated against it
+    warnings = refresh_for_post(
+        st.app,
+        workspace_id=body.workspace_id,
+        account_ids=body.target_accounts,
+        settings_of={
+            acc: {
+                **body.settings,
+                **(body.overrides[acc].settings if acc in body.overrides else {}),
+            }
+            for acc in body.target_accounts
+        },
+        now=st.now(),
+        transport=st.transport,
+    )
+
     def work(s: Any) -> tuple[int, dict[str, Any]]:
         ws = get_workspace(s, body.workspace_id)
         with api_field_names(RULE_FIELD_NAMES):
@@ -130,12 +149,7 @@ def create(body: PostCreate, st: State, caller: WriterDep, idem: IdempotentDep) 
         # set explicitly, or the column's onupdate stamps wall time
         post.updated_at = post.created_at
         s.flush()
-        schedule = s.scalar(select(Schedule).where(Schedule.post_id == post.id))
-        waiting = waiting_job_counts(s, [schedule.id]) if schedule else {}
-        out = PostCreated(
-            **PostOut.of(post).model_dump(),
-            schedule=ScheduleOut.of(schedule, waiting.get(schedule.id, 0)) if schedule else None,
-        )
+        out = PostCreated(**with_schedule(st, s, post).model_dump(), warnings=warnings)
         return 201, out.dump()
 
     return idem.run(work, body=body.model_dump(mode="json"))
@@ -147,10 +161,21 @@ def _load(st: ApiState, s: Any, caller: Caller, post_id: str, role: Role) -> Any
     return post
 
 
+def with_schedule(st: ApiState, s: Any, post: Any) -> PostOut:
+    """The post with its schedule: zones and next instants (a recurring post's next runs)."""
+    out = PostOut.of(post)
+    schedule = s.scalar(select(Schedule).where(Schedule.post_id == post.id))
+    if schedule is not None:
+        waiting = waiting_job_counts(s, [schedule.id]).get(schedule.id, 0)
+        times = schedule_times(s, schedule, now=st.now())
+        out.schedule = ScheduleOut.of(schedule, waiting, times)
+    return out
+
+
 @router.get("/{post_id}", response_model=PostOut, summary="One post with its targets")
 def read(post_id: str, st: State, caller: CallerDep) -> JSONResponse:
     with st.app.db.read() as s:
-        return JSONResponse(PostOut.of(_load(st, s, caller, post_id, Role.VIEWER)).dump())
+        return JSONResponse(with_schedule(st, s, _load(st, s, caller, post_id, Role.VIEWER)).dump())
 
 
 @router.patch(

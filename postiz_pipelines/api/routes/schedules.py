@@ -13,20 +13,26 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from postiz_pipelines.api.deps import Caller, CallerDep, State, WriterDep
+from postiz_pipelines.api.deps import ApiState, Caller, CallerDep, State, WriterDep
 from postiz_pipelines.api.idempotency import IdempotentDep
 from postiz_pipelines.api.problems import api_field_names
 from postiz_pipelines.api.routes.posts import resolve_workspace
 from postiz_pipelines.api.schemas.schedules import (
+    PREVIEW_COUNT_DOC,
     RULE_FIELD_NAMES,
+    OccurrenceList,
+    OccurrenceOut,
     RulePatch,
+    RulePreview,
     ScheduleChange,
     ScheduleList,
     ScheduleOut,
 )
 from postiz_pipelines.core.models import Role, Schedule, ScheduleKind
+from postiz_pipelines.core.scheduling import preview
 from postiz_pipelines.core.scheduling import schedules as ops
 from postiz_pipelines.core.scheduling.expansion import ExpansionReport
+from postiz_pipelines.core.workspaces.store import get_workspace
 from postiz_pipelines.errors import Conflict
 
 router = APIRouter(prefix="/api/postiz/schedules", tags=["schedules"])
@@ -40,16 +46,25 @@ def _load(s: Session, caller: Caller, schedule_id: str, role: Role) -> Schedule:
     return schedule
 
 
-def _out(s: Session, schedule: Schedule) -> ScheduleOut:
+def _out(st: ApiState, s: Session, schedule: Schedule) -> ScheduleOut:
     s.flush()
-    return ScheduleOut.of(schedule, ops.waiting_job_counts(s, [schedule.id]).get(schedule.id, 0))
+    return ScheduleOut.of(
+        schedule,
+        ops.waiting_job_counts(s, [schedule.id]).get(schedule.id, 0),
+        preview.schedule_times(s, schedule, now=st.now()),
+    )
 
 
 def _changed(
-    s: Session, schedule: Schedule, *, removed: int = 0, report: ExpansionReport | None = None
+    st: ApiState,
+    s: Session,
+    schedule: Schedule,
+    *,
+    removed: int = 0,
+    report: ExpansionReport | None = None,
 ) -> dict[str, Any]:
     return ScheduleChange(
-        schedule=_out(s, schedule),
+        schedule=_out(st, s, schedule),
         removed_jobs=removed,
         created_jobs=report.jobs_created if report else 0,
         missed=report.missed if report else 0,
@@ -67,14 +82,67 @@ def list_(
     with st.app.db.read() as s:
         rows = ops.list_schedules(s, workspace_id=ws_id, kind=kind.value if kind else None)
         counts = ops.waiting_job_counts(s, [r.id for r in rows])
-        out = ScheduleList(schedules=[ScheduleOut.of(r, counts.get(r.id, 0)) for r in rows])
+        now = st.now()
+        out = ScheduleList(
+            schedules=[
+                ScheduleOut.of(r, counts.get(r.id, 0), preview.schedule_times(s, r, now=now))
+                for r in rows
+            ]
+        )
+    return JSONResponse(out.dump())
+
+
+PreviewCount = Annotated[int, Query(ge=1, le=preview.MAX_PREVIEW, description=PREVIEW_COUNT_DOC)]
+
+
+@router.post(
+    "/preview",
+    response_model=OccurrenceList,
+    summary="The next instants of a rule not saved yet (nothing is stored)",
+)
+def preview_rule(
+    body: RulePreview, st: State, caller: CallerDep, count: PreviewCount = preview.DEFAULT_PREVIEW
+) -> JSONResponse:
+    caller.require(body.workspace_id, Role.VIEWER)
+    with st.app.db.read() as s:
+        workspace = get_workspace(s, body.workspace_id)
+        with api_field_names(RULE_FIELD_NAMES):
+            zones, found = preview.preview_rule(
+                s,
+                body.recurrence(),
+                workspace=workspace,
+                now=st.now(),
+                count=count,
+                account_ids=body.target_accounts,
+            )
+    out = OccurrenceList(zones=zones, occurrences=[OccurrenceOut.of(o) for o in found])
     return JSONResponse(out.dump())
 
 
 @router.get("/{schedule_id}", response_model=ScheduleOut, summary="One schedule")
 def read(schedule_id: str, st: State, caller: CallerDep) -> JSONResponse:
     with st.app.db.read() as s:
-        return JSONResponse(_out(s, _load(s, caller, schedule_id, Role.VIEWER)).dump())
+        return JSONResponse(_out(st, s, _load(s, caller, schedule_id, Role.VIEWER)).dump())
+
+
+@router.get(
+    "/{schedule_id}/occurrences",
+    response_model=OccurrenceList,
+    summary="A schedule's next instants, in the zones it is read in",
+)
+def occurrences(
+    schedule_id: str, st: State, caller: CallerDep, count: PreviewCount = preview.DEFAULT_PREVIEW
+) -> JSONResponse:
+    with st.app.db.read() as s:
+        schedule = _load(s, caller, schedule_id, Role.VIEWER)
+        found = preview.schedule_occurrences(s, schedule, now=st.now(), count=count)
+        out = OccurrenceList(
+            schedule_id=schedule.id,
+            status=schedule.status,
+            zones=preview.schedule_zones(s, schedule),
+            occurrences=[OccurrenceOut.of(o) for o in found],
+        )
+    return JSONResponse(out.dump())
 
 
 @router.post(
@@ -88,7 +156,7 @@ def pause(schedule_id: str, st: State, caller: WriterDep, idem: IdempotentDep) -
     def work(s: Session) -> tuple[int, dict[str, Any]]:
         schedule = _load(s, caller, schedule_id, Role.EDITOR)
         removed = ops.pause_schedule(s, schedule, now=now, actor=caller.actor)
-        return 200, _changed(s, schedule, removed=removed)
+        return 200, _changed(st, s, schedule, removed=removed)
 
     return idem.run(work, body={})
 
@@ -107,7 +175,7 @@ def resume(schedule_id: str, st: State, caller: WriterDep, idem: IdempotentDep) 
             s, schedule, now=now, actor=caller.actor, max_attempts=st.app.settings.max_retries + 1
         )
         schedule.updated_at = now  # set explicitly, or the column's onupdate stamps wall time
-        return 200, _changed(s, schedule, report=report)
+        return 200, _changed(st, s, schedule, report=report)
 
     return idem.run(work, body={})
 
@@ -132,8 +200,9 @@ def change(schedule_id: str, body: RulePatch, st: State, caller: WriterDep) -> J
                 actor=caller.actor,
                 max_attempts=st.app.settings.max_retries + 1,
             )
+        preview.restate_first(s, schedule)
         schedule.updated_at = now
-        return JSONResponse(_changed(s, schedule, removed=waiting, report=report))
+        return JSONResponse(_changed(st, s, schedule, removed=waiting, report=report))
 
 
 @router.delete(
@@ -157,4 +226,4 @@ def delete(schedule_id: str, st: State, caller: WriterDep) -> JSONResponse:
             )
         removed = ops.delete_schedule(s, schedule, now=now, actor=caller.actor)
         schedule.updated_at = now
-        return JSONResponse(_changed(s, schedule, removed=removed))
+        return JSONResponse(_changed(st, s, schedule, removed=removed))

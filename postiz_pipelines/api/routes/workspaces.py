@@ -61,6 +61,7 @@ def create(
             slug=body.slug,
             name=body.name,
             timezone=body.timezone,
+            language=body.language,
             owner_id=caller.user_id,
             now=st.now(),
             actor=caller.actor,
@@ -78,13 +79,21 @@ def read(workspace_id: str, st: State, caller: CallerDep) -> JSONResponse:
 
 
 @router.patch(
-    "/{workspace_id}", response_model=WorkspaceOut, summary="Rename or change time zone (admin)"
+    "/{workspace_id}",
+    response_model=WorkspaceOut,
+    summary="Rename, change time zone or language (admin)",
 )
 def edit(workspace_id: str, body: WorkspacePatch, st: State, caller: WriterDep) -> JSONResponse:
     with st.app.db.session() as s:
         ws = _workspace(s, caller, workspace_id, Role.ADMIN)
         update_workspace(
-            s, ws, name=body.name, timezone=body.timezone, now=st.now(), actor=caller.actor
+            s,
+            ws,
+            name=body.name,
+            timezone=body.timezone,
+            language=body.language,
+            now=st.now(),
+            actor=caller.actor,
         )
         return JSONResponse(WorkspaceOut.of(ws, caller.roles[ws.id]).dump())
 

@@ -72,6 +72,11 @@ class PostOut(Out):
     targets: list[TargetOut]
     created_at: str
     updated_at: str
+    schedule: ScheduleOut | None = Field(
+        default=None,
+        description="the post's schedule with its zones and next instants (one post's view; "
+        "lists leave it out)",
+    )
 
     @classmethod
     def of(cls, p: Post) -> PostOut:
@@ -117,4 +122,8 @@ class PostList(Out):
 class PostCreated(PostOut):
     """A new post and the schedule made for it (pause or change it under /schedules)."""
 
-    schedule: ScheduleOut | None = None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what could not be checked at creation (a platform out of reach); the "
+        "same rules are checked again before publishing",
+    )

@@ -10,6 +10,12 @@ from pydantic import Field
 
 from postiz_pipelines.api.schemas.base import Id, In, Instant, Out, iso
 from postiz_pipelines.core.models import Schedule
+from postiz_pipelines.core.scheduling.preview import (
+    DEFAULT_PREVIEW,
+    MAX_PREVIEW,
+    Occurrence,
+    ScheduleTimes,
+)
 from postiz_pipelines.core.scheduling.schedules import Recurrence
 
 
@@ -71,6 +77,18 @@ class RecurringSchedule(RuleIn):
 RULE_FIELD_NAMES = {"starts_at": "startsAt", "grace_seconds": "graceSeconds"}
 
 
+class OccurrenceOut(Out):
+    """One instant of a schedule: UTC, the zone it is read in, and that zone's wall time."""
+
+    at: str = Field(description="the instant, UTC")
+    zone: str = Field(description="the IANA zone the rule is read in for this instant")
+    local: str = Field(description="the wall time in that zone, with its offset")
+
+    @classmethod
+    def of(cls, o: Occurrence) -> OccurrenceOut:
+        return cls(**o.as_dict())
+
+
 class ScheduleOut(Out):
     id: Id
     workspace_id: Id
@@ -88,12 +106,29 @@ class ScheduleOut(Out):
     priority: int
     expanded_until: str | None
     waiting_jobs: int = Field(description="jobs waiting, never tried (a pause removes them)")
+    zones: list[str] = Field(
+        default_factory=list,
+        description="the zones the rule is read in: its own, else each account's, else the "
+        "workspace's, else UTC",
+    )
+    next_occurrences: list[OccurrenceOut] = Field(
+        default_factory=list,
+        description=f"the next {DEFAULT_PREVIEW} instants while the schedule is active",
+    )
+    zone_problem: str | None = Field(
+        default=None, description="why the next instants cannot be computed (a stored zone)"
+    )
     created_at: str
     updated_at: str
 
     @classmethod
-    def of(cls, sc: Schedule, waiting_jobs: int = 0) -> ScheduleOut:
+    def of(
+        cls, sc: Schedule, waiting_jobs: int = 0, times: ScheduleTimes | None = None
+    ) -> ScheduleOut:
         return cls(
+            zones=list(times.zones) if times else [],
+            next_occurrences=[OccurrenceOut.of(o) for o in times.next] if times else [],
+            zone_problem=times.problem if times else None,
             id=sc.id,
             workspace_id=sc.workspace_id,
             post_id=sc.post_id,
@@ -133,3 +168,25 @@ class ScheduleChange(Out):
     missed: int = Field(
         default=0, description="occurrences too late to publish (reported, not sent)"
     )
+
+
+class OccurrenceList(Out):
+    """A schedule's next instants, as its rule gives them (a paused schedule lists what it
+    would do once resumed)."""
+
+    schedule_id: Id | None = None
+    status: str | None = None
+    zones: list[str]
+    occurrences: list[OccurrenceOut]
+
+
+class RulePreview(RuleIn):
+    """A rule not saved yet, read in its ``timezone``, else each of ``targetAccounts``'
+    zones, else the workspace's (``count`` bounds the series, as when it is saved; how many
+    instants to list is the query's ``count``)."""
+
+    workspace_id: Id = Field(min_length=1, max_length=64)
+    target_accounts: list[Id] = Field(default_factory=list, max_length=50)
+
+
+PREVIEW_COUNT_DOC = f"how many instants to list, 1..{MAX_PREVIEW}"

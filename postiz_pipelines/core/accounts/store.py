@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.ids import new_id
 from postiz_pipelines.core.models import AccountStatus, Platform, SocialAccount, Workspace
+from postiz_pipelines.core.workspaces.store import language_problem
 from postiz_pipelines.crypto import Keyring, Secret
 from postiz_pipelines.errors import NotFound, Problem, ValidationFailed
 from postiz_pipelines.providers import registry
@@ -40,11 +41,18 @@ def add_account(
     base_url: str | None = None,
     display_name: str = "",
     settings: dict[str, Any] | None = None,
+    language: str | None = None,
     now: datetime,
     actor: str = "system",
 ) -> SocialAccount:
-    """Connect an account; its tokens are sealed before they touch the database."""
+    """Connect an account; its tokens are sealed before they touch the database.
+    ``language`` (BCP-47; else a ``settings["language"]``, which moves to the column) is the
+    language of its posts where a platform wants one; without it, the workspace's."""
+    settings = dict(settings or {})
+    language = language or settings.pop("language", None)
     problems = []
+    if language and (lang_issue := language_problem(str(language))) is not None:
+        problems.append(lang_issue)
     if platform not in {p.value for p in Platform}:
         allowed = ", ".join(p.value for p in Platform)
         problems.append(
@@ -85,7 +93,8 @@ def add_account(
         ),
         token_expires_at=token_expires_at,
         status=AccountStatus.ACTIVE,
-        settings=settings or {},
+        language=str(language) if language else None,
+        settings=settings,
         created_at=now,
         updated_at=now,
     )
@@ -145,7 +154,20 @@ def credentials(account: SocialAccount, keyring: Keyring) -> AccountCredentials:
         token_expires_at=account.token_expires_at,
         base_url=account.base_url,
         settings=dict(account.settings or {}),
+        language=account_language(account),
     )
+
+
+def account_language(account: SocialAccount) -> str | None:
+    """The language posts to ``account`` carry where a platform wants one: the account's
+    ``language`` column, else its workspace's (settings["language"], from before the
+    column, is read as the account's)."""
+    own = account.language or (account.settings or {}).get("language")
+    if own:
+        return str(own)
+    session = object_session(account)
+    workspace = session.get(Workspace, account.workspace_id) if session is not None else None
+    return workspace.language if workspace is not None else None
 
 
 def seal_tokens(account_id: str, tokens: TokenSet, keyring: Keyring) -> dict[str, str]:
@@ -184,6 +206,7 @@ def validation_view(account: SocialAccount) -> AccountCredentials:
         access_token=Secret(""),
         base_url=account.base_url,
         settings=dict(account.settings or {}),
+        language=account_language(account),
     )
 
 

@@ -1,11 +1,11 @@
 """Refreshing account tokens without ever harming a good account.
 
 ``refresh_account`` is the one way a token is refreshed, by the hourly batch
-(``refresh_expiring_tokens``) and by the engine when a platform says the access token expired
-(the reactive path). One refresher per account at a time (``refresh_lock``): the others wait
-for it and reuse what it stored, so a rotating refresh token is spent once; the new access
-token and the rotated refresh token are written together under a compare-and-set on
-``token_version``. What a failure does depends only on what it is:
+(``token_batch.refresh_expiring_tokens``) and by the engine when a platform says the access
+token expired (the reactive path). One refresher per account at a time (``refresh_lock``):
+the others wait for it and reuse what it stored, so a rotating refresh token is spent once;
+the new access token and the rotated refresh token are written together under a
+compare-and-set on ``token_version``. What a failure does depends only on what it is:
 
 - transient (network, 5xx, 429): retried with backoff (tenacity), then left for the next
   try; the account's status never changes;
@@ -26,10 +26,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tenacity import (
@@ -42,7 +41,6 @@ from tenacity import (
 from postiz_pipelines.core.accounts import refresh_lock, status
 from postiz_pipelines.core.accounts.store import credentials
 from postiz_pipelines.core.audit import audit
-from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.core.db import Database
 from postiz_pipelines.core.events import EventType, record_event
 from postiz_pipelines.core.ids import new_id
@@ -57,11 +55,9 @@ from postiz_pipelines.errors import (
     TransientError,
 )
 from postiz_pipelines.providers.base import Provider, TokenSet
-from postiz_pipelines.providers.registry import ProviderSet, provider_class
 
 log = logging.getLogger(__name__)
 
-REFRESH_WINDOW = timedelta(hours=24)
 TRANSIENT = (TransientError, RateLimited)
 # (session, account, now) -> jobs held; the publishing layer's hold, passed in from above
 ReconnectHook = Callable[[Session, SocialAccount, datetime], int]
@@ -103,27 +99,6 @@ class RefreshResult:
         return out
 
 
-@dataclass
-class RefreshReport:
-    results: list[RefreshResult] = field(default_factory=list)
-
-    def count(self, outcome: str) -> int:
-        return sum(1 for r in self.results if r.outcome == outcome)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "checked": len(self.results),
-            "refreshed": self.count("refreshed") + self.count("reused"),
-            "failed": self.count("failed")
-            + self.count("reconnect_needed")
-            + self.count("config_error"),
-            "reconnectNeeded": self.count("reconnect_needed"),
-            "configErrors": self.count("config_error"),
-            "skipped": self.count("skipped"),
-            "results": [r.as_dict() for r in self.results],
-        }
-
-
 @dataclass(frozen=True)
 class Refresher:
     """What a refresh needs of the app: the database, the keyring, how to retry."""
@@ -133,25 +108,6 @@ class Refresher:
     retry: RetryPolicy = RetryPolicy()
     on_reconnect_needed: ReconnectHook | None = None
     wait_timeout: float = refresh_lock.LEASE.total_seconds()
-
-
-def expiring_accounts(
-    app: AppContext, *, now: datetime, within: timedelta = REFRESH_WINDOW
-) -> list[str]:
-    """Ids of live, active accounts whose access token expires before ``now + within``."""
-    with app.db.read() as s:
-        return list(
-            s.scalars(
-                select(SocialAccount.id)
-                .where(
-                    SocialAccount.deleted_at.is_(None),
-                    SocialAccount.token_expires_at.is_not(None),
-                    SocialAccount.token_expires_at <= now + within,
-                    SocialAccount.status == AccountStatus.ACTIVE,
-                )
-                .order_by(SocialAccount.token_expires_at)
-            )
-        )
 
 
 async def refresh_account(
@@ -380,12 +336,14 @@ def _record_failure(
 ) -> RefreshResult:
     variable = error.variable if isinstance(error, OAuthClientMisconfigured) else None
     with r.db.session() as s:
-        refresh_lock.release_in(s, seen.account_id, owner=owner)
         account = s.get(SocialAccount, seen.account_id)
         assert account is not None
+        revoked = isinstance(error, AuthRevoked)  # the platform's own final answer
+        # jobs before the account row, the order every disconnection takes its locks in
+        held = r.on_reconnect_needed(s, account, now) if revoked and r.on_reconnect_needed else None
+        refresh_lock.release_in(s, seen.account_id, owner=owner)
         outcome = "failed"
-        if isinstance(error, AuthRevoked):  # the platform's own final answer
-            held = r.on_reconnect_needed(s, account, now) if r.on_reconnect_needed else None
+        if revoked:
             status.mark_reconnect_needed(
                 s,
                 account,
@@ -435,87 +393,3 @@ def _record_failure(
 
 def _workspace(s: Session, account_id: str) -> str | None:
     return s.scalar(select(SocialAccount.workspace_id).where(SocialAccount.id == account_id))
-
-
-# -- the batch ------------------------------------------------------------------------------
-def refresh_expiring_tokens(
-    app: AppContext,
-    *,
-    now: datetime,
-    transport: httpx.AsyncBaseTransport | None = None,
-    within: timedelta = REFRESH_WINDOW,
-    concurrency: int = 5,
-    on_reconnect_needed: ReconnectHook | None = None,
-    retry: RetryPolicy | None = None,
-) -> RefreshReport:
-    """Refresh every token expiring within ``within`` of ``now``; one report line per account."""
-    return asyncio.run(
-        refresh_expiring_tokens_async(
-            app,
-            now=now,
-            transport=transport,
-            within=within,
-            concurrency=concurrency,
-            on_reconnect_needed=on_reconnect_needed,
-            retry=retry,
-        )
-    )
-
-
-async def refresh_expiring_tokens_async(
-    app: AppContext,
-    *,
-    now: datetime,
-    transport: httpx.AsyncBaseTransport | None = None,
-    within: timedelta = REFRESH_WINDOW,
-    concurrency: int = 5,
-    on_reconnect_needed: ReconnectHook | None = None,
-    retry: RetryPolicy | None = None,
-) -> RefreshReport:
-    ids = await asyncio.to_thread(expiring_accounts, app, now=now, within=within)
-    report = RefreshReport()
-    if not ids:
-        return report
-    refresher = Refresher(
-        app.db, app.keyring, retry or RetryPolicy(), on_reconnect_needed=on_reconnect_needed
-    )
-    sem = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(
-        timeout=app.settings.http_timeout_seconds, transport=transport
-    ) as http:
-        providers = app.provider_set(http)
-
-        async def one(account_id: str) -> None:
-            async with sem:
-                report.results.append(
-                    await _refresh_batch_one(refresher, providers, account_id, now, within)
-                )
-
-        await asyncio.gather(*(one(i) for i in ids))
-    report.results.sort(key=lambda r: r.account_id)
-    return report
-
-
-async def _refresh_batch_one(
-    r: Refresher, providers: ProviderSet, account_id: str, now: datetime, within: timedelta
-) -> RefreshResult:
-    with r.db.read() as s:
-        platform = s.scalar(select(SocialAccount.platform).where(SocialAccount.id == account_id))
-    platform = platform or ""
-    try:
-        cls = provider_class(platform)
-    except PostizError:
-        return RefreshResult(
-            account_id, platform, "skipped", "no_provider", f"no provider for {platform}"
-        )
-    if not cls.capabilities.supports_refresh:
-        return RefreshResult(
-            account_id,
-            platform,
-            "skipped",
-            "not_refreshable",
-            f"{platform} tokens cannot be refreshed; reconnect the account before it expires",
-        )
-    return await refresh_account(
-        r, providers.get(platform), account_id, now=now, due_before=now + within
-    )

@@ -112,7 +112,7 @@ class MediaDelivery:
             raise ValueError(f"media {asset.id}: {variant.error}")
         path = self.storage.local_path(variant.storage_key)
         url = None
-        if limits.requires_public_url or asset.kind == "video":
+        if limits.requires_public_url or limits.fetches_by_url or asset.kind == "video":
             url = self.storage.signed_url(variant.storage_key, expires_in=self.link_seconds)
             if url is None and self.link is not None:
                 url = self.link(variant.id, variant.mime_type, now)

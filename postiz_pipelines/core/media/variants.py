@@ -50,6 +50,7 @@ NOT_ABOUT_FILES = {
     "allow_mixed",
     "requires_media",
     "requires_public_url",
+    "fetches_by_url",
 }
 
 

@@ -20,6 +20,7 @@ from postiz_pipelines.core.media.assets import media_file
 from postiz_pipelines.core.media.variants import planned_file
 from postiz_pipelines.core.models import AccountStatus, MediaAsset, SocialAccount, Workspace
 from postiz_pipelines.core.scheduling.planning import NEXT_SLOT, RUN_NOW
+from postiz_pipelines.core.scheduling.preview import first_instant
 from postiz_pipelines.core.scheduling.schedules import Recurrence, check_recurrence
 from postiz_pipelines.core.scheduling.slots import next_slot_for
 from postiz_pipelines.core.scheduling.timeparse import parse_instant
@@ -147,6 +148,19 @@ def plan_post(
     if problems:
         raise ValidationFailed(problems)
     assert when is not None
+    if recurrence is not None and starts is not None:
+        # a recurring post's instant is its first occurrence, not the moment it was made
+        when = (
+            first_instant(
+                session,
+                recurrence,
+                workspace=workspace,
+                starts=starts,
+                until=until,
+                account_ids=list(accounts),
+            )
+            or when
+        )
     return PostPlan(
         text=text,
         account_ids=tuple(account_ids),

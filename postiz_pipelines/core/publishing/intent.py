@@ -35,7 +35,7 @@ from postiz_pipelines.core.models import (
     SocialAccount,
     TargetStatus,
 )
-from postiz_pipelines.core.publishing import breaker, hold, queue, readback, throttle
+from postiz_pipelines.core.publishing import breaker, hold, queue, quota, readback, throttle
 from postiz_pipelines.core.publishing.outcomes import JobOutcome, OutcomeStatus, Work, dead_letter
 from postiz_pipelines.core.publishing.readback import Action, Plan, Verdict
 from postiz_pipelines.crypto import Keyring
@@ -119,8 +119,13 @@ class IntentWriter:
                 reads_back=provider.reads_back(),
                 publishes=job.attempts,
                 max_attempts=job.max_attempts,
+                now=now,
+                platform=job.platform,
             )
             if plan is None:
+                overdue = readback.processing_overdue(history, platform=job.platform, now=now)
+                if overdue is not None:  # still processing for too long: it may be live
+                    return self.fail_now(s, job, now, overdue, readback.UNCERTAIN_OUTCOME, history)
                 error = f"attempts exhausted ({job.attempts}/{job.max_attempts})"
                 return self.fail_now(s, job, now, error, "exhausted", history)
             thread = tuple((post.settings or {}).get("thread") or ())
@@ -146,6 +151,11 @@ class IntentWriter:
                 settings={**(post.settings or {}), **(target.settings_override or {})},
                 progress=dict(job.progress or {}),
             )
+            no_room = quota.hold(s, job.platform, provider, content, plan, now=now)
+            if no_room is not None:  # the platform's shared daily budget has no room: wait
+                until, reason = no_room
+                queue.defer(s, job.id, owner=self.owner, now=now, until=until, reason=reason)
+                return JobOutcome(job.id, OutcomeStatus.DEFERRED, job.platform, "deferred", reason)
             if plan == Plan.PUBLISH:  # a read-back first counts the attempt once it found nothing
                 queue.count_attempt(s, job.id, owner=self.owner, now=now)
             attempt = PublishAttempt(

@@ -45,6 +45,7 @@ from postiz_pipelines.errors import (
     OutcomeUnknown,
     PartiallyPublished,
     ProviderError,
+    QuotaExhausted,
     RateLimited,
     StillProcessing,
     TransientError,
@@ -237,6 +238,8 @@ class OutcomeRecorder:
             uncertain = isinstance(exc, OutcomeUnknown)
             outcome = AttemptOutcome.UNCERTAIN if uncertain else AttemptOutcome.FAILED
             self._record_error(attempt, work, now, outcome, exc)
+            if isinstance(exc, QuotaExhausted):  # nothing was sent: wait, attempt given back
+                return self._defer_unsent(s, job, exc, now)
             if isinstance(exc, PartiallyPublished):
                 attempt.remote_id = exc.remote_id  # what did go out, for the person who decides
             self.note_platform_health(s, job, exc, now)
@@ -252,6 +255,8 @@ class OutcomeRecorder:
                 publishes=job.attempts,
                 max_attempts=job.max_attempts,
                 unresolved=history.unresolved,
+                history=history,
+                now=now,
             )
             if verdict.action != Action.FAIL:
                 return self._retry(s, job, verdict, exc, now=now)
@@ -326,6 +331,20 @@ class OutcomeRecorder:
             if verdict.action != Action.FAIL:
                 return self._retry(s, job, verdict, exc, now=now)
             return dead_letter(s, job, verdict, now=now, owner=self.owner, exc=exc)
+
+    def _defer_unsent(
+        self, s: Session, job: PublishJob, exc: QuotaExhausted, now: datetime
+    ) -> JobOutcome:
+        self.note_platform_health(s, job, exc, now)  # every run waits for the window too
+        wait = timedelta(seconds=exc.retry_after or self.config.retry.base_seconds)
+        if (
+            queue.defer_unsent(
+                s, job.id, owner=self.owner, now=now, until=now + wait, reason=exc.message
+            )
+            is None
+        ):
+            return JobOutcome(job.id, OutcomeStatus.LOST, job.platform, exc.error_class)
+        return JobOutcome(job.id, OutcomeStatus.DEFERRED, job.platform, "deferred", exc.message)
 
     # -- shared steps -----------------------------------------------------------------------
     def _close_attempt(

@@ -289,6 +289,21 @@ def defer(
     return job
 
 
+def defer_unsent(
+    session: Session, job_id: str, *, owner: str, now: datetime, until: datetime, reason: str
+) -> PublishJob | None:
+    """Hand back a job whose attempt was counted but sent nothing (the platform's budget,
+    read first, had no room): the attempt is given back and the job waits until ``until``."""
+    job = owned(session, job_id, owner)
+    if job is None:
+        return None
+    job.attempts = max(job.attempts - 1, 0)
+    _back_to_queue(job, now=now, at=until)
+    job.last_error = reason
+    job.last_error_class = "deferred"
+    return job
+
+
 def _back_to_queue(job: PublishJob, *, now: datetime, at: datetime) -> None:
     """Return a job to waiting (``retrying`` once tried), due at ``at``, lease dropped."""
     job.status = JobStatus.RETRYING if job.attempts > 0 else JobStatus.PENDING
@@ -447,11 +462,11 @@ def cancel(session: Session, job_id: str, *, now: datetime, reason: str = "cance
 def cancel_waiting(
     session: Session, job_ids: Sequence[str], *, now: datetime, reason: str = "canceled"
 ) -> int:
-    """Cancel those of ``job_ids`` still waiting (never a claimed or finished one)."""
+    """Cancel those of ``job_ids`` still waiting or held (never a claimed or finished one)."""
     return _waiting_update(
         session,
         job_ids,
-        PublishJob.status.in_(CLAIMABLE_JOB_STATES),
+        PublishJob.status.in_([*CLAIMABLE_JOB_STATES, JobStatus.HELD]),
         status=JobStatus.CANCELED,
         last_error=reason,
         completed_at=now,
@@ -513,13 +528,16 @@ def reschedule_unstarted(
     session: Session, job_ids: Sequence[str], *, now: datetime, run_at: datetime
 ) -> int:
     """Move waiting, never-tried jobs to ``run_at``, back to ``pending`` (a run requested for
-    the old time must not take them early)."""
+    the old time must not take them early); a held one stays held, with its new time."""
     return _waiting_update(
         session,
         job_ids,
-        PublishJob.status.in_([JobStatus.PENDING, JobStatus.QUEUED]),
+        PublishJob.status.in_([JobStatus.PENDING, JobStatus.QUEUED, JobStatus.HELD]),
         PublishJob.attempts == 0,
-        status=JobStatus.PENDING,
+        status=case(
+            (PublishJob.status == JobStatus.HELD.value, JobStatus.HELD.value),
+            else_=JobStatus.PENDING.value,
+        ),
         run_at=run_at,
         next_attempt_at=run_at,
         queued_at=None,
@@ -528,14 +546,15 @@ def reschedule_unstarted(
 
 
 def withdraw_unstarted(session: Session, job_ids: Sequence[str]) -> int:
-    """Delete waiting, never-tried jobs (a paused or edited schedule's); returns how many."""
+    """Delete waiting (or held), never-tried jobs (a paused or edited schedule's); returns how
+    many."""
     if not job_ids:
         return 0
     result = session.execute(
         delete(PublishJob)
         .where(
             PublishJob.id.in_(list(job_ids)),
-            PublishJob.status.in_([JobStatus.PENDING, JobStatus.QUEUED]),
+            PublishJob.status.in_([JobStatus.PENDING, JobStatus.QUEUED, JobStatus.HELD]),
             PublishJob.attempts == 0,
         )
         .execution_options(synchronize_session="fetch")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -39,6 +40,10 @@ from postiz_pipelines.providers.base import IdempotencyMode
 
 UNCERTAIN_OUTCOME = "uncertain_outcome"  # the post may be live: a person decides
 READBACK_FAILED = "readback_failed"  # the look failed; the job waits to look again
+# How long a job whose platform is still processing it (StillProcessing) keeps looking,
+# whatever the provider does: a backstop over the provider's own bound (TikTok's 24 h).
+MAX_PROCESSING_POLLS = 1000  # tries in a row that found it still processing
+MAX_PROCESSING_TIME = timedelta(hours=48)  # since the first of those tries
 
 
 class Plan(StrEnum):
@@ -58,12 +63,15 @@ class AttemptHistory:
     next_attempt_no: int
     last_publish_error: str | None = None  # the latest publish's error (not a read-back's)
     last_publish_error_class: str | None = None
+    processing_polls: int = 0  # the latest tries in a row that found it still processing
+    processing_since: datetime | None = None  # when the first of those began
 
     @classmethod
     def of(cls, attempts: Sequence[PublishAttempt]) -> AttemptHistory:
         """Read ``attempts`` (any order) oldest first."""
         unresolved, failed, last_no = False, 0, 0
         error: tuple[str | None, str | None] = (None, None)
+        polls, since = 0, None
         for a in sorted(attempts, key=lambda a: a.attempt_no):
             last_no = a.attempt_no
             if a.readback in (ReadBack.ABSENT, ReadBack.FOUND):
@@ -73,7 +81,27 @@ class AttemptHistory:
             failed = failed + 1 if a.readback == ReadBack.FAILED else 0
             if a.readback in (None, ReadBack.ABSENT) and a.error_class:
                 error = (a.error_message, a.error_class)
-        return cls(unresolved, failed, last_no + 1, *error)
+            if a.error_class == StillProcessing.error_class:
+                polls, since = polls + 1, since or a.started_at
+            elif a.outcome != AttemptOutcome.SENDING:
+                polls, since = 0, None
+        return cls(unresolved, failed, last_no + 1, *error, polls, since)
+
+
+def processing_overdue(history: AttemptHistory, *, platform: str, now: datetime) -> str | None:
+    """The dead-letter reason of a job its platform has been processing for too long (more
+    than ``MAX_PROCESSING_POLLS`` looks, or ``MAX_PROCESSING_TIME`` since the first), else
+    None. The platform has the post: it may be live."""
+    polls, since = history.processing_polls, history.processing_since
+    waited = now - since if since is not None else timedelta(0)
+    if polls < MAX_PROCESSING_POLLS and waited < MAX_PROCESSING_TIME:
+        return None
+    hours = waited.total_seconds() / 3600
+    detail = (
+        f"{platform} was still processing it after {polls} looks over {hours:.1f} h "
+        f"(bounds: {MAX_PROCESSING_POLLS} looks, {MAX_PROCESSING_TIME.total_seconds() / 3600:g} h)"
+    )
+    return may_be_live(platform, detail)
 
 
 def load_history(session: Session, job_id: str) -> AttemptHistory:
@@ -89,14 +117,18 @@ def plan_attempt(
     reads_back: bool,
     publishes: int,
     max_attempts: int,
+    now: datetime | None = None,
+    platform: str = "",
 ) -> Plan | None:
-    """The next attempt's plan; None when it may neither publish nor look (attempts spent).
+    """The next attempt's plan; None when it may neither publish nor look (attempts spent,
+    or a platform that has been processing the post for too long: ``processing_overdue``).
 
     Only ``lookup`` platforms read back before every publish that follows an unknown outcome:
     a native key (Mastodon) or a record key (Bluesky) makes the publish itself safe to repeat.
     Every platform that can read back does so once its publish attempts are spent. A job
     whose platform was still processing it (``StillProcessing``) goes on looking whatever
-    its attempt count.
+    its attempt count, within ``MAX_PROCESSING_POLLS`` and ``MAX_PROCESSING_TIME`` (checked
+    when ``now`` is given).
     """
     if history.unresolved and reads_back:
         if publishes >= max_attempts:
@@ -105,7 +137,9 @@ def plan_attempt(
             return Plan.READ_THEN_PUBLISH
     if history.last_publish_error_class == StillProcessing.error_class:
         # the platform has the post and was still working on it: the next attempt looks by
-        # the saved id (never resubmits), past max_attempts; the provider bounds the looking
+        # the saved id (never resubmits), past max_attempts, within the bounds
+        if now is not None and processing_overdue(history, platform=platform, now=now):
+            return None
         return Plan.PUBLISH
     if publishes >= max_attempts:
         return None
@@ -153,14 +187,25 @@ def after_publish_error(
     publishes: int,
     max_attempts: int,
     unresolved: bool,
+    history: AttemptHistory | None = None,
+    now: datetime | None = None,
 ) -> Verdict:
-    """After a publish call failed. ``unresolved`` already counts this attempt's own outcome."""
+    """After a publish call failed. ``unresolved`` already counts this attempt's own outcome,
+    ``history`` (with ``now``) this attempt too: it bounds how long a job keeps looking at a
+    post its platform is still processing."""
     if isinstance(exc, PartiallyPublished):
         return Verdict(Action.FAIL, exc.error_class, exc.message)  # what went out is known
     if isinstance(exc, OutcomeUnknown) and mode == IdempotencyMode.NONE and not reads_back:
         detail = f"{exc.message}; {platform} offers no way to check, so a person must decide"
         return Verdict(Action.FAIL, UNCERTAIN_OUTCOME, may_be_live(platform, detail))
-    if isinstance(exc, StillProcessing):  # a look, not a resubmission; the provider bounds it
+    if isinstance(exc, StillProcessing):  # a look, not a resubmission; bounded
+        overdue = (
+            processing_overdue(history, platform=platform, now=now)
+            if history is not None and now is not None
+            else None
+        )
+        if overdue is not None:
+            return Verdict(Action.FAIL, UNCERTAIN_OUTCOME, overdue)
         return Verdict(Action.RETRY, exc.error_class, exc.message, nth_retry=publishes)
     if exc.retryable and publishes < max_attempts:
         return Verdict(Action.RETRY, exc.error_class, exc.message, nth_retry=publishes)

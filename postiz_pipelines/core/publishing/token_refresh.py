@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session
 
-from postiz_pipelines.core.accounts import tokens
+from postiz_pipelines.core.accounts import token_batch, tokens
 from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.core.db import Database
 from postiz_pipelines.core.models import SocialAccount
@@ -50,9 +50,9 @@ def refresh_batch(
     now: datetime,
     transport: httpx.AsyncBaseTransport | None = None,
     retry: tokens.RetryPolicy | None = None,
-) -> tokens.RefreshReport:
+) -> token_batch.RefreshReport:
     """The hourly batch: every active token expiring within 24 h, refreshed."""
-    return tokens.refresh_expiring_tokens(
+    return token_batch.refresh_expiring_tokens(
         app, now=now, transport=transport, on_reconnect_needed=hold_jobs, retry=retry
     )
 

@@ -14,7 +14,9 @@ from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.ids import new_id
 from postiz_pipelines.core.models import Workspace
 from postiz_pipelines.errors import NotFound, Problem, ValidationFailed
+from postiz_pipelines.providers.atproto import is_language_tag
 
+MAX_LANGUAGE = 35  # the column's width, ample for any BCP-47 tag in use
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$")
 
 
@@ -26,12 +28,35 @@ def check_zone(name: str, field: str = "timezone") -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def language_problem(tag: str, field: str = "language") -> Problem | None:
+    """Why ``tag`` is not a BCP-47 language tag (``en``, ``pt-BR``, ``zh-Hant``), else None."""
+    if len(tag) > MAX_LANGUAGE:
+        return Problem(field, f"is {len(tag)} characters, limit {MAX_LANGUAGE}", tag, MAX_LANGUAGE)
+    if not is_language_tag(tag):
+        hint = f"; write {tag.replace('_', '-')!r}" if "_" in tag else ""
+        return Problem(
+            field,
+            f"{tag!r} is not a BCP-47 language tag (like en, pt-BR, zh-Hant){hint}",
+            tag,
+        )
+    return None
+
+
+def check_language(tag: str, field: str = "language") -> str:
+    """``tag`` when it is a BCP-47 language tag, else ValidationFailed naming ``field``."""
+    problem = language_problem(tag, field)
+    if problem is not None:
+        raise ValidationFailed(problem)
+    return tag
+
+
 def create_workspace(
     session: Session,
     *,
     slug: str,
     name: str | None = None,
     timezone: str | None = None,
+    language: str | None = None,
     now: datetime,
     actor: str = "system",
 ) -> Workspace:
@@ -51,9 +76,18 @@ def create_workspace(
             problems.extend(exc.problems)
     if name is not None and len(name) > 200:
         problems.append(Problem("name", f"is {len(name)} characters, limit 200", len(name), 200))
+    if language and (lang_issue := language_problem(language)) is not None:
+        problems.append(lang_issue)
     if problems:
         raise ValidationFailed(problems)
-    ws = Workspace(id=new_id("ws"), slug=slug, name=name or slug, timezone=timezone, created_at=now)
+    ws = Workspace(
+        id=new_id("ws"),
+        slug=slug,
+        name=name or slug,
+        timezone=timezone,
+        language=language or None,
+        created_at=now,
+    )
     session.add(ws)
     session.flush()
     audit(

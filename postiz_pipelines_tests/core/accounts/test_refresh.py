@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from postiz_pipelines.core.accounts import tokens
 from postiz_pipelines.core.accounts.store import add_account, credentials
+from postiz_pipelines.core.db import Database
 from postiz_pipelines.core.models import (
     AccountStatus,
     AnalyticsEvent,
@@ -23,6 +24,7 @@ from postiz_pipelines.core.models import (
     SocialAccount,
     Workspace,
 )
+from postiz_pipelines.core.observability.alerts import AlertPolicy, find_alerts
 from postiz_pipelines.core.publishing.token_refresh import hold_jobs, refresh_batch
 from postiz_pipelines.crypto import Secret
 from postiz_pipelines.providers.x import XProvider
@@ -95,23 +97,29 @@ def test_eight_concurrent_refreshers_call_the_platform_once(app, make, clock, sa
     state.faults.set("x", FaultSpec(latency_ms=400, endpoints=frozenset({TOKEN})))
     before = state.request_count("x", TOKEN)
 
+    workers = [Database(app.settings.resolved_database_url) for _ in range(8)]  # 8 engines
+
     async def eight():  # type: ignore[no-untyped-def]
         async with httpx.AsyncClient(transport=transport) as http:
             return await asyncio.gather(
                 *(
                     tokens.refresh_account(
-                        tokens.Refresher(app.db, app.keyring, FAST),
+                        tokens.Refresher(db, app.keyring, FAST),
                         x_provider(http, clock),
                         account_id,
                         now=clock.now(),
                         owner=f"refresher-{i}",
                         used_token=first.access_token,  # all eight saw it refused at once
                     )
-                    for i in range(8)
+                    for i, db in enumerate(workers)
                 )
             )
 
-    results = asyncio.run(eight())
+    try:
+        results = asyncio.run(eight())
+    finally:
+        for db in workers:
+            db.dispose()
     assert state.request_count("x", TOKEN) - before == 1  # one refresh call, not eight
     assert Counter(r.outcome for r in results) == {"refreshed": 1, "reused": 7}
     newest = {r.tokens.access_token.reveal() for r in results if r.tokens}
@@ -183,6 +191,9 @@ def test_a_missing_client_id_is_a_configuration_error_not_a_revocation(app, make
     assert kinds == {"config_error": 1, "token_refresh_failed": 1}
     with app.db.read() as s:
         assert s.get(PublishJob, job).status == JobStatus.PENDING
+        [alert] = find_alerts(s, now=clock.now(), policy=AlertPolicy())
+    assert (alert.kind, alert.subject) == ("oauth_client_config", "x")
+    assert "POSTIZ_X_CLIENT_ID" in alert.message and "no account was disconnected" in alert.message
 
 
 def test_the_platforms_refusal_disconnects_once_and_holds_the_jobs(app, make, clock, sandbox):

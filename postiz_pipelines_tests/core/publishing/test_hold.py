@@ -185,3 +185,34 @@ def test_release_of_an_account_without_held_jobs_is_empty(app, make, clock):
         "releasedJobIds": [],
         "deadLetteredJobIds": [],
     }
+
+
+def test_a_held_post_can_be_canceled_rescheduled_and_its_account_removed(app, make, clock):
+    from postiz_pipelines.core.posts.edit import update_post
+    from postiz_pipelines.core.posts.manage import cancel_post
+    from postiz_pipelines.core.publishing.account_jobs import remove_account
+    from postiz_pipelines.core.workspaces.store import get_workspace
+
+    ws = make.workspace()
+    acc = make.account(ws, base_url=BASE)
+    later = clock.now() + timedelta(hours=3)
+    kept, canceled, orphan = make.jobs(ws, acc, 3, run_at=later)
+    assert disconnect(app, acc.id, clock)
+    jobs = jobs_of(app, [kept, canceled, orphan])
+    with app.db.session() as s:
+        moved = clock.now() + timedelta(days=2, hours=1)  # across the DST change is fine too
+        update_post(
+            s,
+            s.get(Post, jobs[kept].post_id),
+            now=clock.now(),
+            workspace=get_workspace(s, ws.slug),
+            scheduled_at=moved,
+        )
+        cancel_post(s, s.get(Post, jobs[canceled].post_id), now=clock.now())
+    after = jobs_of(app, [kept, canceled, orphan])
+    assert after[kept].status == JobStatus.HELD and after[kept].run_at == moved  # still held
+    assert after[canceled].status == JobStatus.CANCELED
+    with app.db.session() as s:
+        assert remove_account(s, s.get(SocialAccount, acc.id), now=clock.now()) == 2
+    gone = jobs_of(app, [kept, orphan])
+    assert {gone[kept].status, gone[orphan].status} == {JobStatus.CANCELED}
