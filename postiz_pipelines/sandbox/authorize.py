@@ -10,8 +10,10 @@ whether they deny, is steered per request by the query flags ``sandbox_user=<nam
 connects reach the same account, as a person who connects twice would.
 
 A code is bound to the client, the redirect URI and the PKCE challenge it was issued with;
-``redeem`` (called by each token endpoint) refuses a code used twice, another client's, a
-different redirect URI or a verifier that does not match (S256 or plain). Platforms that
+``redeem`` (called by the token endpoints of X, Mastodon, Facebook, Threads and Discord)
+refuses a code used twice, another client's, a different redirect URI or a verifier that
+does not match (S256 or plain); the other token endpoints take a code once, in their own
+books. Platforms that
 require PKCE (X) refuse an authorize request without a challenge.
 
 The revoke endpoints (``REVOKE_PATHS``: X's ``/2/oauth2/revoke``, Google's ``/revoke``...)
