@@ -9,7 +9,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.core.ids import new_id
@@ -99,9 +99,17 @@ def take_state(
 ) -> tuple[OAuthState, Secret | None]:
     """Spend the state once: the row and its PKCE verifier; refused when used before."""
     row = find_state(session, raw, platform=platform, user_id=user_id, now=now)
-    if row.used_at is not None:
+    # spent by one conditional UPDATE, so two callbacks racing with one state cannot both
+    # pass (a plain read-then-write would let the second overwrite the first on PostgreSQL)
+    spent = session.execute(
+        update(OAuthState)
+        .where(OAuthState.id == row.id, OAuthState.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if int(getattr(spent, "rowcount", 0) or 0) != 1:
         raise _refused("this authorization was already used; start the connect again")
-    row.used_at = now
+    session.refresh(row)
     verifier = (
         keyring.open(row.code_verifier_sealed, context=_ctx(row.id, "verifier"))
         if row.code_verifier_sealed
