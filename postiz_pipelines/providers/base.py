@@ -139,6 +139,12 @@ class Provider(ABC):
         fit (``core/publishing/quota.py``)."""
         return None
 
+    def engagement_cost(self, posts: int) -> QuotaCost | None:
+        """What reading the engagement of ``posts`` posts spends of the same daily budget as
+        ``quota_cost``; None (the default) for a platform without one. The engagement pull
+        reserves it in the shared ledger first and skips the account when it does not fit."""
+        return None
+
     # -- platform calls ----------------------------------------------------------------
     @abstractmethod
     async def publish(

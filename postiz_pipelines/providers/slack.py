@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -42,6 +43,7 @@ from postiz_pipelines.errors import (
 from postiz_pipelines.providers.base import (
     AccountCredentials,
     Capabilities,
+    Engagement,
     IdempotencyMode,
     MediaFile,
     MediaLimits,
@@ -138,6 +140,7 @@ class SlackProvider(Provider):
 
     capabilities: ClassVar[Capabilities] = CAPABILITIES
     default_base_url: ClassVar[str] = PRODUCTION_API
+    supports_engagement: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -288,6 +291,31 @@ class SlackProvider(Provider):
             status=200,
             retryable=False,
         )
+
+    async def engagement(
+        self, account: AccountCredentials, remote_ids: Sequence[str]
+    ) -> list[Engagement]:
+        """``reactions.get`` per message (``reactions:read`` scope): every reaction counts as
+        a like, the thread's ``reply_count`` as replies (Slack omits both when there are
+        none, which is zero); ``message_not_found`` is a deleted message."""
+        out = []
+        for ts in remote_ids:
+            params = {"channel": account.external_id, "timestamp": ts, "full": "true"}
+            try:
+                body = await self._call(account, "reactions.get", params)
+            except ProviderError as exc:
+                if exc.code != "message_not_found":
+                    raise
+                out.append(Engagement(ts, found=False))
+                continue
+            message = body.get("message") if isinstance(body.get("message"), dict) else {}
+            likes = sum(
+                int(r.get("count") or 0)
+                for r in message.get("reactions") or []
+                if isinstance(r, dict)
+            )
+            out.append(Engagement(ts, likes=likes, replies=int(message.get("reply_count") or 0)))
+        return out
 
     async def _permalink(self, account: AccountCredentials, channel: str, ts: str) -> str | None:
         try:

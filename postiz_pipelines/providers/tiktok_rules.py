@@ -1,5 +1,5 @@
-"""TikTok's rules as data and pure functions: chunking, the creator's settings, and the
-mapping of TikTok's ``error.code`` values to the error tree."""
+"""TikTok's rules as data and pure functions: chunking, the creator's settings, the
+mapping of TikTok's ``error.code`` values to the error tree, and a video's counts."""
 
 from __future__ import annotations
 
@@ -18,7 +18,14 @@ from postiz_pipelines.errors import (
     RateLimited,
     TransientError,
 )
-from postiz_pipelines.providers.base import MediaFile, PostContent, json_body, retry_after_seconds
+from postiz_pipelines.providers.base import (
+    Engagement,
+    MediaFile,
+    PostContent,
+    count_or_none,
+    json_body,
+    retry_after_seconds,
+)
 
 PLATFORM = "tiktok"
 MB = 1024 * 1024
@@ -159,3 +166,21 @@ def pulled_url(media: MediaFile) -> str:
             code="no_public_url",
         )
     return media.public_url
+
+
+def video_engagement(remote_id: str, found: dict[str, dict[str, Any]]) -> Engagement:
+    """One post's counts from ``video/query``'s videos by id: likes, shares (reposts),
+    comments (replies) and views; no counts for a ``publish_id`` (no public video id to
+    ask about), not found for a video id left out of the answer."""
+    if not remote_id.isdigit():
+        return Engagement(remote_id)
+    video = found.get(remote_id)
+    if video is None:
+        return Engagement(remote_id, found=False)
+    return Engagement(
+        remote_id,
+        likes=count_or_none(video.get("like_count")),
+        reposts=count_or_none(video.get("share_count")),
+        replies=count_or_none(video.get("comment_count")),
+        views=count_or_none(video.get("view_count")),
+    )
