@@ -39,6 +39,7 @@ from postiz_pipelines.providers.content import (
     RemotePost,
     TokenSet,
     count_or_none,
+    reaction_total,
 )
 from postiz_pipelines.providers.validation import (
     media_file_problems,
@@ -66,6 +67,7 @@ __all__ = [
     "RemotePost",
     "TokenSet",
     "count_or_none",
+    "reaction_total",
     "json_body",
     "json_object",
     "read_media",

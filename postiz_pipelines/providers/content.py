@@ -236,3 +236,11 @@ def count_or_none(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def reaction_total(reactions: Any) -> int:
+    """The sum of the ``count`` of each reaction a chat platform lists on a message (Slack,
+    Discord); 0 when it lists none, as both do for a message without reactions."""
+    if not isinstance(reactions, list):
+        return 0
+    return sum(count_or_none(r.get("count")) or 0 for r in reactions if isinstance(r, dict))

@@ -50,7 +50,9 @@ from postiz_pipelines.providers.base import (
     Provider,
     PublishResult,
     RateLimit,
+    count_or_none,
     json_body,
+    reaction_total,
     redact_in_httpx_logs,
     retry_after_seconds,
     transport_errors,
@@ -147,18 +149,16 @@ class DiscordProvider(Provider):
             with transport_errors(PLATFORM):
                 response = await self.http.get(f"{url}/messages/{mid}", headers=headers)
             message = json_body(response)
-            if response.status_code == 404 and (message or {}).get("code") == UNKNOWN_MESSAGE:
+            code = message.get("code") if isinstance(message, dict) else None
+            if response.status_code == 404 and code == UNKNOWN_MESSAGE:
                 out.append(Engagement(mid, found=False))
                 continue
             if response.status_code != 200 or not isinstance(message, dict):
                 raise self._error(response, webhook=_is_webhook(account))
-            likes = sum(
-                int(r.get("count") or 0)
-                for r in message.get("reactions") or []
-                if isinstance(r, dict)
-            )
-            thread = message.get("thread") if isinstance(message.get("thread"), dict) else {}
-            out.append(Engagement(mid, likes=likes, replies=int(thread.get("message_count") or 0)))
+            thread = message.get("thread")
+            replies = count_or_none(thread.get("message_count")) if isinstance(thread, dict) else 0
+            likes = reaction_total(message.get("reactions"))
+            out.append(Engagement(mid, likes=likes, replies=replies or 0))
         return out
 
     # -- steps -------------------------------------------------------------------------

@@ -114,6 +114,7 @@ class PinterestProvider(Provider):
 
     capabilities: ClassVar[Capabilities] = CAPABILITIES
     default_base_url: ClassVar[str] = PRODUCTION_API
+    supports_engagement: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -52,7 +52,9 @@ from postiz_pipelines.providers.base import (
     PublishResult,
     RateLimit,
     TokenSet,
+    count_or_none,
     json_body,
+    reaction_total,
     read_media,
     retry_after_seconds,
     transport_errors,
@@ -308,13 +310,11 @@ class SlackProvider(Provider):
                     raise
                 out.append(Engagement(ts, found=False))
                 continue
-            message = body.get("message") if isinstance(body.get("message"), dict) else {}
-            likes = sum(
-                int(r.get("count") or 0)
-                for r in message.get("reactions") or []
-                if isinstance(r, dict)
-            )
-            out.append(Engagement(ts, likes=likes, replies=int(message.get("reply_count") or 0)))
+            message = body.get("message")
+            message = message if isinstance(message, dict) else {}
+            likes = reaction_total(message.get("reactions"))
+            replies = count_or_none(message.get("reply_count")) or 0
+            out.append(Engagement(ts, likes=likes, replies=replies))
         return out
 
     async def _permalink(self, account: AccountCredentials, channel: str, ts: str) -> str | None:
