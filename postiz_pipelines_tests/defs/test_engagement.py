@@ -176,6 +176,12 @@ def test_engagement_through_dagster_then_its_change(published, instance):
         assert rows[platform][metric] != rows[platform][metric]  # NaN: not exposed
     assert rows["discord"]["replies"] == 0  # exposed, and none yet
     assert rows["telegram"]["status"] == "unsupported"  # bots cannot read engagement
+    [mat] = result.asset_materializations_for_node("post_engagement")
+    assert mat.metadata["status_ok"].value == len(PULLED)
+    assert mat.metadata["status_unsupported"].value == 1  # telegram
+    by_platform = mat.metadata["by_platform"].value
+    for platform in ("youtube", "tiktok", "pinterest", "reddit", "slack", "discord"):
+        assert f"| {platform} |" in by_platform
     [check] = result.get_asset_check_evaluations()
     assert check.passed and check.metadata["posts_pulled"].value == len(PULLED)
     best = result.output_for_node("best_posting_times")
