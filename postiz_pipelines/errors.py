@@ -23,6 +23,9 @@ Every error the engine raises on purpose is a ``PostizError``::
         │                        never retried (it would post the first again)
         ├── AuthExpired          the access token expired: refresh, then retry once
         ├── AuthRevoked          the account must be reconnected (permanent)
+        ├── OAuthClientMisconfigured  the app's OAuth client settings for the platform are
+        │                        missing or refused (names the variable): the operator's
+        │                        to fix, never the account's fault
         ├── ContentRejected      permanent: duplicate, too long, policy
         └── MediaRejected        permanent: the platform refused a media file
 
@@ -209,6 +212,24 @@ class AuthRevoked(ProviderError):
     """The account's authorization is gone; a person must reconnect it."""
 
     error_class = "auth_revoked"
+
+
+class OAuthClientMisconfigured(ProviderError):
+    """The app's OAuth client for the platform is missing or refused (``invalid_client``):
+    a configuration error naming ``variable``; the account's tokens are not at fault."""
+
+    error_class = "oauth_client_config"
+
+    def __init__(self, message: str, *, variable: str, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.variable = variable
+
+
+def client_variable(platform: str, part: str = "client_id") -> str:
+    """The setting an OAuth client value of ``platform`` is read from (``POSTIZ_X_CLIENT_ID``)."""
+    if platform == "tiktok" and part == "client_id":
+        part = "client_key"
+    return f"POSTIZ_{platform.upper()}_{part.upper()}"
 
 
 class ContentRejected(ProviderError):

@@ -58,7 +58,7 @@ from postiz_pipelines.providers.base import (
     transport_errors,
     upload_part,
 )
-from postiz_pipelines.providers.oauth import token_set
+from postiz_pipelines.providers.oauth import client_refused, require_client, token_set
 from postiz_pipelines.providers.readback import parse_time
 from postiz_pipelines.providers.text import characters
 
@@ -358,10 +358,10 @@ class PinterestProvider(Provider):
     # -- tokens --------------------------------------------------------------------------------
     async def refresh(self, account: AccountCredentials) -> TokenSet:
         """A new access token; the refresh token is kept unless Pinterest sends a new one."""
+        require_client(PLATFORM, self.client_id, self.client_secret)
         if account.refresh_token is None or not self.client_id or not self.client_secret:
             raise AuthRevoked(
-                f"{PLATFORM}: no refresh token or OAuth client; reconnect {account.handle}",
-                platform=PLATFORM,
+                f"{PLATFORM}: no refresh token; reconnect {account.handle}", platform=PLATFORM
             )
         basic = base64.b64encode(
             f"{self.client_id}:{self.client_secret.reveal()}".encode()
@@ -382,6 +382,11 @@ class PinterestProvider(Provider):
                 platform=PLATFORM,
                 status=response.status_code,
             )
+        code = (body or {}).get("code") if isinstance(body, dict) else None
+        error = (body or {}).get("error") if isinstance(body, dict) else None
+        refused = client_refused(PLATFORM, error or code, status=response.status_code)
+        if refused is not None:
+            raise refused
         raise AuthRevoked(
             f"{PLATFORM}: token refresh refused; reconnect {account.handle}",
             platform=PLATFORM,

@@ -61,7 +61,7 @@ from postiz_pipelines.providers.base import (
     retry_after_seconds,
     transport_errors,
 )
-from postiz_pipelines.providers.oauth import token_set
+from postiz_pipelines.providers.oauth import client_refused, require_client, token_set
 from postiz_pipelines.providers.readback import parse_time, same_text
 from postiz_pipelines.providers.reddit_media import upload_image
 from postiz_pipelines.providers.reddit_rules import (
@@ -329,10 +329,10 @@ class RedditProvider(Provider):
     # -- tokens -------------------------------------------------------------------------------
     async def refresh(self, account: AccountCredentials) -> TokenSet:
         """A new access token: the refresh grant (web apps) or the password grant (scripts)."""
+        require_client(PLATFORM, self.client_id, self.client_secret)
         if account.refresh_token is None or not self.client_id or not self.client_secret:
             raise AuthRevoked(
-                f"{PLATFORM}: no refresh token or OAuth client; reconnect {account.handle}",
-                platform=PLATFORM,
+                f"{PLATFORM}: no refresh token; reconnect {account.handle}", platform=PLATFORM
             )
         if account.settings.get("app_type") == "script":
             form = {
@@ -362,6 +362,9 @@ class RedditProvider(Provider):
                 status=response.status_code,
             )
         error = body.get("error") if isinstance(body, dict) else None
+        refused = client_refused(PLATFORM, error, status=response.status_code)
+        if refused is not None:
+            raise refused
         raise AuthRevoked(
             f"{PLATFORM}: token refresh refused ({error or response.status_code}); reconnect",
             platform=PLATFORM,

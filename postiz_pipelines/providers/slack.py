@@ -59,7 +59,7 @@ from postiz_pipelines.providers.base import (
     retry_after_seconds,
     transport_errors,
 )
-from postiz_pipelines.providers.oauth import refresh_grant, token_set
+from postiz_pipelines.providers.oauth import client_refused, refresh_grant, token_set
 from postiz_pipelines.providers.text import characters
 
 PLATFORM = "slack"
@@ -223,6 +223,9 @@ class SlackProvider(Provider):
         ):
             return token_set(body, now=self.clock.now())
         error = self._error(response, body, "oauth.v2.access")
+        refused = client_refused(PLATFORM, error.code, status=error.status)
+        if refused is not None:  # Slack answers invalid_client_id / bad_client_secret
+            raise refused
         if isinstance(error, AuthRevoked | AuthExpired) or error.code in REFRESH_REFUSED:
             raise AuthRevoked(
                 f"{PLATFORM}: token refresh failed: {error.code or error.message}",

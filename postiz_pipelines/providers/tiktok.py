@@ -59,7 +59,7 @@ from postiz_pipelines.providers.base import (
     read_media,
     transport_errors,
 )
-from postiz_pipelines.providers.oauth import refresh_grant, token_set
+from postiz_pipelines.providers.oauth import client_refused, refresh_grant, token_set
 from postiz_pipelines.providers.text import utf16_units
 from postiz_pipelines.providers.tiktok_rules import (
     MEDIA_CODES,
@@ -390,6 +390,9 @@ class TikTokProvider(Provider):
             raise TransientError(
                 f"{PLATFORM}: token refresh failed (HTTP {response.status_code})", **kw
             )
+        refused = client_refused(PLATFORM, error, status=response.status_code)
+        if refused is not None:
+            raise refused
         raise AuthRevoked(
             f"{PLATFORM}: token refresh refused ({error or 'no reason'}); reconnect", **kw
         )

@@ -66,7 +66,7 @@ from postiz_pipelines.providers.base import (
     read_media,
     transport_errors,
 )
-from postiz_pipelines.providers.oauth import refresh_grant, token_set
+from postiz_pipelines.providers.oauth import client_refused, refresh_grant, token_set
 from postiz_pipelines.providers.text import utf8_bytes
 from postiz_pipelines.providers.youtube_rules import (
     instant,
@@ -384,6 +384,9 @@ class YouTubeProvider(Provider):
                 "after six months unused, or seven days for an app in Testing); reconnect",
                 **kw,
             )
+        refused = client_refused(PLATFORM, error, status=response.status_code)
+        if refused is not None:
+            raise refused
         raise AuthRevoked(f"{PLATFORM}: token refresh refused ({error or 'no reason'})", **kw)
 
     # -- HTTP --------------------------------------------------------------------------

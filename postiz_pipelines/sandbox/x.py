@@ -247,6 +247,10 @@ class XSandbox(MediaEndpoints, PlatformSandbox):
             }
         )
 
+    def grant_refusal(self, call: Call) -> Response:
+        """X's answer to a refresh token it no longer honours."""
+        return _oauth_error(400, "invalid_request", "Value passed for the token was invalid.")
+
     @staticmethod
     def _client_id(call: Call, fields: dict[str, str]) -> str | None:
         scheme, _, value = call.request.headers.get("authorization", "").partition(" ")

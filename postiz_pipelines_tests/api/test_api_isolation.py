@@ -65,6 +65,7 @@ ENDPOINTS = [
     Endpoint("DELETE", "/api/postiz/posts/{post}", "editor"),
     Endpoint("POST", "/api/postiz/posts/{failed_post}/retry", "editor", {"force": True}),
     Endpoint("GET", "/api/postiz/posts/{post}/attempts", "viewer"),
+    Endpoint("GET", "/api/postiz/posts/{post}/jobs", "viewer"),
     Endpoint("POST", "/api/postiz/media/upload?workspace_id={ws}", "editor", "multipart"),
     Endpoint("GET", "/api/postiz/media?workspace_id={ws}", "viewer"),
     Endpoint("GET", "/api/postiz/media/{media}", "viewer"),
@@ -93,6 +94,7 @@ ENDPOINTS = [
     Endpoint("POST", "/api/postiz/dead-letter/{job}/requeue", "editor", {"force": True}),
     Endpoint("POST", "/api/postiz/dead-letter/{job}/reschedule", "editor", {"at": "{later}"}),
     Endpoint("POST", "/api/postiz/dead-letter/{job}/cancel", "editor"),
+    Endpoint("GET", "/api/postiz/held-jobs?workspace_id={ws}", "viewer"),
     Endpoint("GET", "/api/postiz/webhooks?workspace_id={ws}", "admin"),
     Endpoint(
         "POST",

@@ -181,7 +181,10 @@ def test_slack_v0_window_uninstall_and_replay(client, app, accounts, clock):
     assert stale.status_code == 401 and counter(client, "slack", "stale") == 1.0
     assert status_of(app, accounts["slack"]) == AccountStatus.ACTIVE
     ok = client.post(f"{HOOK}/slack", content=gone, headers=_slack(gone, ts - 299))
-    assert ok.status_code == 200 and status_of(app, accounts["slack"]) == AccountStatus.REVOKED
+    assert (
+        ok.status_code == 200
+        and status_of(app, accounts["slack"]) == AccountStatus.RECONNECT_NEEDED
+    )
     # a replay of the same event, even freshly signed, is refused
     assert client.post(f"{HOOK}/slack", content=gone, headers=_slack(gone, ts)).status_code == 409
     assert received(app) == 2
@@ -227,7 +230,7 @@ def test_x_crc_engagement_revoke_and_replay(client, app, accounts, clock):
     assert client.post(f"{HOOK}/x", content=old, headers=sign(old)).status_code == 401
     revoke = json.dumps({"for_user_id": "2002", "user_event": {"revoke": {"date_time": "now"}}})
     assert client.post(f"{HOOK}/x", content=revoke, headers=sign(revoke)).status_code == 200
-    assert status_of(app, accounts["x"]) == AccountStatus.REVOKED
+    assert status_of(app, accounts["x"]) == AccountStatus.RECONNECT_NEEDED
 
 
 def test_telegram_secret_token_kicked_bot_and_replay(client, app, accounts, clock):
@@ -248,7 +251,7 @@ def test_telegram_secret_token_kicked_bot_and_replay(client, app, accounts, cloc
     assert status_of(app, accounts["telegram"]) == AccountStatus.ACTIVE and received(app) == 0
     good = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
     assert client.post(f"{HOOK}/telegram", content=update, headers=good).status_code == 200
-    assert status_of(app, accounts["telegram"]) == AccountStatus.REVOKED
+    assert status_of(app, accounts["telegram"]) == AccountStatus.RECONNECT_NEEDED
     assert client.post(f"{HOOK}/telegram", content=update, headers=good).status_code == 409
     old = json.dumps({"update_id": 90002, "message": {"date": now_s - 7200, "text": "hi"}})
     assert client.post(f"{HOOK}/telegram", content=old, headers=good).status_code == 401
@@ -285,7 +288,10 @@ def test_discord_ed25519_ping_deauthorize_stale_and_replay(client, app, accounts
         }
     )
     r = client.post(f"{HOOK}/discord", content=event, headers=signed(event, ts))
-    assert r.status_code == 204 and status_of(app, accounts["discord"]) == AccountStatus.REVOKED
+    assert (
+        r.status_code == 204
+        and status_of(app, accounts["discord"]) == AccountStatus.RECONNECT_NEEDED
+    )
     assert received(app) == 2
 
 

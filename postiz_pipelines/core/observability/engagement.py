@@ -23,6 +23,7 @@ import httpx
 from sqlalchemy import select
 
 from postiz_pipelines.clock import Clock, FixedClock
+from postiz_pipelines.core.accounts.status import effective_status
 from postiz_pipelines.core.accounts.store import credentials
 from postiz_pipelines.core.context import AppContext
 from postiz_pipelines.core.events import EventType, record_event
@@ -139,7 +140,7 @@ async def _pull_account(
         account = s.get(SocialAccount, account_id)
         assert account is not None
         if account.status != AccountStatus.ACTIVE:
-            return None, f"account is {account.status}"
+            return None, f"account is {effective_status(account.status)}"
         try:
             creds = credentials(account, app.keyring)
         except PostizError as exc:

@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.events import EventType, record_event
 from postiz_pipelines.core.models import (
     AccountStatus,
@@ -33,6 +32,7 @@ from postiz_pipelines.core.models import (
     SocialAccount,
 )
 from postiz_pipelines.core.observability.inbound_signatures import META_PLATFORMS, Verified
+from postiz_pipelines.core.publishing import hold
 
 
 class Replayed(Exception):
@@ -199,16 +199,13 @@ def apply(s: Session, v: Verified, *, now: datetime) -> list[dict[str, Any]]:
             accounts = _accounts(s, v.platform, details)
             for a in accounts:
                 if a.status == AccountStatus.ACTIVE:
-                    a.status = AccountStatus.REVOKED
-                    a.updated_at = now
-                    audit(
+                    hold.mark_reconnect_needed(
                         s,
-                        actor=f"webhook:{v.platform}",
-                        action="account.revoked_by_platform",
-                        object_type="social_account",
-                        object_id=a.id,
-                        workspace_id=a.workspace_id,
+                        a,
+                        reason=f"{v.platform} says the app was removed from the account",
                         now=now,
+                        actor=f"webhook:{v.platform}",
+                        error_class="app_revoked",
                     )
             summary["accounts"] = [a.id for a in accounts]
         done.append(summary)
