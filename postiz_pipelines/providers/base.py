@@ -39,6 +39,7 @@ from postiz_pipelines.providers.content import (
     RemotePost,
     TokenSet,
     count_or_none,
+    engagement_of,
     reaction_total,
 )
 from postiz_pipelines.providers.validation import (
@@ -67,6 +68,7 @@ __all__ = [
     "RemotePost",
     "TokenSet",
     "count_or_none",
+    "engagement_of",
     "reaction_total",
     "json_body",
     "json_object",

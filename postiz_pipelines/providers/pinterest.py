@@ -51,7 +51,7 @@ from postiz_pipelines.providers.base import (
     RateLimit,
     RemotePost,
     TokenSet,
-    count_or_none,
+    engagement_of,
     json_body,
     read_media,
     retry_after_seconds,
@@ -346,13 +346,7 @@ class PinterestProvider(Provider):
             if response.status_code != 200 or not isinstance(body, dict):
                 raise self._error(response, READ_ENDPOINT)
             summary = (body.get("all") or {}).get("summary_metrics") or {}
-            out.append(
-                Engagement(
-                    pin_id,
-                    reposts=count_or_none(summary.get("SAVE")),
-                    views=count_or_none(summary.get("IMPRESSION")),
-                )
-            )
+            out.append(engagement_of(pin_id, summary, {"reposts": "SAVE", "views": "IMPRESSION"}))
         return out
 
     # -- tokens --------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ from postiz_pipelines.providers.base import (
     RateLimit,
     RemotePost,
     TokenSet,
-    count_or_none,
+    engagement_of,
     json_body,
     retry_after_seconds,
     transport_errors,
@@ -78,6 +78,7 @@ from postiz_pipelines.providers.text import characters
 PLATFORM = "reddit"
 PRODUCTION_API = "https://oauth.reddit.com"
 PRODUCTION_OAUTH = "https://www.reddit.com"
+VOTES = {"likes": "score", "reposts": "num_crossposts", "replies": "num_comments"}
 DEFAULT_AGENT = "python:postiz-pipelines:0.1 (self-hosted scheduler)"
 
 CAPABILITIES = Capabilities(
@@ -310,21 +311,9 @@ class RedditProvider(Provider):
                 d = child.get("data") if isinstance(child, dict) else None
                 if isinstance(d, dict) and d.get("name"):
                     things[str(d["name"])] = d
-        out = []
-        for name in ids:
-            d = things.get(name)
-            if d is None or d.get("removed_by_category") in ("deleted", "author"):
-                out.append(Engagement(name, found=False))
-                continue
-            out.append(
-                Engagement(
-                    name,
-                    likes=count_or_none(d.get("score")),
-                    reposts=count_or_none(d.get("num_crossposts")),
-                    replies=count_or_none(d.get("num_comments")),
-                )
-            )
-        return out
+        gone = ("deleted", "author")  # removed by its author: Reddit keeps a tombstone
+        alive = {n: d for n, d in things.items() if d.get("removed_by_category") not in gone}
+        return [engagement_of(name, alive.get(name), VOTES) for name in ids]
 
     # -- tokens -------------------------------------------------------------------------------
     async def refresh(self, account: AccountCredentials) -> TokenSet:

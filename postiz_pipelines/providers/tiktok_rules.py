@@ -22,7 +22,7 @@ from postiz_pipelines.providers.base import (
     Engagement,
     MediaFile,
     PostContent,
-    count_or_none,
+    engagement_of,
     json_body,
     retry_after_seconds,
 )
@@ -34,6 +34,12 @@ PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CR
 PHOTO_TITLE_MAX = 90
 PHOTO_DESCRIPTION_MAX = 4000
 DAY = 86400.0
+VIDEO_COUNTS = {
+    "likes": "like_count",
+    "reposts": "share_count",
+    "replies": "comment_count",
+    "views": "view_count",
+}
 # error.code -> how it is mapped (permanent content or media problems, waits, reconnects)
 RATE_CODES = {
     "rate_limit_exceeded": 60.0,
@@ -174,13 +180,4 @@ def video_engagement(remote_id: str, found: dict[str, dict[str, Any]]) -> Engage
     ask about), not found for a video id left out of the answer."""
     if not remote_id.isdigit():
         return Engagement(remote_id)
-    video = found.get(remote_id)
-    if video is None:
-        return Engagement(remote_id, found=False)
-    return Engagement(
-        remote_id,
-        likes=count_or_none(video.get("like_count")),
-        reposts=count_or_none(video.get("share_count")),
-        replies=count_or_none(video.get("comment_count")),
-        views=count_or_none(video.get("view_count")),
-    )
+    return engagement_of(remote_id, found.get(remote_id), VIDEO_COUNTS)

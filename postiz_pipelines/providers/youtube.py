@@ -61,7 +61,7 @@ from postiz_pipelines.providers.base import (
     RateLimit,
     RemotePost,
     TokenSet,
-    count_or_none,
+    engagement_of,
     json_body,
     read_media,
     transport_errors,
@@ -91,6 +91,7 @@ PRODUCTION_OAUTH = "https://oauth2.googleapis.com"
 DAILY_QUOTA = 10_000
 COSTS = {"insert": 1600, "thumbnail": 50, "list": 1}
 VIDEOS_LIST_MAX = 50  # ids in one videos.list call
+STATISTICS = {"likes": "likeCount", "replies": "commentCount", "views": "viewCount"}
 CAPABILITIES = Capabilities(
     platform=PLATFORM,
     text_limit=5000,
@@ -339,17 +340,7 @@ class YouTubeProvider(Provider):
             for v in (await self._get(account, "/youtube/v3/videos", params)).get("items") or []:
                 if isinstance(v, dict) and v.get("id"):
                     stats[str(v["id"])] = v.get("statistics") or {}
-        return [
-            Engagement(
-                vid,
-                likes=count_or_none(s.get("likeCount")),
-                replies=count_or_none(s.get("commentCount")),
-                views=count_or_none(s.get("viewCount")),
-            )
-            if (s := stats.get(vid)) is not None
-            else Engagement(vid, found=False)
-            for vid in ids
-        ]
+        return [engagement_of(vid, stats.get(vid), STATISTICS) for vid in ids]
 
     async def _get(
         self, account: AccountCredentials, path: str, params: dict[str, str]

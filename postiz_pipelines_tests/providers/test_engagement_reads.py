@@ -388,3 +388,20 @@ def test_errors_other_than_not_found_are_not_read_as_deleted(
     with pytest.raises(ProviderError) as caught:
         read(case, remote)
     assert caught.value.code == "10003"  # the channel is gone, not the message
+
+
+def test_a_youtube_video_whose_owner_hid_its_likes_reads_them_as_unknown(
+    clock: FixedClock,
+) -> None:
+    """The one odd answer at the edge: ``statistics`` without ``likeCount``."""
+    stats = {"viewCount": "1200", "favoriteCount": "0", "commentCount": "9"}
+    body = {"items": [{"id": "abc", "statistics": stats}, {"id": "odd", "statistics": None}]}
+    http = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, json=body))
+    )
+    provider = YouTubeProvider(http, base_url="http://youtube.test", clock=clock)
+    creds = AccountCredentials("a", "youtube", "alice", "UC1", Secret("t"))
+    hidden, odd, gone = _run(provider.engagement(creds, ["abc", "odd", "zzz"]))
+    assert (hidden.likes, hidden.replies, hidden.views) == (None, 9, 1200)
+    assert odd.found and shape(odd) == dict.fromkeys(BASE)  # found, nothing readable
+    assert gone.found is False
