@@ -344,7 +344,8 @@ def test_meta_deauthorize_callbacks_verify_their_signed_request(client, app, acc
     ok = client.post(url, data=good)
     assert ok.status_code == 200 and ok.json()["received"] is True
     assert received(app) == before + 1
-    assert status_of(app, accounts["facebook"]) == AccountStatus.ACTIVE  # left to inbound
+    # the callback names the person; here the fixture's Page has that id: disconnected
+    assert status_of(app, accounts["facebook"]) == AccountStatus.RECONNECT_NEEDED
     assert client.post(url, data=good).status_code == 409  # a replay
     for platform in ("instagram", "threads"):
         fresh = {"signed_request": meta_signed_request({**payload, "user_id": platform})}
