@@ -122,13 +122,10 @@ class Keyring:
         except InvalidTag:
             raise SealingError("sealed value failed authentication") from None
 
-    def derive(self, purpose: str) -> bytes:
-        """A 32-byte key for ``purpose`` (e.g. signing media links), derived from the primary
-        key."""
-        import hmac
-        from hashlib import sha256
-
-        return hmac.new(self._keys[self.primary].raw, f"postiz:{purpose}".encode(), sha256).digest()
+    @property
+    def kids(self) -> list[str]:
+        """The key ids of the ring, the primary first."""
+        return list(self._keys)
 
     def needs_reseal(self, sealed: str) -> bool:
         return sealed.split(".", 2)[1:2] != [self.primary]

@@ -23,8 +23,13 @@ Every error the engine raises on purpose is a ``PostizError``::
         │                        never retried (it would post the first again)
         ├── AuthExpired          the access token expired: refresh, then retry once
         ├── AuthRevoked          the account must be reconnected (permanent)
+        ├── OAuthClientMisconfigured  the app's OAuth client settings for the platform are
+        │                        missing or refused (names the variable): the operator's
+        │                        to fix, never the account's fault
         ├── ContentRejected      permanent: duplicate, too long, policy
-        └── MediaRejected        permanent: the platform refused a media file
+        ├── MediaRejected        permanent: the platform refused a media file
+        └── ConnectRefused       connecting failed on the platform's word (a refused code,
+                                 bot token or app password, an unknown handle); ``field``
 
 Provider errors are raised only from ``providers/``; httpx exceptions never leave it.
 """
@@ -211,6 +216,24 @@ class AuthRevoked(ProviderError):
     error_class = "auth_revoked"
 
 
+class OAuthClientMisconfigured(ProviderError):
+    """The app's OAuth client for the platform is missing or refused (``invalid_client``):
+    a configuration error naming ``variable``; the account's tokens are not at fault."""
+
+    error_class = "oauth_client_config"
+
+    def __init__(self, message: str, *, variable: str, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.variable = variable
+
+
+def client_variable(platform: str, part: str = "client_id") -> str:
+    """The setting an OAuth client value of ``platform`` is read from (``POSTIZ_X_CLIENT_ID``)."""
+    if platform == "tiktok" and part == "client_id":
+        part = "client_key"
+    return f"POSTIZ_{platform.upper()}_{part.upper()}"
+
+
 class ContentRejected(ProviderError):
     """The platform refused the content for good (duplicate, too long, policy)."""
 
@@ -221,3 +244,15 @@ class MediaRejected(ProviderError):
     """The platform refused a media file for good."""
 
     error_class = "media_rejected"
+
+
+class ConnectRefused(ProviderError):
+    """Connecting an account failed for good on the platform's word: a refused code, bot
+    token or app password, a handle that does not resolve, a server that is not the
+    platform. ``field`` names what the user gave that was refused."""
+
+    error_class = "connect_refused"
+
+    def __init__(self, message: str, *, field: str, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.field = field

@@ -69,6 +69,13 @@ class Settings(BaseModel):
         default=None, description="This deployment's public base URL (signed media links)"
     )
     media_link_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 86400)
+    media_link_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="the secret that signs media links (32+ characters), apart from the "
+        "encryption keys so rotating those keeps published links working; unset: a key file "
+        "in the data dir",
+    )
     # OAuth clients, for platforms whose tokens are refreshed with the app's credentials
     x_client_id: str | None = None
     x_client_secret: SecretStr | None = None
@@ -103,6 +110,27 @@ class Settings(BaseModel):
         min_length=10,
         description="Reddit refuses generic agents: <platform>:<app id>:<version> (by /u/name)",
     )
+    # connect flows (core/accounts/connect): OAuth clients of the platforms not above
+    meta_app_id: str | None = Field(
+        default=None, description="Facebook Login (Facebook, Instagram)"
+    )
+    threads_client_id: str | None = None
+    threads_client_secret: SecretStr | None = None
+    discord_client_id: str | None = None
+    discord_client_secret: SecretStr | None = None
+    discord_bot_token: SecretStr | None = Field(
+        default=None, description="the app's bot, added to a guild by the bot-install flow"
+    )
+    oauth_return_url: str | None = Field(
+        default=None,
+        description="where the OAuth callback redirects the browser once an account is stored "
+        "(unset: the callback answers JSON)",
+    )
+    oauth_allow_shared_accounts: bool = Field(
+        default=False,
+        description="allow connecting an account already connected in another workspace",
+    )
+    oauth_state_seconds: int = Field(default=600, ge=60, le=3600, description="state lifetime")
     webhook_allow_private: bool = Field(
         default=False, description="allow webhooks to private addresses"
     )
@@ -143,6 +171,19 @@ class Settings(BaseModel):
     log_level: str = Field(
         default="INFO", pattern=r"^(?i:debug|info|warning|error|critical)$", description="level"
     )
+    held_job_grace_seconds: int = Field(
+        default=24 * 3600,
+        ge=0,
+        le=30 * 86_400,
+        description="a held job late by less than this is published on reconnect, else "
+        "dead-lettered missed_while_disconnected",
+    )
+    held_job_alarm_seconds: int = Field(
+        default=24 * 3600,
+        ge=60,
+        le=30 * 86_400,
+        description="the held-jobs asset check fails once a job has been held this long",
+    )
     breaker_threshold: int = Field(default=5, ge=1, le=100_000, description="failures in a row")
     breaker_cooldown_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
@@ -182,7 +223,9 @@ class Settings(BaseModel):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
 
-    @field_validator("sandbox_url", "public_url", "supabase_url", "s3_endpoint_url")
+    @field_validator(
+        "sandbox_url", "public_url", "supabase_url", "s3_endpoint_url", "oauth_return_url"
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("http://", "https://")):
@@ -241,6 +284,28 @@ class Settings(BaseModel):
                 "client_key": self.tiktok_client_key,
                 "client_secret": Secret(secret.get_secret_value()) if secret else None,
             }
+        return out
+
+    def missing_oauth_settings(self) -> dict[str, list[str]]:
+        """Per platform whose tokens are refreshed with the app's OAuth client, the variables
+        of that client that are not set (X needs only the id: a public client)."""
+        needs = {
+            "x": [("x_client_id", "POSTIZ_X_CLIENT_ID")],
+            "tiktok": [
+                ("tiktok_client_key", "POSTIZ_TIKTOK_CLIENT_KEY"),
+                ("tiktok_client_secret", "POSTIZ_TIKTOK_CLIENT_SECRET"),
+            ],
+        }
+        for platform in ("linkedin", "slack", "youtube", "pinterest", "reddit"):
+            needs[platform] = [
+                (f"{platform}_client_id", f"POSTIZ_{platform.upper()}_CLIENT_ID"),
+                (f"{platform}_client_secret", f"POSTIZ_{platform.upper()}_CLIENT_SECRET"),
+            ]
+        out = {}
+        for platform, fields in needs.items():
+            missing = [var for name, var in fields if not getattr(self, name)]
+            if missing:
+                out[platform] = missing
         return out
 
     @property

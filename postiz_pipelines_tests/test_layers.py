@@ -30,6 +30,8 @@ RANKS: dict[str, int] = {
     "core.accounts": 40,
     "core.media": 40,
     "core.publishing": 50,
+    # the connect flows reconnect accounts in place and release their held jobs
+    "core.accounts.connect": 55,
     "core.observability": 60,
     "core.scheduling": 70,
     "core.posts": 80,
@@ -54,6 +56,8 @@ def layer_of(module: str) -> str:
         return "cli"
     if head == "core":
         sub = parts[1] if len(parts) > 1 else ""
+        if parts[1:3] == ["accounts", "connect"]:
+            return "core.accounts.connect"
         return "core.infra" if sub in CORE_INFRA else f"core.{sub}"
     raise AssertionError(f"{module}: no layer assigned; add it to test_layers.py")
 

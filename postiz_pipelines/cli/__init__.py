@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from postiz_pipelines.cli import (  # noqa: F401  (each module registers its commands)
     api_cmds,
+    connect_cmds,
+    keys_cmds,
     ops_cmds,
     posts_cmds,
     run_cmds,

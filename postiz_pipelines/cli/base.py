@@ -26,11 +26,16 @@ class Env:
     """What every command shares: settings, and the app context built on first use."""
 
     def __init__(
-        self, environ: dict[str, str] | None = None, now: Callable[[], datetime] = utcnow
+        self,
+        environ: dict[str, str] | None = None,
+        now: Callable[[], datetime] = utcnow,
+        open_url: Callable[[str], Any] | None = None,
     ) -> None:
         self.environ = environ
         self.now = now
         self._app: AppContext | None = None
+        # how a command opens a page for the user (the connect flows); tests pass their own
+        self.open_url = open_url or _open_in_browser
 
     @property
     def settings(self) -> Settings:
@@ -45,6 +50,12 @@ class Env:
     def close(self) -> None:
         if self._app is not None:
             self._app.close()
+
+
+def _open_in_browser(url: str) -> bool:
+    import webbrowser
+
+    return webbrowser.open(url)
 
 
 def fail(message: str, code: int = 1) -> None:

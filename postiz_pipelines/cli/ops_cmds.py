@@ -113,6 +113,8 @@ def job_row(j: Any) -> dict[str, Any]:
         "may_be_live": "yes" if may_be_live(j) else "",
         "error": (j.last_error or "")[:80],
         "next_attempt_at": j.next_attempt_at.isoformat(),
+        "held_reason": j.held_reason or "",
+        "held_at": j.held_at.isoformat() if j.held_at else "",
     }
 
 
@@ -169,6 +171,42 @@ def posts_attempts(env: Env, post_id: str, as_json: bool) -> None:
     emit(
         rows, as_json, ["job_id", "attempt", "outcome", "started_at", "http_status", "error_class"]
     )
+
+
+@posts.command("jobs")
+@click.argument("post_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_env
+@handles_errors
+def posts_jobs(env: Env, post_id: str, as_json: bool) -> None:
+    """The post's jobs, held ones with why they wait."""
+    from postiz_pipelines.core.posts.manage import get_post, post_jobs
+
+    with env.app.db.read() as s:
+        rows = [job_row(j) for j in post_jobs(s, get_post(s, post_id).id)]
+    emit(rows, as_json, ["id", "platform", "status", "attempts", "held_reason", "next_attempt_at"])
+
+
+# -- held ------------------------------------------------------------------------------
+@main.command("held")
+@click.option("--workspace", "workspace_ref", default=None, help="Default: every workspace.")
+@click.option("--limit", default=100, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True)
+@pass_env
+@handles_errors
+def held_list(env: Env, workspace_ref: str | None, limit: int, as_json: bool) -> None:
+    """Jobs held until their account is reconnected (reconnecting releases them)."""
+    from postiz_pipelines.core.publishing.hold import list_held
+    from postiz_pipelines.core.workspaces.store import get_workspace, list_workspaces
+
+    with env.app.db.read() as s:
+        ids = (
+            [get_workspace(s, workspace_ref).id]
+            if workspace_ref
+            else [w.id for w in list_workspaces(s)]
+        )
+        rows = [job_row(j) for j in list_held(s, workspace_ids=ids, limit=limit)]
+    emit(rows, as_json, ["id", "post_id", "platform", "held_reason", "held_at", "next_attempt_at"])
 
 
 # -- dead letter -----------------------------------------------------------------------
@@ -327,12 +365,12 @@ def worker_stats_cmd(env: Env) -> None:
 @handles_errors
 def accounts_refresh(env: Env, as_json: bool) -> None:
     """Refresh every token expiring within 24 h (same as POST /oauth/refresh-batch)."""
-    from postiz_pipelines.core.accounts.tokens import refresh_expiring_tokens
+    from postiz_pipelines.core.publishing.token_refresh import refresh_batch
 
-    report = refresh_expiring_tokens(env.app, now=env.now())
+    report = refresh_batch(env.app, now=env.now())
     rows = [r.as_dict() for r in report.results]
     emit(rows, as_json, ["accountId", "platform", "outcome", "errorClass", "expiresAt"])
-    if report.count("failed"):
+    if report.as_dict()["failed"]:
         raise SystemExit(1)
 
 
@@ -363,7 +401,7 @@ def webhooks() -> None:
     "--event",
     "events",
     multiple=True,
-    help="post.published, post.failed, post.canceled (default all)",
+    help="post.published, post.failed, post.canceled, account.disconnected (default all)",
 )
 @click.option("--json", "as_json", is_flag=True)
 @pass_env

@@ -1,37 +1,52 @@
-"""Connecting one account per platform on a running sandbox, as a user would connect real ones.
+"""Connecting one account per platform on a running sandbox, through the real connect flows.
 
-Each account is provisioned through the sandbox's control API (the token becomes valid
-there) or, for Bluesky, by logging in with an app password, then stored like any account:
-tokens sealed, platform ids in ``external_id``. Used by the demo and the end-to-end tests.
+Each account is connected as a user would connect a real one: the platform's consent page
+(the sandbox's consents at once as the user ``handle``), the code exchange and the reads
+of ``providers/connect``; Bluesky with an app password, Telegram with a bot token. What is
+found is stored by ``core/accounts/connect/store.py``. Used by the demo and the end-to-end
+tests.
+
+The demo's accounts are kept by handle: the sandbox keeps its accounts in memory, so after
+a restart it knows none of them and numbers them anew. A stored account of the same handle
+takes the new platform id and is reconnected in place (same id, posts and history, new
+tokens, active again, its held jobs released).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postiz_pipelines.core.accounts.store import add_account, store_tokens
-from postiz_pipelines.core.models import AccountStatus, Platform, SocialAccount, Workspace
+from postiz_pipelines.core.accounts.connect.clients import SANDBOX_DISCORD_BOT
+from postiz_pipelines.core.accounts.connect.store import save_connected
+from postiz_pipelines.core.models import Platform, SocialAccount, Workspace
 from postiz_pipelines.crypto import Keyring, Secret
-from postiz_pipelines.providers.base import TokenSet
+from postiz_pipelines.providers.connect.chat import TelegramConnector
+from postiz_pipelines.providers.connect.fediverse import BlueskyConnector, MastodonConnector
+from postiz_pipelines.providers.connect.oauth import (
+    Connected,
+    ConnectHttp,
+    OAuthClient,
+    authorization_url,
+    exchange_code,
+    new_verifier,
+)
+from postiz_pipelines.providers.connect.registry import connector
 
-if TYPE_CHECKING:
-    from postiz_pipelines.providers.bluesky_session import BlueskySession
-
-# Chats and channels the messaging platforms post into (any id works on the sandbox).
-CHANNELS = {"telegram": "-1001234567890", "discord": "1098765432109876543", "slack": "C0123456789"}
-# Bot tokens that look like the platforms' own, so their validation accepts them.
-TOKENS = {
-    "telegram": "7000000001:AAH-sandbox-telegram-bot-token",
-    "discord": "MTA5ODc2NTQzMjEwOTg3NjU0Mw.GhIjKl.sandbox-discord-bot",
-    "slack": "xoxb-1000-2000-sandbox-slack-bot",
-}
+# Chats the messaging platforms post into (any id works on the sandbox).
+CHANNELS = {"telegram": "-1001234567890"}
+TELEGRAM_BOT = "7000000001:AAH-sandbox-telegram-bot-token"
+REDIRECT_URI = "http://127.0.0.1:53682/callback"  # the consent page only names it back
+# what the demo chooses while connecting
+CHOICES: dict[str, dict[str, str]] = {"reddit": {"subreddit": "test"}}  # the open subreddit
 
 
 def app_password(handle: str) -> str:
@@ -40,57 +55,58 @@ def app_password(handle: str) -> str:
     return "-".join(digest[i : i + 4] for i in range(0, 16, 4))
 
 
-# Platforms whose sandbox token endpoints refresh: their accounts get a refresh token too.
-REFRESHING = ("youtube", "tiktok", "pinterest", "reddit")
-
-
-def _refresh_token(sandbox_url: str, platform: str, account_id: str, token: str) -> None:
-    r = httpx.post(
-        f"{sandbox_url}/_sandbox/{platform}/refresh-tokens",
-        json={"token": token, "account_id": account_id},
-        timeout=10,
+async def _consent(
+    net: ConnectHttp, sandbox_url: str, platform: str, user: str, now: datetime
+) -> tuple[Connected, dict[str, Any] | None]:
+    """One consent on the sandbox: authorize, consent as ``user``, exchange, read."""
+    client = OAuthClient(f"sandbox-{platform}", Secret(f"sandbox-{platform}-secret"))
+    choices: dict[str, Any] = dict(CHOICES.get(platform, {}))
+    limits = None
+    if platform == "mastodon":
+        mastodon = connector(platform, sandbox_url=sandbox_url)
+        assert isinstance(mastodon, MastodonConnector)
+        choices["instance"] = f"{sandbox_url}/mastodon"
+        limits = await mastodon.read_instance(net, choices["instance"])
+        client = await mastodon.register_app(net, choices["instance"], REDIRECT_URI)
+    options = {"client": client, "now": now, "bot_token": Secret(SANDBOX_DISCORD_BOT)}
+    conn = connector(platform, sandbox_url=sandbox_url, options=options)
+    flow = conn.flow(choices)
+    verifier = new_verifier() if flow.pkce else None
+    url = authorization_url(
+        flow, client, redirect_uri=REDIRECT_URI, state="demo", code_verifier=verifier
     )
-    r.raise_for_status()
-
-
-def _provision(sandbox_url: str, platform: str, token: str, username: str) -> str:
-    r = httpx.post(
-        f"{sandbox_url}/_sandbox/{platform}/accounts",
-        json={"token": token, "username": username},
-        timeout=10,
+    async with net.client() as http:
+        page = await http.get(f"{url}&sandbox_user={user}")
+    if page.status_code != 302:
+        raise RuntimeError(f"{platform}: the sandbox's consent page answered {page.status_code}")
+    code = parse_qs(urlsplit(page.headers["location"]).query)["code"][0]
+    tokens, answer = await exchange_code(
+        flow, client, net, code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier, now=now
     )
-    r.raise_for_status()
-    return str(r.json()["id"])
+    found = await conn.identify(net, tokens, answer, choices)
+    return found[0], limits  # of several Pages or channels, the first
 
 
-async def _connect_details(sandbox_url: str, platform: str, token: str, handle: str) -> dict:
-    """What connecting reads from the platform and keeps in the account's settings: a TikTok
-    creator's posting settings, a Pinterest account's boards (the first is the default)."""
-    from postiz_pipelines.crypto import Secret
-    from postiz_pipelines.providers.base import AccountCredentials
-    from postiz_pipelines.providers.pinterest import PinterestProvider
-    from postiz_pipelines.providers.tiktok import TikTokProvider
-
-    creds = AccountCredentials("", platform, handle, "", Secret(token))
-    base_url = f"{sandbox_url}/{platform}"
-    async with httpx.AsyncClient(timeout=10) as http:
-        if platform == "tiktok":
-            return {
-                "creator_info": await TikTokProvider(http, base_url=base_url).creator_info(creds)
-            }
-        if platform == "pinterest":
-            boards = await PinterestProvider(http, base_url=base_url).list_boards(creds)
-            return {"boards": boards, "board_id": boards[0]["id"]}
-    return {}
-
-
-async def _bluesky_login(sandbox_url: str, handle: str) -> BlueskySession:
-    from postiz_pipelines.providers.bluesky import BlueskyProvider
-
-    async with httpx.AsyncClient(timeout=10) as http:
-        return await BlueskyProvider(http, base_url=f"{sandbox_url}/bluesky").login(
-            handle, app_password(handle)
-        )
+async def _connect(
+    sandbox_url: str, platform: str, handle: str, slug: str, now: datetime
+) -> tuple[Connected, dict[str, Any] | None]:
+    net = ConnectHttp(None, 10)
+    if platform == "bluesky":
+        user = f"{handle}-{slug}.bsky.social"
+        async with httpx.AsyncClient(timeout=10) as http:  # the account exists on the network
+            r = await http.post(
+                f"{sandbox_url}/_sandbox/bluesky/accounts",
+                json={"token": app_password(user), "username": user},
+            )
+            r.raise_for_status()
+        bluesky = connector(platform, sandbox_url=sandbox_url)
+        assert isinstance(bluesky, BlueskyConnector)
+        return await bluesky.login(net, user, Secret(app_password(user))), None
+    if platform == "telegram":
+        telegram = connector(platform, sandbox_url=sandbox_url)
+        assert isinstance(telegram, TelegramConnector)
+        return await telegram.verify(net, Secret(TELEGRAM_BOT), CHANNELS["telegram"]), None
+    return await _consent(net, sandbox_url, platform, handle, now)
 
 
 def connect_sandbox_accounts(
@@ -103,14 +119,13 @@ def connect_sandbox_accounts(
     handle: str = "demo",
     platforms: list[str] | None = None,
 ) -> list[SocialAccount]:
-    """One account per platform on the sandbox at ``sandbox_url``.
-
-    An account already stored is reconnected in place: the sandbox keeps its accounts in
-    memory, so after a restart it knows none of them; each is provisioned again and its
-    row (same id, posts and history) takes the new tokens and ids and is active again."""
+    """One account per platform on the sandbox at ``sandbox_url``, stored under ``handle``
+    (see the module docstring)."""
     sandbox_url = sandbox_url.rstrip("/")
     out = []
     for platform in platforms or [p.value for p in Platform]:
+        found, limits = asyncio.run(_connect(sandbox_url, platform, handle, workspace.slug, now))
+        found = replace(found, handle=handle)
         existing = session.scalar(
             select(SocialAccount).where(
                 SocialAccount.workspace_id == workspace.id,
@@ -119,66 +134,21 @@ def connect_sandbox_accounts(
                 SocialAccount.deleted_at.is_(None),
             )
         )
-        kw: dict = {"base_url": f"{sandbox_url}/{platform}"} if platform == "mastodon" else {}
-        if platform == "bluesky":
-            login = asyncio.run(
-                _bluesky_login(sandbox_url, f"{handle}-{workspace.slug}.bsky.social")
-            )
-            kw.update(
-                external_id=login.did,
-                access_token=login.tokens.access_token,
-                refresh_token=login.tokens.refresh_token,
-                token_expires_at=login.tokens.expires_at,
-                base_url=login.pds_url,
-            )
-        else:
-            token = TOKENS.get(platform, f"sandbox-{platform}-{workspace.slug}-{handle}")
-            remote_id = _provision(sandbox_url, platform, token, handle)
-            kw.update(access_token=token, external_id=CHANNELS.get(platform, remote_id))
-            if platform == "instagram":
-                kw["settings"] = {"login": "instagram"}
-            elif platform in ("tiktok", "pinterest"):
-                kw["settings"] = asyncio.run(_connect_details(sandbox_url, platform, token, handle))
-            elif platform == "reddit":
-                kw["settings"] = {"subreddit": "test"}  # the sandbox's open subreddit
-            if platform in REFRESHING:
-                refresh = f"sandbox-refresh-{platform}-{workspace.slug}-{handle}"
-                _refresh_token(sandbox_url, platform, remote_id, refresh)
-                kw["refresh_token"] = refresh
-        if existing is not None:
-            out.append(_reconnect(existing, keyring, kw, now=now))
-            continue
-        out.append(
-            add_account(
-                session,
-                keyring,
-                workspace=workspace,
-                platform=platform,
-                handle=handle,
-                now=now,
-                actor="sandbox",
-                **kw,
-            )
+        if existing is not None:  # the sandbox renumbered it: the same account, a new id
+            existing.external_id = found.external_id
+            if found.base_url:
+                existing.base_url = found.base_url
+            session.flush()
+        stored = save_connected(
+            session,
+            keyring,
+            workspace=workspace,
+            found=found,
+            now=now,
+            actor="sandbox",
+            allow_shared=True,
+            grace=timedelta(hours=24),
+            limits=limits,
         )
+        out.append(stored.account)
     return out
-
-
-def _reconnect(
-    account: SocialAccount, keyring: Keyring, kw: dict[str, Any], *, now: datetime
-) -> SocialAccount:
-    """The stored ``account`` with the tokens and ids a fresh provisioning gave."""
-    access, refresh = kw["access_token"], kw.get("refresh_token")
-    tokens = TokenSet(
-        access_token=access if isinstance(access, Secret) else Secret(str(access)),
-        refresh_token=None
-        if refresh is None
-        else (refresh if isinstance(refresh, Secret) else Secret(str(refresh))),
-        expires_at=kw.get("token_expires_at"),
-    )
-    store_tokens(account, tokens, keyring, now=now)
-    account.external_id = kw.get("external_id", account.external_id)
-    account.base_url = kw.get("base_url", account.base_url)
-    if kw.get("settings"):
-        account.settings = {**(account.settings or {}), **kw["settings"]}
-    account.status = AccountStatus.ACTIVE
-    return account

@@ -15,6 +15,7 @@ from postiz_pipelines.cli.base import (
     pass_env,
     write,
 )
+from postiz_pipelines.core.accounts.status import effective_status
 
 
 # -- db --------------------------------------------------------------------------------
@@ -143,7 +144,7 @@ def account_row(a: Any) -> dict[str, Any]:
         "id": a.id,
         "platform": a.platform,
         "handle": a.handle,
-        "status": a.status,
+        "status": effective_status(a.status),
         "base_url": a.base_url or "",
         "token_expires_at": a.token_expires_at.isoformat() if a.token_expires_at else "",
     }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -19,6 +21,7 @@ class AppContext:
     settings: Settings
     db: Database
     keyring: Keyring
+    _link_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppContext:
@@ -27,6 +30,21 @@ class AppContext:
         else:
             keyring = Keyring.local(settings.data_dir.resolve() / "encryption.key")
         return cls(settings=settings, db=Database(settings.resolved_database_url), keyring=keyring)
+
+    @property
+    def media_link_key(self) -> bytes:
+        """The key media links are signed with: ``POSTIZ_MEDIA_LINK_KEY``, else a random key
+        kept in ``<data dir>/media-link.key`` (created once, mode 0600). Never an encryption
+        key, so ``keys rotate`` leaves published links valid."""
+        if self._link_key is None:
+            configured = self.settings.media_link_key
+            if configured is not None:
+                self._link_key = configured.get_secret_value().encode()
+            else:
+                self._link_key = _local_link_key(
+                    self.settings.data_dir.resolve() / "media-link.key"
+                )
+        return self._link_key
 
     @property
     def media_root(self) -> Path:
@@ -41,3 +59,15 @@ class AppContext:
 
     def close(self) -> None:
         self.db.dispose()
+
+
+def _local_link_key(path: Path) -> bytes:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_text().strip().encode()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+    return path.read_text().strip().encode()

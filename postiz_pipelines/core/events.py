@@ -18,6 +18,8 @@ class EventType(StrEnum):
     POST_CANCELED = "post_canceled"
     TOKEN_REFRESHED = "token_refreshed"
     TOKEN_REFRESH_FAILED = "token_refresh_failed"
+    ACCOUNT_DISCONNECTED = "account_disconnected"  # once per disconnection, not per post
+    CONFIG_ERROR = "config_error"  # a setting the platform needs is missing or refused
     WEBHOOK_RECEIVED = "webhook_received"
     JOB_RECOVERED = "job_recovered"
     OCCURRENCE_MISSED = "occurrence_missed"

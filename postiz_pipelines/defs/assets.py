@@ -36,8 +36,10 @@ from postiz_pipelines.defs.analytics import (
 from postiz_pipelines.defs.checks import (
     engagement_pulls_succeed,
     failure_rate_is_low,
+    held_jobs_within_bound,
     no_overdue_jobs,
     no_reconnect_with_waiting_jobs,
+    oauth_clients_configured,
     on_time_p99_within_bound,
     tokens_are_refreshed,
 )
@@ -58,6 +60,8 @@ CHECKS = [
     no_reconnect_with_waiting_jobs,
     tokens_are_refreshed,
     engagement_pulls_succeed,
+    held_jobs_within_bound,
+    oauth_clients_configured,
 ]
 
 health_job = define_asset_job(

@@ -4,6 +4,7 @@ offending rows in its metadata as a table."""
 # No `from __future__ import annotations`: Dagster inspects the annotations at runtime.
 
 import warnings
+from datetime import timedelta
 from typing import Any
 
 from dagster import (
@@ -97,3 +98,40 @@ def tokens_are_refreshed(token_health: Any) -> AssetCheckResult:
 @asset_check(asset=post_engagement, description="Every account's engagement pull succeeded.")
 def engagement_pulls_succeed(post_engagement: Any) -> AssetCheckResult:
     return _result(checks.engagement_pulls(post_engagement))
+
+
+@asset_check(
+    asset=queue_health,
+    description="Held jobs per workspace (waiting for their account to be reconnected); fails "
+    "once a job has been held longer than POSTIZ_HELD_JOB_ALARM_SECONDS (24 h), when "
+    "reconnecting would no longer publish it.",
+)
+def held_jobs_within_bound(
+    postiz: PostizResource, analytics_clock: AnalyticsClock
+) -> AssetCheckResult:
+    app = postiz.app()
+    bound = timedelta(seconds=app.settings.held_job_alarm_seconds)
+    with app.db.read() as s:
+        outcome = checks.held(s, now=analytics_clock.now(), bound=bound)
+    return _result(outcome, AssetCheckSeverity.ERROR)
+
+
+@asset_check(
+    asset=token_health,
+    description="Every platform with connected accounts whose tokens need the app's OAuth "
+    "client has its settings (the failure names the missing POSTIZ_* variable).",
+)
+def oauth_clients_configured(postiz: PostizResource) -> AssetCheckResult:
+    app = postiz.app()
+    with app.db.read() as s:
+        outcome = checks.oauth_clients(s, app.settings.missing_oauth_settings())
+    result = _result(outcome, AssetCheckSeverity.ERROR)
+    if not outcome.passed:
+        names = outcome.figures["missing_variables"]
+        return AssetCheckResult(
+            passed=False,
+            severity=AssetCheckSeverity.ERROR,
+            metadata=result.metadata,
+            description=f"missing OAuth client settings: {names}",
+        )
+    return result

@@ -10,10 +10,10 @@ the sensors in ``sensors.py`` launch them, with idempotent run keys, only when t
 from dagster import OpExecutionContext, job, op
 
 from postiz_pipelines.core.accounts.instances import refresh_instance_limits
-from postiz_pipelines.core.accounts.tokens import refresh_expiring_tokens
 from postiz_pipelines.core.observability.alerts import raise_alerts
 from postiz_pipelines.core.observability.webhooks import deliver_pending_webhooks
 from postiz_pipelines.core.publishing.recovery import recover_expired_leases
+from postiz_pipelines.core.publishing.token_refresh import refresh_batch
 from postiz_pipelines.defs.resources import PostizResource
 
 WEBHOOK_BATCH = 200
@@ -51,8 +51,9 @@ def recover_leases(context: OpExecutionContext, postiz: PostizResource) -> dict:
 @op
 def refresh_tokens(context: OpExecutionContext, postiz: PostizResource) -> dict:
     """Refresh every account token expiring within 24 h through its platform."""
-    report = refresh_expiring_tokens(postiz.app(), now=postiz.clock().now()).as_dict()
-    counts = {k: report[k] for k in ("checked", "refreshed", "failed", "skipped")}
+    report = refresh_batch(postiz.app(), now=postiz.clock().now()).as_dict()
+    keys = ("checked", "refreshed", "failed", "reconnectNeeded", "configErrors", "skipped")
+    counts = {k: report[k] for k in keys}
     context.add_output_metadata(counts)
     return counts
 

@@ -6,7 +6,8 @@ instance, never calls a platform or a receiver, and asks for runs with idempoten
   no run of it is in progress; at most one per time bucket.
 - ``alerts_sensor``: the alerts job when an alert condition holds (once per quiet period) or
   an alert is waiting to be sent, one run at a time.
-- ``expiring_tokens_sensor``: the token refresh, at most once an hour, when tokens expire.
+- ``expiring_tokens_sensor``: the token refresh, at most once an hour, when tokens expire;
+  ``refresh_tokens_schedule`` runs it hourly regardless (the seed's batch, on by default).
 
 No sensor keeps a cursor: each decision is made again from the databases, so a lost tick
 or a restarted daemon changes nothing.
@@ -19,17 +20,19 @@ from datetime import datetime, timedelta
 from dagster import (
     DagsterInstance,
     DagsterRunStatus,
+    DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRecord,
     RunRequest,
     RunsFilter,
+    ScheduleDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
     sensor,
 )
 
-from postiz_pipelines.core.accounts.tokens import expiring_accounts
+from postiz_pipelines.core.accounts.token_batch import expiring_accounts
 from postiz_pipelines.core.observability.alerts import AlertPolicy, find_alerts, unsent_alerts
 from postiz_pipelines.core.observability.webhook_work import webhook_work
 from postiz_pipelines.core.publishing import dispatch
@@ -255,6 +258,17 @@ def expiring_tokens_sensor(
     return RunRequest(
         run_key=f"refresh-tokens:{now:%Y%m%dT%H}", tags={"postiz/accounts": str(len(expiring))}
     )
+
+
+# The seed's hourly batch, on by default; the sensor above launches it early when needed.
+refresh_tokens_schedule = ScheduleDefinition(
+    name="refresh_tokens_schedule",
+    job=refresh_tokens_job,
+    cron_schedule="7 * * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Hourly, like the seed's batch: refresh every token expiring within 24 h.",
+)
 
 
 all_sensors = [

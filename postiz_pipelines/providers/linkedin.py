@@ -60,7 +60,7 @@ from postiz_pipelines.providers.base import (
     retry_after_seconds,
     transport_errors,
 )
-from postiz_pipelines.providers.oauth import refresh_grant, token_set
+from postiz_pipelines.providers.oauth import client_refused, refresh_grant, token_set
 from postiz_pipelines.providers.text import utf16_units
 
 PLATFORM = "linkedin"
@@ -496,4 +496,4 @@ def _oauth_error(response: httpx.Response, body: Any) -> ProviderError:
         return RateLimited(message, retry_after=retry_after_seconds(response.headers), **kw)
     if status >= 500 or status == 200:
         return TransientError(message, **kw)
-    return AuthRevoked(message, **kw)
+    return client_refused(PLATFORM, error, status=status) or AuthRevoked(message, **kw)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from postiz_pipelines.crypto import Secret
-from postiz_pipelines.errors import AuthRevoked
+from postiz_pipelines.errors import AuthRevoked, OAuthClientMisconfigured, client_variable
 from postiz_pipelines.providers.base import AccountCredentials, TokenSet
 
 
@@ -21,8 +21,8 @@ def refresh_grant(
 ) -> dict[str, str]:
     """The form of a ``refresh_token`` grant with the app's client credentials in the body.
 
-    Raises ``AuthRevoked`` (a person must reconnect) when the account has no refresh token
-    or no OAuth client is configured for the platform.
+    Raises ``AuthRevoked`` (a person must reconnect) when the account has no refresh token,
+    ``OAuthClientMisconfigured`` (the operator's to fix) when no OAuth client is configured.
     """
     if account.refresh_token is None:
         raise AuthRevoked(
@@ -30,9 +30,11 @@ def refresh_grant(
             platform=platform,
         )
     if not client_id or not client_secret:
-        raise AuthRevoked(
-            f"{platform}: no OAuth client configured to refresh tokens; reconnect {reconnect}",
+        variable = client_variable(platform, "client_id" if not client_id else "client_secret")
+        raise OAuthClientMisconfigured(
+            f"{platform}: no OAuth client configured to refresh tokens; set {variable}",
             platform=platform,
+            variable=variable,
         )
     return {
         "grant_type": "refresh_token",
@@ -40,6 +42,46 @@ def refresh_grant(
         "client_id": client_id,
         "client_secret": client_secret.reveal(),
     }
+
+
+# what token endpoints answer when the app's client id or secret is wrong (Slack has its own)
+CLIENT_ERRORS = frozenset(
+    {"invalid_client", "unauthorized_client", "invalid_client_id", "bad_client_secret"}
+)
+
+
+def require_client(
+    platform: str, client_id: str | None, client_secret: Secret | None, *, secret: bool = True
+) -> None:
+    """``OAuthClientMisconfigured`` naming the missing variable unless the client is set."""
+    missing = (
+        "client_id" if not client_id else "client_secret" if secret and not client_secret else None
+    )
+    if missing is not None:
+        variable = client_variable(platform, missing)
+        raise OAuthClientMisconfigured(
+            f"{platform}: no OAuth client configured for token requests; set {variable}",
+            platform=platform,
+            variable=variable,
+        )
+
+
+def client_refused(
+    platform: str, error: object, *, status: int | None
+) -> OAuthClientMisconfigured | None:
+    """The error for a token answer that refuses the app's client (``invalid_client``): the
+    client settings are wrong, not the account's grant."""
+    if str(error or "") not in CLIENT_ERRORS:
+        return None
+    variable = client_variable(platform, "client_id")
+    return OAuthClientMisconfigured(
+        f"{platform}: the token endpoint refused the OAuth client ({error}); check {variable} "
+        f"and {client_variable(platform, 'client_secret')}",
+        platform=platform,
+        variable=variable,
+        status=status,
+        code=str(error),
+    )
 
 
 def token_set(body: Mapping[str, Any], *, now: datetime) -> TokenSet:

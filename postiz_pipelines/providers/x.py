@@ -55,7 +55,7 @@ from postiz_pipelines.providers.base import (
     retry_after_seconds,
     transport_errors,
 )
-from postiz_pipelines.providers.oauth import token_set
+from postiz_pipelines.providers.oauth import client_refused, require_client, token_set
 from postiz_pipelines.providers.text import x_count, x_weighted_length
 from postiz_pipelines.providers.x_media import CHUNK_BYTES, MEDIA, PLATFORM, XMediaUploads
 
@@ -200,10 +200,8 @@ class XProvider(XMediaUploads, Provider):
         return await self._token_request(fields, client_id)
 
     async def _token_request(self, fields: dict[str, str], client_id: str | None) -> TokenSet:
-        if not client_id:
-            raise AuthRevoked(
-                f"{PLATFORM}: no OAuth client id configured for token requests", platform=PLATFORM
-            )
+        require_client(PLATFORM, client_id, None, secret=False)
+        assert client_id is not None
         headers: dict[str, str] = {}
         if self.client_secret is not None:
             pair = f"{client_id}:{self.client_secret.reveal()}".encode()
@@ -349,7 +347,7 @@ class XProvider(XMediaUploads, Provider):
         if status >= 500:
             return TransientError(message, **kw)
         if endpoint == TOKEN and 400 <= status < 500:
-            return AuthRevoked(message, **kw)
+            return client_refused(PLATFORM, code, status=status) or AuthRevoked(message, **kw)
         if status == 401:
             refreshable = account is not None and account.refresh_token is not None
             return (AuthExpired if refreshable else AuthRevoked)(message, **kw)

@@ -24,6 +24,8 @@ Supabase Storage (the media backend, not a platform) is emulated under ``/supaba
                                                    refreshes that account (YouTube, TikTok,
                                                    Pinterest, Reddit, whose token endpoints
                                                    share sandbox/oauth2.py)
+    PUT    /_sandbox/{platform}/consent            {user?, deny?}: who answers the platform's
+                                                   consent page from now on (sandbox/authorize.py)
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from postiz_pipelines.sandbox import oauth2
+from postiz_pipelines.sandbox import authorize, oauth2
 from postiz_pipelines.sandbox.base import PlatformSandbox
 from postiz_pipelines.sandbox.bluesky import BlueskySandbox
 from postiz_pipelines.sandbox.discord import DiscordSandbox
@@ -87,6 +89,7 @@ def create_app(
     storage = SupabaseStorageSandbox(state)
     control = _ControlApi(state, emulators, storage)
     routes: list[BaseRoute] = [Mount("/_sandbox", routes=control.routes())]
+    routes += authorize.routes(emulators)  # consent pages, at each platform's own path
     routes += [Mount(f"/{name}", routes=emu.routes()) for name, emu in emulators.items()]
     routes.append(Mount("/supabase", routes=storage.routes()))
     app = Starlette(routes=routes, exception_handlers={_Refused: _refused})
@@ -122,6 +125,7 @@ class _ControlApi:
             Route("/received/{sha256}", self.received, methods=["GET"]),
             Route("/supabase/objects", self.supabase_objects, methods=["GET"]),
             Route("/{platform}/refresh-tokens", self.refresh_tokens, methods=["POST"]),
+            Route("/{platform}/consent", self.consent, methods=["PUT"]),
         ]
 
     def _platform(self, request: Request) -> str:
@@ -241,6 +245,13 @@ class _ControlApi:
             raise _Refused(422, "seconds must be a positive integer")
         oauth2.give_refresh_token(self.state, name, account_id, token, seconds=seconds)
         return JSONResponse({"account_id": account_id}, status_code=201)
+
+    async def consent(self, request: Request) -> Response:
+        name = self._platform(request)
+        try:
+            return JSONResponse(await authorize.set_consent(self.state, name, request))
+        except ValueError as exc:
+            raise _Refused(422, str(exc)) from None
 
 
 class _Refused(Exception):

@@ -121,6 +121,17 @@ class PlatformSandbox:
             response.headers["Retry-After"] = str(seconds)
         return response
 
+    def grant_refusal(self, call: Call) -> Response:
+        """How the platform's token endpoint refuses a grant it no longer honours (a revoked
+        or spent refresh token); emulators override it with their own answer."""
+        return JSONResponse(
+            {
+                "error": "invalid_grant",
+                "error_description": "The refresh token is invalid, expired or revoked",
+            },
+            status_code=400,
+        )
+
     def error(self, status: int, message: str) -> HttpError:
         return HttpError(self.error_response(status, message))
 
@@ -159,7 +170,9 @@ class _EndpointApp:
         if decision.hang:
             await _wait_for_disconnect(receive)
             return
-        if decision.status is not None:
+        if decision.refuse_grant:
+            response = self.platform.grant_refusal(call)
+        elif decision.status is not None:
             response = self.platform.fault_response(
                 decision.status, reset_at=decision.reset_at, call=call
             )

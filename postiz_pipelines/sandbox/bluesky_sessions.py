@@ -110,7 +110,9 @@ class SessionEndpoints:
             auth = self.state.authenticate(self.name, password)
             account = auth.account
             unnamed = account.username == f"user{account.id}"
-            if unnamed and auth.status is TokenStatus.VALID and is_handle(identifier):
+            held = any(handle_of(a) == identifier for a in self.state.accounts(self.name))
+            # an unseen password names a new account, never one whose handle is taken
+            if unnamed and auth.status is TokenStatus.VALID and is_handle(identifier) and not held:
                 account = self.state.provision(self.name, password, username=identifier)
         handle = handle_of(account)
         known = (handle, did_for(handle), f"{account.username}@sandbox.invalid")

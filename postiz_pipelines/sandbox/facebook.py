@@ -36,6 +36,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
 from postiz_pipelines.sandbox.base import Call, endpoint
+from postiz_pipelines.sandbox.meta_connect import FacebookConnect
 from postiz_pipelines.sandbox.meta_graph import (
     PROCESSING_POLLS,
     MetaGraphSandbox,
@@ -65,7 +66,7 @@ PHOTO_REFUSED = (
 )
 
 
-class FacebookSandbox(InsightsEndpoints, MetaGraphSandbox):
+class FacebookSandbox(FacebookConnect, InsightsEndpoints, MetaGraphSandbox):
     """See the module docstring."""
 
     name: ClassVar[str] = "facebook"

@@ -3,9 +3,10 @@
 A ``FaultSpec`` says what should go wrong on one platform: added latency, random errors
 by status (drawn from a seeded RNG, so a run is reproducible), a burst of 429s with a
 reset instant, requests that never get an answer, publishes that are recorded and then
-lose their connection, or a full outage. ``Faults`` holds the active spec of every
-platform and makes the per-request decision; counted faults (bursts, timeouts, drops)
-are consumed as they fire. ``-1`` as a count means "every matching request".
+lose their connection, token requests refused as ``invalid_grant``, or a full outage.
+``Faults`` holds the active spec of every platform and makes the per-request decision;
+counted faults (bursts, timeouts, drops, refusals) are consumed as they fire. ``-1`` as a
+count means "every matching request".
 """
 
 from __future__ import annotations
@@ -42,10 +43,13 @@ class FaultSpec:
     timeouts: int = 0  # the next N matching requests hang until the client gives up
     drops: int = 0  # the next N successful publishes are recorded, then the connection drops
     outage: bool = False  # every matching request answers 503
+    # the next N matching requests are refused as an OAuth token endpoint refuses a grant it
+    # no longer honours (invalid_grant, in the platform's own shape): a revocation on demand
+    invalid_grants: int = 0
     endpoints: frozenset[str] | None = None  # e.g. {"POST /api/v1/statuses"}; None: all
 
     def __post_init__(self) -> None:
-        for name in ("latency_ms", "burst_429", "timeouts", "drops"):
+        for name in ("latency_ms", "burst_429", "timeouts", "drops", "invalid_grants"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < FOREVER:
                 raise ValueError(f"{name} must be an integer >= -1, got {value!r}")
@@ -102,6 +106,7 @@ class FaultDecision:
     hang: bool = False
     status: int | None = None  # answer with this error instead of handling the request
     reset_at: datetime | None = None  # for a 429: when the burst's window ends
+    refuse_grant: bool = False  # answer as the platform refuses a dead grant
 
 
 NO_FAULT = FaultDecision()
@@ -171,6 +176,10 @@ class Faults:
             if fires:
                 active.spec = replace(spec, timeouts=left)
                 return FaultDecision(delay, hang=True)
+            fires, left = _take(spec.invalid_grants)
+            if fires:
+                active.spec = replace(spec, invalid_grants=left)
+                return FaultDecision(delay, refuse_grant=True)
             fires, left = _take(spec.burst_429)
             if fires:
                 active.spec = replace(spec, burst_429=left)

@@ -4,7 +4,10 @@
 
 It grants ``authorization_code`` (any unused code makes a new member) and
 ``refresh_token``: a new 60-day access token; the refresh token keeps its value and its
-365-day life from the first grant. Errors are OAuth bodies ``{error, error_description}``.
+365-day life from the first grant, unless the emulator is configured to rotate
+(``state.configure("linkedin", rotate_refresh_tokens=True)``): then each refresh issues a new
+refresh token with the rest of that life and the used one stops working, as some LinkedIn
+apps see. Errors are OAuth bodies ``{error, error_description}``.
 """
 
 from __future__ import annotations
@@ -69,6 +72,10 @@ class OAuthEndpoints:
             granted = self.state.account(self.name, grant_.account_id)
             assert granted is not None
             account = granted
+            if self.state.setting(self.name, "rotate_refresh_tokens", False):
+                del world.refresh[token_digest(refresh)]  # single use: the next one replaces it
+                refresh = f"AQX{secrets.token_urlsafe(24)}"
+                world.refresh[token_digest(refresh)] = Issued(account.id, grant_.expires_at)
         else:
             return _oauth_error(
                 400, "unsupported_grant_type", f"grant_type {grant!r} is not supported"

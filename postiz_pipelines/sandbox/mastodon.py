@@ -39,6 +39,7 @@ from postiz_pipelines.sandbox.mastodon_entities import (
     needs_processing,
     status_json,
 )
+from postiz_pipelines.sandbox.mastodon_oauth import OAuthEndpoints
 from postiz_pipelines.sandbox.state import (
     AcceptedPost,
     RateWindow,
@@ -62,7 +63,7 @@ def _truthy(value: Any) -> bool:
     return str(value).lower() in {"1", "true", "t", "on", "yes"}
 
 
-class MastodonSandbox(PlatformSandbox):
+class MastodonSandbox(OAuthEndpoints, PlatformSandbox):
     """See the module docstring."""
 
     name: ClassVar[str] = "mastodon"

@@ -325,12 +325,18 @@ class MetaGraphSandbox(PlatformSandbox):
         return token
 
     async def refresh(self, call: Call, grant_type: str, prefix: str) -> Response:
-        """``GET /refresh_access_token?grant_type=...&access_token=...`` (IG and Threads)."""
+        """``GET /refresh_access_token?grant_type=...&access_token=...`` (IG and Threads).
+        With ``state.configure(<platform>, rotate_refresh_tokens=True)`` the refreshed token
+        stops working once its successor is issued (a rotating long-lived token)."""
         params = await self.params(call)
         if params.get("grant_type") != grant_type:
             raise self.graph_error(f"(#100) Param grant_type must be one of {{{grant_type}}}", 100)
         account = self.authenticate(call, params)
         token = self.issue_token(account, prefix)
+        if self.state.setting(self.name, "rotate_refresh_tokens", False):
+            old = self.token(call, params)  # a rotating platform: the used token stops working
+            if old:
+                self.state.revoke_token(self.name, old)
         return JSONResponse(
             {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_EXPIRES_IN}
         )

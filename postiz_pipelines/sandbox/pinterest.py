@@ -18,7 +18,8 @@ Errors are ``{code, message}``: 401 code 2 "Authentication failed.", 403 code 29
 "Board not found.", 400 code 1 for invalid parameters, 429 code 8. Every answer carries
 ``x-ratelimit-limit/-remaining/-reset`` (seconds to the window's end) of the user's
 window: 1,000 calls a day, as Trial access allows. Pins made with Trial access are
-visible to their creator only (``extra.visible_to_creator_only``).
+visible to their creator only (``extra.visible_to_creator_only``). ``GET
+/v5/pins/{id}/analytics`` (``pinterest_analytics.py``) answers a pin's counts.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 
 from postiz_pipelines.sandbox import oauth2
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox, endpoint
+from postiz_pipelines.sandbox.pinterest_analytics import PinAnalyticsEndpoints
 from postiz_pipelines.sandbox.state import AcceptedPost, SandboxAccount, SandboxState, TokenStatus
 from postiz_pipelines.sandbox.world import world
 
@@ -77,8 +79,8 @@ def section_id(account: SandboxAccount) -> str:
     return str(int(hashlib.sha256(f"section:{account.id}".encode()).hexdigest()[:15], 16))
 
 
-class PinterestSandbox(PlatformSandbox):
-    """See the module docstring."""
+class PinterestSandbox(PinAnalyticsEndpoints, PlatformSandbox):
+    """See the module docstring; pin analytics come from ``pinterest_analytics.py``."""
 
     name: ClassVar[str] = PLATFORM
 
@@ -133,9 +135,29 @@ class PinterestSandbox(PlatformSandbox):
                 {"code": 1, "message": "Invalid client credentials"}, status_code=401
             )
         form = await call.json_or_form()
-        if form.get("grant_type") != "refresh_token":
+        grant_type = form.get("grant_type")
+        if grant_type not in ("refresh_token", "authorization_code"):
             return JSONResponse({"code": 1, "message": "Unsupported grant_type"}, status_code=400)
         try:
+            if grant_type == "authorization_code":
+                grant = oauth2.grant_code(
+                    self.state,
+                    PLATFORM,
+                    str(form.get("code") or ""),
+                    access_seconds=ACCESS_SECONDS,
+                    refresh_seconds=REFRESH_SECONDS,
+                )
+                return JSONResponse(
+                    {
+                        "access_token": grant.access_token,
+                        "refresh_token": grant.refresh_token,
+                        "token_type": "bearer",
+                        "expires_in": grant.expires_in,
+                        "refresh_token_expires_in": grant.refresh_expires_in,
+                        "scope": "boards:read,pins:read,pins:write,user_accounts:read",
+                        "response_type": "authorization_code",
+                    }
+                )
             grant = oauth2.grant_refresh(
                 self.state,
                 PLATFORM,

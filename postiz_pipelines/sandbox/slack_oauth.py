@@ -1,4 +1,5 @@
-"""``oauth.v2.access`` of the Slack emulator, with token rotation.
+"""``oauth.v2.access`` of the Slack emulator, with token rotation, and the
+``conversations.list`` a newly installed bot picks its channel from.
 
 A ``code`` (any unused one makes a new bot) grants rotating tokens: an access token
 ``xoxe.xoxb-…`` for 12 hours and a refresh token ``xoxe-1-…``; ``grant_type=refresh_token``
@@ -20,6 +21,8 @@ from postiz_pipelines.sandbox.slack_world import Issued, slack_world, token_dige
 from postiz_pipelines.sandbox.state import SandboxState
 
 ACCESS_TOKEN_SECONDS = 12 * 3600
+# the emulated workspace's public channels (conversations.list)
+CHANNELS = (("C0123456789", "general"), ("C0SANDBOX02", "marketing"))
 
 
 class OAuthEndpoints:
@@ -36,6 +39,20 @@ class OAuthEndpoints:
         def ok(**body: Any) -> Response: ...
 
         async def _params(self, call: Call) -> dict[str, Any]: ...
+
+        def _bot(self, call: Call, params: dict[str, Any]) -> Any: ...
+
+    @endpoint("GET", "/api/conversations.list")
+    async def conversations_list(self, call: Call) -> Response:
+        """The public channels of the workspace, as the bot may pick one to post in."""
+        self._bot(call, await self._params(call))
+        return self.ok(
+            channels=[
+                {"id": cid, "name": name, "is_channel": True, "is_private": False}
+                for cid, name in CHANNELS
+            ],
+            response_metadata={"next_cursor": ""},
+        )
 
     @endpoint("POST", "/api/oauth.v2.access")
     async def oauth_access(self, call: Call) -> Response:

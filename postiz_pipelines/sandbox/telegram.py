@@ -203,6 +203,13 @@ class TelegramSandbox(MediaEndpoints, PlatformSandbox):
             }
         )
 
+    @endpoint("POST", "/bot{token}/getChat")
+    async def get_chat(self, call: Call) -> Response:
+        """The chat as the bot sees it; a chat the bot cannot reach answers as in ``_chat``."""
+        self._bot(call)
+        chat = self._chat(await self._params(call))
+        return self.ok(chat.as_json())
+
     @endpoint("POST", "/bot{token}/sendMessage", publish=True)
     async def send_message(self, call: Call) -> Response:
         bot, bot_id = self._bot(call)

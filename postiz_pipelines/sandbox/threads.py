@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse, Response
 
 from postiz_pipelines.sandbox.base import Call, HttpError, endpoint
 from postiz_pipelines.sandbox.counting import threads_counted
+from postiz_pipelines.sandbox.meta_connect import ThreadsConnect
 from postiz_pipelines.sandbox.meta_graph import (
     PROCESSING_POLLS,
     Container,
@@ -58,7 +59,7 @@ VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
 LISTED_TYPES = {"TEXT": "TEXT_POST", "CAROUSEL": "CAROUSEL_ALBUM"}
 
 
-class ThreadsSandbox(InsightsEndpoints, MetaGraphSandbox):
+class ThreadsSandbox(ThreadsConnect, InsightsEndpoints, MetaGraphSandbox):
     """See the module docstring."""
 
     graph_versions: ClassVar[tuple[str, ...]] = ("v1.0",)

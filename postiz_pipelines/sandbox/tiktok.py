@@ -24,6 +24,7 @@ only (``unaudited_client_can_only_post_to_private_accounts``) and for five users
 (``reached_active_user_cap``); a creator posts ``posts_per_day`` times a day
 (``spam_risk_too_many_posts``). Init is limited to 6 a minute per user and status fetch to
 30 (429 ``rate_limit_exceeded``). A bad token is 401 ``access_token_invalid``.
+``POST /v2/video/query/`` (``tiktok_videos.py``) answers a video's counts.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from postiz_pipelines.sandbox import oauth2
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox, endpoint
 from postiz_pipelines.sandbox.counting import utf16_length
 from postiz_pipelines.sandbox.state import AcceptedPost, SandboxAccount, TokenStatus
+from postiz_pipelines.sandbox.tiktok_videos import VideoQueryEndpoints
 from postiz_pipelines.sandbox.tiktok_world import PLATFORM, Publish, tiktok_world
 
 MB = 1024 * 1024
@@ -51,8 +53,8 @@ RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 DAY = timedelta(days=1)
 
 
-class TikTokSandbox(PlatformSandbox):
-    """See the module docstring."""
+class TikTokSandbox(VideoQueryEndpoints, PlatformSandbox):
+    """See the module docstring; the video query comes from ``tiktok_videos.py``."""
 
     name: ClassVar[str] = PLATFORM
 
@@ -116,18 +118,28 @@ class TikTokSandbox(PlatformSandbox):
                 status_code=401,
             )
         try:
-            if form.get("grant_type") != "refresh_token":
-                raise oauth2.GrantRefused(
-                    "unsupported_grant_type", "Only refresh_token is served here."
+            if form.get("grant_type") == "authorization_code":
+                grant = oauth2.grant_code(
+                    self.state,
+                    PLATFORM,
+                    str(form.get("code") or ""),
+                    access_seconds=ACCESS_SECONDS,
+                    refresh_seconds=REFRESH_SECONDS,
                 )
-            grant = oauth2.grant_refresh(
-                self.state,
-                PLATFORM,
-                str(form.get("refresh_token") or ""),
-                access_seconds=ACCESS_SECONDS,
-                refresh_seconds=REFRESH_SECONDS,
-                rotate=True,
-            )
+            elif form.get("grant_type") != "refresh_token":
+                raise oauth2.GrantRefused(
+                    "unsupported_grant_type",
+                    "grant_type must be authorization_code or refresh_token.",
+                )
+            else:
+                grant = oauth2.grant_refresh(
+                    self.state,
+                    PLATFORM,
+                    str(form.get("refresh_token") or ""),
+                    access_seconds=ACCESS_SECONDS,
+                    refresh_seconds=REFRESH_SECONDS,
+                    rotate=True,
+                )
         except oauth2.GrantRefused as exc:
             return JSONResponse(
                 {"error": exc.error, "error_description": exc.description}, status_code=400

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 
 from starlette.responses import JSONResponse, Response
 
+from postiz_pipelines.sandbox import authorize
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox, endpoint
 from postiz_pipelines.sandbox.signing import b64url_decode, b64url_encode, sign, verify
 from postiz_pipelines.sandbox.state import (
@@ -216,6 +217,17 @@ class XSandbox(MediaEndpoints, PlatformSandbox):
                 return _oauth_error(
                     400, "invalid_request", f"Missing required parameter [{missing[0]}]."
                 )
+            try:  # a code from the consent page: its client, redirect URI and PKCE verifier
+                authorize.redeem(
+                    self.state,
+                    self.name,
+                    fields["code"],
+                    client_id=self._client_id(call, fields),
+                    redirect_uri=fields["redirect_uri"],
+                    code_verifier=fields["code_verifier"],
+                )
+            except authorize.CodeRefused as exc:
+                return _oauth_error(400, "invalid_request", exc.description)
             code = f"code:{fields['code']}"
             auth = self.state.authenticate(self.name, code)
             if auth.status is not TokenStatus.VALID:
@@ -246,6 +258,10 @@ class XSandbox(MediaEndpoints, PlatformSandbox):
                 "refresh_token": refresh,
             }
         )
+
+    def grant_refusal(self, call: Call) -> Response:
+        """X's answer to a refresh token it no longer honours."""
+        return _oauth_error(400, "invalid_request", "Value passed for the token was invalid.")
 
     @staticmethod
     def _client_id(call: Call, fields: dict[str, str]) -> str | None:

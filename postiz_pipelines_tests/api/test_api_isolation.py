@@ -32,8 +32,17 @@ from postiz_pipelines.core.posts.create import create_post
 from postiz_pipelines.core.publishing import queue
 from postiz_pipelines.core.scheduling.schedules import Recurrence
 from postiz_pipelines.core.workspaces import auth
+from postiz_pipelines_tests.api.conftest import SANDBOX
 
 ORDER = ("viewer", "editor", "admin", "owner")
+
+
+@pytest.fixture
+def env(env: dict[str, str]) -> dict[str, str]:
+    """The providers point at the in-process sandbox (connecting Telegram calls getMe)."""
+    return {**env, "POSTIZ_SANDBOX_URL": SANDBOX}
+
+
 PNG_1PX = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
@@ -65,6 +74,7 @@ ENDPOINTS = [
     Endpoint("DELETE", "/api/postiz/posts/{post}", "editor"),
     Endpoint("POST", "/api/postiz/posts/{failed_post}/retry", "editor", {"force": True}),
     Endpoint("GET", "/api/postiz/posts/{post}/attempts", "viewer"),
+    Endpoint("GET", "/api/postiz/posts/{post}/jobs", "viewer"),
     Endpoint("POST", "/api/postiz/media/upload?workspace_id={ws}", "editor", "multipart"),
     Endpoint("GET", "/api/postiz/media?workspace_id={ws}", "viewer"),
     Endpoint("GET", "/api/postiz/media/{media}", "viewer"),
@@ -77,7 +87,19 @@ ENDPOINTS = [
         {"workspaceId": "{ws}", "platform": "mastodon", "handle": "new", "accessToken": "t-new"},
     ),
     Endpoint("GET", "/api/postiz/accounts/{account}", "viewer"),
+    Endpoint("PATCH", "/api/postiz/accounts/{account}", "admin", {"displayName": "Renamed ✨"}),
     Endpoint("DELETE", "/api/postiz/accounts/{account}", "admin"),
+    Endpoint(
+        "GET",
+        "/api/postiz/oauth/mastodon/authorize?workspace_id={ws}&instance=sandbox.test/mastodon",
+        "admin",
+    ),
+    Endpoint(
+        "POST",
+        "/api/postiz/oauth/telegram/connect",
+        "admin",
+        {"workspaceId": "{ws}", "botToken": "7000000001:AAH-matrix", "chatId": "-100123"},
+    ),
     Endpoint("GET", "/api/postiz/workspaces/{ws}", "viewer"),
     Endpoint("PATCH", "/api/postiz/workspaces/{ws}", "admin", {"name": "Renamed"}),
     Endpoint("GET", "/api/postiz/workspaces/{ws}/members", "viewer"),
@@ -93,6 +115,7 @@ ENDPOINTS = [
     Endpoint("POST", "/api/postiz/dead-letter/{job}/requeue", "editor", {"force": True}),
     Endpoint("POST", "/api/postiz/dead-letter/{job}/reschedule", "editor", {"at": "{later}"}),
     Endpoint("POST", "/api/postiz/dead-letter/{job}/cancel", "editor"),
+    Endpoint("GET", "/api/postiz/held-jobs?workspace_id={ws}", "viewer"),
     Endpoint("GET", "/api/postiz/webhooks?workspace_id={ws}", "admin"),
     Endpoint(
         "POST",

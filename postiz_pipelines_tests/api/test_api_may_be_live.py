@@ -27,7 +27,11 @@ def test_an_uncertain_post_is_shown_as_may_be_live_and_a_refused_one_is_not(
             now=clock.now(),
         )
     sandbox_state.faults.set("x", FaultSpec(drops=1, endpoints=frozenset({"POST /2/tweets"})))
-    sandbox_state.revoke_token("mastodon", "tok-alice")
+    # the platform refuses the other post for good (a 422: content rejected)
+    sandbox_state.faults.set(
+        "mastodon",
+        FaultSpec(error_rates={422: 1.0}, endpoints=frozenset({"POST /api/v1/statuses"})),
+    )
     for account, text in ((x.id, "X: did it land? 🤷"), (world.account_a, "refused")):
         r = client.post(
             POSTS,
@@ -45,7 +49,7 @@ def test_an_uncertain_post_is_shown_as_may_be_live_and_a_refused_one_is_not(
     assert by_platform["x"]["lastErrorClass"] == "uncertain_outcome"
     assert "may be live" in by_platform["x"]["lastError"]
     assert by_platform["mastodon"]["mayBeLive"] is False
-    assert by_platform["mastodon"]["lastErrorClass"] == "auth_revoked"
+    assert by_platform["mastodon"]["lastErrorClass"] == "content_rejected"
     # a blind requeue of a post that may be live needs force
     job = by_platform["x"]["id"]
     blind = client.post(f"{DEAD}/{job}/requeue", headers=world.h("editor"), json={})

@@ -181,7 +181,10 @@ def test_slack_v0_window_uninstall_and_replay(client, app, accounts, clock):
     assert stale.status_code == 401 and counter(client, "slack", "stale") == 1.0
     assert status_of(app, accounts["slack"]) == AccountStatus.ACTIVE
     ok = client.post(f"{HOOK}/slack", content=gone, headers=_slack(gone, ts - 299))
-    assert ok.status_code == 200 and status_of(app, accounts["slack"]) == AccountStatus.REVOKED
+    assert (
+        ok.status_code == 200
+        and status_of(app, accounts["slack"]) == AccountStatus.RECONNECT_NEEDED
+    )
     # a replay of the same event, even freshly signed, is refused
     assert client.post(f"{HOOK}/slack", content=gone, headers=_slack(gone, ts)).status_code == 409
     assert received(app) == 2
@@ -227,7 +230,7 @@ def test_x_crc_engagement_revoke_and_replay(client, app, accounts, clock):
     assert client.post(f"{HOOK}/x", content=old, headers=sign(old)).status_code == 401
     revoke = json.dumps({"for_user_id": "2002", "user_event": {"revoke": {"date_time": "now"}}})
     assert client.post(f"{HOOK}/x", content=revoke, headers=sign(revoke)).status_code == 200
-    assert status_of(app, accounts["x"]) == AccountStatus.REVOKED
+    assert status_of(app, accounts["x"]) == AccountStatus.RECONNECT_NEEDED
 
 
 def test_telegram_secret_token_kicked_bot_and_replay(client, app, accounts, clock):
@@ -248,7 +251,7 @@ def test_telegram_secret_token_kicked_bot_and_replay(client, app, accounts, cloc
     assert status_of(app, accounts["telegram"]) == AccountStatus.ACTIVE and received(app) == 0
     good = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
     assert client.post(f"{HOOK}/telegram", content=update, headers=good).status_code == 200
-    assert status_of(app, accounts["telegram"]) == AccountStatus.REVOKED
+    assert status_of(app, accounts["telegram"]) == AccountStatus.RECONNECT_NEEDED
     assert client.post(f"{HOOK}/telegram", content=update, headers=good).status_code == 409
     old = json.dumps({"update_id": 90002, "message": {"date": now_s - 7200, "text": "hi"}})
     assert client.post(f"{HOOK}/telegram", content=old, headers=good).status_code == 401
@@ -285,7 +288,10 @@ def test_discord_ed25519_ping_deauthorize_stale_and_replay(client, app, accounts
         }
     )
     r = client.post(f"{HOOK}/discord", content=event, headers=signed(event, ts))
-    assert r.status_code == 204 and status_of(app, accounts["discord"]) == AccountStatus.REVOKED
+    assert (
+        r.status_code == 204
+        and status_of(app, accounts["discord"]) == AccountStatus.RECONNECT_NEEDED
+    )
     assert received(app) == 2
 
 
@@ -299,3 +305,49 @@ def test_unconfigured_and_unknown_platforms(client, app, accounts):
         verify("slack", {}, b"{}", Settings.from_env({}), now=None)  # type: ignore[arg-type]
     assert refused.value.reason == "not_configured"
     assert received(app) == 0
+
+
+def meta_signed_request(payload: dict, key: str = META_SECRET) -> str:
+    def b64url(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    body = b64url(json.dumps(payload).encode())
+    return b64url(hmac.new(key.encode(), body.encode(), hashlib.sha256).digest()) + "." + body
+
+
+def test_meta_deauthorize_callbacks_verify_their_signed_request(client, app, accounts, clock):
+    payload = {
+        "algorithm": "HMAC-SHA256",
+        "issued_at": int(clock.now().timestamp()) - 30,
+        "user_id": "1001",
+    }
+    url = f"{HOOK}/facebook/deauthorize"
+    before = received(app)
+    for form, reason in (
+        ({}, "missing_signature"),
+        ({"signed_request": meta_signed_request(payload, "wrong-secret")}, "bad_signature"),
+        (
+            {"signed_request": meta_signed_request({**payload, "algorithm": "HMAC-SHA1"})},
+            "bad_algorithm",
+        ),
+        (
+            {"signed_request": meta_signed_request({**payload, "issued_at": 1_000_000_000})},
+            "stale",
+        ),
+    ):
+        r = client.post(url, data=form)
+        assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+        assert META_SECRET not in r.text
+        assert counter(client, "facebook", reason) == 1
+    assert received(app) == before  # nothing refused was written
+    good = {"signed_request": meta_signed_request(payload)}
+    ok = client.post(url, data=good)
+    assert ok.status_code == 200 and ok.json()["received"] is True
+    assert received(app) == before + 1
+    # the callback names the person; here the fixture's Page has that id: disconnected
+    assert status_of(app, accounts["facebook"]) == AccountStatus.RECONNECT_NEEDED
+    assert client.post(url, data=good).status_code == 409  # a replay
+    for platform in ("instagram", "threads"):
+        fresh = {"signed_request": meta_signed_request({**payload, "user_id": platform})}
+        assert client.post(f"{HOOK}/{platform}/deauthorize", data=fresh).status_code == 200
+    assert client.post(f"{HOOK}/x/deauthorize", data=good).status_code == 404

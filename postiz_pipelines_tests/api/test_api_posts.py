@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from postiz_pipelines.api import create_app
 from postiz_pipelines.api.ratelimit import RateSpec
 from postiz_pipelines.core.models import JobStatus, Post, PublishJob, SocialAccount
+from postiz_pipelines.core.publishing.hold import release_held_jobs
 
 POSTS = "/api/postiz/posts"
 WORKER = {
@@ -192,32 +193,43 @@ def test_published_post_cannot_be_edited_or_canceled(client, world, clock):
     assert client.delete(f"{POSTS}/{post['id']}", headers=world.h()).status_code == 409
 
 
-def test_retry_failed_post_and_attempt_history(client, world, sandbox_state, app):
+def test_a_revoked_account_holds_the_post_until_reconnected(
+    client, world, sandbox_state, app, clock
+):
     sandbox_state.revoke_token("mastodon", "tok-alice")
     post = client.post(
         POSTS,
         headers=world.h(),
         json={
-            "content": "will fail first",
+            "content": "waits for its account",
             "workspaceId": world.a,
             "targetAccounts": [world.account_a],
         },
     ).json()
     first = client.post("/api/postiz/worker/process", headers=WORKER, json={}).json()
-    assert first["processed"]["failed"] == 1
-    assert client.get(f"{POSTS}/{post['id']}", headers=world.h()).json()["status"] == "failed"
+    assert first["processed"]["held"] == 1 and first["processed"]["failed"] == 0
+    [job] = client.get(f"{POSTS}/{post['id']}/jobs", headers=world.h("viewer")).json()["jobs"]
+    assert (job["status"], job["heldReason"], job["attempts"]) == (
+        "held",
+        "account_reconnect_needed",
+        0,
+    )
+    assert job["heldAt"] is not None
+    held = client.get(
+        "/api/postiz/held-jobs", params={"workspaceId": world.a}, headers=world.h("viewer")
+    ).json()["jobs"]
+    assert [j["id"] for j in held] == [job["id"]]
+    assert client.get("/api/postiz/held-jobs", headers=world.h("b_owner")).json()["jobs"] == []
     dead = client.get("/api/postiz/dead-letter", headers=world.h("viewer")).json()["jobs"]
-    assert [j["postId"] for j in dead] == [post["id"]]
+    assert dead == []  # held, not failed
+    account = client.get(f"/api/postiz/accounts/{world.account_a}", headers=world.h()).json()
+    assert account["status"] == "reconnect_needed" and account["statusReason"]
 
-    # a person reconnects the account: the platform takes the token again, the account is active
+    # the account is reconnected: the platform takes the token again, the held job is released
     sandbox_state.provision("mastodon", "tok-alice")
     with app.db.session() as s:
         s.get(SocialAccount, world.account_a).status = "active"
-
-    retried = client.post(f"{POSTS}/{post['id']}/retry", headers=world.h("editor"))
-    assert retried.status_code == 200, retried.text
-    assert [j["status"] for j in retried.json()["jobs"]] == ["retrying"]
-    assert client.post(f"{POSTS}/{post['id']}/retry", headers=world.h()).status_code == 409
+        release_held_jobs(s, account_id=world.account_a, now=clock.now(), grace=timedelta(hours=24))
     second = client.post("/api/postiz/worker/process", headers=WORKER, json={}).json()
     assert second["processed"]["completed"] == 1
     assert client.get(f"{POSTS}/{post['id']}", headers=world.h()).json()["status"] == "published"

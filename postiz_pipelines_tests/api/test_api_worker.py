@@ -8,7 +8,14 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from postiz_pipelines.core.accounts.store import add_account, credentials
-from postiz_pipelines.core.models import AnalyticsEvent, AuditLog, SocialAccount, Workspace
+from postiz_pipelines.core.models import (
+    AccountStatus,
+    AnalyticsEvent,
+    AuditLog,
+    SocialAccount,
+    Workspace,
+)
+from postiz_pipelines.sandbox import FaultSpec
 
 PROCESS = "/api/postiz/worker/process"
 STATS = "/api/postiz/worker/stats"
@@ -97,9 +104,14 @@ def test_process_body_is_validated(client, worker_headers):
 
 def test_stats_shape_and_figures(client, world, worker_headers, sandbox_state, clock):
     _post_now(client, world, "ok")
-    sandbox_state.revoke_token("mastodon", "tok-gina")
+    client.post(PROCESS, headers=worker_headers, json={})
+    sandbox_state.faults.set(  # the platform refuses the next post for good
+        "mastodon",
+        FaultSpec(error_rates={422: 1.0}, endpoints=frozenset({"POST /api/v1/statuses"})),
+    )
     _post_now(client, world, "fails", who="b_owner", ws=world.b, acc=world.account_b)
     client.post(PROCESS, headers=worker_headers, json={})
+    sandbox_state.faults.reset("mastodon")
     client.post(
         "/api/postiz/posts",
         headers=world.h(),
@@ -204,8 +216,15 @@ def test_refresh_batch_records_a_refused_refresh(
         ).id
     sandbox_state.revoke_token("threads", "th-dead-token")
     body = client.post(REFRESH, headers=batch_headers).json()
-    assert [(x["accountId"], x["outcome"]) for x in body["results"]] == [(acc_id, "failed")]
-    assert body["results"][0]["errorClass"]
+    outcomes = [(x["accountId"], x["outcome"]) for x in body["results"]]
+    assert outcomes == [(acc_id, "reconnect_needed")]  # the platform's own refusal
+    assert body["results"][0]["errorClass"] == "auth_revoked" and body["reconnectNeeded"] == 1
     with app.db.read() as s:
-        ev = s.scalar(select(AnalyticsEvent).where(AnalyticsEvent.account_id == acc_id))
-        assert ev.event_type == "token_refresh_failed" and "th-dead-token" not in str(ev.data)
+        assert s.get(SocialAccount, acc_id).status == AccountStatus.RECONNECT_NEEDED
+        evs = list(s.scalars(select(AnalyticsEvent).where(AnalyticsEvent.account_id == acc_id)))
+        kinds = sorted(e.event_type for e in evs)
+        assert kinds == ["account_disconnected", "token_refresh_failed"]
+        assert "th-dead-token" not in str([e.data for e in evs])
+    # a second batch does not ask the platform again, nor announce it again
+    again = client.post(REFRESH, headers=batch_headers).json()
+    assert again["checked"] == 0

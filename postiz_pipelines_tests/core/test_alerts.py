@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from postiz_pipelines.core.observability.alerts import AlertPolicy, find_alerts, raise_alerts
 from postiz_pipelines.core.publishing.runner import publish_due
-from postiz_pipelines.sandbox import SandboxState, SandboxTransport, create_app
+from postiz_pipelines.sandbox import FaultSpec, SandboxState, SandboxTransport, create_app
 
 
 def test_failure_spike_and_dead_letter_growth(app, make, clock):
@@ -14,14 +14,17 @@ def test_failure_spike_and_dead_letter_growth(app, make, clock):
     transport = SandboxTransport(create_app(state), timeout=1)
     ws = make.workspace()
     good = make.account(ws, handle="ok", token="good", base_url="http://sandbox.test/mastodon")
-    bad = make.account(ws, handle="gone", token="revoked", base_url="http://sandbox.test/mastodon")
-    state.revoke_token("mastodon", "revoked")
+    bad = make.account(ws, handle="bad", token="refused", base_url="http://sandbox.test/mastodon")
     make.jobs(ws, good, 4, run_at=clock.now(), text="fine")
     publish_due(app, owner="r1", clock=clock, transport=transport)
     with app.db.read() as s:
         assert find_alerts(s, now=clock.now(), policy=AlertPolicy()) == []  # all published: quiet
 
-    make.jobs(ws, bad, 12, run_at=clock.now(), text="doomed")  # revoked: each fails at once
+    state.faults.set(  # the platform refuses each for good (content rejected)
+        "mastodon",
+        FaultSpec(error_rates={422: 1.0}, endpoints=frozenset({"POST /api/v1/statuses"})),
+    )
+    make.jobs(ws, bad, 12, run_at=clock.now(), text="doomed")
     publish_due(app, owner="r2", clock=clock, transport=transport)
     raised = {(a.kind, a.subject): a for a in raise_alerts(app.db, now=clock.now())}
     assert set(raised) == {("failure_spike", "mastodon"), ("dead_letter_growth", "all")}

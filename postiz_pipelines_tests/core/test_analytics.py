@@ -164,7 +164,7 @@ def test_checks_fail_on_the_world_and_pass_once_fixed(app, world):
             "account_id": world["carol"].id,
             "platform": "bluesky",
             "handle": "carol",
-            "status": "revoked",
+            "status": "reconnect_needed",  # the legacy revoked, as it is read
             "held_jobs": 3,
         }
     ]

@@ -166,21 +166,27 @@ def test_rate_limit_sets_the_wait_and_throttles_the_account_for_everyone(
     assert run(app, clock, transport, owner="run-2").as_dict()["completed"] == 2
 
 
-def test_revoked_token_fails_at_once_and_marks_the_account(app, make, clock, sandbox, setup):
+def test_revoked_token_holds_the_jobs_and_marks_the_account_once(app, make, clock, sandbox, setup):
     state, transport = sandbox
     ws, acc = setup
     a, b = make.jobs(ws, acc, 2, run_at=clock.now())
     state.revoke_token("mastodon", "tok-alice")
     report = run(app, clock, transport)
-    assert report.as_dict()["failed"] == 2 and report.as_dict()["retrying"] == 0
+    assert report.as_dict()["held"] == 2
+    assert report.as_dict()["failed"] == 0 and report.as_dict()["retrying"] == 0
     jobs = jobs_by_id(app)
-    assert {jobs[a].last_error_class, jobs[b].last_error_class} == {"auth_revoked"}
+    assert {jobs[a].status, jobs[b].status} == {JobStatus.HELD}
+    assert {jobs[a].attempts, jobs[b].attempts} == {0}  # the refused call is given back
+    assert {jobs[a].held_reason, jobs[b].held_reason} == {"account_reconnect_needed"}
     with app.db.read() as s:
-        assert s.get(SocialAccount, acc.id).status == AccountStatus.REVOKED
-        failed_events = s.scalars(
-            select(AnalyticsEvent).where(AnalyticsEvent.event_type == "post_publish_failed")
-        ).all()
-    assert len(failed_events) == 2
+        account = s.get(SocialAccount, acc.id)
+        assert account.status == AccountStatus.RECONNECT_NEEDED
+        assert account.status_changed_at is not None and account.status_reason
+        kinds = Counter(e.event_type for e in s.scalars(select(AnalyticsEvent)))
+    assert kinds["account_disconnected"] == 1 and kinds["post_publish_failed"] == 0
+    # nothing claims a held job, however late it gets
+    clock.advance(3600)
+    assert run(app, clock, transport).as_dict()["claimed"] == 0
 
 
 def test_content_rejected_is_permanent_with_the_platforms_reason(app, make, clock, sandbox, setup):

@@ -75,13 +75,15 @@ def test_checks_report_offending_rows_and_pass_when_fixed(app, world, env):
         "no_overdue_jobs",
         "no_reconnect_with_waiting_jobs",
         "tokens_are_refreshed",
+        "held_jobs_within_bound",
+        "oauth_clients_configured",
     }
     assert not evals["no_overdue_jobs"].passed
     assert evals["no_overdue_jobs"].metadata["offending_count"].value == 3
     assert world["stuck"][0] in evals["no_overdue_jobs"].metadata["offending"].value
     assert not evals["no_reconnect_with_waiting_jobs"].passed
     assert (
-        "| carol | revoked | 3 |"
+        "| carol | reconnect_needed | 3 |"
         in evals["no_reconnect_with_waiting_jobs"].metadata["offending"].value
     )
     assert evals["tokens_are_refreshed"].passed

@@ -42,9 +42,13 @@ def test_outcomes_of_real_publishes_and_the_failure_check(app, make, env, instan
     make.jobs(ws, acc, 6, run_at=now - timedelta(seconds=90))
     publish_due(app, owner="r1", clock=clock, transport=transport)
     bad = make.account(
-        ws, handle="gone", token="revoked-token", base_url="http://sandbox.test/mastodon"
+        ws, handle="refused", token="refused-token", base_url="http://sandbox.test/mastodon"
     )
-    state.revoke_token("mastodon", "revoked-token")
+    # the platform refuses these for good (a revoked account would hold them, not fail them)
+    state.faults.set(
+        "mastodon",
+        FaultSpec(error_rates={422: 1.0}, endpoints=frozenset({"POST /api/v1/statuses"})),
+    )
     make.jobs(ws, bad, 3, run_at=now)
     publish_due(app, owner="r2", clock=clock, transport=transport)
 

@@ -45,6 +45,7 @@ def test_definitions_load_and_resolve():
         "health_schedule",
         "engagement_schedule",
         "instance_limits_job_schedule",
+        "refresh_tokens_schedule",
     }
 
 

@@ -18,6 +18,7 @@ from postiz_pipelines.errors import (
     AuthRevoked,
     ContentRejected,
     MediaRejected,
+    OAuthClientMisconfigured,
     OutcomeUnknown,
     ProviderError,
     RateLimited,
@@ -260,7 +261,7 @@ def test_a_refused_refresh_is_auth_revoked(
     assert (caught.value.status, caught.value.code) == (400, "invalid_grant")
     assert "never-issued" not in repr(caught.value)
     without_client = LinkedInProvider(provider.http, base_url=provider.base_url)
-    with pytest.raises(AuthRevoked, match="no OAuth client"):
+    with pytest.raises(OAuthClientMisconfigured, match="POSTIZ_LINKEDIN_CLIENT_ID"):
         asyncio.run(without_client.refresh(account))
 
 

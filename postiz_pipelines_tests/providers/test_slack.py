@@ -18,6 +18,7 @@ from postiz_pipelines.errors import (
     AuthRevoked,
     ContentRejected,
     MediaRejected,
+    OAuthClientMisconfigured,
     OutcomeUnknown,
     ProviderError,
     RateLimited,
@@ -219,7 +220,7 @@ def test_refresh_without_a_client_or_a_token_is_auth_revoked(
     with pytest.raises(AuthRevoked, match="no refresh token"):
         asyncio.run(SlackProvider(sandbox_http).refresh(account))
     account.refresh_token = Secret("xoxe-1-x")
-    with pytest.raises(AuthRevoked, match="no OAuth client"):
+    with pytest.raises(OAuthClientMisconfigured, match="POSTIZ_SLACK_CLIENT_ID"):
         asyncio.run(SlackProvider(sandbox_http).refresh(account))
 
 

@@ -22,6 +22,7 @@ from postiz_pipelines.errors import (
     AuthRevoked,
     ContentRejected,
     MediaRejected,
+    OAuthClientMisconfigured,
     OutcomeUnknown,
     ProviderError,
     RateLimited,
@@ -163,8 +164,9 @@ def test_refresh_needs_a_client_id_and_a_refresh_token(
     sandbox_http: httpx.AsyncClient, sandbox_url: str, account: AccountCredentials
 ) -> None:
     anonymous = XProvider(sandbox_http, base_url=f"{sandbox_url}/x")
-    with pytest.raises(AuthRevoked, match="no OAuth client id"):
+    with pytest.raises(OAuthClientMisconfigured, match="POSTIZ_X_CLIENT_ID") as caught:
         asyncio.run(anonymous.refresh(account))
+    assert caught.value.variable == "POSTIZ_X_CLIENT_ID"  # the settings, not the account
     account.settings["client_id"] = CLIENT_ID  # the account's own app, when it has one
     assert asyncio.run(anonymous.refresh(account)).access_token
     with pytest.raises(AuthRevoked, match="no refresh token"):

@@ -19,6 +19,7 @@ from postiz_pipelines.errors import (
     AuthExpired,
     AuthRevoked,
     ContentRejected,
+    OAuthClientMisconfigured,
     PartiallyPublished,
     ProviderError,
     RateLimited,
@@ -443,7 +444,7 @@ def test_a_revoked_refresh_token_means_reconnect(
         asyncio.run(provider.refresh(account))
     assert caught.value.code == "invalid_grant" and "Testing" in caught.value.message
     no_client = YouTubeProvider(provider.http, base_url=provider.base_url)
-    with pytest.raises(AuthRevoked, match="no OAuth client"):
+    with pytest.raises(OAuthClientMisconfigured, match="POSTIZ_YOUTUBE_CLIENT_ID"):
         asyncio.run(no_client.refresh(account))
 
 

@@ -19,6 +19,8 @@ from postiz_pipelines.api.schemas.accounts import (
     AccountSlotsIn,
     AccountSlotsOut,
 )
+from postiz_pipelines.api.schemas.oauth import AccountPatch
+from postiz_pipelines.core.accounts.settings import update_account
 from postiz_pipelines.core.accounts.store import add_account, get_account, list_accounts
 from postiz_pipelines.core.models import Role
 from postiz_pipelines.core.publishing.account_jobs import remove_account
@@ -79,6 +81,27 @@ def read(account_id: str, st: State, caller: CallerDep) -> JSONResponse:
     with st.app.db.read() as s:
         acc = get_account(s, account_id)
         caller.require(acc.workspace_id, Role.VIEWER, kind="account", ident=account_id)
+        return JSONResponse(AccountOut.of(acc).dump())
+
+
+@router.patch(
+    "/{account_id}",
+    response_model=AccountOut,
+    summary="Change an account's display name, language or platform settings (admin)",
+)
+def patch(account_id: str, body: AccountPatch, st: State, caller: WriterDep) -> JSONResponse:
+    with st.app.db.session() as s:
+        acc = get_account(s, account_id)
+        caller.require(acc.workspace_id, Role.ADMIN, kind="account", ident=account_id)
+        update_account(
+            s,
+            acc,
+            display_name=body.display_name,
+            language=body.language,
+            settings=body.settings,
+            now=st.now(),
+            actor=caller.actor,
+        )
         return JSONResponse(AccountOut.of(acc).dump())
 
 

@@ -35,7 +35,7 @@ async def media_file(
 ) -> FileResponse:
     # a bad, expired or forged link is indistinguishable from a missing file
     if not verify(
-        st.app.keyring, media_id=media_id, expires=expires, signature=signature, now=st.now()
+        st.app.media_link_key, media_id=media_id, expires=expires, signature=signature, now=st.now()
     ):
         raise NotFound("media", media_id)
 

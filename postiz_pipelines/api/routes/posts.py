@@ -238,6 +238,18 @@ def retry(
 
 
 @router.get(
+    "/{post_id}/jobs",
+    response_model=JobList,
+    summary="The post's jobs: one per target and occurrence, held ones with their reason",
+)
+def jobs(post_id: str, st: State, caller: CallerDep) -> JSONResponse:
+    with st.app.db.read() as s:
+        post = _load(st, s, caller, post_id, Role.VIEWER)
+        rows = post_ops.post_jobs(s, post.id)
+        return JSONResponse(JobList(jobs=[JobOut.of(j) for j in rows], next_cursor=None).dump())
+
+
+@router.get(
     "/{post_id}/attempts", response_model=AttemptList, summary="Every publish attempt of the post"
 )
 def attempts(post_id: str, st: State, caller: CallerDep) -> JSONResponse:

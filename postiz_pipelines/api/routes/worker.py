@@ -1,6 +1,6 @@
 """Worker and batch endpoints, authenticated by their own keys rather than user tokens:
-``POST /api/postiz/worker/process``, ``GET /api/postiz/worker/stats`` and
-``POST /api/postiz/oauth/refresh-batch``.
+``POST /api/postiz/worker/process`` and ``GET /api/postiz/worker/stats`` (the batch
+refresh, ``POST /api/postiz/oauth/refresh-batch``, is ``oauth_refresh.py``).
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from postiz_pipelines.api.deps import State, batch_key, worker_key
+from postiz_pipelines.api.deps import State, worker_key
 from postiz_pipelines.api.jsonable import jsonable
 from postiz_pipelines.api.schemas.worker import WorkerProcessIn
-from postiz_pipelines.core.accounts.tokens import refresh_expiring_tokens
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.observability.stats import worker_stats
 from postiz_pipelines.core.publishing.runner import publish_due
@@ -97,27 +96,3 @@ def process(st: State, body: WorkerProcessIn | None = None) -> JSONResponse:
 def stats(st: State) -> JSONResponse:
     with st.app.db.read() as s:
         return JSONResponse(worker_stats(s, now=st.now()))
-
-
-@router.post(
-    "/oauth/refresh-batch",
-    dependencies=[Depends(batch_key)],
-    summary="Refresh every token expiring within 24 h (Bearer POSTIZ_BATCH_API_KEY)",
-)
-def refresh_batch(st: State) -> JSONResponse:
-    now = st.now()
-    report = refresh_expiring_tokens(st.app, now=now, transport=st.transport)
-    out = report.as_dict()
-    with st.app.db.session() as s:
-        audit(
-            s,
-            actor="batch-api",
-            action="tokens.refresh_batch",
-            object_type="worker",
-            object_id=None,
-            now=now,
-            checked=out["checked"],
-            refreshed=out["refreshed"],
-            failed=out["failed"],
-        )
-    return JSONResponse({"timestamp": now.isoformat(), **out})

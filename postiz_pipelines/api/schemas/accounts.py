@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field
 
 from postiz_pipelines.api.schemas.base import MAX_SLOTS, Id, In, Out, iso
+from postiz_pipelines.core.accounts.status import effective_status
 from postiz_pipelines.core.models import SocialAccount
 
 
@@ -32,7 +33,8 @@ class AccountOut(Out):
     handle: str
     display_name: str
     external_id: str
-    status: str
+    status: str  # legacy expired/revoked read as reconnect_needed
+    status_reason: str | None = None
     base_url: str | None
     token_expires_at: str | None
     created_at: str
@@ -46,7 +48,8 @@ class AccountOut(Out):
             handle=a.handle,
             display_name=a.display_name,
             external_id=a.external_id,
-            status=a.status,
+            status=effective_status(a.status),
+            status_reason=a.status_reason,
             base_url=a.base_url,
             token_expires_at=iso(a.token_expires_at),
             created_at=a.created_at.isoformat(),

@@ -40,6 +40,10 @@ class JobOut(Out):
     )
     remote_id: str | None
     completed_at: str | None
+    held_reason: str | None = Field(
+        default=None, description="why the job is held (status held): its account to reconnect"
+    )
+    held_at: str | None = None
 
     @classmethod
     def of(cls, j: PublishJob) -> JobOut:
@@ -59,6 +63,8 @@ class JobOut(Out):
             may_be_live=may_be_live(j),
             remote_id=j.remote_id,
             completed_at=iso(j.completed_at),
+            held_reason=j.held_reason,
+            held_at=iso(j.held_at),
         )
 
 

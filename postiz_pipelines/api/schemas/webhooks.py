@@ -13,7 +13,10 @@ from postiz_pipelines.core.models import WebhookDelivery, WebhookSubscription
 class WebhookCreate(In):
     workspace_id: Id = Field(min_length=1, max_length=64)
     url: str = Field(min_length=8, max_length=1000)
-    events: list[Literal["post.published", "post.failed", "post.canceled"]] | None = None
+    events: (
+        list[Literal["post.published", "post.failed", "post.canceled", "account.disconnected"]]
+        | None
+    ) = None
 
 
 class WebhookOut(Out):

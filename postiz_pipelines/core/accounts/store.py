@@ -170,19 +170,28 @@ def account_language(account: SocialAccount) -> str | None:
     return workspace.language if workspace is not None else None
 
 
+def seal_tokens(account_id: str, tokens: TokenSet, keyring: Keyring) -> dict[str, str]:
+    """The sealed columns for ``tokens``: the access token and, when the platform rotated
+    it, the refresh token (one that does not rotate keeps the stored one)."""
+    out = {
+        "access_token_sealed": keyring.seal(tokens.access_token, context=_ctx(account_id, "access"))
+    }
+    if tokens.refresh_token is not None:
+        out["refresh_token_sealed"] = keyring.seal(
+            tokens.refresh_token, context=_ctx(account_id, "refresh")
+        )
+    return out
+
+
 def store_tokens(
     account: SocialAccount, tokens: TokenSet, keyring: Keyring, *, now: datetime
 ) -> None:
-    """Seal and keep refreshed tokens; a platform that does not rotate keeps the old refresh
-    token."""
-    account.access_token_sealed = keyring.seal(
-        tokens.access_token, context=_ctx(account.id, "access")
-    )
-    if tokens.refresh_token is not None:
-        account.refresh_token_sealed = keyring.seal(
-            tokens.refresh_token, context=_ctx(account.id, "refresh")
-        )
+    """Seal and keep new tokens (a connect or reconnect); bumps ``token_version`` so a
+    refresher that read the old ones does not overwrite them."""
+    for column, value in seal_tokens(account.id, tokens, keyring).items():
+        setattr(account, column, value)
     account.token_expires_at = tokens.expires_at
+    account.token_version = (account.token_version or 0) + 1
     account.status = AccountStatus.ACTIVE
     account.updated_at = now
 

@@ -1,5 +1,6 @@
 """Alerts: a spike of failures, an open circuit breaker, a growing dead-letter queue, a
-queue backlog, and posts going out late (lag p99 over a bound).
+queue backlog, posts going out late (lag p99 over a bound), and OAuth client settings a
+token refresh found missing or refused (naming the variable).
 
 ``record_alerts`` writes an ``alert`` event for each condition found, at most once per
 ``quiet`` period for the same kind and subject (a lasting outage is one alert, not one a
@@ -51,7 +52,9 @@ class AlertPolicy:
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # failure_spike | breaker_open | dead_letter_growth | queue_backlog | posts_late
+    # failure_spike | breaker_open | dead_letter_growth | queue_backlog | posts_late |
+    # oauth_client_config
+    kind: str
     subject: str  # a platform, or "all"
     message: str
     figures: dict[str, Any]
@@ -120,7 +123,30 @@ def find_alerts(session: Session, *, now: datetime, policy: AlertPolicy) -> list
             )
         )
     alerts.extend(_backlog_and_lateness(session, now=now, policy=policy))
+    alerts.extend(_config_errors(session, since=since))
     return alerts
+
+
+def _config_errors(session: Session, *, since: datetime) -> list[Alert]:
+    """A platform whose OAuth client settings are missing or refused (a refresh said so)."""
+    variables: dict[str, set[str]] = {}
+    for platform, data in session.execute(
+        select(AnalyticsEvent.platform, AnalyticsEvent.data).where(
+            AnalyticsEvent.event_type == EventType.CONFIG_ERROR,
+            AnalyticsEvent.occurred_at >= since,
+        )
+    ):
+        variables.setdefault(platform or "?", set()).add(str((data or {}).get("variable")))
+    return [
+        Alert(
+            "oauth_client_config",
+            platform,
+            f"{platform} tokens cannot be refreshed: set {', '.join(sorted(names))} "
+            "(no account was disconnected)",
+            {"variables": sorted(names)},
+        )
+        for platform, names in sorted(variables.items())
+    ]
 
 
 def _backlog_and_lateness(session: Session, *, now: datetime, policy: AlertPolicy) -> list[Alert]:

@@ -8,7 +8,12 @@ whether it passed and which rows offend, so a person sees at once what to look a
 - ``on_time``: per workspace and platform, lag p99 within a bound (5 min);
 - ``engagement_pulls``: no account's engagement pull failed;
 - ``tokens_refreshed``: no active account's token lapses within 30 min (the hourly refresh
-  keeps even 2-hour tokens, Bluesky's and X's, above an hour).
+  keeps even 2-hour tokens, Bluesky's and X's, above an hour);
+- ``held``: held jobs per workspace, failing once one has been held longer than a bound
+  (``POSTIZ_HELD_JOB_ALARM_SECONDS``, 24 h: by then reconnecting no longer publishes it, it
+  is dead-lettered ``missed_while_disconnected``); a job held less long passes, listed;
+- ``oauth_clients``: every platform with connected, refreshable accounts has its OAuth
+  client settings (the failure names the missing variable).
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from postiz_pipelines.core.models import JobStatus, PublishJob, SocialAccount, Workspace
 from postiz_pipelines.core.observability.outcomes import platform_totals
 from postiz_pipelines.core.observability.queue_health import overdue_jobs, overdue_rows
 
@@ -116,3 +123,64 @@ def tokens_refreshed(tokens: pd.DataFrame, *, hours: float = TOKEN_LAPSE_HOURS) 
         soon = tokens
     rows = _records(soon, ["account_id", "platform", "handle", "expires_in_h"])
     return CheckOutcome(not rows, rows, {"lapsing": len(rows)})
+
+
+def held(session: Session, *, now: datetime, bound: timedelta) -> CheckOutcome:
+    """Held jobs per workspace: how many, since when; failing when one is held beyond ``bound``."""
+    rows: list[dict[str, Any]] = []
+    q = (
+        select(
+            Workspace.slug,
+            PublishJob.workspace_id,
+            func.count(),
+            func.min(PublishJob.held_at),
+        )
+        .join(Workspace, Workspace.id == PublishJob.workspace_id)
+        .where(PublishJob.status == JobStatus.HELD)
+        .group_by(Workspace.slug, PublishJob.workspace_id)
+        .order_by(Workspace.slug)
+    )
+    late = 0
+    for slug, ws_id, count, oldest in session.execute(q):
+        held_h = round((now - oldest).total_seconds() / 3600, 2) if oldest else None
+        beyond = oldest is not None and now - oldest > bound
+        late += int(beyond)
+        rows.append(
+            {
+                "workspace": slug,
+                "workspace_id": ws_id,
+                "held_jobs": int(count),
+                "oldest_held_h": held_h,
+                "beyond_bound": beyond,
+            }
+        )
+    figures = {
+        "held_jobs": sum(int(r["held_jobs"]) for r in rows),
+        "workspaces_beyond_bound": late,
+        "bound_hours": bound.total_seconds() / 3600,
+    }
+    return CheckOutcome(late == 0, rows, figures)
+
+
+def oauth_clients(session: Session, missing: dict[str, list[str]]) -> CheckOutcome:
+    """Accounts whose tokens need a refresh with an OAuth client the settings lack; ``missing``
+    maps a platform to its unset variables (``Settings.missing_oauth_settings``). An X account
+    that carries its own client id does not count."""
+    counts: dict[str, int] = {}
+    for platform, settings in session.execute(
+        select(SocialAccount.platform, SocialAccount.settings).where(
+            SocialAccount.deleted_at.is_(None),
+            SocialAccount.refresh_token_sealed.is_not(None),
+            SocialAccount.platform.in_(list(missing)),
+        )
+    ):
+        if platform == "x" and (settings or {}).get("client_id"):
+            continue
+        counts[platform] = counts.get(platform, 0) + 1
+    rows: list[dict[str, Any]] = [
+        {"platform": p, "missing": ", ".join(missing[p]), "accounts": counts[p]}
+        for p in sorted(missing)
+        if counts.get(p)
+    ]
+    names = sorted({v for p in counts for v in missing[p]})
+    return CheckOutcome(not rows, rows, {"missing_variables": ", ".join(names) or None})

@@ -4,8 +4,9 @@ whether a person must reconnect it while posts wait for it.
 - ``expires_in_h``: hours until the token expires (missing: it never expires);
 - ``expiring_24h`` / ``expiring_7d``: it expires within that time (never, for none);
 - ``refresh_failures_7d``: ``token_refresh_failed`` events in the last 7 days;
-- ``needs_reconnect``: the account is ``revoked`` or ``expired`` (no refresh can help);
-- ``held_jobs``: its jobs still waiting (pending, queued, retrying) while it needs reconnecting.
+- ``needs_reconnect``: the account is ``reconnect_needed`` (or the legacy ``revoked`` /
+  ``expired``, shown as ``reconnect_needed``): no refresh can help;
+- ``held_jobs``: its jobs held (or still waiting) while it needs reconnecting.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from postiz_pipelines.core.accounts.status import NEEDS_RECONNECT, effective_status
 from postiz_pipelines.core.events import EventType
 from postiz_pipelines.core.models import (
     CLAIMABLE_JOB_STATES,
-    AccountStatus,
     AnalyticsEvent,
+    JobStatus,
     PublishJob,
     SocialAccount,
 )
@@ -28,7 +30,7 @@ from postiz_pipelines.core.models import (
 if TYPE_CHECKING:
     import pandas as pd
 
-RECONNECT_STATES = (AccountStatus.REVOKED, AccountStatus.EXPIRED)
+RECONNECT_STATES = tuple(NEEDS_RECONNECT)
 TOKEN_COLUMNS = [
     "account_id",
     "workspace_id",
@@ -63,7 +65,7 @@ def token_health(session: Session, *, now: datetime) -> pd.DataFrame:
     waiting = dict(
         session.execute(
             select(PublishJob.account_id, func.count())
-            .where(PublishJob.status.in_(CLAIMABLE_JOB_STATES))
+            .where(PublishJob.status.in_([*CLAIMABLE_JOB_STATES, JobStatus.HELD]))
             .group_by(PublishJob.account_id)
         ).all()
     )
@@ -82,7 +84,7 @@ def token_health(session: Session, *, now: datetime) -> pd.DataFrame:
                 "workspace_id": a.workspace_id,
                 "platform": a.platform,
                 "handle": a.handle,
-                "status": a.status,
+                "status": effective_status(a.status),
                 "expires_at": a.token_expires_at,
                 "expires_in_h": round(left.total_seconds() / 3600, 2) if left else None,
                 "expiring_24h": left is not None and left <= timedelta(hours=24),

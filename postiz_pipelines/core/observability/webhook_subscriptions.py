@@ -31,6 +31,7 @@ EVENTS: dict[str, str] = {
     EventType.POST_PUBLISHED: "post.published",
     EventType.POST_PUBLISH_FAILED: "post.failed",
     EventType.POST_CANCELED: "post.canceled",
+    EventType.ACCOUNT_DISCONNECTED: "account.disconnected",
 }
 EVENT_NAMES = tuple(EVENTS.values())
 MAX_URL = 1000

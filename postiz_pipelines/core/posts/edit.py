@@ -40,7 +40,7 @@ from postiz_pipelines.core.publishing import queue
 from postiz_pipelines.errors import Conflict, Problem, ValidationFailed
 from postiz_pipelines.providers.base import PostContent
 
-WAITING = (JobStatus.PENDING, JobStatus.QUEUED)
+WAITING = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.HELD)  # held: for its account
 FINISHED_POST = {
     PostStatus.PUBLISHED,
     PostStatus.PARTIALLY_PUBLISHED,

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.clock import not_in_the_past
+from postiz_pipelines.core.accounts.status import effective_status
 from postiz_pipelines.core.accounts.store import media_limits_for, target_problems
 from postiz_pipelines.core.media.assets import media_file
 from postiz_pipelines.core.media.variants import planned_file
@@ -235,7 +236,7 @@ def find_accounts(
             message = f"unknown account {acc_id!r} in workspace {workspace.slug!r}"
             problems.append(Problem(f"targetAccounts[{i}]", message, acc_id))
         elif acc.status != AccountStatus.ACTIVE:
-            message = f"account {acc.handle!r} is {acc.status}; reconnect it"
+            message = f"account {acc.handle!r} is {effective_status(acc.status)}; reconnect it"
             problems.append(Problem(f"targetAccounts[{i}]", message, acc_id))
     return accounts, problems
 

@@ -32,7 +32,8 @@ def remove_account(
     jobs = list(
         session.scalars(
             select(PublishJob).where(
-                PublishJob.account_id == account.id, PublishJob.status.in_(CLAIMABLE_JOB_STATES)
+                PublishJob.account_id == account.id,
+                PublishJob.status.in_([*CLAIMABLE_JOB_STATES, JobStatus.HELD]),
             )
         )
     )

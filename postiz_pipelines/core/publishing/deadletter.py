@@ -196,3 +196,46 @@ def cancel_failed_job(
         now=now,
     )
     return job
+
+
+def dead_letter_held(
+    session: Session, jobs: Sequence[PublishJob], *, now: datetime, error_class: str, error: str
+) -> list[PublishJob]:
+    """Dead-letter held jobs nobody holds (too late to publish once their account is back):
+    they land in this queue, where a person requeues or reschedules them. Returns those that
+    were still held."""
+    failed = []
+    for job in jobs:
+        if not queue.fail_held(session, [job.id], now=now, error=error, error_class=error_class):
+            continue
+        failed.append(job)
+        target = session.get(PostTarget, job.target_id)
+        if target is not None and target.status != TargetStatus.PUBLISHED:
+            target.status = TargetStatus.FAILED
+        record_event(
+            session,
+            EventType.POST_PUBLISH_FAILED,
+            now=now,
+            workspace_id=job.workspace_id,
+            platform=job.platform,
+            account_id=job.account_id,
+            post_id=job.post_id,
+            job_id=job.id,
+            error_class=error_class,
+            error=error[:500],
+        )
+        audit(
+            session,
+            actor="system",
+            action="post.publish_failed",
+            object_type="publish_job",
+            object_id=job.id,
+            workspace_id=job.workspace_id,
+            now=now,
+            error_class=error_class,
+        )
+    for post_id in {j.post_id for j in failed}:
+        post = session.get(Post, post_id)
+        if post is not None:
+            settle_post_status(session, post)
+    return failed

@@ -26,7 +26,7 @@ from postiz_pipelines.clock import Clock
 from postiz_pipelines.core.db import Database
 from postiz_pipelines.core.media.delivery import MediaDelivery
 from postiz_pipelines.core.models import PublishJob
-from postiz_pipelines.core.publishing import queue, throttle
+from postiz_pipelines.core.publishing import queue, throttle, token_refresh
 from postiz_pipelines.core.publishing.config import EngineConfig
 from postiz_pipelines.core.publishing.group_commit import GroupCommit
 from postiz_pipelines.core.publishing.intent import IntentWriter
@@ -41,7 +41,6 @@ from postiz_pipelines.core.publishing.readback import Plan
 from postiz_pipelines.crypto import Keyring
 from postiz_pipelines.errors import (
     AuthExpired,
-    AuthRevoked,
     OutcomeUnknown,
     ProviderError,
     TransientError,
@@ -335,15 +334,15 @@ class Publisher:
             return await call(provider, work)
 
     async def _refresh(self, provider: Provider, work: Work) -> TokenSet:
-        try:
-            tokens = await provider.refresh(work.credentials)
-        except ProviderError as exc:
-            await self.writes.run(self.recorder.record_refresh, work, None, exc)
-            raise AuthRevoked(
-                f"token expired and refresh failed: {exc.message}",
-                platform=work.platform,
-                status=exc.status,
-                code=exc.code,
-            ) from exc
-        await self.writes.run(self.recorder.record_refresh, work, tokens, None)
-        return tokens
+        """One refresher per account (``token_refresh``); raises ``AuthRevoked`` only on the
+        platform's permanent refusal, ``RefreshDeferred`` when the job should wait."""
+        return await token_refresh.refresh_for_job(
+            self.writes.db,
+            self.keyring,
+            provider,
+            account_id=work.account_id,
+            job_id=work.job_id,
+            used_token=work.credentials.access_token,
+            now=self.clock.now(),
+            owner=self.owner,
+        )

@@ -1,7 +1,8 @@
 """Writing a claimed job's intent, before any platform call.
 
 ``begin`` loads the claimed job (fenced on the lease owner), closes it at once where no call
-may be made (post canceled, account to reconnect, secrets unreadable, attempts spent), defers
+may be made (post canceled, account removed, secrets unreadable, attempts spent), holds it
+untried while its account needs reconnecting (``hold.py``), defers
 it untried while the platform throttles the account or the breaker is open, plans the attempt
 by the read-back rule (``readback.py``), and commits the attempt row ``sending`` (and, for a
 plain publish, the counted attempt) before the engine calls the platform.
@@ -41,7 +42,7 @@ from postiz_pipelines.core.models import (
     TargetStatus,
     Throttle,
 )
-from postiz_pipelines.core.publishing import breaker, queue, quota, readback, throttle
+from postiz_pipelines.core.publishing import breaker, hold, queue, quota, readback, throttle
 from postiz_pipelines.core.publishing.outcomes import JobOutcome, OutcomeStatus, Work, dead_letter
 from postiz_pipelines.core.publishing.readback import Action, Plan, Verdict
 from postiz_pipelines.crypto import Keyring
@@ -163,6 +164,10 @@ class IntentWriter:
                 queue.cancel_claimed(s, job.id, owner=self.owner, now=now)
                 return JobOutcome(job_id, OutcomeStatus.CANCELED, job.platform)
             history = readback.load_history(s, job.id)
+            if hold.needs_reconnect(account.status) and account.deleted_at is None:
+                held = hold.hold_claimed_job(s, job, owner=self.owner, now=now)
+                status = OutcomeStatus.HELD if held else OutcomeStatus.LOST
+                return JobOutcome(job.id, status, job.platform, hold.HELD_RECONNECT)
             if account.status != AccountStatus.ACTIVE or account.deleted_at is not None:
                 error = f"account {account.handle} is {account.status}; reconnect it"
                 return self.fail_now(s, job, now, error, "auth_revoked", history)
@@ -213,10 +218,11 @@ class IntentWriter:
                 settings={**(post.settings or {}), **(target.settings_override or {})},
                 progress=dict(job.progress or {}),
             )
-            held = quota.hold(s, job.platform, provider, content, plan, now=now)
-            if held is not None:  # the platform's shared daily budget has no room: wait
-                queue.defer(s, job.id, owner=self.owner, now=now, until=held[0], reason=held[1])
-                return JobOutcome(job.id, OutcomeStatus.DEFERRED, job.platform, "deferred", held[1])
+            no_room = quota.hold(s, job.platform, provider, content, plan, now=now)
+            if no_room is not None:  # the platform's shared daily budget has no room: wait
+                until, reason = no_room
+                queue.defer(s, job.id, owner=self.owner, now=now, until=until, reason=reason)
+                return JobOutcome(job.id, OutcomeStatus.DEFERRED, job.platform, "deferred", reason)
             if plan == Plan.PUBLISH:  # a read-back first counts the attempt once it found nothing
                 if not queue.count_attempt(s, job.id, owner=self.owner, now=now):
                     return JobOutcome(job_id, OutcomeStatus.LOST, job.platform)

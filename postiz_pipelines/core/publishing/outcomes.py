@@ -23,12 +23,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.clock import Clock, ensure_utc
-from postiz_pipelines.core.accounts.store import store_tokens
 from postiz_pipelines.core.audit import audit
 from postiz_pipelines.core.db import Database, retry_transient_db
 from postiz_pipelines.core.events import EventType, record_event
 from postiz_pipelines.core.models import (
-    AccountStatus,
     AttemptOutcome,
     Post,
     PostTarget,
@@ -38,9 +36,10 @@ from postiz_pipelines.core.models import (
     SocialAccount,
     TargetStatus,
 )
-from postiz_pipelines.core.publishing import breaker, queue, readback, throttle
+from postiz_pipelines.core.publishing import breaker, hold, queue, readback, throttle
 from postiz_pipelines.core.publishing.post_status import settle_post_status, settle_post_status_of
 from postiz_pipelines.core.publishing.readback import Action, Plan, Verdict
+from postiz_pipelines.core.publishing.token_refresh import RefreshDeferred
 from postiz_pipelines.crypto import Keyring
 from postiz_pipelines.errors import (
     AuthRevoked,
@@ -56,7 +55,6 @@ from postiz_pipelines.providers.base import (
     AccountCredentials,
     PostContent,
     PublishResult,
-    TokenSet,
 )
 from postiz_pipelines.providers.registry import ProviderSet
 
@@ -72,6 +70,7 @@ class OutcomeStatus(StrEnum):
     FAILED = "failed"
     CANCELED = "canceled"
     DEFERRED = "deferred"  # handed back untried: throttle or open breaker
+    HELD = "held"  # its account needs reconnecting: waits untried for the user
     RELEASED = "released"  # handed back untried: the run is stopping
     LOST = "lost"  # the lease was taken meanwhile; the new owner decides
 
@@ -139,39 +138,6 @@ class OutcomeRecorder:
                 reason="the platform's rate-limit headers: no calls remain",
                 now=self.clock.now(),
             )
-
-    def record_refresh(
-        self, work: Work, tokens: TokenSet | None, error: ProviderError | None
-    ) -> None:
-        """Keep refreshed tokens, or mark the account expired when the refresh failed."""
-        now = self.clock.now()
-        with self.db.session() as s:
-            account = s.get(SocialAccount, work.account_id)
-            assert account is not None
-            if tokens is not None:
-                store_tokens(account, tokens, self.keyring, now=now)
-                record_event(
-                    s,
-                    EventType.TOKEN_REFRESHED,
-                    now=now,
-                    workspace_id=account.workspace_id,
-                    platform=work.platform,
-                    account_id=account.id,
-                    job_id=work.job_id,
-                )
-            else:
-                account.status = AccountStatus.EXPIRED
-                record_event(
-                    s,
-                    EventType.TOKEN_REFRESH_FAILED,
-                    now=now,
-                    workspace_id=account.workspace_id,
-                    platform=work.platform,
-                    account_id=account.id,
-                    job_id=work.job_id,
-                    error=str(error.message if error else ""),
-                    code=error.code if error else None,
-                )
 
     @retry_transient_db
     def readback_absent(self, work: Work) -> JobOutcome | None:
@@ -295,6 +261,8 @@ class OutcomeRecorder:
             if isinstance(exc, PartiallyPublished):
                 attempt.remote_id = exc.remote_id  # what did go out, for the person who decides
             self.note_platform_health(s, job, exc, now)
+            if isinstance(exc, RefreshDeferred):  # nothing was published: the try is given back
+                return self._defer_refresh(s, job, attempt, exc, now=now)
             provider = self.providers.get(work.platform)
             history = readback.load_history(s, job.id)
             verdict = readback.after_publish_error(
@@ -310,11 +278,52 @@ class OutcomeRecorder:
             )
             if verdict.action != Action.FAIL:
                 return self._retry(s, job, verdict, exc, now=now)
-            if isinstance(exc, AuthRevoked):
-                account = s.get(SocialAccount, job.account_id)
-                if account is not None and account.status == AccountStatus.ACTIVE:
-                    account.status = AccountStatus.REVOKED
+            if isinstance(exc, AuthRevoked) and verdict.error_class == exc.error_class:
+                return self._hold_revoked(s, job, exc, now=now, refund=True)
             return dead_letter(s, job, verdict, now=now, owner=self.owner, exc=exc)
+
+    def _defer_refresh(
+        self,
+        s: Session,
+        job: PublishJob,
+        attempt: PublishAttempt,
+        exc: RefreshDeferred,
+        *,
+        now: datetime,
+    ) -> JobOutcome:
+        """The token could not be refreshed for now: hand the job back untried, later."""
+        delay = self.config.retry.delay(min(attempt.attempt_no, 8))
+        until = now + delay
+        if (
+            queue.defer(
+                s,
+                job.id,
+                owner=self.owner,
+                now=now,
+                until=until,
+                reason=exc.message,
+                refund_attempt=True,
+            )
+            is None
+        ):
+            return JobOutcome(job.id, OutcomeStatus.LOST, job.platform, exc.error_class)
+        return JobOutcome(
+            job.id, OutcomeStatus.RETRYING, job.platform, exc.error_class, exc.message
+        )
+
+    def _hold_revoked(
+        self, s: Session, job: PublishJob, exc: AuthRevoked, *, now: datetime, refund: bool
+    ) -> JobOutcome:
+        """The platform refused the account's grant before doing anything: the account needs
+        reconnecting, so this job is held (a refused publish gives its attempt back), and so
+        are the account's other jobs."""
+        account = s.get(SocialAccount, job.account_id)
+        assert account is not None
+        actor = f"engine:{self.owner}"
+        hold.mark_reconnect_needed(s, account, reason=exc.message, now=now, actor=actor)
+        held = hold.hold_claimed_job(s, job, owner=self.owner, now=now, refund_attempt=refund)
+        status = OutcomeStatus.HELD if held else OutcomeStatus.LOST
+        return JobOutcome(job.id, status, job.platform, exc.error_class, exc.message)
 
     @retry_transient_db
     def finish_readback_error(self, work: Work, exc: ProviderError) -> JobOutcome:
@@ -328,6 +337,8 @@ class OutcomeRecorder:
             self._record_error(attempt, work, now, AttemptOutcome.FAILED, exc)
             attempt.readback = ReadBack.FAILED
             self.note_platform_health(s, job, exc, now)
+            if isinstance(exc, AuthRevoked):  # reads back once the account is reconnected
+                return self._hold_revoked(s, job, exc, now=now, refund=False)
             history = readback.load_history(s, job.id)
             verdict = readback.after_readback_error(
                 exc,

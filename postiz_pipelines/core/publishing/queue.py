@@ -1,7 +1,9 @@
 """The durable publish queue, kept in the app database: the only writer of job state.
 
 A job moves ``pending`` -> ``queued`` (a run was requested for it) -> ``running`` (claimed
-under a lease) -> ``completed`` | ``retrying`` | ``failed`` | ``canceled``. Every change of a
+under a lease) -> ``completed`` | ``retrying`` | ``failed`` | ``canceled``. A job whose account
+needs reconnecting is ``held`` (from waiting, or from its claim untried) until the account is
+reconnected; no claim ever takes a held job. Every change of a
 job's status, lease or attempt count is one of the functions below, and no other module
 assigns them (``postiz_pipelines_tests/test_single_writer.py`` reads the source to hold
 that). Claims take a lease in one transaction: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
@@ -18,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
+from sqlalchemy import CursorResult, and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -299,13 +301,23 @@ def schedule_readback(
 
 
 def defer(
-    session: Session, job_id: str, *, owner: str, now: datetime, until: datetime, reason: str
+    session: Session,
+    job_id: str,
+    *,
+    owner: str,
+    now: datetime,
+    until: datetime,
+    reason: str,
+    refund_attempt: bool = False,
 ) -> PublishJob | None:
     """Hand the job back untried until ``until`` (open breaker, platform throttle): no attempt
-    spent."""
+    spent. ``refund_attempt`` gives back one counted for a call that published nothing (a
+    token that expired and could not be refreshed yet)."""
     job = owned(session, job_id, owner)
     if job is None:
         return None
+    if refund_attempt and job.attempts > 0:
+        job.attempts -= 1
     _back_to_queue(job, now=now, at=until)
     job.last_error = reason
     job.last_error_class = "deferred"
@@ -368,6 +380,36 @@ def cancel_claimed(
     job.completed_at = now
     job.updated_at = now
     return job
+
+
+def hold_claimed(
+    session: Session,
+    job_id: str,
+    *,
+    owner: str,
+    now: datetime,
+    reason: str,
+    refund_attempt: bool = False,
+) -> PublishJob | None:
+    """Hold a claimed job untried because its account needs reconnecting. ``refund_attempt``
+    gives back the attempt counted for a call the platform refused before doing anything."""
+    job = owned(session, job_id, owner)
+    if job is None:
+        return None
+    if refund_attempt and job.attempts > 0:
+        job.attempts -= 1
+    _hold(job, now=now, reason=reason)
+    return job
+
+
+def _hold(job: PublishJob, *, now: datetime, reason: str) -> None:
+    job.status = JobStatus.HELD
+    job.held_reason = reason[:40]
+    job.held_at = now
+    job.lease_owner = None
+    job.lease_expires_at = None
+    job.queued_at = None
+    job.updated_at = now
 
 
 def release(session: Session, job_ids: Sequence[str], *, owner: str, now: datetime) -> int:
@@ -455,13 +497,63 @@ def cancel(session: Session, job_id: str, *, now: datetime, reason: str = "cance
 def cancel_waiting(
     session: Session, job_ids: Sequence[str], *, now: datetime, reason: str = "canceled"
 ) -> int:
-    """Cancel those of ``job_ids`` still waiting (never a claimed or finished one)."""
+    """Cancel those of ``job_ids`` still waiting or held (never a claimed or finished one)."""
+    return _waiting_update(
+        session,
+        job_ids,
+        PublishJob.status.in_([*CLAIMABLE_JOB_STATES, JobStatus.HELD]),
+        status=JobStatus.CANCELED,
+        last_error=reason,
+        completed_at=now,
+        updated_at=now,
+    )
+
+
+def hold_waiting(session: Session, job_ids: Sequence[str], *, now: datetime, reason: str) -> int:
+    """Hold those of ``job_ids`` still waiting (never a claimed or finished one): their account
+    needs reconnecting. No attempt is spent."""
     return _waiting_update(
         session,
         job_ids,
         PublishJob.status.in_(CLAIMABLE_JOB_STATES),
-        status=JobStatus.CANCELED,
-        last_error=reason,
+        status=JobStatus.HELD,
+        held_reason=reason[:40],
+        held_at=now,
+        queued_at=None,
+        updated_at=now,
+    )
+
+
+def release_held(session: Session, job_ids: Sequence[str], *, now: datetime) -> int:
+    """Return held jobs to waiting (``retrying`` once tried), due now or at their own later
+    time; only jobs still held are touched."""
+    return _waiting_update(
+        session,
+        job_ids,
+        PublishJob.status == JobStatus.HELD,
+        status=case(
+            (PublishJob.attempts > 0, JobStatus.RETRYING.value), else_=JobStatus.PENDING.value
+        ),
+        next_attempt_at=case(
+            (PublishJob.next_attempt_at < now, now), else_=PublishJob.next_attempt_at
+        ),
+        held_reason=None,
+        held_at=None,
+        updated_at=now,
+    )
+
+
+def fail_held(
+    session: Session, job_ids: Sequence[str], *, now: datetime, error: str, error_class: str
+) -> int:
+    """Dead-letter held jobs (too late to publish once their account came back)."""
+    return _waiting_update(
+        session,
+        job_ids,
+        PublishJob.status == JobStatus.HELD,
+        status=JobStatus.FAILED,
+        last_error=error,
+        last_error_class=error_class,
         completed_at=now,
         updated_at=now,
     )
@@ -471,13 +563,16 @@ def reschedule_unstarted(
     session: Session, job_ids: Sequence[str], *, now: datetime, run_at: datetime
 ) -> int:
     """Move waiting, never-tried jobs to ``run_at``, back to ``pending`` (a run requested for
-    the old time must not take them early)."""
+    the old time must not take them early); a held one stays held, with its new time."""
     return _waiting_update(
         session,
         job_ids,
-        PublishJob.status.in_([JobStatus.PENDING, JobStatus.QUEUED]),
+        PublishJob.status.in_([JobStatus.PENDING, JobStatus.QUEUED, JobStatus.HELD]),
         PublishJob.attempts == 0,
-        status=JobStatus.PENDING,
+        status=case(
+            (PublishJob.status == JobStatus.HELD.value, JobStatus.HELD.value),
+            else_=JobStatus.PENDING.value,
+        ),
         run_at=run_at,
         next_attempt_at=run_at,
         queued_at=None,
@@ -486,14 +581,15 @@ def reschedule_unstarted(
 
 
 def withdraw_unstarted(session: Session, job_ids: Sequence[str]) -> int:
-    """Delete waiting, never-tried jobs (a paused or edited schedule's); returns how many."""
+    """Delete waiting (or held), never-tried jobs (a paused or edited schedule's); returns how
+    many."""
     if not job_ids:
         return 0
     result = session.execute(
         delete(PublishJob)
         .where(
             PublishJob.id.in_(list(job_ids)),
-            PublishJob.status.in_([JobStatus.PENDING, JobStatus.QUEUED]),
+            PublishJob.status.in_([JobStatus.PENDING, JobStatus.QUEUED, JobStatus.HELD]),
             PublishJob.attempts == 0,
         )
         .execution_options(synchronize_session="fetch")

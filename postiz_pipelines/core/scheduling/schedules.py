@@ -68,8 +68,10 @@ def list_schedules(
 
 
 def _waiting() -> tuple[Any, ...]:
-    """The jobs pausing, changing or deleting a schedule removes: waiting, never tried."""
-    return (PublishJob.status.in_([JobStatus.PENDING, JobStatus.QUEUED]), PublishJob.attempts == 0)
+    """The jobs pausing, changing or deleting a schedule removes: waiting (or held), never
+    tried."""
+    waiting = [JobStatus.PENDING, JobStatus.QUEUED, JobStatus.HELD]
+    return (PublishJob.status.in_(waiting), PublishJob.attempts == 0)
 
 
 def waiting_job_counts(session: Session, schedule_ids: Collection[str]) -> dict[str, int]:

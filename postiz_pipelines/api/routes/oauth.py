@@ -1,0 +1,191 @@
+"""``/api/postiz/oauth/{platform}``: connecting accounts without pasting a token.
+
+- ``GET  /authorize?workspace_id=…`` (admin): the URL to open; Mastodon takes
+  ``instance``, Discord ``mode=webhook``, Reddit ``subreddit``, Pinterest ``board_id``,
+  the platforms with several accounts per consent (Facebook Pages, Instagram, Slack and
+  Discord channels) ``select`` (ids, repeatable) to choose in advance.
+- ``GET  /callback?code&state`` (or ``error``): where the platform sends the browser. The
+  state is the credential (single use, 10 minutes, bound to the user who began); a request
+  that also carries an API token must be that user's. Answers the stored accounts (JSON),
+  or redirects to ``POSTIZ_OAUTH_RETURN_URL`` when set.
+- ``POST /select`` ``{state, ids}``: store the chosen accounts of a consent that found several.
+- ``POST /connect`` (admin): Bluesky ``{handle, app_password}``, Telegram ``{bot_token,
+  chat_id}``: checked with the platform, then stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from postiz_pipelines.api.deps import Caller, CallerDep, State, WriterDep, bearer, current_caller
+from postiz_pipelines.api.schemas.accounts import AccountOut
+from postiz_pipelines.api.schemas.oauth import (
+    AuthorizeOut,
+    ConnectOut,
+    SecretConnectIn,
+    SelectIn,
+)
+from postiz_pipelines.core.accounts.connect import flow
+from postiz_pipelines.core.models import Role
+from postiz_pipelines.providers.connect.oauth import ConnectHttp
+
+router = APIRouter(prefix="/api/postiz/oauth", tags=["connect"])
+# the callback and the choice authenticate by the state; an API token, when sent, is checked
+STATE_ANSWERS: dict[int | str, dict[str, str]] = {
+    401: {"description": "an API token was sent and is not valid"},
+    409: {"description": "the account is connected in another workspace"},
+    422: {"description": "refused: state, consent, code, or the platform's answer"},
+}
+
+
+def optional_caller(request: Request, st: State) -> Caller | None:
+    return current_caller(request, st) if bearer(request) else None
+
+
+MaybeCaller = Annotated[Caller | None, Depends(optional_caller)]
+
+
+def _net(st: State) -> ConnectHttp:
+    return ConnectHttp(st.transport, st.app.settings.http_timeout_seconds)
+
+
+def callback_url(request: Request, st: State, platform: str) -> str:
+    base = st.app.settings.public_url or str(request.base_url).rstrip("/")
+    return f"{base}/api/postiz/oauth/{platform}/callback"
+
+
+def result_body(result: flow.ConnectResult) -> dict:
+    return ConnectOut(
+        platform=result.platform,
+        accounts=[AccountOut.of(s.account) for s in result.stored],
+        reconnected=[s.account.id for s in result.stored if s.reconnected],
+        released_jobs=sum(s.released for s in result.stored),
+        choices=result.choices,  # type: ignore[arg-type]
+    ).dump()
+
+
+@router.get(
+    "/{platform}/authorize",
+    response_model=AuthorizeOut,
+    summary="Begin a connect (admin)",
+    responses={503: {"description": "no OAuth client configured for the platform"}},
+)
+def authorize(
+    platform: str,
+    request: Request,
+    st: State,
+    caller: CallerDep,
+    workspace_id: Annotated[str, Query(min_length=1, max_length=64)],
+    instance: Annotated[str | None, Query(max_length=500)] = None,
+    mode: Annotated[str | None, Query(pattern="^(bot|webhook)$")] = None,
+    subreddit: Annotated[str | None, Query(max_length=100)] = None,
+    board_id: Annotated[str | None, Query(max_length=100)] = None,
+    select: Annotated[list[str] | None, Query(max_length=50)] = None,
+) -> JSONResponse:
+    caller.require(workspace_id, Role.ADMIN)
+    url = asyncio.run(
+        flow.begin(
+            st.app,
+            platform=platform,
+            workspace_id=workspace_id,
+            user_id=caller.user_id,
+            redirect_uri=callback_url(request, st, platform),
+            net=_net(st),
+            now=st.now(),
+            options={
+                "instance": instance,
+                "mode": mode,
+                "subreddit": subreddit,
+                "board_id": board_id,
+                "select": select,
+            },
+        )
+    )
+    out = AuthorizeOut(platform=platform, url=url, expires_in=st.app.settings.oauth_state_seconds)
+    return JSONResponse(out.dump())
+
+
+@router.get(
+    "/{platform}/callback",
+    response_model=ConnectOut,
+    summary="The platform's redirect",
+    responses={
+        **STATE_ANSWERS,
+        303: {"description": "stored; redirected to POSTIZ_OAUTH_RETURN_URL"},
+    },
+)
+def callback(
+    platform: str,
+    st: State,
+    caller: MaybeCaller,
+    state: Annotated[str | None, Query(max_length=200)] = None,
+    code: Annotated[str | None, Query(max_length=2000)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+    error_description: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    result = asyncio.run(
+        flow.complete(
+            st.app,
+            platform=platform,
+            state=state,
+            code=code,
+            error=error,
+            error_description=error_description,
+            user_id=caller.user_id if caller else None,
+            net=_net(st),
+            now=st.now(),
+            actor=caller.actor if caller else None,
+        )
+    )
+    if result.return_to and result.stored:
+        query = urlencode(
+            {"platform": platform, "accounts": ",".join(a.id for a in result.accounts)}
+        )
+        return RedirectResponse(f"{result.return_to}?{query}", status_code=303)
+    return JSONResponse(result_body(result))
+
+
+@router.post(
+    "/{platform}/select",
+    response_model=ConnectOut,
+    summary="Choose found accounts",
+    responses=STATE_ANSWERS,
+)
+def choose(platform: str, body: SelectIn, st: State, caller: MaybeCaller) -> JSONResponse:
+    result = flow.select(
+        st.app,
+        platform=platform,
+        state=body.state,
+        ids=body.ids,
+        user_id=caller.user_id if caller else None,
+        now=st.now(),
+        actor=caller.actor if caller else None,
+    )
+    return JSONResponse(result_body(result))
+
+
+@router.post(
+    "/{platform}/connect",
+    status_code=201,
+    response_model=ConnectOut,
+    summary="Connect Bluesky (app password) or Telegram (bot token) (admin)",
+)
+def connect(platform: str, body: SecretConnectIn, st: State, caller: WriterDep) -> JSONResponse:
+    caller.require(body.workspace_id, Role.ADMIN)
+    result = asyncio.run(
+        flow.connect_secret(
+            st.app,
+            platform=platform,
+            workspace_id=body.workspace_id,
+            fields=body.model_dump(exclude={"workspace_id"}),
+            net=_net(st),
+            now=st.now(),
+            actor=caller.actor,
+        )
+    )
+    return JSONResponse(result_body(result), status_code=201)
