@@ -53,7 +53,8 @@ class PostizResource(ConfigurableResource):
         """Every log record of this run carries its run id (structured logs)."""
         from postiz_pipelines.core.observability.logs import bind
 
-        bind(run_id=getattr(context, "run_id", None))
+        run = getattr(context, "run", None)  # none outside a run (a sensor, a test)
+        bind(run_id=run.run_id if run is not None else None)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._app is not None:

@@ -39,6 +39,8 @@ from postiz_pipelines.providers.content import (
     RemotePost,
     TokenSet,
     count_or_none,
+    engagement_of,
+    reaction_total,
 )
 from postiz_pipelines.providers.validation import (
     media_file_problems,
@@ -66,6 +68,8 @@ __all__ = [
     "RemotePost",
     "TokenSet",
     "count_or_none",
+    "engagement_of",
+    "reaction_total",
     "json_body",
     "json_object",
     "read_media",
@@ -137,6 +141,12 @@ class Provider(ABC):
         budget shared by every run and worker; None (the default) for a platform without
         one. The engine reserves it before the attempt and defers the job when it does not
         fit (``core/publishing/quota.py``)."""
+        return None
+
+    def engagement_cost(self, posts: int) -> QuotaCost | None:
+        """What reading the engagement of ``posts`` posts spends of the same daily budget as
+        ``quota_cost``; None (the default) for a platform without one. The engagement pull
+        reserves it in the shared ledger first and skips the account when it does not fit."""
         return None
 
     # -- platform calls ----------------------------------------------------------------

@@ -236,3 +236,27 @@ def count_or_none(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def engagement_of(
+    remote_id: str, data: Mapping[str, Any] | None, fields: Mapping[str, str]
+) -> Engagement:
+    """A post's counts from the platform's answer about it: ``fields`` maps our metric
+    (likes, reposts, replies, views) to the platform's key (the others stay None); a post
+    the answer does not have (``data`` None) is ``found=False``."""
+    if data is None:
+        return Engagement(remote_id, found=False)
+
+    def count(metric: str) -> int | None:
+        key = fields.get(metric)
+        return None if key is None else count_or_none(data.get(key))
+
+    return Engagement(remote_id, count("likes"), count("reposts"), count("replies"), count("views"))
+
+
+def reaction_total(reactions: Any) -> int:
+    """The sum of the ``count`` of each reaction a chat platform lists on a message (Slack,
+    Discord); 0 when it lists none, as both do for a message without reactions."""
+    if not isinstance(reactions, list):
+        return 0
+    return sum(count_or_none(r.get("count")) or 0 for r in reactions if isinstance(r, dict))

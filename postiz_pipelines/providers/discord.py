@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -41,6 +42,7 @@ from postiz_pipelines.errors import (
 from postiz_pipelines.providers.base import (
     AccountCredentials,
     Capabilities,
+    Engagement,
     IdempotencyMode,
     MediaFile,
     MediaLimits,
@@ -48,7 +50,9 @@ from postiz_pipelines.providers.base import (
     Provider,
     PublishResult,
     RateLimit,
+    count_or_none,
     json_body,
+    reaction_total,
     redact_in_httpx_logs,
     retry_after_seconds,
     transport_errors,
@@ -63,6 +67,7 @@ NONCE_LENGTH = 25
 _WEBHOOK_PATH_RE = re.compile(r"/webhooks/(\d+)/([^/?\s]+)")
 PERMISSION_CODES = {50001, 50013}
 MEDIA_CODES = {40005}
+UNKNOWN_MESSAGE = 10008
 
 CAPABILITIES = Capabilities(
     platform=PLATFORM,
@@ -96,6 +101,7 @@ class DiscordProvider(Provider):
 
     capabilities: ClassVar[Capabilities] = CAPABILITIES
     default_base_url: ClassVar[str] = PRODUCTION_API
+    supports_engagement: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -126,6 +132,34 @@ class DiscordProvider(Provider):
         return PublishResult(
             remote_id=str(first["id"]), url=url, thread_ids=tuple(thread_ids), http_status=200
         )
+
+    async def engagement(
+        self, account: AccountCredentials, remote_ids: Sequence[str]
+    ) -> list[Engagement]:
+        """Each message read back (a bot: ``GET /channels/{id}/messages/{id}``, which needs
+        Read Message History; a webhook: ``GET /webhooks/{id}/{token}/messages/{id}``, its
+        own messages only): every reaction counts as a like, the messages of a thread
+        started from it as replies (Discord has neither reposts nor views). 404 ``10008
+        Unknown Message`` is a deleted message."""
+        url, headers = self._target(account)
+        if not _is_webhook(account):
+            url = f"{self.base_url_for(account)}{API}/channels/{account.external_id}"
+        out = []
+        for mid in remote_ids:
+            with transport_errors(PLATFORM):
+                response = await self.http.get(f"{url}/messages/{mid}", headers=headers)
+            message = json_body(response)
+            code = message.get("code") if isinstance(message, dict) else None
+            if response.status_code == 404 and code == UNKNOWN_MESSAGE:
+                out.append(Engagement(mid, found=False))
+                continue
+            if response.status_code != 200 or not isinstance(message, dict):
+                raise self._error(response, webhook=_is_webhook(account))
+            thread = message.get("thread")
+            replies = count_or_none(thread.get("message_count")) if isinstance(thread, dict) else 0
+            likes = reaction_total(message.get("reactions"))
+            out.append(Engagement(mid, likes=likes, replies=replies or 0))
+        return out
 
     # -- steps -------------------------------------------------------------------------
     async def _send(

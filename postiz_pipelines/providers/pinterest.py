@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -40,6 +41,7 @@ from postiz_pipelines.errors import (
 from postiz_pipelines.providers.base import (
     AccountCredentials,
     Capabilities,
+    Engagement,
     IdempotencyMode,
     MediaFile,
     MediaLimits,
@@ -49,6 +51,7 @@ from postiz_pipelines.providers.base import (
     RateLimit,
     RemotePost,
     TokenSet,
+    engagement_of,
     json_body,
     read_media,
     retry_after_seconds,
@@ -65,6 +68,9 @@ TITLE_MAX = 100
 ALT_MAX = 500
 LINK_MAX = 2048
 MEDIA_ENDPOINT = "media"
+READ_ENDPOINT = "read"
+ANALYTICS_DAYS = 89  # the range starts at most 90 days back
+ANALYTICS_METRICS = "IMPRESSION,SAVE,PIN_CLICK,OUTBOUND_CLICK"
 
 CAPABILITIES = Capabilities(
     platform=PLATFORM,
@@ -108,6 +114,7 @@ class PinterestProvider(Provider):
 
     capabilities: ClassVar[Capabilities] = CAPABILITIES
     default_base_url: ClassVar[str] = PRODUCTION_API
+    supports_engagement: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -314,6 +321,34 @@ class PinterestProvider(Provider):
                     )
         return None
 
+    # -- engagement ----------------------------------------------------------------------------
+    async def engagement(
+        self, account: AccountCredentials, remote_ids: Sequence[str]
+    ) -> list[Engagement]:
+        """``GET /v5/pins/{id}/analytics`` over the last 90 days (UTC), one call a pin:
+        impressions are views and saves reposts (pin and outbound clicks have no place in
+        the shape; Pinterest exposes no likes or comments); a 404 is a deleted pin."""
+        end = self.clock.now().astimezone(UTC).date()
+        params = {
+            "start_date": (end - timedelta(days=ANALYTICS_DAYS)).isoformat(),
+            "end_date": end.isoformat(),
+            "metric_types": ANALYTICS_METRICS,
+        }
+        out = []
+        for pin_id in remote_ids:
+            response = await self._send(
+                "GET", account, f"/v5/pins/{pin_id}/analytics", params=params
+            )
+            body = json_body(response)
+            if response.status_code == 404:
+                out.append(Engagement(pin_id, found=False))
+                continue
+            if response.status_code != 200 or not isinstance(body, dict):
+                raise self._error(response, READ_ENDPOINT)
+            summary = (body.get("all") or {}).get("summary_metrics") or {}
+            out.append(engagement_of(pin_id, summary, {"reposts": "SAVE", "views": "IMPRESSION"}))
+        return out
+
     # -- tokens --------------------------------------------------------------------------------
     async def refresh(self, account: AccountCredentials) -> TokenSet:
         """A new access token; the refresh token is kept unless Pinterest sends a new one."""
@@ -378,6 +413,8 @@ class PinterestProvider(Provider):
             return AuthExpired(message, **kw)
         if status == 403:
             return AuthRevoked(f"{message} (reconnect with the pins:write scope)", **kw)
+        if endpoint == READ_ENDPOINT:
+            return ProviderError(f"{message} (reading a pin's analytics)", **kw)
         if (
             endpoint == MEDIA_ENDPOINT
             or "URL" in message

@@ -26,6 +26,7 @@ have none, and keep the account's password sealed in its place for the password 
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -45,6 +46,7 @@ from postiz_pipelines.errors import (
 from postiz_pipelines.providers.base import (
     AccountCredentials,
     Capabilities,
+    Engagement,
     IdempotencyMode,
     MediaFile,
     MediaLimits,
@@ -54,6 +56,7 @@ from postiz_pipelines.providers.base import (
     RateLimit,
     RemotePost,
     TokenSet,
+    engagement_of,
     json_body,
     retry_after_seconds,
     transport_errors,
@@ -75,6 +78,7 @@ from postiz_pipelines.providers.text import characters
 PLATFORM = "reddit"
 PRODUCTION_API = "https://oauth.reddit.com"
 PRODUCTION_OAUTH = "https://www.reddit.com"
+VOTES = {"likes": "score", "reposts": "num_crossposts", "replies": "num_comments"}
 DEFAULT_AGENT = "python:postiz-pipelines:0.1 (self-hosted scheduler)"
 
 CAPABILITIES = Capabilities(
@@ -101,6 +105,7 @@ class RedditProvider(Provider):
 
     capabilities: ClassVar[Capabilities] = CAPABILITIES
     default_base_url: ClassVar[str] = PRODUCTION_API
+    supports_engagement: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -285,6 +290,30 @@ class RedditProvider(Provider):
                     created,
                 )
         return None
+
+    # -- engagement ---------------------------------------------------------------------------
+    async def engagement(
+        self, account: AccountCredentials, remote_ids: Sequence[str]
+    ) -> list[Engagement]:
+        """``GET /api/info?id=t3_...`` (100 fullnames a call): the score (up votes less down
+        votes) as likes, comments as replies, crossposts as reposts (Reddit shows no views).
+        A post left out of the answer, or deleted by its author (``[deleted]``), is gone."""
+        ids = list(remote_ids)
+        things: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(ids), 100):
+            response = await self._send(
+                "GET", account, "/api/info", params={"id": ",".join(ids[i : i + 100])}
+            )
+            listing = json_body(response)
+            if response.status_code != 200 or not isinstance(listing, dict):
+                raise self._error(response)
+            for child in (listing.get("data") or {}).get("children") or []:
+                d = child.get("data") if isinstance(child, dict) else None
+                if isinstance(d, dict) and d.get("name"):
+                    things[str(d["name"])] = d
+        gone = ("deleted", "author")  # removed by its author: Reddit keeps a tombstone
+        alive = {n: d for n, d in things.items() if d.get("removed_by_category") not in gone}
+        return [engagement_of(name, alive.get(name), VOTES) for name in ids]
 
     # -- tokens -------------------------------------------------------------------------------
     async def refresh(self, account: AccountCredentials) -> TokenSet:

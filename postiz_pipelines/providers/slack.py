@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -42,6 +43,7 @@ from postiz_pipelines.errors import (
 from postiz_pipelines.providers.base import (
     AccountCredentials,
     Capabilities,
+    Engagement,
     IdempotencyMode,
     MediaFile,
     MediaLimits,
@@ -50,7 +52,9 @@ from postiz_pipelines.providers.base import (
     PublishResult,
     RateLimit,
     TokenSet,
+    count_or_none,
     json_body,
+    reaction_total,
     read_media,
     retry_after_seconds,
     transport_errors,
@@ -138,6 +142,7 @@ class SlackProvider(Provider):
 
     capabilities: ClassVar[Capabilities] = CAPABILITIES
     default_base_url: ClassVar[str] = PRODUCTION_API
+    supports_engagement: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -291,6 +296,29 @@ class SlackProvider(Provider):
             status=200,
             retryable=False,
         )
+
+    async def engagement(
+        self, account: AccountCredentials, remote_ids: Sequence[str]
+    ) -> list[Engagement]:
+        """``reactions.get`` per message (``reactions:read`` scope): every reaction counts as
+        a like, the thread's ``reply_count`` as replies (Slack omits both when there are
+        none, which is zero); ``message_not_found`` is a deleted message."""
+        out = []
+        for ts in remote_ids:
+            params = {"channel": account.external_id, "timestamp": ts, "full": "true"}
+            try:
+                body = await self._call(account, "reactions.get", params)
+            except ProviderError as exc:
+                if exc.code != "message_not_found":
+                    raise
+                out.append(Engagement(ts, found=False))
+                continue
+            message = body.get("message")
+            message = message if isinstance(message, dict) else {}
+            likes = reaction_total(message.get("reactions"))
+            replies = count_or_none(message.get("reply_count")) or 0
+            out.append(Engagement(ts, likes=likes, replies=replies))
+        return out
 
     async def _permalink(self, account: AccountCredentials, channel: str, ts: str) -> str | None:
         try:

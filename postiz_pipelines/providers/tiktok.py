@@ -26,6 +26,7 @@ rotates the refresh token, and the new one is kept.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -45,6 +46,7 @@ from postiz_pipelines.errors import (
 from postiz_pipelines.providers.base import (
     AccountCredentials,
     Capabilities,
+    Engagement,
     IdempotencyMode,
     MediaFile,
     MediaLimits,
@@ -70,11 +72,14 @@ from postiz_pipelines.providers.tiktok_rules import (
     pulled_url,
     tiktok_error,
     truthy,
+    video_engagement,
 )
 
 PLATFORM = "tiktok"
 PRODUCTION_API = "https://open.tiktokapis.com"
 MB = 1024 * 1024
+VIDEO_QUERY_MAX = 20  # ids in one video/query call
+VIDEO_FIELDS = "id,like_count,comment_count,share_count,view_count"
 CAPABILITIES = Capabilities(
     platform=PLATFORM,
     text_limit=2200,
@@ -111,6 +116,7 @@ class TikTokProvider(Provider):
 
     capabilities: ClassVar[Capabilities] = CAPABILITIES
     default_base_url: ClassVar[str] = PRODUCTION_API
+    supports_engagement: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -347,6 +353,22 @@ class TikTokProvider(Provider):
             code=str(status),
             retry_after=self.poll_later,
         )
+
+    # -- engagement ----------------------------------------------------------------------
+    async def engagement(
+        self, account: AccountCredentials, remote_ids: Sequence[str]
+    ) -> list[Engagement]:
+        """``POST /v2/video/query/`` (20 ids a call, ``video.list`` scope) for the video ids
+        the publish status gave (see ``tiktok_rules.video_engagement``)."""
+        ids = [i for i in remote_ids if i.isdigit()]
+        found: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(ids), VIDEO_QUERY_MAX):
+            body = {"filters": {"video_ids": ids[i : i + VIDEO_QUERY_MAX]}}
+            data = await self._call(account, f"/v2/video/query/?fields={VIDEO_FIELDS}", body)
+            for video in data.get("videos") or []:
+                if isinstance(video, dict) and video.get("id") is not None:
+                    found[str(video["id"])] = video
+        return [video_engagement(vid, found) for vid in remote_ids]
 
     # -- tokens --------------------------------------------------------------------------
     async def refresh(self, account: AccountCredentials) -> TokenSet:

@@ -1,5 +1,5 @@
-"""TikTok's rules as data and pure functions: chunking, the creator's settings, and the
-mapping of TikTok's ``error.code`` values to the error tree."""
+"""TikTok's rules as data and pure functions: chunking, the creator's settings, the
+mapping of TikTok's ``error.code`` values to the error tree, and a video's counts."""
 
 from __future__ import annotations
 
@@ -18,7 +18,14 @@ from postiz_pipelines.errors import (
     RateLimited,
     TransientError,
 )
-from postiz_pipelines.providers.base import MediaFile, PostContent, json_body, retry_after_seconds
+from postiz_pipelines.providers.base import (
+    Engagement,
+    MediaFile,
+    PostContent,
+    engagement_of,
+    json_body,
+    retry_after_seconds,
+)
 
 PLATFORM = "tiktok"
 MB = 1024 * 1024
@@ -27,6 +34,12 @@ PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CR
 PHOTO_TITLE_MAX = 90
 PHOTO_DESCRIPTION_MAX = 4000
 DAY = 86400.0
+VIDEO_COUNTS = {
+    "likes": "like_count",
+    "reposts": "share_count",
+    "replies": "comment_count",
+    "views": "view_count",
+}
 # error.code -> how it is mapped (permanent content or media problems, waits, reconnects)
 RATE_CODES = {
     "rate_limit_exceeded": 60.0,
@@ -159,3 +172,12 @@ def pulled_url(media: MediaFile) -> str:
             code="no_public_url",
         )
     return media.public_url
+
+
+def video_engagement(remote_id: str, found: dict[str, dict[str, Any]]) -> Engagement:
+    """One post's counts from ``video/query``'s videos by id: likes, shares (reposts),
+    comments (replies) and views; no counts for a ``publish_id`` (no public video id to
+    ask about), not found for a video id left out of the answer."""
+    if not remote_id.isdigit():
+        return Engagement(remote_id)
+    return engagement_of(remote_id, found.get(remote_id), VIDEO_COUNTS)

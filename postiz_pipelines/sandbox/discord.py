@@ -1,6 +1,7 @@
 """The Discord emulator: bot messages (``POST /api/v10/channels/{id}/messages`` with
 ``Authorization: Bot <token>``) and webhook executions (``POST /api/webhooks/{id}/{token}``,
-also under ``/api/v10``), mounted under ``/discord``, with the bot's ``GET /users/@me``.
+also under ``/api/v10``), mounted under ``/discord``, with the bot's ``GET /users/@me``
+and message reads with their reactions (``discord_reads.py``).
 Message bodies, in and out, are in ``discord_messages.py``; channels and webhooks as
 Discord remembers them in ``discord_world.py``.
 
@@ -39,6 +40,7 @@ from postiz_pipelines.sandbox.discord_messages import (
     field_error,
 )
 from postiz_pipelines.sandbox.discord_oauth import OAuthEndpoints
+from postiz_pipelines.sandbox.discord_reads import MessageReads
 from postiz_pipelines.sandbox.discord_world import (
     PLATFORM,
     Channel,
@@ -80,7 +82,7 @@ GLOBAL_LIMIT = (50, 1.0)
 CLOUDFLARE_PAGE = "<html><head><title>{0}</title></head><body><h1>{0}</h1>cloudflare</body></html>"
 
 
-class DiscordSandbox(OAuthEndpoints, MessageBodies, PlatformSandbox):
+class DiscordSandbox(OAuthEndpoints, MessageReads, MessageBodies, PlatformSandbox):
     """See the module docstring."""
 
     name: ClassVar[str] = PLATFORM

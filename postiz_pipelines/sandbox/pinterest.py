@@ -18,7 +18,8 @@ Errors are ``{code, message}``: 401 code 2 "Authentication failed.", 403 code 29
 "Board not found.", 400 code 1 for invalid parameters, 429 code 8. Every answer carries
 ``x-ratelimit-limit/-remaining/-reset`` (seconds to the window's end) of the user's
 window: 1,000 calls a day, as Trial access allows. Pins made with Trial access are
-visible to their creator only (``extra.visible_to_creator_only``).
+visible to their creator only (``extra.visible_to_creator_only``). ``GET
+/v5/pins/{id}/analytics`` (``pinterest_analytics.py``) answers a pin's counts.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 
 from postiz_pipelines.sandbox import oauth2
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox, endpoint
+from postiz_pipelines.sandbox.pinterest_analytics import PinAnalyticsEndpoints
 from postiz_pipelines.sandbox.state import AcceptedPost, SandboxAccount, SandboxState, TokenStatus
 from postiz_pipelines.sandbox.world import world
 
@@ -77,8 +79,8 @@ def section_id(account: SandboxAccount) -> str:
     return str(int(hashlib.sha256(f"section:{account.id}".encode()).hexdigest()[:15], 16))
 
 
-class PinterestSandbox(PlatformSandbox):
-    """See the module docstring."""
+class PinterestSandbox(PinAnalyticsEndpoints, PlatformSandbox):
+    """See the module docstring; pin analytics come from ``pinterest_analytics.py``."""
 
     name: ClassVar[str] = PLATFORM
 

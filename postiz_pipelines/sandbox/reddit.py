@@ -18,6 +18,7 @@ token endpoint, at ``https://oauth.reddit.com`` and ``https://www.reddit.com`` -
   ``posts_per_hour`` a user. A self or link post answers its ``id``/``name``/``url``; an
   image post only its ``user_submitted_page`` and ``websocket_url``, as Reddit does.
 - ``GET /user/{name}/submitted``: the user's posts, newest first.
+- ``GET /api/info?id=t3_...`` (``reddit_info.py``): posts by fullname with their votes.
 
 Every OAuth call needs a descriptive ``User-Agent`` (a generic one is refused with 429)
 and answers ``X-Ratelimit-Used/-Remaining/-Reset`` of a 600-second window of 600 calls.
@@ -36,6 +37,7 @@ from starlette.responses import JSONResponse, Response
 
 from postiz_pipelines.sandbox import oauth2
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox, endpoint
+from postiz_pipelines.sandbox.reddit_info import InfoEndpoints
 from postiz_pipelines.sandbox.reddit_world import (
     PLATFORM,
     Subreddit,
@@ -55,7 +57,7 @@ GENERIC_AGENTS = re.compile(
 )
 
 
-class RedditSandbox(PlatformSandbox):
+class RedditSandbox(InfoEndpoints, PlatformSandbox):
     """See the module docstring."""
 
     name: ClassVar[str] = PLATFORM

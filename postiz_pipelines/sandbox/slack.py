@@ -1,5 +1,6 @@
 """The Slack Web API emulator: ``chat.postMessage``, ``chat.getPermalink``,
-``conversations.join`` and ``auth.test``; the external file upload is in
+``conversations.join`` and ``auth.test``; ``reactions.get`` is in ``slack_reactions.py``,
+the external file upload in
 ``slack_files.py``, ``oauth.v2.access`` with token rotation in ``slack_oauth.py``, the
 channels and what else Slack remembers in ``slack_world.py``.
 
@@ -33,6 +34,7 @@ from starlette.responses import JSONResponse, Response
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox, endpoint
 from postiz_pipelines.sandbox.slack_files import SHARE_POLLS, FileEndpoints
 from postiz_pipelines.sandbox.slack_oauth import ACCESS_TOKEN_SECONDS, OAuthEndpoints
+from postiz_pipelines.sandbox.slack_reactions import ReactionEndpoints
 from postiz_pipelines.sandbox.slack_world import (
     PLATFORM,
     Channel,
@@ -63,7 +65,7 @@ TEXT_LIMIT = 40_000
 MESSAGE_LIMIT = (60, 60.0)
 
 
-class SlackSandbox(FileEndpoints, OAuthEndpoints, PlatformSandbox):
+class SlackSandbox(ReactionEndpoints, FileEndpoints, OAuthEndpoints, PlatformSandbox):
     """See the module docstring."""
 
     name: ClassVar[str] = PLATFORM

@@ -166,6 +166,7 @@ class SandboxState:
         self._bytes: dict[str, bytes] = {}  # sha256 -> the bytes a platform received
         self._settings: dict[str, dict[str, Any]] = defaultdict(dict)
         self._engagement: dict[tuple[str, str], EngagementSpec] = {}
+        self._deleted: dict[tuple[str, str], AcceptedPost] = {}
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -291,6 +292,20 @@ class SandboxState:
         with self.lock:
             return self._posts_by_id.get((platform, remote_id))
 
+    def delete_post(self, platform: str, remote_id: str) -> AcceptedPost | None:
+        """The author deleted the post: ``post`` and ``engagement`` no longer find it (each
+        emulator answers with its platform's not-found); ``deleted`` still does."""
+        with self.lock:
+            post = self._posts_by_id.pop((platform, remote_id), None)
+            if post is not None:
+                self._deleted[(platform, remote_id)] = post
+            return post
+
+    def deleted(self, platform: str, remote_id: str) -> AcceptedPost | None:
+        """A post its author deleted (platforms that keep a tombstone show it)."""
+        with self.lock:
+            return self._deleted.get((platform, remote_id))
+
     def set_engagement(self, platform: str, remote_id: str, spec: EngagementSpec) -> None:
         """Make the post report ``spec``'s counts from now on (see ``sandbox/engagement.py``)."""
         with self.lock:
@@ -304,6 +319,15 @@ class SandboxState:
                 return None
             spec = self._engagement.get((platform, remote_id))
         return (spec or default_spec(remote_id, post.created_at)).at(self.now())
+
+    def engagement_at(self, platform: str, remote_id: str, when: datetime) -> dict[str, int] | None:
+        """The post's counts at ``when`` (never later than now), or None as ``engagement``."""
+        with self.lock:
+            post = self._posts_by_id.get((platform, remote_id))
+            if post is None:
+                return None
+            spec = self._engagement.get((platform, remote_id))
+        return (spec or default_spec(remote_id, post.created_at)).at(min(when, self.now()))
 
     def find_by_idempotency_key(
         self, platform: str, account_id: str, key: str, *, within_seconds: float

@@ -24,6 +24,7 @@ only (``unaudited_client_can_only_post_to_private_accounts``) and for five users
 (``reached_active_user_cap``); a creator posts ``posts_per_day`` times a day
 (``spam_risk_too_many_posts``). Init is limited to 6 a minute per user and status fetch to
 30 (429 ``rate_limit_exceeded``). A bad token is 401 ``access_token_invalid``.
+``POST /v2/video/query/`` (``tiktok_videos.py``) answers a video's counts.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from postiz_pipelines.sandbox import oauth2
 from postiz_pipelines.sandbox.base import Call, HttpError, PlatformSandbox, endpoint
 from postiz_pipelines.sandbox.counting import utf16_length
 from postiz_pipelines.sandbox.state import AcceptedPost, SandboxAccount, TokenStatus
+from postiz_pipelines.sandbox.tiktok_videos import VideoQueryEndpoints
 from postiz_pipelines.sandbox.tiktok_world import PLATFORM, Publish, tiktok_world
 
 MB = 1024 * 1024
@@ -51,8 +53,8 @@ RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 DAY = timedelta(days=1)
 
 
-class TikTokSandbox(PlatformSandbox):
-    """See the module docstring."""
+class TikTokSandbox(VideoQueryEndpoints, PlatformSandbox):
+    """See the module docstring; the video query comes from ``tiktok_videos.py``."""
 
     name: ClassVar[str] = PLATFORM
 

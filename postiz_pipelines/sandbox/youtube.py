@@ -13,7 +13,9 @@ expired or revoked token is 401 ``authError`` "Invalid Credentials". Errors are 
 ``{error: {code, message, errors: [{message, domain, reason}]}}``.
 
 Quota: one project, 10,000 units a day, renewed at midnight Pacific time; ``videos.insert``
-costs 1,600 units, ``thumbnails.set`` 50, a list call 1. A call that would pass the budget is
+costs 1,600 units, ``thumbnails.set`` 50, a list call 1 (``videos.list`` with
+``part=statistics`` answers a video's counts as strings, growing with the sandbox clock: a
+deleted video is left out of ``items``). A call that would pass the budget is
 403 ``quotaExceeded`` (``youtube.quota``) and costs nothing. A channel may upload
 ``uploads_per_day`` videos a day (400 ``uploadLimitExceeded``). An unaudited project's
 uploads are kept private whatever was asked (``locked_private`` in the accepted post).
@@ -42,6 +44,7 @@ from postiz_pipelines.sandbox.youtube_world import (
     channel_id,
     iso,
     pacific_day,
+    statistics,
     video_resource,
     youtube_world,
 )
@@ -194,12 +197,28 @@ class YouTubeSandbox(UploadEndpoints, PlatformSandbox):
         account = self.channel(call)
         self.charge(COSTS["list"])
         ids = [i for i in call.request.query_params.get("id", "").split(",") if i]
+        if len(ids) > 50:
+            raise self.fail(400, "invalidFilters", "The request specifies more than 50 video ids.")
+        parts = set(call.request.query_params.get("part", "snippet").split(","))
         items = []
-        for vid in ids[:50]:
+        for vid in ids:
             post = self.state.post(PLATFORM, vid)
-            if post is not None and post.account_id == account.id:
-                items.append(video_resource(post))
-        return JSONResponse({"kind": "youtube#videoListResponse", "items": items})
+            counts = self.state.engagement(PLATFORM, vid)
+            if post is None or counts is None or post.account_id != account.id:
+                continue  # a deleted or private video is left out of the answer
+            item = video_resource(post)
+            if "statistics" in parts:
+                item["statistics"] = statistics(counts)
+            if not parts & {"snippet", "status"}:
+                item = {k: v for k, v in item.items() if k not in ("snippet", "status")}
+            items.append(item)
+        return JSONResponse(
+            {
+                "kind": "youtube#videoListResponse",
+                "items": items,
+                "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)},
+            }
+        )
 
     # -- thumbnails --------------------------------------------------------------------
     @endpoint("POST", "/upload/youtube/v3/thumbnails/set")

@@ -88,6 +88,17 @@ def video_resource(post: AcceptedPost) -> dict[str, Any]:
     }
 
 
+def statistics(counts: dict[str, int]) -> dict[str, str]:
+    """A video's ``statistics`` part: counts as decimal strings, as Google sends them
+    (``favoriteCount`` is always 0 since favourites were retired)."""
+    return {
+        "viewCount": str(counts["views"]),
+        "likeCount": str(counts["likes"]),
+        "favoriteCount": "0",
+        "commentCount": str(counts["replies"]),
+    }
+
+
 def iso(when: datetime) -> str:
     return when.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -305,3 +305,49 @@ def test_unconfigured_and_unknown_platforms(client, app, accounts):
         verify("slack", {}, b"{}", Settings.from_env({}), now=None)  # type: ignore[arg-type]
     assert refused.value.reason == "not_configured"
     assert received(app) == 0
+
+
+def meta_signed_request(payload: dict, key: str = META_SECRET) -> str:
+    def b64url(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    body = b64url(json.dumps(payload).encode())
+    return b64url(hmac.new(key.encode(), body.encode(), hashlib.sha256).digest()) + "." + body
+
+
+def test_meta_deauthorize_callbacks_verify_their_signed_request(client, app, accounts, clock):
+    payload = {
+        "algorithm": "HMAC-SHA256",
+        "issued_at": int(clock.now().timestamp()) - 30,
+        "user_id": "1001",
+    }
+    url = f"{HOOK}/facebook/deauthorize"
+    before = received(app)
+    for form, reason in (
+        ({}, "missing_signature"),
+        ({"signed_request": meta_signed_request(payload, "wrong-secret")}, "bad_signature"),
+        (
+            {"signed_request": meta_signed_request({**payload, "algorithm": "HMAC-SHA1"})},
+            "bad_algorithm",
+        ),
+        (
+            {"signed_request": meta_signed_request({**payload, "issued_at": 1_000_000_000})},
+            "stale",
+        ),
+    ):
+        r = client.post(url, data=form)
+        assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+        assert META_SECRET not in r.text
+        assert counter(client, "facebook", reason) == 1
+    assert received(app) == before  # nothing refused was written
+    good = {"signed_request": meta_signed_request(payload)}
+    ok = client.post(url, data=good)
+    assert ok.status_code == 200 and ok.json()["received"] is True
+    assert received(app) == before + 1
+    # the callback names the person; here the fixture's Page has that id: disconnected
+    assert status_of(app, accounts["facebook"]) == AccountStatus.RECONNECT_NEEDED
+    assert client.post(url, data=good).status_code == 409  # a replay
+    for platform in ("instagram", "threads"):
+        fresh = {"signed_request": meta_signed_request({**payload, "user_id": platform})}
+        assert client.post(f"{HOOK}/{platform}/deauthorize", data=fresh).status_code == 200
+    assert client.post(f"{HOOK}/x/deauthorize", data=good).status_code == 404

@@ -1,5 +1,7 @@
 """Incoming platform webhooks: ``POST /api/postiz/webhooks/{platform}`` (and the GET
-handshakes: Meta's ``hub.challenge``, X's CRC).
+handshakes: Meta's ``hub.challenge``, X's CRC), and Meta's deauthorize callback
+``POST /api/postiz/webhooks/{facebook|instagram|threads}/deauthorize`` (a form with a
+``signed_request``; a bad, missing or wrong-algorithm one is 401).
 
 Each platform's signature is verified first (``core/observability/inbound_signatures.py``):
 a bad, missing or stale signature is 401 and writes nothing but a counter; a replay is 409.
@@ -11,7 +13,9 @@ POSTIZ_DISCORD_PUBLIC_KEY; a platform left unconfigured refuses every call.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -24,8 +28,10 @@ from postiz_pipelines.core.observability.inbound_signatures import (
     META_PLATFORMS,
     PLATFORMS,
     Refused,
+    Verified,
     meta_challenge,
     verify,
+    verify_meta_signed_request,
     x_crc_response,
 )
 
@@ -61,6 +67,40 @@ def handshake(platform: str, request: Request, st: State) -> Response:
     if platform not in PLATFORMS:
         return problem_response(404, f"no incoming webhooks for {platform!r}")
     return problem_response(405, f"{platform} webhooks have no GET handshake")
+
+
+@router.post(
+    "/{platform}/deauthorize",
+    summary="Meta's deauthorize callback (signed_request verified)",
+    responses={
+        401: {"description": "a bad, missing, stale or wrong-algorithm signed_request"},
+        404: {"description": "not a Meta platform"},
+        409: {"description": "a replay of a callback already received"},
+    },
+)
+async def deauthorize(platform: str, request: Request, st: State) -> Response:
+    """Verified and recorded as ``webhook_received`` (payload ``callback: deauthorize``, the
+    app-scoped ``user_id``); what it does to the account is ``inbound``'s to apply."""
+    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+    try:
+        verified = verify_meta_signed_request(platform, form, st.app.settings, st.now())
+    except Refused as exc:
+        return _refused(request, platform, exc)
+    return _record(
+        request, st, replace(verified, payload={**verified.payload, "callback": "deauthorize"})
+    )
+
+
+def _record(request: Request, st: State, verified: Verified) -> Response:
+    window = timedelta(seconds=st.app.settings.inbound_webhook_max_age_seconds)
+    try:
+        with st.app.db.session() as s:
+            done = inbound.receive(s, verified, now=st.now(), window=window)
+    except inbound.Replayed:
+        metrics_of(request).inbound.labels(verified.platform, "replayed").inc()
+        return problem_response(409, f"{verified.platform}: this call was already received")
+    metrics_of(request).inbound.labels(verified.platform, "accepted").inc()
+    return JSONResponse({"received": True, "actions": done})
 
 
 @router.post(

@@ -5,7 +5,10 @@ account's platform for their counts (one call per batch the platform allows), wr
 ``engagement_pulled`` event per post (the snapshot, so change over time is kept) or one
 ``engagement_pull_failed`` event per account whose pull failed, and returns the table:
 the counts now and their change since the previous snapshot. Platforms whose provider has
-no ``engagement`` call appear with status ``unsupported`` and missing counts.
+no ``engagement`` call, and posts the platform exposes no count for (a TikTok post only its
+creator sees), appear with status ``unsupported`` and missing counts. A pull that spends a
+daily budget shared with publishing (YouTube's quota, ``Provider.engagement_cost``) reserves
+it in the shared ledger first; when it does not fit, the account's pull fails saying so.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from postiz_pipelines.core.models import (
     SocialAccount,
     TargetStatus,
 )
+from postiz_pipelines.core.publishing.quota import reserve as reserve_quota
 from postiz_pipelines.errors import PostizError
 from postiz_pipelines.providers.base import Engagement
 from postiz_pipelines.providers.registry import provider_class
@@ -130,6 +134,7 @@ async def _pull_account(
     providers: Any,
     account_id: str,
     targets: list[_Target],
+    now: datetime,
 ) -> tuple[list[Engagement] | None, str | None]:
     with app.db.read() as s:
         account = s.get(SocialAccount, account_id)
@@ -140,10 +145,15 @@ async def _pull_account(
             creds = credentials(account, app.keyring)
         except PostizError as exc:
             return None, str(exc)
+    provider = providers.get(targets[0].platform)
+    cost = provider.engagement_cost(len(targets))
+    if cost is not None:  # a daily budget shared with publishing (YouTube's quota)
+        with app.db.session() as s:
+            until = reserve_quota(s, targets[0].platform, cost, now=now)
+        if until is not None:
+            return None, f"the daily quota is spent; it renews at {until.isoformat()}"
     try:
-        found = await providers.get(targets[0].platform).engagement(
-            creds, [t.remote_id for t in targets]
-        )
+        found = await provider.engagement(creds, [t.remote_id for t in targets])
     except PostizError as exc:  # ProviderError and kin: recorded, the others still pulled
         return None, f"{type(exc).__name__}: {exc}"[:300]
     return list(found), None
@@ -178,7 +188,7 @@ async def pull_engagement_async(
                 results[account_id] = ([], None)
                 return
             async with sem:
-                results[account_id] = await _pull_account(app, providers, account_id, group)
+                results[account_id] = await _pull_account(app, providers, account_id, group, now)
 
         await asyncio.gather(*(one(a, g) for a, g in by_account.items()))
     rows: list[dict[str, Any]] = []
@@ -231,6 +241,8 @@ def _row(
         row["status"] = UNSUPPORTED
     elif e is None or not e.found:
         row["status"] = DELETED
+    elif all(getattr(e, m) is None for m in METRICS):
+        row["status"] = UNSUPPORTED  # the platform exposes no count for this post
     else:
         row["status"] = OK
         for m in METRICS:

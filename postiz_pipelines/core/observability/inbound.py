@@ -6,9 +6,10 @@
 - new engagement: the target's latest engagement snapshot, one more like or reply (Meta
   reactions and comments, X ``favorite_events``, Slack ``reaction_added``, Telegram
   ``message_reaction``);
-- a revoked app: the matching accounts become ``revoked`` (Slack ``app_uninstalled`` and
-  ``tokens_revoked``, X ``user_event.revoke``, Telegram ``my_chat_member`` kicked or left,
-  Discord ``APPLICATION_DEAUTHORIZED``); their waiting posts then fail as ``auth_revoked``.
+- a revoked app: the matching accounts become ``reconnect_needed`` and their waiting jobs
+  are held (Slack ``app_uninstalled`` and ``tokens_revoked``, X ``user_event.revoke``,
+  Telegram ``my_chat_member`` kicked or left, Discord ``APPLICATION_DEAUTHORIZED``, Meta's
+  deauthorize ``signed_request``, matched on the app-scoped user id kept at connect).
 
 A call whose ``dedup_key`` was already received within the replay window is refused and
 writes nothing (two identical calls racing can both pass the check; the effects are
@@ -64,6 +65,9 @@ def actions_of(platform: str, payload: Any) -> list[Action]:
     p = payload if isinstance(payload, dict) else {}
     out: list[Action] = []
     if platform in META_PLATFORMS:
+        if p.get("callback") == "deauthorize" and p.get("user_id"):
+            # the person removed the app: every account connected through their login
+            out.append(("app_revoked", {"user_id": str(p["user_id"])}))
         for entry in p.get("entry") or []:
             for change in (entry or {}).get("changes") or []:
                 value = (change or {}).get("value") or {}

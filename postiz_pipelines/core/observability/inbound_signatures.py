@@ -2,7 +2,9 @@
 
 - Meta (Facebook, Instagram, Threads): ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app
   secret, body)>``; the subscription GET answers ``hub.challenge`` when ``hub.verify_token``
-  matches.
+  matches. The deauthorize callback posts a form field ``signed_request``:
+  ``<base64url HMAC-SHA256(app secret, payload part)>.<base64url JSON payload>`` whose
+  payload names ``algorithm`` (only ``HMAC-SHA256`` is accepted) and ``issued_at``.
 - Slack: ``X-Slack-Signature: v0=<hex HMAC-SHA256(signing secret, "v0:<ts>:<body>")>`` with
   ``X-Slack-Request-Timestamp`` within 5 minutes.
 - X Account Activity: ``x-twitter-webhooks-signature: sha256=<base64 HMAC-SHA256(consumer
@@ -130,6 +132,63 @@ def verify_meta(
     max_age = timedelta(seconds=settings.inbound_webhook_max_age_seconds)
     _fresh_body(sent_at, now, max_age, platform)
     return Verified(platform, f"sha256:{_digest(body)}", sent_at, payload)
+
+
+SIGNED_REQUEST_ALGORITHM = "HMAC-SHA256"
+
+
+def _b64url(part: str) -> bytes:
+    """Base64url without padding, as Meta sends it; ``binascii.Error`` when it is not."""
+    return base64.b64decode(part + "=" * (-len(part) % 4), altchars=b"-_", validate=True)
+
+
+def parse_signed_request(signed_request: str | None, app_secret: bytes, platform: str) -> Any:
+    """The payload of a Meta ``signed_request`` once its signature holds (pure; constant-time
+    compare), else ``Refused``: ``missing_signature`` when there is none, ``bad_algorithm``
+    when the payload asks for anything but HMAC-SHA256, ``bad_signature`` when it is not
+    two base64url parts, its payload is not a JSON object, or the HMAC does not match."""
+    if not signed_request:
+        raise Refused("missing_signature", f"{platform}: no signed_request")
+    sig_part, dot, payload_part = signed_request.partition(".")
+    if not dot or not sig_part or not payload_part:
+        raise Refused("bad_signature", f"{platform}: signed_request is not <signature>.<payload>")
+    try:
+        signature, raw = _b64url(sig_part), _b64url(payload_part)
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):  # binascii.Error and JSONDecodeError included
+        raise Refused(
+            "bad_signature", f"{platform}: signed_request is not base64url JSON"
+        ) from None
+    if not isinstance(payload, dict):
+        raise Refused("bad_signature", f"{platform}: the signed_request payload is not an object")
+    algorithm = str(payload.get("algorithm") or "")
+    if algorithm.upper() != SIGNED_REQUEST_ALGORITHM:
+        raise Refused(
+            "bad_algorithm",
+            f"{platform}: signed_request algorithm {algorithm[:20] or 'missing'!r}; "
+            f"only {SIGNED_REQUEST_ALGORITHM} is accepted",
+        )
+    expected = hmac.new(app_secret, payload_part.encode(), hashlib.sha256).digest()
+    if not hmac.compare_digest(signature, expected):
+        raise Refused("bad_signature", f"{platform}: signed_request signature does not match")
+    return payload
+
+
+def verify_meta_signed_request(
+    platform: str, form: Mapping[str, str], settings: Settings, now: datetime
+) -> Verified:
+    """A Meta deauthorize callback (form field ``signed_request``) verified with the app
+    secret; its ``issued_at`` must be within the replay window."""
+    if platform not in META_PLATFORMS:
+        raise Refused("unknown_platform", f"no deauthorize callback for {platform!r}")
+    key = _secret(settings.meta_app_secret, platform, "POSTIZ_META_APP_SECRET")
+    signed = form.get("signed_request")
+    payload = parse_signed_request(signed, key, platform)
+    sent_at = _epoch(payload.get("issued_at"))
+    max_age = timedelta(seconds=settings.inbound_webhook_max_age_seconds)
+    _fresh_body(sent_at, now, max_age, platform)
+    digest = hashlib.sha256(str(signed).encode()).hexdigest()
+    return Verified(platform, f"signed_request:{digest}", sent_at, payload)
 
 
 def meta_challenge(query: Mapping[str, str], settings: Settings) -> str:

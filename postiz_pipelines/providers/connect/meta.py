@@ -72,6 +72,13 @@ class _FacebookLogin(Connector):
                     "fb_exchange_token": tokens.access_token.reveal(),
                 },
             )
+            me = await get_json(
+                http,
+                self.platform,
+                f"{self.api}/{self.version}/me",
+                what="the user",
+                params={"fields": "id", "access_token": str(long["access_token"])},
+            )
             body = await get_json(
                 http,
                 self.platform,
@@ -82,7 +89,14 @@ class _FacebookLogin(Connector):
                     "access_token": str(long["access_token"]),
                 },
             )
-        return [p for p in body.get("data") or [] if isinstance(p, dict) and p.get("access_token")]
+        # the app-scoped user id is what Meta's deauthorize callback names: kept on each
+        # account connected through this login, so removing the app disconnects them all
+        user_id = str(me.get("id") or "")
+        return [
+            {**p, "_user_id": user_id}
+            for p in body.get("data") or []
+            if isinstance(p, dict) and p.get("access_token")
+        ]
 
 
 class FacebookConnector(_FacebookLogin):
@@ -104,6 +118,7 @@ class FacebookConnector(_FacebookLogin):
                 str(p.get("name") or p["id"]),
                 str(p.get("name") or p["id"]),
                 TokenSet(Secret(str(p["access_token"]))),
+                settings={"user_id": p["_user_id"]} if p["_user_id"] else {},
             )
             for p in await self.pages(net, tokens)
         ]
@@ -136,7 +151,11 @@ class InstagramConnector(_FacebookLogin):
                     name,
                     name,
                     TokenSet(Secret(str(p["access_token"]))),
-                    settings={"login": "facebook", "page_id": str(p["id"])},
+                    settings={
+                        "login": "facebook",
+                        "page_id": str(p["id"]),
+                        **({"user_id": p["_user_id"]} if p["_user_id"] else {}),
+                    },
                 )
             )
         return out
