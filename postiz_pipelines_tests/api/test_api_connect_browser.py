@@ -132,9 +132,17 @@ def test_a_choice_is_bound_as_the_callback_is(client, platform_browser, stranger
     assert [a["externalId"] for a in chosen.json()["accounts"]] == [choices[0]["id"]]
 
 
-@pytest.mark.parametrize("public_url", ["https://api.test"], indirect=True)
-def test_the_cookie_is_secure_behind_an_https_public_url(client, world):
-    assert "Secure" in start(client, world).headers["set-cookie"]
+@pytest.mark.parametrize(
+    ("public_url", "path"),
+    [
+        ("https://api.test", "/api/postiz/oauth/x/"),
+        ("https://api.test/postiz", "/postiz/api/postiz/oauth/x/"),
+    ],
+    indirect=["public_url"],
+)
+def test_the_cookie_is_secure_behind_an_https_public_url(client, world, path):
+    cookie = start(client, world).headers["set-cookie"]
+    assert "Secure" in cookie and f"Path={path}" in cookie
 
 
 def test_a_browser_cannot_begin_without_a_token(stranger, world):

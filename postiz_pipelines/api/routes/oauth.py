@@ -64,8 +64,9 @@ def callback_url(request: Request, st: State, platform: str) -> str:
     return f"{base}/api/postiz/oauth/{platform}/callback"
 
 
-def _cookie_path(platform: str) -> str:
-    return f"/api/postiz/oauth/{platform}/"
+def _cookie_path(request: Request, st: State, platform: str) -> str:
+    """The callback's folder as the browser sees it (a public URL may add a prefix)."""
+    return urlsplit(callback_url(request, st, platform)).path.rsplit("/", 1)[0] + "/"
 
 
 def bind_browser(
@@ -78,7 +79,7 @@ def bind_browser(
         states.browser_cookie(raw),
         nonce,
         max_age=st.app.settings.oauth_state_seconds,
-        path=_cookie_path(platform),
+        path=_cookie_path(request, st, platform),
         secure=base.startswith("https://"),
         httponly=True,
         samesite="lax",
@@ -95,7 +96,7 @@ def forget_browser(
     base = st.app.settings.public_url or str(request.base_url)
     response.delete_cookie(
         states.browser_cookie(state),
-        path=_cookie_path(platform),
+        path=_cookie_path(request, st, platform),
         secure=base.startswith("https://"),
         httponly=True,
         samesite="lax",
