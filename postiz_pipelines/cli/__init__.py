@@ -8,6 +8,7 @@ from __future__ import annotations
 from postiz_pipelines.cli import (  # noqa: F401  (each module registers its commands)
     api_cmds,
     connect_cmds,
+    evergreen_cmds,
     keys_cmds,
     ops_cmds,
     posts_cmds,

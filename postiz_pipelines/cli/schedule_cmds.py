@@ -1,4 +1,4 @@
-"""Commands: schedules (list, pause, resume, change, delete, expand), evergreen, posting slots."""
+"""Commands: schedules (list, pause, resume, change, delete, expand), posting slots."""
 
 from __future__ import annotations
 
@@ -56,16 +56,14 @@ def schedules() -> None:
 @pass_env
 @handles_errors
 def schedules_list(env: Env, workspace_ref: str, kind: str | None, as_json: bool) -> None:
-    from postiz_pipelines.core.scheduling.preview import schedule_times
+    from postiz_pipelines.core.scheduling.preview import schedules_times
     from postiz_pipelines.core.scheduling.schedules import list_schedules
     from postiz_pipelines.core.workspaces.store import get_workspace
 
-    now = env.now()
     with env.app.db.read() as s:
-        rows = [
-            schedule_row(x, schedule_times(s, x, now=now))
-            for x in list_schedules(s, workspace_id=get_workspace(s, workspace_ref).id, kind=kind)
-        ]
+        found = list_schedules(s, workspace_id=get_workspace(s, workspace_ref).id, kind=kind)
+        times = schedules_times(s, found, now=env.now())
+        rows = [schedule_row(x, times[x.id]) for x in found]
     emit(rows, as_json, SCHEDULE_COLUMNS)
 
 
@@ -244,197 +242,6 @@ def schedules_expand(env: Env, hours: int) -> None:
         max_attempts=env.settings.max_retries + 1,
     )
     click.echo(json.dumps(report.as_dict()))
-
-
-# -- evergreen ------------------------------------------------------------------------
-@main.group()
-def evergreen() -> None:
-    """Evergreen libraries: reusable posts published at weekly slots."""
-
-
-def _slot(spec: str, i: int) -> dict[str, Any]:
-    parts = spec.split()
-    if len(parts) != 3:
-        raise ValidationFailed(
-            Problem(f"slot[{i}]", f"{spec!r} must read 'WEEKDAY HH:MM CATEGORY'", spec)
-        )
-    return {
-        "weekday": parse_weekday(parts[0], f"slot[{i}].weekday"),
-        "time": parts[1],
-        "category": parts[2],
-    }
-
-
-@evergreen.command("timetable")
-@click.option("--workspace", "workspace_ref", required=True)
-@click.option("--slot", "slots", multiple=True, required=True, help="'mon 10:00 tips' (repeat).")
-@click.option("--account", "account_ids", multiple=True, required=True)
-@click.option("--timezone", default=None)
-@click.option("--cooldown-seconds", default=0, type=int)
-@click.option("--shuffle", is_flag=True)
-@click.option("--seed", default=0, type=int)
-@pass_env
-@handles_errors
-def evergreen_timetable(
-    env: Env,
-    workspace_ref: str,
-    slots: tuple[str, ...],
-    account_ids: tuple[str, ...],
-    timezone: str | None,
-    cooldown_seconds: int,
-    shuffle: bool,
-    seed: int,
-) -> None:
-    """Set the workspace's weekly evergreen timetable."""
-    from postiz_pipelines.core.scheduling.evergreen_store import set_timetable
-    from postiz_pipelines.core.workspaces.store import get_workspace
-
-    parsed = [_slot(x, i) for i, x in enumerate(slots)]
-    with write(env) as s:
-        table = set_timetable(
-            s,
-            workspace=get_workspace(s, workspace_ref),
-            slots=parsed,
-            account_ids=list(account_ids),
-            timezone=timezone,
-            now=env.now(),
-            cooldown_seconds=cooldown_seconds,
-            shuffle=shuffle,
-            seed=seed,
-            actor="cli",
-        )
-        click.echo(json.dumps({"schedule": table.schedule_id, "slots": table.slots}))
-
-
-@evergreen.command("add")
-@click.option("--workspace", "workspace_ref", required=True)
-@click.option("--category", required=True)
-@click.option("--text", "texts", multiple=True, required=True, help="A variation (repeat).")
-@click.option("--max-uses", default=None, type=int)
-@click.option("--expires-at", default=None)
-@click.option("--cooldown-seconds", default=None, type=int)
-@click.option("--json", "as_json", is_flag=True)
-@pass_env
-@handles_errors
-def evergreen_add(
-    env: Env,
-    workspace_ref: str,
-    category: str,
-    texts: tuple[str, ...],
-    max_uses: int | None,
-    expires_at: str | None,
-    cooldown_seconds: int | None,
-    as_json: bool,
-) -> None:
-    from postiz_pipelines.core.scheduling.evergreen_store import add_library_post
-    from postiz_pipelines.core.scheduling.timeparse import parse_instant
-    from postiz_pipelines.core.workspaces.store import get_workspace
-
-    with write(env) as s:
-        ws = get_workspace(s, workspace_ref)
-        expiry = (
-            parse_instant(expires_at, field="expires_at", fallback_zone=ws.timezone)
-            if expires_at
-            else None
-        )
-        row = add_library_post(
-            s,
-            workspace=ws,
-            category=category,
-            variations=list(texts),
-            now=env.now(),
-            max_uses=max_uses,
-            expires_at=expiry,
-            cooldown_seconds=cooldown_seconds,
-            actor="cli",
-        )
-        out = library_row(row)
-    emit([out], as_json, ["id", "category", "variations", "uses", "max_uses"])
-
-
-def library_row(r: Any) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "category": r.category,
-        "variations": len(r.variations),
-        "uses": r.uses,
-        "max_uses": r.max_uses if r.max_uses is not None else "",
-        "last_published_at": r.last_published_at.isoformat() if r.last_published_at else "",
-    }
-
-
-@evergreen.command("list")
-@click.option("--workspace", "workspace_ref", required=True)
-@click.option("--category", default=None)
-@click.option("--json", "as_json", is_flag=True)
-@pass_env
-@handles_errors
-def evergreen_list(env: Env, workspace_ref: str, category: str | None, as_json: bool) -> None:
-    from postiz_pipelines.core.scheduling.evergreen_store import list_library
-    from postiz_pipelines.core.workspaces.store import get_workspace
-
-    with env.app.db.read() as s:
-        rows = [
-            library_row(r)
-            for r in list_library(
-                s, workspace_id=get_workspace(s, workspace_ref).id, category=category
-            )
-        ]
-    emit(rows, as_json, ["id", "category", "variations", "uses", "max_uses", "last_published_at"])
-
-
-@evergreen.command("remove")
-@click.option("--workspace", "workspace_ref", required=True)
-@click.argument("post_id")
-@pass_env
-@handles_errors
-def evergreen_remove(env: Env, workspace_ref: str, post_id: str) -> None:
-    from postiz_pipelines.core.scheduling.evergreen_store import remove_library_post
-    from postiz_pipelines.core.workspaces.store import get_workspace
-
-    with write(env) as s:
-        remove_library_post(
-            s,
-            workspace_id=get_workspace(s, workspace_ref).id,
-            post_id=post_id,
-            now=env.now(),
-            actor="cli",
-        )
-    click.echo(f"removed {post_id}")
-
-
-@evergreen.command("pause")
-@click.option("--workspace", "workspace_ref", required=True)
-@click.argument("category")
-@pass_env
-@handles_errors
-def evergreen_pause(env: Env, workspace_ref: str, category: str) -> None:
-    _pause(env, workspace_ref, category, True)
-
-
-@evergreen.command("resume")
-@click.option("--workspace", "workspace_ref", required=True)
-@click.argument("category")
-@pass_env
-@handles_errors
-def evergreen_resume(env: Env, workspace_ref: str, category: str) -> None:
-    _pause(env, workspace_ref, category, False)
-
-
-def _pause(env: Env, workspace_ref: str, category: str, paused: bool) -> None:
-    from postiz_pipelines.core.scheduling.evergreen_store import set_category_paused
-    from postiz_pipelines.core.workspaces.store import get_workspace
-
-    with write(env) as s:
-        now_paused = set_category_paused(
-            s,
-            workspace=get_workspace(s, workspace_ref),
-            category=category,
-            paused=paused,
-            now=env.now(),
-            actor="cli",
-        )
-    click.echo(json.dumps({"paused_categories": now_paused}))
 
 
 # -- posting slots --------------------------------------------------------------------

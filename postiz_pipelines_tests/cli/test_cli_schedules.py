@@ -170,3 +170,41 @@ def test_account_time_zone_drives_its_recurring_posts(run, app):
         "0 9 * * *",
     )
     assert [(t.hour, t.minute) for t in job_times(app)] == [(0, 0)]  # 09:00 in Tokyo is 00:00 UTC
+
+
+def test_evergreen_show_lists_the_next_slots_across_a_dst_change(run, clock):
+    from datetime import UTC, datetime
+
+    acc = setup(run)
+    clock.set(datetime(2027, 3, 27, 12, 0, tzinfo=UTC))  # Berlin springs forward tomorrow
+    missing = run("evergreen", "show", "--workspace", "acme", code=1).output
+    assert "evergreen timetable" in missing and "acme" in missing
+    set_out = run(
+        "evergreen",
+        "timetable",
+        "--workspace",
+        "acme",
+        "--slot",
+        "sun 02:30 tips",
+        "--slot",
+        "sun 10:00 café",
+        "--account",
+        acc,
+        "--timezone",
+        "Europe/Berlin",
+    ).output
+    table = json.loads(set_out)
+    assert table["zones"] == ["Europe/Berlin"] and table["status"] == "active"
+    assert [(o["local"], o["category"]) for o in table["next_runs"][:3]] == [
+        ("2027-03-28T03:30:00+02:00", "tips"),  # 02:30 does not exist that night
+        ("2027-03-28T10:00:00+02:00", "café"),
+        ("2027-04-04T02:30:00+02:00", "tips"),
+    ]
+    shown = json.loads(run("evergreen", "show", "--workspace", "acme", "--json").output)
+    assert shown == table
+    text = run("evergreen", "show", "--workspace", "acme").output
+    assert "2027-03-28T03:30:00+02:00  tips" in text and "zone Europe/Berlin" in text
+    run("evergreen", "pause", "--workspace", "acme", "tips")
+    run("evergreen", "pause", "--workspace", "acme", "café")
+    idle = run("evergreen", "show", "--workspace", "acme").output
+    assert "no slot to come" in idle

@@ -31,6 +31,7 @@ from postiz_pipelines.api.schemas.evergreen import (
 )
 from postiz_pipelines.core.models import EvergreenPost, EvergreenTimetable, Role, Schedule
 from postiz_pipelines.core.scheduling import evergreen_store as store
+from postiz_pipelines.core.scheduling.preview import schedule_times
 from postiz_pipelines.core.scheduling.schedules import waiting_job_counts
 from postiz_pipelines.core.scheduling.timeparse import parse_instant
 from postiz_pipelines.core.workspaces.store import get_workspace
@@ -43,9 +44,13 @@ WorkspaceQuery = Annotated[
 Category = Annotated[str, Path(min_length=1, max_length=CATEGORY)]
 
 
-def _timetable_out(s: Session, table: EvergreenTimetable) -> dict[str, Any]:
+def _timetable_out(st: ApiState, s: Session, table: EvergreenTimetable) -> dict[str, Any]:
+    s.flush()
     schedule = s.get(Schedule, table.schedule_id)
-    return TimetableOut.of(table, schedule.status if schedule else "missing").dump()
+    if schedule is None:
+        return TimetableOut.of(table, "missing").dump()
+    times = schedule_times(s, schedule, now=st.now())
+    return TimetableOut.of(table, schedule.status, times).dump()
 
 
 @router.get("/timetable", response_model=TimetableOut, summary="The workspace's timetable")
@@ -57,7 +62,7 @@ def read_timetable(
         table = s.get(EvergreenTimetable, ws_id)
         if table is None:
             raise NotFound("evergreen timetable", ws_id)
-        return JSONResponse(_timetable_out(s, table))
+        return JSONResponse(_timetable_out(st, s, table))
 
 
 @router.put(
@@ -82,7 +87,7 @@ def put_timetable(
             now=st.now(),
             actor=caller.actor,
         )
-        return JSONResponse(_timetable_out(s, table))
+        return JSONResponse(_timetable_out(st, s, table))
 
 
 @router.get("/posts", response_model=EvergreenPostList, summary="The library, by category")

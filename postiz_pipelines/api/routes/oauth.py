@@ -1,14 +1,19 @@
 """``/api/postiz/oauth/{platform}``: connecting accounts without pasting a token.
 
-- ``GET  /authorize?workspace_id=…`` (admin): the URL to open; Mastodon takes
+- ``GET  /authorize?workspace_id=…`` (admin, API token in the ``Authorization`` header only):
+  the URL to open as JSON, or with ``redirect=true`` a 302 to it. Either answer sets the
+  binding cookie (``HttpOnly``, ``SameSite=Lax``, ``Secure`` when the public URL is https,
+  for the state's lifetime) whose nonce's hash is kept on the state. Mastodon takes
   ``instance``, Discord ``mode=webhook``, Reddit ``subreddit``, Pinterest ``board_id``,
   the platforms with several accounts per consent (Facebook Pages, Instagram, Slack and
   Discord channels) ``select`` (ids, repeatable) to choose in advance.
 - ``GET  /callback?code&state`` (or ``error``): where the platform sends the browser. The
-  state is the credential (single use, 10 minutes, bound to the user who began); a request
-  that also carries an API token must be that user's. Answers the stored accounts (JSON),
-  or redirects to ``POSTIZ_OAUTH_RETURN_URL`` when set.
-- ``POST /select`` ``{state, ids}``: store the chosen accounts of a consent that found several.
+  state is single use, lives 10 minutes and is bound to who began: a request with an API
+  token must be that user's, one without must carry the binding cookie of that state (else
+  422 and the state stays unspent). Answers the stored accounts (JSON), or redirects to
+  ``POSTIZ_OAUTH_RETURN_URL`` when set.
+- ``POST /select`` ``{state, ids}``: store the chosen accounts of a consent that found
+  several (bound as the callback is).
 - ``POST /connect`` (admin): Bluesky ``{handle, app_password}``, Telegram ``{bot_token,
   chat_id}``: checked with the platform, then stored.
 """
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -30,7 +35,7 @@ from postiz_pipelines.api.schemas.oauth import (
     SecretConnectIn,
     SelectIn,
 )
-from postiz_pipelines.core.accounts.connect import flow
+from postiz_pipelines.core.accounts.connect import flow, states
 from postiz_pipelines.core.models import Role
 from postiz_pipelines.providers.connect.oauth import ConnectHttp
 
@@ -59,6 +64,45 @@ def callback_url(request: Request, st: State, platform: str) -> str:
     return f"{base}/api/postiz/oauth/{platform}/callback"
 
 
+def _cookie_path(request: Request, st: State, platform: str) -> str:
+    """The callback's folder as the browser sees it (a public URL may add a prefix)."""
+    return urlsplit(callback_url(request, st, platform)).path.rsplit("/", 1)[0] + "/"
+
+
+def bind_browser(
+    response: Response, request: Request, st: State, platform: str, url: str, nonce: str
+) -> None:
+    """The cookie that binds the state in ``url`` to this browser."""
+    raw = parse_qs(urlsplit(url).query)["state"][0]
+    base = st.app.settings.public_url or str(request.base_url)
+    response.set_cookie(
+        states.browser_cookie(raw),
+        nonce,
+        max_age=st.app.settings.oauth_state_seconds,
+        path=_cookie_path(request, st, platform),
+        secure=base.startswith("https://"),
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def browser_nonce(request: Request, state: str | None) -> str | None:
+    return request.cookies.get(states.browser_cookie(state)) if state else None
+
+
+def forget_browser(
+    response: Response, request: Request, st: State, platform: str, state: str
+) -> None:
+    base = st.app.settings.public_url or str(request.base_url)
+    response.delete_cookie(
+        states.browser_cookie(state),
+        path=_cookie_path(request, st, platform),
+        secure=base.startswith("https://"),
+        httponly=True,
+        samesite="lax",
+    )
+
+
 def result_body(result: flow.ConnectResult) -> dict:
     return ConnectOut(
         platform=result.platform,
@@ -73,7 +117,10 @@ def result_body(result: flow.ConnectResult) -> dict:
     "/{platform}/authorize",
     response_model=AuthorizeOut,
     summary="Begin a connect (admin)",
-    responses={503: {"description": "no OAuth client configured for the platform"}},
+    responses={
+        302: {"description": "redirect=true: to the platform's consent page"},
+        503: {"description": "no OAuth client configured for the platform"},
+    },
 )
 def authorize(
     platform: str,
@@ -86,8 +133,10 @@ def authorize(
     subreddit: Annotated[str | None, Query(max_length=100)] = None,
     board_id: Annotated[str | None, Query(max_length=100)] = None,
     select: Annotated[list[str] | None, Query(max_length=50)] = None,
-) -> JSONResponse:
+    redirect: bool = False,
+) -> Response:
     caller.require(workspace_id, Role.ADMIN)
+    nonce = states.new_browser_nonce()
     url = asyncio.run(
         flow.begin(
             st.app,
@@ -104,10 +153,15 @@ def authorize(
                 "board_id": board_id,
                 "select": select,
             },
+            browser_nonce=nonce,
         )
     )
     out = AuthorizeOut(platform=platform, url=url, expires_in=st.app.settings.oauth_state_seconds)
-    return JSONResponse(out.dump())
+    response: Response = (
+        RedirectResponse(url, status_code=302) if redirect else JSONResponse(out.dump())
+    )
+    bind_browser(response, request, st, platform, url, nonce)
+    return response
 
 
 @router.get(
@@ -121,6 +175,7 @@ def authorize(
 )
 def callback(
     platform: str,
+    request: Request,
     st: State,
     caller: MaybeCaller,
     state: Annotated[str | None, Query(max_length=200)] = None,
@@ -140,14 +195,20 @@ def callback(
             net=_net(st),
             now=st.now(),
             actor=caller.actor if caller else None,
+            browser_nonce=browser_nonce(request, state),
         )
     )
+    response: Response
     if result.return_to and result.stored:
         query = urlencode(
             {"platform": platform, "accounts": ",".join(a.id for a in result.accounts)}
         )
-        return RedirectResponse(f"{result.return_to}?{query}", status_code=303)
-    return JSONResponse(result_body(result))
+        response = RedirectResponse(f"{result.return_to}?{query}", status_code=303)
+    else:
+        response = JSONResponse(result_body(result))
+    if result.stored and state:  # spent: its cookie has no more use
+        forget_browser(response, request, st, platform, state)
+    return response
 
 
 @router.post(
@@ -156,7 +217,9 @@ def callback(
     summary="Choose found accounts",
     responses=STATE_ANSWERS,
 )
-def choose(platform: str, body: SelectIn, st: State, caller: MaybeCaller) -> JSONResponse:
+def choose(
+    platform: str, body: SelectIn, request: Request, st: State, caller: MaybeCaller
+) -> JSONResponse:
     result = flow.select(
         st.app,
         platform=platform,
@@ -165,8 +228,12 @@ def choose(platform: str, body: SelectIn, st: State, caller: MaybeCaller) -> JSO
         user_id=caller.user_id if caller else None,
         now=st.now(),
         actor=caller.actor if caller else None,
+        browser_nonce=browser_nonce(request, body.state),
     )
-    return JSONResponse(result_body(result))
+    response = JSONResponse(result_body(result))
+    if result.stored:
+        forget_browser(response, request, st, platform, body.state)
+    return response
 
 
 @router.post(

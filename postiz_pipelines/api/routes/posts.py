@@ -25,7 +25,7 @@ from postiz_pipelines.core.accounts.platform_facts import refresh_for_post
 from postiz_pipelines.core.models import PostStatus, Role, Schedule
 from postiz_pipelines.core.posts import manage as post_ops
 from postiz_pipelines.core.posts.create import TargetOverride, create_post
-from postiz_pipelines.core.scheduling.preview import schedule_times
+from postiz_pipelines.core.scheduling.preview import post_schedules, schedule_times, schedules_times
 from postiz_pipelines.core.scheduling.schedules import waiting_job_counts
 from postiz_pipelines.core.scheduling.timeparse import parse_instant
 from postiz_pipelines.core.workspaces.store import get_workspace
@@ -71,7 +71,7 @@ def list_posts(
             offset=(page - 1) * limit,
         )
         out = PostList(
-            posts=[PostOut.of(p) for p in result.posts],
+            posts=with_schedules(st, s, result.posts),
             pagination=Pagination(
                 page=None if cursor else page,
                 limit=limit,
@@ -169,6 +169,22 @@ def with_schedule(st: ApiState, s: Any, post: Any) -> PostOut:
         waiting = waiting_job_counts(s, [schedule.id]).get(schedule.id, 0)
         times = schedule_times(s, schedule, now=st.now())
         out.schedule = ScheduleOut.of(schedule, waiting, times)
+    return out
+
+
+def with_schedules(st: ApiState, s: Any, posts: Any) -> list[PostOut]:
+    """Posts of a list, each with its schedule's zones and next instant: the schedules,
+    their waiting jobs, accounts and workspaces are read once for the page, not per post."""
+    by_post = post_schedules(s, [p.id for p in posts])
+    schedules = list(by_post.values())
+    waiting = waiting_job_counts(s, [x.id for x in schedules])
+    times = schedules_times(s, schedules, now=st.now(), count=1)
+    out = []
+    for p in posts:
+        item = PostOut.of(p)
+        if (sc := by_post.get(p.id)) is not None:
+            item.schedule = ScheduleOut.of(sc, waiting.get(sc.id, 0), times[sc.id])
+        out.append(item)
     return out
 
 

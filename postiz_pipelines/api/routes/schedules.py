@@ -82,12 +82,9 @@ def list_(
     with st.app.db.read() as s:
         rows = ops.list_schedules(s, workspace_id=ws_id, kind=kind.value if kind else None)
         counts = ops.waiting_job_counts(s, [r.id for r in rows])
-        now = st.now()
+        times = preview.schedules_times(s, rows, now=st.now())
         out = ScheduleList(
-            schedules=[
-                ScheduleOut.of(r, counts.get(r.id, 0), preview.schedule_times(s, r, now=now))
-                for r in rows
-            ]
+            schedules=[ScheduleOut.of(r, counts.get(r.id, 0), times[r.id]) for r in rows]
         )
     return JSONResponse(out.dump())
 

@@ -9,7 +9,9 @@ from typing import Annotated
 from pydantic import Field
 
 from postiz_pipelines.api.schemas.base import MAX_SLOTS, Id, In, Instant, Out, iso
+from postiz_pipelines.api.schemas.schedules import OccurrenceOut
 from postiz_pipelines.core.models import EvergreenPost, EvergreenTimetable
+from postiz_pipelines.core.scheduling.preview import DEFAULT_PREVIEW, ScheduleTimes
 
 CATEGORY = 100  # the column's width
 
@@ -69,10 +71,27 @@ class TimetableOut(Out):
     seed: int
     paused_categories: list[str]
     updated_at: str
+    zones: list[str] = Field(
+        default_factory=list,
+        description="the zone the slots are read in (its own, else the workspace's, else UTC)",
+    )
+    next_occurrences: list[OccurrenceOut] = Field(
+        default_factory=list,
+        description=f"the next {DEFAULT_PREVIEW} slot instants while the timetable is active "
+        "(a paused category's left out; none without slots)",
+    )
+    zone_problem: str | None = Field(
+        default=None, description="why the next instants cannot be computed (a stored zone)"
+    )
 
     @classmethod
-    def of(cls, t: EvergreenTimetable, status: str) -> TimetableOut:
+    def of(
+        cls, t: EvergreenTimetable, status: str, times: ScheduleTimes | None = None
+    ) -> TimetableOut:
         return cls(
+            zones=list(times.zones) if times else [],
+            next_occurrences=[OccurrenceOut.of(o) for o in times.next] if times else [],
+            zone_problem=times.problem if times else None,
             workspace_id=t.workspace_id,
             schedule_id=t.schedule_id,
             status=status,

@@ -74,8 +74,8 @@ class PostOut(Out):
     updated_at: str
     schedule: ScheduleOut | None = Field(
         default=None,
-        description="the post's schedule with its zones and next instants (one post's view; "
-        "lists leave it out)",
+        description="the post's schedule with its zones and next instants (a list gives the "
+        "next one only)",
     )
 
     @classmethod

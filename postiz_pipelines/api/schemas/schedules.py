@@ -83,6 +83,9 @@ class OccurrenceOut(Out):
     at: str = Field(description="the instant, UTC")
     zone: str = Field(description="the IANA zone the rule is read in for this instant")
     local: str = Field(description="the wall time in that zone, with its offset")
+    category: str | None = Field(
+        default=None, description="an evergreen slot's category (the post it draws from)"
+    )
 
     @classmethod
     def of(cls, o: Occurrence) -> OccurrenceOut:

@@ -3,22 +3,25 @@
 Everything here reads; nothing is written. The instants come from ``recurrence.occurrences``
 (the one recurrence engine) in each zone the schedule is read in: the schedule's own zone,
 else each target account's, else the workspace's, else UTC (``resolve_zone``, as expansion
-does), so a post to two accounts in Berlin and New York shows both 09:00s. A stored zone that
-is no longer valid is reported (``ScheduleTimes.problem``) rather than raised, so a listing
-still answers.
+does), so a post to two accounts in Berlin and New York shows both 09:00s. An evergreen
+timetable's instants come from its slots (``evergreen.slot_instants``) in the timetable's
+zone, else the workspace's; a paused category's slots are left out. A stored zone that is
+no longer valid is reported (``ScheduleTimes.problem``) rather than raised, so a listing
+still answers. ``schedules_times`` reads a page of schedules with a fixed number of queries.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postiz_pipelines.core.models import (
+    EvergreenTimetable,
     Post,
     PostTarget,
     Schedule,
@@ -27,6 +30,7 @@ from postiz_pipelines.core.models import (
     SocialAccount,
     Workspace,
 )
+from postiz_pipelines.core.scheduling.evergreen import EvergreenSlot, slot_instants
 from postiz_pipelines.core.scheduling.recurrence import (
     RecurrenceSpec,
     occurrences,
@@ -46,6 +50,7 @@ class Occurrence:
 
     at: datetime  # aware UTC
     zone: str
+    category: str | None = None  # an evergreen slot's
 
     @property
     def local(self) -> str:
@@ -53,7 +58,8 @@ class Occurrence:
         return self.at.astimezone(ZoneInfo(self.zone)).isoformat()
 
     def as_dict(self) -> dict[str, str]:
-        return {"at": self.at.isoformat(), "zone": self.zone, "local": self.local}
+        out = {"at": self.at.isoformat(), "zone": self.zone, "local": self.local}
+        return out | ({"category": self.category} if self.category is not None else {})
 
 
 @dataclass(frozen=True)
@@ -98,15 +104,9 @@ def _spec(rec_zone: str, schedule: Schedule) -> RecurrenceSpec:
     )
 
 
-def target_zones(
-    session: Session, *, schedule_zone: str | None, workspace: Workspace, account_ids: Sequence[str]
+def _zones_of(
+    schedule_zone: str | None, workspace: Workspace, accounts: Sequence[SocialAccount]
 ) -> list[str]:
-    """The zones a rule is read in for these accounts (schedule's, account's, workspace's)."""
-    accounts = (
-        list(session.scalars(select(SocialAccount).where(SocialAccount.id.in_(list(account_ids)))))
-        if account_ids
-        else []
-    )
     live = [a for a in accounts if a.deleted_at is None]
     if not live:
         return [resolve_zone(schedule_zone, workspace.timezone).key]
@@ -118,33 +118,97 @@ def target_zones(
     )
 
 
+def target_zones(
+    session: Session, *, schedule_zone: str | None, workspace: Workspace, account_ids: Sequence[str]
+) -> list[str]:
+    """The zones a rule is read in for these accounts (schedule's, account's, workspace's)."""
+    accounts = (
+        list(session.scalars(select(SocialAccount).where(SocialAccount.id.in_(list(account_ids)))))
+        if account_ids
+        else []
+    )
+    return _zones_of(schedule_zone, workspace, accounts)
+
+
+@dataclass
+class _Context:
+    """What a page of schedules is read with, each fetched once for the page."""
+
+    workspaces: dict[str, Workspace]
+    accounts_of_post: dict[str, list[SocialAccount]]
+    timetables: dict[str, EvergreenTimetable]  # by schedule id
+
+    @classmethod
+    def load(cls, session: Session, schedules: Sequence[Schedule]) -> _Context:
+        ws_ids = {x.workspace_id for x in schedules}
+        post_ids = [x.post_id for x in schedules if x.post_id is not None]
+        workspaces = {
+            w.id: w for w in session.scalars(select(Workspace).where(Workspace.id.in_(ws_ids)))
+        }
+        accounts_of_post: dict[str, list[SocialAccount]] = {p: [] for p in post_ids}
+        if post_ids:
+            rows = session.execute(
+                select(PostTarget.post_id, SocialAccount)
+                .join(SocialAccount, SocialAccount.id == PostTarget.account_id)
+                .where(PostTarget.post_id.in_(post_ids))
+            )
+            for post_id, account in rows:
+                accounts_of_post[post_id].append(account)
+        evergreen = [x.id for x in schedules if x.kind == ScheduleKind.EVERGREEN]
+        timetables = (
+            {
+                t.schedule_id: t
+                for t in session.scalars(
+                    select(EvergreenTimetable).where(EvergreenTimetable.schedule_id.in_(evergreen))
+                )
+            }
+            if evergreen
+            else {}
+        )
+        return cls(workspaces, accounts_of_post, timetables)
+
+    def zones(self, schedule: Schedule) -> list[str]:
+        workspace = self.workspaces[schedule.workspace_id]
+        table = self.timetables.get(schedule.id)
+        if table is not None:
+            return [resolve_zone(table.timezone, workspace.timezone).key]
+        accounts = self.accounts_of_post.get(schedule.post_id or "", [])
+        return _zones_of(schedule.timezone, workspace, accounts)
+
+
 def schedule_zones(session: Session, schedule: Schedule) -> list[str]:
     """The zones ``schedule`` is read in; ValidationFailed when a stored zone is unknown."""
-    workspace = session.get(Workspace, schedule.workspace_id)
-    assert workspace is not None
-    ids: list[str] = []
-    if schedule.post_id is not None:
-        ids = list(
-            session.scalars(
-                select(PostTarget.account_id).where(PostTarget.post_id == schedule.post_id)
-            )
-        )
-    return target_zones(
-        session, schedule_zone=schedule.timezone, workspace=workspace, account_ids=ids
-    )
+    return _Context.load(session, [schedule]).zones(schedule)
 
 
-def schedule_occurrences(
-    session: Session, schedule: Schedule, *, now: datetime, count: int
+def evergreen_instants(
+    table: EvergreenTimetable, zone: str, *, now: datetime, count: int
 ) -> list[Occurrence]:
-    """The schedule's next ``count`` instants after ``now`` as its rule gives them (a paused
-    schedule lists what it would do once resumed; an evergreen timetable lists none)."""
-    check_count(count)
-    zones = schedule_zones(session, schedule)
+    """The timetable's next ``count`` slot instants at or after ``now`` (none when it has no
+    slot, or every slot's category is paused)."""
+    paused = set(table.paused_categories or [])
+    slots = [
+        EvergreenSlot(int(x["weekday"]), str(x["time"]), str(x["category"]))
+        for x in table.slots or []
+        if str(x["category"]) not in paused
+    ]
+    if not slots:
+        return []
+    weeks = -(-count // len(slots)) + 1  # a week holds each slot once (a DST gap may merge two)
+    found = slot_instants(slots, ZoneInfo(zone), now, now + timedelta(weeks=weeks))
+    return [Occurrence(at, zone, slot.category) for at, slot in found[:count]]
+
+
+def _occurrences(
+    ctx: _Context, schedule: Schedule, zones: Sequence[str], *, now: datetime, count: int
+) -> list[Occurrence]:
     if schedule.kind == ScheduleKind.SINGLE:
         if schedule.run_at is None or schedule.run_at < now:
             return []
         return [Occurrence(schedule.run_at, zones[0])]
+    if schedule.kind == ScheduleKind.EVERGREEN:
+        table = ctx.timetables.get(schedule.id)
+        return evergreen_instants(table, zones[0], now=now, count=count) if table else []
     if schedule.kind != ScheduleKind.RECURRING or schedule.starts_at is None:
         return []
     after = max(now, schedule.starts_at)
@@ -157,19 +221,41 @@ def schedule_occurrences(
     )
 
 
+def schedule_occurrences(
+    session: Session, schedule: Schedule, *, now: datetime, count: int
+) -> list[Occurrence]:
+    """The schedule's next ``count`` instants after ``now`` as its rule (or timetable) gives
+    them (a paused schedule lists what it would do once resumed)."""
+    check_count(count)
+    ctx = _Context.load(session, [schedule])
+    return _occurrences(ctx, schedule, ctx.zones(schedule), now=now, count=count)
+
+
+def schedules_times(
+    session: Session, schedules: Sequence[Schedule], *, now: datetime, count: int = DEFAULT_PREVIEW
+) -> dict[str, ScheduleTimes]:
+    """What each schedule's view shows (by id): its zones and, while it is active, its next
+    instants. The accounts, workspaces and timetables are read once for all of them."""
+    ctx = _Context.load(session, schedules) if schedules else _Context({}, {}, {})
+    out: dict[str, ScheduleTimes] = {}
+    for schedule in schedules:
+        try:
+            zones = ctx.zones(schedule)
+            upcoming: list[Occurrence] = []
+            if schedule.status == ScheduleStatus.ACTIVE and schedule.deleted_at is None:
+                upcoming = _occurrences(ctx, schedule, zones, now=now, count=count)
+        except ValidationFailed as exc:
+            out[schedule.id] = ScheduleTimes((schedule.timezone or "",), (), str(exc))
+            continue
+        out[schedule.id] = ScheduleTimes(tuple(zones), tuple(upcoming))
+    return out
+
+
 def schedule_times(
     session: Session, schedule: Schedule, *, now: datetime, count: int = DEFAULT_PREVIEW
 ) -> ScheduleTimes:
     """What a schedule's view shows: its zones and, while it is active, its next instants."""
-    try:
-        zones = tuple(schedule_zones(session, schedule))
-        upcoming: list[Occurrence] = []
-        live = schedule.status == ScheduleStatus.ACTIVE and schedule.deleted_at is None
-        if live:
-            upcoming = schedule_occurrences(session, schedule, now=now, count=count)
-    except ValidationFailed as exc:
-        return ScheduleTimes((schedule.timezone or "",), (), str(exc))
-    return ScheduleTimes(zones, tuple(upcoming))
+    return schedules_times(session, [schedule], now=now, count=count)[schedule.id]
 
 
 def preview_rule(
@@ -275,17 +361,28 @@ def post_schedule(session: Session, post: Post) -> Schedule | None:
     return session.scalar(select(Schedule).where(Schedule.post_id == post.id))
 
 
+def post_schedules(session: Session, post_ids: Sequence[str]) -> dict[str, Schedule]:
+    """The schedules of these posts, by post id, in one query."""
+    if not post_ids:
+        return {}
+    rows = session.scalars(select(Schedule).where(Schedule.post_id.in_(list(post_ids))))
+    return {x.post_id: x for x in rows if x.post_id is not None}
+
+
 __all__ = [
     "DEFAULT_PREVIEW",
     "MAX_PREVIEW",
     "Occurrence",
     "ScheduleTimes",
     "check_count",
+    "evergreen_instants",
     "first_instant",
     "next_instants",
     "post_schedule",
+    "post_schedules",
     "preview_rule",
     "restate_first",
     "schedule_occurrences",
     "schedule_times",
+    "schedules_times",
 ]

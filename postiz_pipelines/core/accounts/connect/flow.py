@@ -84,8 +84,10 @@ async def begin(
     net: ConnectHttp,
     now: datetime,
     options: Mapping[str, Any] | None = None,
+    browser_nonce: str | None = None,
 ) -> str:
-    """The authorize URL of a new authorization; see the module docstring."""
+    """The authorize URL of a new authorization; see the module docstring. With
+    ``browser_nonce`` the state is bound to that browser too (its hash kept)."""
     connector = connector_for(app.settings, platform)
     if connector.kind != "oauth":
         raise ValidationFailed(
@@ -119,7 +121,8 @@ async def begin(
             user_id=user_id,
             redirect_uri=redirect_uri,
             verifier=verifier,
-            extra={"choices": choices},
+            extra={"choices": choices}
+            | ({"browser": states.state_hash(browser_nonce)} if browser_nonce else {}),
             now=now,
             ttl=timedelta(seconds=app.settings.oauth_state_seconds),
         )
@@ -140,12 +143,20 @@ async def complete(
     net: ConnectHttp,
     now: datetime,
     actor: str | None = None,
+    browser_nonce: str | None = None,
 ) -> ConnectResult:
-    """The callback; see the module docstring. ``actor`` defaults to the state's user."""
+    """The callback; see the module docstring. ``actor`` defaults to the state's user.
+    Without ``user_id`` (no API token) ``browser_nonce`` must be the beginning browser's."""
     connector_for(app.settings, platform)  # an unknown platform is refused first
     with app.db.session() as s:
         row, verifier = states.take_state(
-            s, app.keyring, state, platform=platform, user_id=user_id, now=now
+            s,
+            app.keyring,
+            state,
+            platform=platform,
+            user_id=user_id,
+            now=now,
+            browser_nonce=browser_nonce,
         )
         state_id, workspace_id = row.id, row.workspace_id
         redirect_uri, choices = row.redirect_uri, dict((row.extra or {}).get("choices") or {})
@@ -255,10 +266,14 @@ def select(
     user_id: str | None,
     now: datetime,
     actor: str | None = None,
+    browser_nonce: str | None = None,
 ) -> ConnectResult:
-    """Store the chosen accounts of an authorization that found several."""
+    """Store the chosen accounts of an authorization that found several (bound as the
+    callback is: the beginner's API token, or the beginning browser's nonce)."""
     with app.db.session() as s:
-        row = states.find_state(s, state, platform=platform, user_id=user_id, now=now)
+        row = states.find_state(
+            s, state, platform=platform, user_id=user_id, now=now, browser_nonce=browser_nonce
+        )
         pending = list((row.extra or {}).get("pending") or [])
         if not pending:
             raise ValidationFailed(Problem("state", "this authorization has nothing to choose"))

@@ -5,6 +5,7 @@ its SHA-256; the PKCE verifier sealed. ``take_state`` is the one check of all of
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,21 @@ from postiz_pipelines.errors import Problem, ValidationFailed
 
 def state_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+BROWSER_COOKIE = "postiz_oauth_"
+ALREADY_USED = "this authorization was already used; start the connect again"
+
+
+def new_browser_nonce() -> str:
+    """The secret of the browser that began an authorization (its cookie holds it; the state
+    keeps only its SHA-256 in ``extra["browser"]``)."""
+    return secrets.token_urlsafe(32)
+
+
+def browser_cookie(raw: str) -> str:
+    """The cookie's name for one state: several connects in one browser do not collide."""
+    return BROWSER_COOKIE + state_hash(raw)[:20]
 
 
 def _ctx(state_id: str, what: str) -> str:
@@ -70,11 +86,25 @@ def _refused(message: str) -> ValidationFailed:
     return ValidationFailed(Problem("state", message))
 
 
+def _same_browser(row: OAuthState, nonce: str | None) -> bool:
+    kept = (row.extra or {}).get("browser")
+    return bool(kept and nonce) and hmac.compare_digest(str(kept), state_hash(str(nonce)))
+
+
 def find_state(
-    session: Session, raw: str | None, *, platform: str, user_id: str | None, now: datetime
+    session: Session,
+    raw: str | None,
+    *,
+    platform: str,
+    user_id: str | None,
+    now: datetime,
+    browser_nonce: str | None = None,
+    unused: bool = False,
 ) -> OAuthState:
-    """The state row for ``raw``; refused when unknown, of another platform or user, or
-    expired (its use is the caller's concern)."""
+    """The state row for ``raw``; refused when unknown, of another platform, expired, or not
+    the beginner's: with an API token (``user_id``) it must be the user's who began, without
+    one the browser's nonce must be the one the state was begun with (its use is the
+    caller's concern)."""
     if not raw:
         raise _refused("the callback has no state; start the connect again")
     row = session.scalar(select(OAuthState).where(OAuthState.state_hash == state_hash(raw)))
@@ -82,6 +112,10 @@ def find_state(
         raise _refused("unknown state: it was not issued here for this platform")
     if user_id is not None and row.user_id != user_id:
         raise _refused("this authorization was started by another user")
+    if unused and row.used_at is not None:
+        raise _refused(ALREADY_USED)
+    if user_id is None and not _same_browser(row, browser_nonce):
+        raise _refused("this authorization was started in another browser; start the connect again")
     expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=now.tzinfo)
     if now >= expires:
         raise _refused("the authorization expired (10 minutes); start the connect again")
@@ -96,9 +130,19 @@ def take_state(
     platform: str,
     user_id: str | None,
     now: datetime,
+    browser_nonce: str | None = None,
 ) -> tuple[OAuthState, Secret | None]:
-    """Spend the state once: the row and its PKCE verifier; refused when used before."""
-    row = find_state(session, raw, platform=platform, user_id=user_id, now=now)
+    """Spend the state once: the row and its PKCE verifier; refused when used before. A
+    refusal by ``find_state`` leaves it unspent, for the rightful browser to finish."""
+    row = find_state(
+        session,
+        raw,
+        platform=platform,
+        user_id=user_id,
+        now=now,
+        browser_nonce=browser_nonce,
+        unused=True,
+    )
     # spent by one conditional UPDATE, so two callbacks racing with one state cannot both
     # pass (a plain read-then-write would let the second overwrite the first on PostgreSQL)
     spent = session.execute(
@@ -108,7 +152,7 @@ def take_state(
         .execution_options(synchronize_session=False)
     )
     if int(getattr(spent, "rowcount", 0) or 0) != 1:
-        raise _refused("this authorization was already used; start the connect again")
+        raise _refused(ALREADY_USED)
     session.refresh(row)
     verifier = (
         keyring.open(row.code_verifier_sealed, context=_ctx(row.id, "verifier"))
