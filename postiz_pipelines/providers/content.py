@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -106,6 +106,10 @@ class Capabilities:
     idempotency: IdempotencyMode
     rate_limit: RateLimit
     caption_limit: int | None = None  # when media changes the text limit (Telegram)
+    # how long a native idempotency key is remembered by the platform (Discord's nonce for
+    # "a few minutes", Mastodon's Idempotency-Key for an hour); past it, a repeat with the
+    # same key may post again, so the engine reads back first or leaves it to a person
+    key_ttl: timedelta | None = None
 
 
 @dataclass(frozen=True)

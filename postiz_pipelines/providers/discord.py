@@ -24,6 +24,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -88,6 +89,8 @@ CAPABILITIES = Capabilities(
     supports_refresh=False,
     idempotency=IdempotencyMode.NATIVE_KEY,
     rate_limit=RateLimit(requests=5, per_seconds=5),
+    # Discord checks an enforced nonce "in the past few minutes": trusted for two
+    key_ttl=timedelta(minutes=2),
 )
 
 

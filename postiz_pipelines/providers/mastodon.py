@@ -14,7 +14,7 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar
 
@@ -96,6 +96,7 @@ CAPABILITIES = Capabilities(
     supports_refresh=False,
     idempotency=IdempotencyMode.NATIVE_KEY,
     rate_limit=RateLimit(requests=300, per_seconds=300),
+    key_ttl=timedelta(minutes=50),  # Mastodon keeps an Idempotency-Key for an hour
 )
 
 

@@ -188,11 +188,18 @@ class IntentWriter:
                 max_attempts=job.max_attempts,
                 now=now,
                 platform=job.platform,
+                key_ttl=provider.capabilities.key_ttl,
             )
             if plan is None:
                 overdue = readback.processing_overdue(history, platform=job.platform, now=now)
                 if overdue is not None:  # still processing for too long: it may be live
                     return self.fail_now(s, job, now, overdue, readback.UNCERTAIN_OUTCOME, history)
+                ttl = provider.capabilities.key_ttl
+                if ttl is not None and readback.key_lapsed(
+                    history, mode=provider.capabilities.idempotency, key_ttl=ttl, now=now
+                ):  # the platform has forgotten the key: sending again could post twice
+                    lapsed = readback.key_lapsed_reason(job.platform, ttl)
+                    return self.fail_now(s, job, now, lapsed, readback.UNCERTAIN_OUTCOME, history)
                 error = f"attempts exhausted ({job.attempts}/{job.max_attempts})"
                 return self.fail_now(s, job, now, error, "exhausted", history)
             thread = tuple((post.settings or {}).get("thread") or ())

@@ -29,6 +29,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from postiz_pipelines.clock import ensure_utc
 from postiz_pipelines.core.models import AttemptOutcome, PublishAttempt, ReadBack
 from postiz_pipelines.errors import (
     OutcomeUnknown,
@@ -65,6 +66,7 @@ class AttemptHistory:
     last_publish_error_class: str | None = None
     processing_polls: int = 0  # the latest tries in a row that found it still processing
     processing_since: datetime | None = None  # when the first of those began
+    unresolved_since: datetime | None = None  # when the first attempt of unknown outcome began
 
     @classmethod
     def of(cls, attempts: Sequence[PublishAttempt]) -> AttemptHistory:
@@ -72,12 +74,15 @@ class AttemptHistory:
         unresolved, failed, last_no = False, 0, 0
         error: tuple[str | None, str | None] = (None, None)
         polls, since = 0, None
+        unknown_since: datetime | None = None
         for a in sorted(attempts, key=lambda a: a.attempt_no):
             last_no = a.attempt_no
             if a.readback in (ReadBack.ABSENT, ReadBack.FOUND):
                 unresolved = False  # the look succeeded; what follows is this attempt's own
+                unknown_since = None
             if a.outcome in (AttemptOutcome.UNCERTAIN, AttemptOutcome.SENDING):
                 unresolved = True
+                unknown_since = unknown_since or a.started_at
             failed = failed + 1 if a.readback == ReadBack.FAILED else 0
             if a.readback in (None, ReadBack.ABSENT) and a.error_class:
                 error = (a.error_message, a.error_class)
@@ -85,7 +90,32 @@ class AttemptHistory:
                 polls, since = polls + 1, since or a.started_at
             elif a.outcome != AttemptOutcome.SENDING:
                 polls, since = 0, None
-        return cls(unresolved, failed, last_no + 1, *error, polls, since)
+        return cls(unresolved, failed, last_no + 1, *error, polls, since, unknown_since)
+
+
+def key_lapsed(
+    history: AttemptHistory,
+    *,
+    mode: IdempotencyMode,
+    key_ttl: timedelta | None,
+    now: datetime | None,
+) -> bool:
+    """Whether a native idempotency key no longer guards a repeat: an outcome is unknown
+    and the first attempt of it began longer ago than the platform remembers keys."""
+    since = history.unresolved_since
+    if mode != IdempotencyMode.NATIVE_KEY or key_ttl is None or now is None or since is None:
+        return False
+    return history.unresolved and now - ensure_utc(since) >= key_ttl
+
+
+def key_lapsed_reason(platform: str, key_ttl: timedelta) -> str:
+    """The dead-letter reason of a job whose key lapsed on a platform that cannot look."""
+    minutes = max(1, int(key_ttl.total_seconds() // 60))
+    return may_be_live(
+        platform,
+        f"an earlier attempt's outcome is unknown and {platform} remembers its idempotency "
+        f"key for only about {minutes} min, so sending again could post twice",
+    )
 
 
 def processing_overdue(history: AttemptHistory, *, platform: str, now: datetime) -> str | None:
@@ -119,22 +149,28 @@ def plan_attempt(
     max_attempts: int,
     now: datetime | None = None,
     platform: str = "",
+    key_ttl: timedelta | None = None,
 ) -> Plan | None:
     """The next attempt's plan; None when it may neither publish nor look (attempts spent,
     or a platform that has been processing the post for too long: ``processing_overdue``).
 
     Only ``lookup`` platforms read back before every publish that follows an unknown outcome:
-    a native key (Mastodon) or a record key (Bluesky) makes the publish itself safe to repeat.
+    a native key (Mastodon) or a record key (Bluesky) makes the publish itself safe to repeat,
+    while the platform still remembers the key (``key_ttl``): past it, a platform that can
+    look reads back first, and one that cannot gets no plan (``key_lapsed``: a person decides).
     Every platform that can read back does so once its publish attempts are spent. A job
     whose platform was still processing it (``StillProcessing``) goes on looking whatever
     its attempt count, within ``MAX_PROCESSING_POLLS`` and ``MAX_PROCESSING_TIME`` (checked
     when ``now`` is given).
     """
+    lapsed = key_lapsed(history, mode=mode, key_ttl=key_ttl, now=now)
     if history.unresolved and reads_back:
         if publishes >= max_attempts:
             return Plan.READ_ONLY
-        if mode == IdempotencyMode.LOOKUP:
+        if mode == IdempotencyMode.LOOKUP or lapsed:
             return Plan.READ_THEN_PUBLISH
+    if lapsed:  # the key no longer makes a repeat safe, and nothing can look
+        return None
     if history.last_publish_error_class == StillProcessing.error_class:
         # the platform has the post and was still working on it: the next attempt looks by
         # the saved id (never resubmits), past max_attempts, within the bounds
