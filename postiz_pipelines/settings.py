@@ -30,6 +30,11 @@ class Settings(BaseModel):
 
     data_dir: Path = Field(default=Path(".data"), description="Local data folder")
     database_url: str = Field(default="", description="SQLAlchemy URL of the app database")
+    # PostgreSQL connections one process may hold: pool + overflow. Every run process and
+    # worker has its own pool, so processes x (pool + overflow) plus Dagster's own must stay
+    # under the server's max_connections (see docs/ARCHITECTURE.md, capacity model)
+    db_pool_size: int = Field(default=10, ge=1, le=500)
+    db_max_overflow: int = Field(default=20, ge=0, le=500)
     media_dir: Path | None = Field(default=None, description="Where uploaded media is stored")
 
     worker_concurrency: int = Field(default=3, ge=1, le=200)

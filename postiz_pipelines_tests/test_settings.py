@@ -47,6 +47,11 @@ def test_values_are_read_and_cast():
             {"POSTIZ_DATABASE_URL": "mysql://x"},
             "POSTIZ_DATABASE_URL='mysql://x': Value error, must start with",
         ),
+        (
+            {"POSTIZ_DB_POOL_SIZE": "0"},
+            "POSTIZ_DB_POOL_SIZE='0': Input should be greater than or equal to 1",
+        ),
+        ({"POSTIZ_DB_MAX_OVERFLOW": "-1"}, "POSTIZ_DB_MAX_OVERFLOW='-1'"),
     ],
 )
 def test_bad_values_name_the_variable(env, needle):

@@ -29,7 +29,13 @@ class AppContext:
             keyring = Keyring.parse(settings.encryption_key.get_secret_value())
         else:
             keyring = Keyring.local(settings.data_dir.resolve() / "encryption.key")
-        return cls(settings=settings, db=Database(settings.resolved_database_url), keyring=keyring)
+        url = settings.resolved_database_url
+        pool = (
+            {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+            if url.startswith("postgresql")
+            else {}
+        )
+        return cls(settings=settings, db=Database(url, **pool), keyring=keyring)
 
     @property
     def media_link_key(self) -> bytes:
