@@ -5,6 +5,7 @@ prompt or an environment variable."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -85,8 +86,17 @@ def stored(app: AppContext, platform: str) -> list[SocialAccount]:
         return list(s.scalars(select(SocialAccount).where(SocialAccount.platform == platform)))
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def test_mastodon_from_the_cli_through_the_loopback(cli: Cli, app, sandbox):
     url, state = sandbox
+    # one port for both connects: the app registration is reused per redirect URI (the
+    # default port may be taken by a test running beside this one)
+    port = str(_free_port())
     out = cli(
         "accounts",
         "connect",
@@ -96,6 +106,8 @@ def test_mastodon_from_the_cli_through_the_loopback(cli: Cli, app, sandbox):
         "mastodon",
         "--instance",
         f"{url}/mastodon",
+        "--port",
+        port,
     )
     assert "connected mastodon account mastodon-user" in out.output
     assert "/mastodon/oauth/authorize?" in out.output  # printed for the user, as gh does
@@ -113,6 +125,8 @@ def test_mastodon_from_the_cli_through_the_loopback(cli: Cli, app, sandbox):
         "mastodon",
         "--instance",
         f"{url}/mastodon",
+        "--port",
+        port,
         "--json",
     )
     assert f'"id": "{acc.id}"' in again.output and '"reconnected": true' in again.output
