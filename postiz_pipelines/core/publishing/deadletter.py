@@ -198,6 +198,43 @@ def cancel_failed_job(
     return job
 
 
+def record_publish_failed(
+    session: Session,
+    job: PublishJob,
+    *,
+    now: datetime,
+    actor: str,
+    error_class: str,
+    error: str,
+    **details: object,
+) -> None:
+    """The ``post_publish_failed`` event and the audit row of a job that entered this queue
+    (every path that dead-letters a job writes them here, in its own transaction)."""
+    record_event(
+        session,
+        EventType.POST_PUBLISH_FAILED,
+        now=now,
+        workspace_id=job.workspace_id,
+        platform=job.platform,
+        account_id=job.account_id,
+        post_id=job.post_id,
+        job_id=job.id,
+        error_class=error_class,
+        error=error[:500],
+        **details,
+    )
+    audit(
+        session,
+        actor=actor,
+        action="post.publish_failed",
+        object_type="publish_job",
+        object_id=job.id,
+        workspace_id=job.workspace_id,
+        now=now,
+        error_class=error_class,
+    )
+
+
 def dead_letter_held(
     session: Session, jobs: Sequence[PublishJob], *, now: datetime, error_class: str, error: str
 ) -> list[PublishJob]:
@@ -212,27 +249,8 @@ def dead_letter_held(
         target = session.get(PostTarget, job.target_id)
         if target is not None and target.status != TargetStatus.PUBLISHED:
             target.status = TargetStatus.FAILED
-        record_event(
-            session,
-            EventType.POST_PUBLISH_FAILED,
-            now=now,
-            workspace_id=job.workspace_id,
-            platform=job.platform,
-            account_id=job.account_id,
-            post_id=job.post_id,
-            job_id=job.id,
-            error_class=error_class,
-            error=error[:500],
-        )
-        audit(
-            session,
-            actor="system",
-            action="post.publish_failed",
-            object_type="publish_job",
-            object_id=job.id,
-            workspace_id=job.workspace_id,
-            now=now,
-            error_class=error_class,
+        record_publish_failed(
+            session, job, now=now, actor="system", error_class=error_class, error=error
         )
     for post_id in {j.post_id for j in failed}:
         post = session.get(Post, post_id)

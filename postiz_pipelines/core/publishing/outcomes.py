@@ -37,6 +37,7 @@ from postiz_pipelines.core.models import (
     TargetStatus,
 )
 from postiz_pipelines.core.publishing import breaker, hold, queue, readback, throttle
+from postiz_pipelines.core.publishing.deadletter import record_publish_failed
 from postiz_pipelines.core.publishing.post_status import settle_post_status, settle_post_status_of
 from postiz_pipelines.core.publishing.readback import Action, Plan, Verdict
 from postiz_pipelines.core.publishing.token_refresh import RefreshDeferred
@@ -471,28 +472,14 @@ def dead_letter(
     assert target is not None and post is not None
     target.status = TargetStatus.FAILED
     settle_post_status(s, post)
-    record_event(
+    record_publish_failed(
         s,
-        EventType.POST_PUBLISH_FAILED,
+        job,
         now=now,
-        workspace_id=job.workspace_id,
-        platform=job.platform,
-        account_id=job.account_id,
-        post_id=job.post_id,
-        job_id=job.id,
-        error_class=error_class,
-        error=reason[:500],
-        **({"http_status": exc.status, "code": exc.code} if exc is not None else {}),
-    )
-    audit(
-        s,
         actor=f"engine:{owner or 'recovery'}",
-        action="post.publish_failed",
-        object_type="publish_job",
-        object_id=job.id,
-        workspace_id=job.workspace_id,
-        now=now,
         error_class=error_class,
+        error=reason,
+        **({"http_status": exc.status, "code": exc.code} if exc is not None else {}),
     )
     return JobOutcome(job.id, OutcomeStatus.FAILED, job.platform, error_class, reason)
 

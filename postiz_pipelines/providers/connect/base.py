@@ -33,12 +33,14 @@ class Connector:
         self.options = dict(options or {})
 
     def flow(self, choices: Mapping[str, Any] | None = None) -> CodeFlow:
-        """The code flow; ``choices`` are what the user chose when it began."""
-        raise NotImplementedError
+        """The code flow; ``choices`` are what the user chose when it began. Connectors of
+        ``kind`` "secret" (an app password, a bot token) have none."""
+        raise NotImplementedError(f"{self.platform} connects with a secret, not a code flow")
 
     async def identify(
         self, net: ConnectHttp, tokens: TokenSet, answer: dict[str, Any], choices: Mapping[str, Any]
     ) -> list[Connected]:
         """The account(s) the new tokens reach; ``answer`` is the token endpoint's whole
-        body, ``choices`` what the user chose when the flow began (a subreddit, an instance)."""
-        raise NotImplementedError
+        body, ``choices`` what the user chose when the flow began (a subreddit, an instance).
+        Every code-flow connector implements it."""
+        raise NotImplementedError(f"{self.platform}: a code-flow connector must identify")

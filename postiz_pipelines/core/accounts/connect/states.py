@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from postiz_pipelines.core.ids import new_id
 from postiz_pipelines.core.models import OAuthState
@@ -116,8 +117,7 @@ def find_state(
         raise _refused(ALREADY_USED)
     if user_id is None and not _same_browser(row, browser_nonce):
         raise _refused("this authorization was started in another browser; start the connect again")
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=now.tzinfo)
-    if now >= expires:
+    if now >= row.expires_at:  # UTCDateTime: aware on every backend
         raise _refused("the authorization expired (10 minutes); start the connect again")
     return row
 
@@ -153,7 +153,7 @@ def take_state(
     )
     if int(getattr(spent, "rowcount", 0) or 0) != 1:
         raise _refused(ALREADY_USED)
-    session.refresh(row)
+    set_committed_value(row, "used_at", now)  # what the UPDATE wrote, without a reload
     verifier = (
         keyring.open(row.code_verifier_sealed, context=_ctx(row.id, "verifier"))
         if row.code_verifier_sealed
